@@ -1,0 +1,29 @@
+"""The on-disk form of a stored dataset: <data home>/datasets/<id>/examples.csv (+ images/).
+
+examples.csv columns:
+  input   the text, or for images the file path relative to the dataset folder (RGB, re-encoded at upload)
+  label   the class name (always a string)
+  split   "train" | "val" | "test" (fixed at upload, so every run is judged on the same test set)
+  source  where the example came from (row number or original file name), shown to the user
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+EXAMPLES_FILE = "examples.csv"
+COLUMNS = ["input", "label", "split", "source"]
+
+
+def read_examples(dataset_dir: Path) -> pd.DataFrame:
+    frame = pd.read_csv(dataset_dir / EXAMPLES_FILE, dtype=str, keep_default_na=False)
+    return frame.reset_index(drop=True)
+
+
+def write_examples(dataset_dir: Path, frame: pd.DataFrame) -> None:
+    # Written to a temp name and renamed, so a crash never leaves a half-written file.
+    tmp = dataset_dir / (EXAMPLES_FILE + ".tmp")
+    frame[COLUMNS].to_csv(tmp, index=False)
+    tmp.replace(dataset_dir / EXAMPLES_FILE)

@@ -1,0 +1,78 @@
+"""Engine and session setup. SQLite (WAL, busy timeout) by default; DATABASE_URL overrides it.
+
+The schema is owned by Alembic migrations in storage/migrations: `init_db()` upgrades any
+database to the newest revision, so an upgrade of Tuneboard never breaks a user's database.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.paths import database_url
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing with "database is locked"
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_migrated: set[str] = set()
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (the pages) never block the writer (the worker) and vice versa.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a power cut loses at most the last commit
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    url = url or database_url()
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+                event.listen(engine, "connect", _configure_sqlite)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            _engines[url] = engine
+    return engine
+
+
+def init_db(url: str | None = None) -> Engine:
+    """Create or upgrade the schema (once per process and URL) and return the engine."""
+    url = url or database_url()
+    engine = get_engine(url)
+    if url not in _migrated:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        _migrated.add(url)
+    return engine
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    """`with session_factory().begin() as s:` — the caller owns the session's lifecycle."""
+    return sessionmaker(init_db(url), expire_on_commit=False)
+
+
+def reset_engines() -> None:
+    """Forget cached engines (tests switch TUNEBOARD_HOME between cases)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _migrated.clear()

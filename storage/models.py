@@ -1,0 +1,126 @@
+"""Typed SQLAlchemy 2.0 models. The `runs` row is the one truth about a run's state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# Run states. Only the worker moves a run between them (the UI only *requests* a cancel).
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
+    "queued", "running", "succeeded", "failed", "cancelled", "interrupted",
+)
+ACTIVE_STATES = (QUEUED, RUNNING)
+FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED, INTERRUPTED)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(20))  # "text" | "image"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    source_name: Mapped[str] = mapped_column(String(500), default="")
+    # Folder (relative to the data home) holding examples.csv and, for images, the image files.
+    path: Mapped[str] = mapped_column(String(500), default="")
+    num_examples: Mapped[int] = mapped_column(Integer, default=0)
+    labels: Mapped[list[Any]] = mapped_column(default=list)  # sorted class names; index = label id
+    split_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"train": n, "val": n, "test": n}
+    split_seed: Mapped[int] = mapped_column(Integer, default=42)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the validation report shown at upload
+
+    runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.config.RunConfig as a dict
+    status: Mapped[str] = mapped_column(String(20), default=QUEUED, index=True)
+    # Progress, written by the worker while it trains.
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    epoch: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    eta_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    samples_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")  # the latest human-readable phase
+    error: Mapped[str] = mapped_column(Text, default="")  # one plain sentence; details go to the log
+    # Timings.
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    train_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Who runs it.
+    worker_id: Mapped[str] = mapped_column(String(100), default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    resume_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Results.
+    device: Mapped[str] = mapped_column(String(50), default="")
+    trainable_params: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    total_params: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # final test metrics
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # two-class decision threshold
+    artifact_dir: Mapped[str] = mapped_column(String(500), default="")  # relative to the data home
+    size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="runs")
+    points: Mapped[list[MetricPoint]] = relationship(cascade="all, delete-orphan")
+    predictions: Mapped[list[Prediction]] = relationship(cascade="all, delete-orphan")
+
+
+class MetricPoint(Base):
+    """One per-step or per-epoch value: train loss, learning rate, validation accuracy..."""
+
+    __tablename__ = "metric_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[float] = mapped_column(Float, default=0.0)
+    name: Mapped[str] = mapped_column(String(50))  # e.g. "train_loss", "val_accuracy", "val_macro_f1"
+    value: Mapped[float] = mapped_column(Float)
+
+
+class Prediction(Base):
+    """The finished model's prediction for one test example, so results can be recomputed and browsed."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    example_index: Mapped[int] = mapped_column(Integer)  # row in the dataset's examples.csv
+    true_label: Mapped[str] = mapped_column(String(200))
+    predicted_label: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[list[Any]] = mapped_column(default=list)  # one per class, dataset label order
+
+
+class Worker(Base):
+    """A live worker process; the app starts one only if no heartbeat is recent."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid:start
+    hostname: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,34 @@
+"""Every test gets its own empty data folder and SQLite database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+SMS_SPAM = SHARED_DATASETS / "sms_spam" / "SMSSpamCollection.tsv"
+HYMENOPTERA = SHARED_DATASETS / "hymenoptera"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TUNEBOARD_NO_WORKER", "1")  # pages never spawn a worker under test unless a test asks
+
+
+@pytest.fixture(autouse=True)
+def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from storage.db import reset_engines
+
+    home = tmp_path / "tuneboard_home"
+    monkeypatch.setenv("TUNEBOARD_HOME", str(home))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    reset_engines()
+    yield home
+    reset_engines()
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data set not found at {path} (the shared datasets folder sits beside the repo)")
+    return path
