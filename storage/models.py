@@ -33,6 +33,8 @@ class Dataset(Base):
     task: Mapped[str] = mapped_column(String(20))  # "text" | "image"
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     source_name: Mapped[str] = mapped_column(String(500), default="")
+    # Hash of the uploaded content and the column choices, so the CLI can reuse a stored dataset.
+    fingerprint: Mapped[str] = mapped_column(String(64), default="", index=True)
     # Folder (relative to the data home) holding examples.csv and, for images, the image files.
     path: Mapped[str] = mapped_column(String(500), default="")
     num_examples: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 11:15:47.304838
+Create Date: 2026-11-23 11:17:27.003829
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('task', sa.String(length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('source_name', sa.String(length=500), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('path', sa.String(length=500), nullable=False),
     sa.Column('num_examples', sa.Integer(), nullable=False),
     sa.Column('labels', sa.JSON(), nullable=False),
@@ -33,6 +34,9 @@ def upgrade() -> None:
     sa.Column('report', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    with op.batch_alter_table('datasets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_datasets_fingerprint'), ['fingerprint'], unique=False)
+
     op.create_table('workers',
     sa.Column('id', sa.String(length=100), nullable=False),
     sa.Column('hostname', sa.String(length=200), nullable=False),
@@ -125,5 +129,8 @@ def downgrade() -> None:
 
     op.drop_table('runs')
     op.drop_table('workers')
+    with op.batch_alter_table('datasets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_datasets_fingerprint'))
+
     op.drop_table('datasets')
     # ### end Alembic commands ###

@@ -1,0 +1,37 @@
+"""`python -m core COMMAND ...` — the command line over the same code the dashboard uses."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> module under core.cli. Each module has `add_arguments(parser)` and `main(args) -> int`.
+COMMANDS = {
+    "train": ("train", "Register a dataset and train a model on it (or queue it with --background)."),
+    "predict": ("predict", "Predict with a finished run."),
+    "worker": ("jobs", "Run a background worker that trains queued runs."),
+    "runs": ("jobs", "List runs with their status and progress."),
+    "cancel": ("jobs", "Ask the worker to cancel a run."),
+    "resume": ("jobs", "Resume an interrupted run from its last checkpoint."),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Tuneboard command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    argv = sys.argv[1:] if argv is None else argv
+    # Import only the module of the command asked for: `runs` must not pay for importing torch.
+    wanted = argv[0] if argv and argv[0] in COMMANDS else None
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:
+            module = importlib.import_module(f"core.cli.{module_name}")
+            module.add_arguments(command_parser, name)
+            command_parser.set_defaults(run=lambda args, m=module: m.main(args))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
