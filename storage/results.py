@@ -1,0 +1,121 @@
+"""Reading a finished run's results (and saving its decision threshold). No torch, no core.
+
+Each function opens and closes its own short session, so pages can call them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from storage.db import session_factory
+from storage.models import SUCCEEDED, Dataset, MetricPoint, Prediction, Run
+from storage.paths import data_home
+
+PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
+POINT_COLUMNS = ["step", "epoch", "name", "value"]
+
+
+@dataclass
+class RunResult:
+    """A finished run as the Results, Compare and Predict pages see it."""
+
+    id: int
+    name: str
+    status: str
+    dataset_id: int
+    dataset_name: str
+    task: str  # "text" | "image"
+    labels: list[str]
+    dataset_path: str  # relative to the data home
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None  # stored on P(labels[1]); see core/threshold.py
+    artifact_dir: str = ""  # relative to the data home
+    train_seconds: float | None = None
+    trainable_params: int | None = None
+    total_params: int | None = None
+    size_bytes: int | None = None
+    device: str = ""
+    finished_at: datetime | None = None
+
+    @property
+    def model(self) -> str:
+        return str(self.config.get("model", ""))
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method", ""))
+
+    @property
+    def title(self) -> str:
+        """How a run is named in pickers: '#12 minilm · lora · sms (spam detection)'."""
+        label = f"#{self.id} {self.model} · {self.method} · {self.dataset_name}"
+        return f"{label} ({self.name})" if self.name else label
+
+    @property
+    def dataset_dir(self) -> Path:
+        return data_home() / self.dataset_path
+
+    @property
+    def output_dir(self) -> Path:
+        return data_home() / self.artifact_dir
+
+
+def _result(run: Run, dataset: Dataset) -> RunResult:
+    return RunResult(
+        id=run.id, name=run.name, status=run.status, dataset_id=dataset.id, dataset_name=dataset.name,
+        task=dataset.task, labels=list(dataset.labels), dataset_path=dataset.path, config=dict(run.config or {}),
+        metrics=dict(run.metrics or {}), threshold=run.threshold, artifact_dir=run.artifact_dir,
+        train_seconds=run.train_seconds, trainable_params=run.trainable_params, total_params=run.total_params,
+        size_bytes=run.size_bytes, device=run.device, finished_at=run.finished_at,
+    )
+
+
+def finished_runs(dataset_id: int | None = None) -> list[RunResult]:
+    """Succeeded runs, newest first (optionally only those of one dataset)."""
+    query = select(Run, Dataset).join(Dataset, Run.dataset_id == Dataset.id).where(Run.status == SUCCEEDED)
+    if dataset_id is not None:
+        query = query.where(Run.dataset_id == dataset_id)
+    with session_factory()() as s:
+        return [_result(run, dataset) for run, dataset in s.execute(query.order_by(Run.id.desc())).all()]
+
+
+def run_result(run_id: int) -> RunResult | None:
+    with session_factory()() as s:
+        row = s.execute(select(Run, Dataset).join(Dataset, Run.dataset_id == Dataset.id)
+                        .where(Run.id == run_id)).first()
+        return _result(*row) if row else None
+
+
+def run_predictions(run_id: int) -> pd.DataFrame:
+    """The run's per-test-example predictions, ordered by example (columns: PREDICTION_COLUMNS)."""
+    with session_factory()() as s:
+        rows = s.scalars(select(Prediction).where(Prediction.run_id == run_id)
+                         .order_by(Prediction.example_index)).all()
+        records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in rows]
+    return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
+
+
+def metric_points(run_id: int) -> pd.DataFrame:
+    """Curves recorded while training (columns: step, epoch, name, value), in recording order."""
+    with session_factory()() as s:
+        rows = s.scalars(select(MetricPoint).where(MetricPoint.run_id == run_id).order_by(MetricPoint.id)).all()
+        records = [{c: getattr(row, c) for c in POINT_COLUMNS} for row in rows]
+    return pd.DataFrame(records, columns=POINT_COLUMNS)
+
+
+def save_threshold(run_id: int, threshold: float | None) -> None:
+    """Store the two-class decision threshold (on P(labels[1])); None goes back to the most probable class."""
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"A threshold is a probability between 0 and 1, not {threshold}.")
+    with session_factory().begin() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise LookupError(f"There is no run #{run_id}.")
+        run.threshold = None if threshold is None else float(threshold)
