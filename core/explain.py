@@ -1,0 +1,146 @@
+"""Why did the model say that? Attributions for one prediction, with captum.
+
+Text: Layer Integrated Gradients over the word embeddings (baseline: the same sentence with every word
+token replaced by padding), token scores summed into words. Image: Occlusion — grey out one patch of a
+coarse grid at a time and see how much the predicted class's probability drops; the grid is drawn over
+the photo as a heatmap. Both are kept short (few steps, one batched pass) so an explanation takes about a
+second on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+TEXT_STEPS = 16  # integration steps; 16 keeps the completeness error small on short texts, 50 is captum's default
+IMAGE_GRID = 7  # occlusion patches per side (7 x 7 = 49 forward passes, batched)
+
+
+@dataclass
+class WordScore:
+    word: str
+    score: float  # share of the largest absolute word score: +1 pushed hardest towards the class, -1 against
+
+
+@dataclass
+class TextExplanation:
+    target: str  # the class explained
+    words: list[WordScore]
+    seconds: float
+
+
+@dataclass
+class ImageExplanation:
+    target: str
+    heatmap: np.ndarray  # (IMAGE_GRID, IMAGE_GRID): drop in P(target) when that patch is greyed out, scaled to max 1
+    overlay: Image.Image  # the photo with the heatmap drawn over it
+    seconds: float
+
+
+# --- Text ---------------------------------------------------------------------------------------------
+
+
+def explain_text(model: torch.nn.Module, tokenizer, text: str, target_index: int, target: str, max_length: int,
+                 steps: int = TEXT_STEPS) -> TextExplanation:
+    """Word attributions for `target_index` of a Hugging Face sequence classifier (PEFT-wrapped ones too)."""
+    from captum.attr import LayerIntegratedGradients
+
+    start = time.perf_counter()
+    encoded = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt", return_offsets_mapping=True)
+    input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]  # (1, T)
+    # Keep the special tokens ([CLS], [SEP]) in the baseline, so only the words themselves are attributed.
+    special = torch.tensor(tokenizer.get_special_tokens_mask(input_ids[0].tolist(), already_has_special_tokens=True),
+                           dtype=torch.bool).unsqueeze(0)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    baseline = torch.where(special, input_ids, torch.full_like(input_ids, pad_id))
+
+    def probabilities(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, C)
+        return torch.softmax(model(input_ids=ids, attention_mask=mask).logits, dim=-1)
+
+    was_training = model.training
+    model.eval()
+    try:
+        attributions = LayerIntegratedGradients(probabilities, model.get_input_embeddings()).attribute(
+            input_ids, baselines=baseline, target=target_index, additional_forward_args=(attention_mask,),
+            n_steps=steps, internal_batch_size=steps)
+    finally:
+        model.train(was_training)
+    token_scores = attributions.sum(dim=-1)[0].detach().numpy()  # (T,): one score per token
+    words = merge_into_words(text, encoded["offset_mapping"][0].tolist(), token_scores)
+    return TextExplanation(target, words, time.perf_counter() - start)
+
+
+def merge_into_words(text: str, offsets: list[tuple[int, int]], token_scores: np.ndarray) -> list[WordScore]:
+    """Sum token scores into the whitespace-separated words of `text` ("You've", "0800-123" stay whole).
+
+    offsets: (start, end) character span of each token; special tokens have an empty span and are dropped.
+    """
+    groups: list[list[float]] = []  # [start, end, score sum] per word
+    for (begin, end), score in zip(offsets, token_scores):
+        if end <= begin:
+            continue
+        if groups and begin <= groups[-1][1]:  # touches the previous token: the same word
+            groups[-1][1], groups[-1][2] = end, groups[-1][2] + float(score)
+        else:
+            groups.append([begin, end, float(score)])
+    scale = max((abs(g[2]) for g in groups), default=0.0) or 1.0
+    return [WordScore(text[int(g[0]):int(g[1])], g[2] / scale) for g in groups]
+
+
+def highlighted_html(words: list[WordScore]) -> str:
+    """The words as HTML spans: green for evidence for the class, red against, stronger colour = more weight."""
+    parts = []
+    for item in words:
+        color = "46,125,50" if item.score >= 0 else "198,40,40"
+        alpha = min(1.0, abs(item.score)) * 0.75
+        parts.append(f'<span title="{item.score:+.2f}" style="background: rgba({color},{alpha:.2f}); '
+                     f'padding: 1px 3px; border-radius: 3px; line-height: 1.9">{html.escape(item.word)}</span>')
+    return " ".join(parts)
+
+
+# --- Images -------------------------------------------------------------------------------------------
+
+
+def explain_image(forward: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor, image: Image.Image,
+                  target_index: int, target: str, grid: int = IMAGE_GRID) -> ImageExplanation:
+    """Occlusion map of `target_index` for one image.
+
+    forward: pixels (B, 3, H, W) -> logits (B, C). pixels: the preprocessed image, (1, 3, H, W); a greyed
+    patch is 0 after normalisation. image: the photo the overlay is drawn on (any size).
+    """
+    from captum.attr import Occlusion
+
+    start = time.perf_counter()
+    height, width = pixels.shape[-2:]
+    window = (3, max(1, height // grid), max(1, width // grid))
+
+    def probabilities(batch: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(forward(batch), dim=-1)
+
+    with torch.no_grad():
+        attributions = Occlusion(probabilities).attribute(
+            pixels, sliding_window_shapes=window, strides=window, baselines=0.0, target=target_index,
+            perturbations_per_eval=16)  # (1, 3, H, W): each patch's pixels carry that patch's probability drop
+    per_pixel = attributions[0, 0].numpy()  # (H, W)
+    # Average into grid x grid cells (a few edge pixels no window reached count as 0).
+    heatmap = np.array([[cell.mean() for cell in np.array_split(band, grid, axis=1)]
+                        for band in np.array_split(per_pixel, grid, axis=0)], dtype=float)
+    peak = float(np.abs(heatmap).max()) or 1.0
+    heatmap = heatmap / peak
+    return ImageExplanation(target, heatmap, heatmap_overlay(image, heatmap), time.perf_counter() - start)
+
+
+def heatmap_overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.6) -> Image.Image:
+    """The photo with the positive part of `heatmap` (values up to 1) blended in red over it."""
+    base = image.convert("RGB")
+    strength = np.clip(heatmap, 0.0, 1.0)
+    mask = Image.fromarray((strength * 255).astype(np.uint8)).resize(base.size, Image.BILINEAR)  # 2-D uint8 = "L"
+    alpha = Image.fromarray((np.asarray(mask, dtype=float) * opacity).astype(np.uint8))
+    red = Image.new("RGB", base.size, (220, 30, 30))
+    return Image.composite(red, base, alpha)

@@ -1,0 +1,95 @@
+"""Plotly figures for the Results and Predict pages, built from plain data (no streamlit here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.results import row_normalized
+
+CORRECT_COLOR, WRONG_COLOR, BASELINE_COLOR, BEST_COLOR, RUN_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#f9a825", "#1565c0"
+
+
+def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], normalized: bool) -> go.Figure:
+    """Heatmap with true classes as rows and predicted classes as columns; hover gives count and row rate.
+
+    A transparent marker sits on every cell: plotly selects points of a scatter trace on click, so the
+    page can list the examples of the clicked cell (its x is the predicted class, its y the true class).
+    """
+    labels = [str(label) for label in labels]
+    rates = row_normalized(matrix)
+    counts = [[int(v) for v in row] for row in matrix]
+    shown = rates if normalized else counts
+    text = [[f"{rates[i][j]:.0%}" if normalized else str(counts[i][j]) for j in range(len(labels))]
+            for i in range(len(labels))]
+    hover = [[f"true {labels[i]} → predicted {labels[j]}<br>{counts[i][j]} examples<br>"
+              f"{rates[i][j]:.1%} of true {labels[i]}" for j in range(len(labels))] for i in range(len(labels))]
+    figure = go.Figure(go.Heatmap(
+        z=shown, x=labels, y=labels, text=text, texttemplate="%{text}", hoverinfo="skip",
+        colorscale="Blues", zmin=0, zmax=1 if normalized else None, showscale=False,
+    ))
+    figure.add_trace(go.Scatter(
+        x=[labels[j] for i in range(len(labels)) for j in range(len(labels))],
+        y=[labels[i] for i in range(len(labels)) for j in range(len(labels))],
+        mode="markers", marker={"size": 40, "opacity": 0, "symbol": "square"},
+        hovertext=[hover[i][j] for i in range(len(labels)) for j in range(len(labels))],
+        hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
+    ))
+    figure.update_layout(
+        xaxis={"title": "Predicted class", "type": "category", "side": "top"},
+        yaxis={"title": "True class", "type": "category", "autorange": "reversed"},
+        height=max(300, 60 * len(labels) + 120), margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        clickmode="event+select",
+    )
+    return figure
+
+
+def curve_figure(points: pd.DataFrame, x: str, title: str, y_title: str) -> go.Figure:
+    """One line per metric name (points: columns x, name, value)."""
+    figure = go.Figure()
+    for name, group in points.groupby("name", sort=False):
+        figure.add_trace(go.Scatter(x=group[x], y=group["value"], mode="lines+markers", name=str(name)))
+    figure.update_layout(title=title, xaxis_title=x, yaxis_title=y_title, height=320,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+def histogram_figure(histogram: pd.DataFrame) -> go.Figure:
+    """Stacked bars of correct and wrong predictions per confidence bin."""
+    figure = go.Figure()
+    for outcome, color in (("correct", CORRECT_COLOR), ("wrong", WRONG_COLOR)):
+        part = histogram[histogram["outcome"] == outcome]
+        figure.add_trace(go.Bar(x=[f"{s:.0%}–{e:.0%}" for s, e in zip(part["bin_start"], part["bin_end"])],
+                                y=part["count"], name=outcome, marker_color=color))
+    figure.update_layout(barmode="stack", xaxis_title="Confidence", yaxis_title="Test examples", height=300,
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def threshold_figure(curve: pd.DataFrame, threshold: float, positive: str) -> go.Figure:
+    """Precision / recall / F1 of the positive class against the threshold, with the chosen one marked."""
+    figure = curve_figure(curve, "threshold", f"'{positive}' detection across thresholds", "score")
+    figure.add_vline(x=threshold, line_dash="dash", line_color=WRONG_COLOR)
+    return figure
+
+
+def comparison_figure(table: pd.DataFrame, metric: str = "macro_f1") -> go.Figure:
+    """Bars of one metric per run and baseline; the best run in gold, baselines in grey."""
+    colors = [BEST_COLOR if best else BASELINE_COLOR if kind == "baseline" else RUN_COLOR
+              for best, kind in zip(table["best"], table["kind"])]
+    figure = go.Figure(go.Bar(x=table["run"], y=table[metric], marker_color=colors,
+                              text=[None if pd.isna(v) else f"{v:.3f}" for v in table[metric]], textposition="outside"))
+    figure.update_layout(yaxis={"title": metric.replace("_", "-"), "range": [0, 1.08]}, height=340,
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def probability_figure(top: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of the top classes' probabilities (top: columns class, probability; most likely first)."""
+    figure = go.Figure(go.Bar(x=top["probability"], y=top["class"], orientation="h", marker_color=RUN_COLOR,
+                              text=[f"{p:.1%}" for p in top["probability"]], textposition="auto"))
+    figure.update_layout(xaxis={"range": [0, 1], "title": "probability"}, yaxis={"autorange": "reversed"},
+                         height=60 + 40 * len(top), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
