@@ -1,6 +1,6 @@
-"""Reading a finished run's results (and saving its decision threshold). No torch, no core.
-
-Each function opens and closes its own short session, so pages can call them directly.
+"""Reading a finished run's results as the Results, Compare and Predict pages need them (and saving its
+decision threshold). Rows come from the job store (storage/jobs.py); here they become frames and summaries.
+Each function opens and closes its own short session, so pages can call them directly. No torch, no core.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from storage import jobs
 from storage.db import session_factory
-from storage.models import SUCCEEDED, Dataset, MetricPoint, Prediction, Run
+from storage.models import SUCCEEDED, Dataset, Run
 from storage.paths import data_home
 
 PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
@@ -95,18 +96,13 @@ def run_result(run_id: int) -> RunResult | None:
 
 def run_predictions(run_id: int) -> pd.DataFrame:
     """The run's per-test-example predictions, ordered by example (columns: PREDICTION_COLUMNS)."""
-    with session_factory()() as s:
-        rows = s.scalars(select(Prediction).where(Prediction.run_id == run_id)
-                         .order_by(Prediction.example_index)).all()
-        records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in rows]
+    records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in jobs.predictions(run_id)]
     return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
 
 
 def metric_points(run_id: int) -> pd.DataFrame:
     """Curves recorded while training (columns: step, epoch, name, value), in recording order."""
-    with session_factory()() as s:
-        rows = s.scalars(select(MetricPoint).where(MetricPoint.run_id == run_id).order_by(MetricPoint.id)).all()
-        records = [{c: getattr(row, c) for c in POINT_COLUMNS} for row in rows]
+    records = [{c: getattr(row, c) for c in POINT_COLUMNS} for row in jobs.metric_points(run_id)]
     return pd.DataFrame(records, columns=POINT_COLUMNS)
 
 
