@@ -116,9 +116,9 @@ def train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConfi
         optimizer.step()
         time.sleep(step_seconds)
         epoch = step / STEPS_PER_EPOCH
-        reporter.progress(Progress(step=step, total_steps=total, epoch=epoch, message="Training", loss=float(loss),
+        reporter.progress(Progress(step=step, total_steps=total, epoch=epoch, message="Training", loss=loss.item(),
                                    eta_seconds=(total - step) * step_seconds, samples_per_second=len(train) / step_seconds))
-        reporter.metrics(step, epoch, {"train_loss": float(loss)})
+        reporter.metrics(step, epoch, {"train_loss": loss.item()})
         if step % STEPS_PER_EPOCH == 0:
             reporter.metrics(step, epoch, {"val_accuracy": 0.5 + 0.5 * step / total})
         if step % CHECKPOINT_EVERY == 0:

@@ -1,0 +1,266 @@
+"""The background worker: `python -m core worker [--concurrency N] [--once] [--poll-seconds S]`.
+
+1) claims queued runs from the database (exactly once across processes, see storage.jobs.claim_next);
+2) trains each in a child process (`python -m core.runner`), its output appended to runs/<id>/train.log;
+3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
+4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
+5) records a crashed child as failed and keeps going.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.runner import DEFAULT_TRAIN_FN
+from storage import jobs
+from storage.models import CANCELLED, RUNNING
+from storage.paths import data_home
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("tuneboard.worker")
+
+
+@dataclass
+class WorkerSettings:
+    concurrency: int | None = None  # runs at a time; None = one per GPU, or one on a CPU-only machine
+    poll_seconds: float = 1.0  # how often an idle worker looks for queued runs
+    once: bool = False  # exit when the queue is empty and every run it started has ended
+    heartbeat_seconds: float = 2.0
+    cancel_grace_seconds: float = 1.0  # after a cancel, time the child gets to stop on its own before SIGTERM
+    kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
+    orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
+    train_fn: str = DEFAULT_TRAIN_FN  # module:function the child trains with
+
+
+@dataclass
+class Child:
+    run_id: int
+    process: subprocess.Popen
+    gpu: str | None
+    cancel_seen_at: float | None = None
+    terminated_at: float | None = None
+    killed: bool = False
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this worker may hand out (one run per GPU), found without importing torch."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings | None = None):
+        self.settings = settings or WorkerSettings()
+        self.gpus = visible_gpus()
+        self.concurrency = self.settings.concurrency or max(1, len(self.gpus))
+        self.worker_id = jobs.process_identity()
+        self.children: dict[int, Child] = {}
+        self.stopping = False
+        self._last_heartbeat = self._last_orphan_check = float("-inf")
+
+    # 1) the loop
+    def run(self) -> int:
+        jobs.register_worker(self.worker_id)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._request_stop)
+        interrupted = jobs.interrupt_orphaned_runs()
+        self._last_orphan_check = time.monotonic()
+        if interrupted:
+            log.info("marked runs %s interrupted: their worker had stopped", interrupted)
+        device = f"{len(self.gpus)} GPU(s)" if self.gpus else "CPU"
+        log.info("worker %s started: %d run(s) at a time on %s", self.worker_id, self.concurrency, device)
+        try:
+            while not self.stopping:
+                queue_empty = self._tick()
+                if self.settings.once and queue_empty and not self.children:
+                    break
+                time.sleep(0.25 if self.children else self.settings.poll_seconds)
+        finally:
+            self._shutdown()
+        return 0
+
+    def _tick(self) -> bool:
+        """One pass; True when no queued run was left to claim."""
+        self._reap()
+        self._enforce_cancels()
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.settings.heartbeat_seconds:
+            jobs.heartbeat(self.worker_id, list(self.children))
+            self._last_heartbeat = now
+        if now - self._last_orphan_check >= self.settings.orphan_check_seconds:
+            jobs.interrupt_orphaned_runs()
+            self._last_orphan_check = now
+        while len(self.children) < self.concurrency and not self.stopping:
+            claimed = jobs.claim_next(self.worker_id)
+            if claimed is None:
+                return True
+            self._start(*claimed)
+        return False
+
+    # 2) children
+    def _start(self, run_id: int, resume: bool) -> None:
+        busy = {c.gpu for c in self.children.values()}
+        gpu = next((g for g in self.gpus if g not in busy), None)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        elif self.concurrency > 1 and "OMP_NUM_THREADS" not in env:
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.concurrency))  # share the cores
+        command = [sys.executable, "-m", "core.runner", str(run_id), "--worker-id", self.worker_id,
+                   "--parent-pid", str(os.getpid()), "--train-fn", self.settings.train_fn]
+        log_file = jobs.log_path(run_id)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("ab") as out:  # the child keeps its own copy of the descriptor
+            # Own session: a Ctrl-C in the worker's terminal reaches only the worker, which then stops children itself.
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.children[run_id] = Child(run_id, process, gpu)
+        log.info("run %d: %s in process %d%s", run_id, "resuming" if resume else "training", process.pid,
+                 f" on GPU {gpu}" if gpu is not None else "")
+
+    def _reap(self) -> None:
+        for run_id, child in list(self.children.items()):
+            code = child.process.poll()
+            if code is None:
+                continue
+            del self.children[run_id]
+            run = jobs.get_run(run_id)
+            if run is None or run.status != RUNNING or run.worker_id != self.worker_id:
+                log.info("run %d: %s", run_id, run.status if run else "deleted")
+                if run is not None and run.status not in (CANCELLED,) and run.error:
+                    log.info("run %d failed: %s", run_id, run.error)
+                continue
+            # The child ended without recording an outcome: it was killed, or crashed hard.
+            if child.cancel_seen_at is not None:
+                jobs.mark_cancelled(run_id, self.worker_id)
+                self._append_log(run_id, "Cancelled: the training process was stopped.")
+                log.info("run %d: cancelled", run_id)
+            else:
+                reason = "was killed (often: the machine ran out of memory)" if code < 0 else f"exited with code {code}"
+                message = f"The training process {reason}; the run's log has the details."
+                jobs.fail(run_id, self.worker_id, message)
+                self._append_log(run_id, message)
+                log.warning("run %d failed: %s", run_id, message)
+
+    def _enforce_cancels(self) -> None:
+        now = time.monotonic()
+        for run_id in jobs.cancel_requested_among(list(self.children)):
+            child = self.children[run_id]
+            if child.cancel_seen_at is None:
+                child.cancel_seen_at = now
+                log.info("run %d: cancel requested", run_id)
+        for child in self.children.values():
+            if child.cancel_seen_at is None or child.process.poll() is not None:
+                continue
+            if child.terminated_at is None and now - child.cancel_seen_at >= self.settings.cancel_grace_seconds:
+                self._signal(child, signal.SIGTERM)
+                child.terminated_at = now
+            elif child.terminated_at is not None and not child.killed and now - child.terminated_at >= self.settings.kill_grace_seconds:
+                self._signal(child, signal.SIGKILL)
+                child.killed = True
+
+    @staticmethod
+    def _signal(child: Child, sig: signal.Signals) -> None:
+        try:
+            os.killpg(child.process.pid, sig)  # the whole group: data-loader processes too
+        except ProcessLookupError:
+            pass
+
+    @staticmethod
+    def _append_log(run_id: int, line: str) -> None:
+        with jobs.log_path(run_id).open("a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    # 3) stopping
+    def _request_stop(self, signum, _frame) -> None:
+        log.info("received %s: stopping; running runs will be marked interrupted", signal.Signals(signum).name)
+        self.stopping = True
+
+    def _shutdown(self) -> None:
+        for child in self.children.values():
+            self._signal(child, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.kill_grace_seconds
+        for child in self.children.values():
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._signal(child, signal.SIGKILL)
+                child.process.wait()
+        for run_id in list(self.children):
+            if jobs.mark_interrupted(run_id, self.worker_id, "Interrupted: the worker was stopped. Resume it from "
+                                     "the last checkpoint or retry it."):
+                self._append_log(run_id, "Interrupted: the worker was stopped.")
+        self.children.clear()
+        jobs.stop_worker(self.worker_id)
+        log.info("worker %s stopped", self.worker_id)
+
+
+def run_worker(settings: WorkerSettings | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    return Worker(settings).run()
+
+
+# ---------------------------------------------------------------- started by the app
+
+
+@dataclass
+class WorkerState:
+    alive: int  # workers with a recent heartbeat
+    started: bool = False  # this call started one
+    pid: int | None = None
+    busy_runs: list[int] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.started:
+            return "Worker: starting in the background."
+        if not self.alive:
+            return "Worker: none running; queued runs wait. Start one with `python -m core worker`."
+        busy = f", training run {', '.join(map(str, self.busy_runs))}" if self.busy_runs else ", idle"
+        return f"Worker: {self.alive} running{busy}."
+
+
+def worker_state() -> WorkerState:
+    running = [r.id for r in jobs.list_runs(statuses=(RUNNING,))]
+    return WorkerState(alive=len(jobs.alive_workers()), busy_runs=sorted(running))
+
+
+def ensure_worker() -> WorkerState:
+    """Start one detached `python -m core worker` unless one is alive or was just started.
+
+    Safe to call from every browser session: a file lock serialises callers (also across app processes),
+    the database heartbeat says whether a worker is alive, and a pid file covers the seconds between
+    starting one and its first heartbeat. The worker runs in its own session, so it outlives the app.
+    """
+    import fcntl  # POSIX only, like the rest of the process handling
+
+    home = data_home()
+    with (home / "worker.lock").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = worker_state()
+        if state.alive:
+            return state
+        pid_file = home / "worker.pid"
+        if pid_file.exists() and jobs.process_alive(pid_file.read_text().strip()):
+            return WorkerState(alive=0, started=True)
+        with (home / "worker.log").open("ab") as out:
+            process = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=PROJECT_ROOT,
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        pid_file.write_text(jobs.process_identity(process.pid))
+        return WorkerState(alive=0, started=True, pid=process.pid)
