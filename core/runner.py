@@ -224,11 +224,12 @@ def _is_cuda_oom(error: BaseException) -> bool:
 def _batch_size(config: RunConfig, task: str) -> int | None:
     if config.batch_size:
         return config.batch_size
-    try:  # the preset's value, when the training engine can tell it
-        from core.training import resolve_config  # type: ignore[attr-defined]
-    except ImportError:
+    try:  # the preset's value, as the training engine resolves it
+        from core.training.presets import resolve
+
+        return resolve(task, config).batch_size
+    except (ImportError, ValueError):
         return None
-    return resolve_config(task, config).batch_size
 
 
 def _halve_batch(config: RunConfig, task: str) -> RunConfig | None:

@@ -1,0 +1,91 @@
+"""`python -m core runs | cancel | resume | worker` and `train --background` over the same job store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from core.__main__ import main
+from storage import jobs
+from tests.conftest import ROOT
+from tests.tiny_training import make_dataset
+
+CONFIG = {"model": "minilm", "method": "lora", "preset": "quick"}
+
+
+def test_runs_lists_status_and_progress_as_a_table_and_as_json(capsys):
+    dataset_id = make_dataset(name="support tickets")
+    first, second = jobs.enqueue(dataset_id, CONFIG), jobs.enqueue(dataset_id, {**CONFIG, "method": "head"})
+    jobs.claim_next("w1")
+    jobs.report_progress(first, "w1", step=30, total_steps=120, epoch=0.5, eta_seconds=90.0)
+    assert main(["runs"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["id", "status", "progress"]
+    assert table[1].split()[:5] == [str(second), "queued", "0%", "head", "minilm"]
+    assert table[2].split()[:6] == [str(first), "running", "25%", "90s", "lora", "minilm"]
+    assert main(["runs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["run_id"], r["status"], r["progress"], r["dataset"]) for r in rows] == [
+        (second, "queued", 0.0, "support tickets"), (first, "running", 0.25, "support tickets")]
+
+
+def test_runs_on_an_empty_store_says_how_to_start(capsys):
+    assert main(["runs"]) == 0
+    assert "No runs yet" in capsys.readouterr().out
+
+
+def test_cancel_a_queued_run_and_refuse_a_finished_one(capsys):
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    assert main(["cancel", str(run_id)]) == 0
+    assert "now cancelled" in capsys.readouterr().out
+    assert jobs.get_run(run_id).status == "cancelled"
+    assert main(["cancel", str(run_id)]) == 1
+    assert "already cancelled" in capsys.readouterr().err
+    assert main(["cancel", "999"]) == 1
+    assert "There is no run 999." in capsys.readouterr().err
+
+
+def test_cancel_a_running_run_sets_the_request(capsys):
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    assert main(["cancel", str(run_id)]) == 0
+    assert "cancel requested" in capsys.readouterr().out
+    assert jobs.get_run(run_id).cancel_requested
+
+
+def test_resume_an_interrupted_run_with_a_checkpoint(capsys):
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    jobs.mark_interrupted(run_id, "w1", "Interrupted")
+    assert main(["resume", str(run_id)]) == 1
+    assert "no checkpoint" in capsys.readouterr().err
+    (jobs.run_dir(run_id) / "checkpoint").mkdir(parents=True)
+    (jobs.run_dir(run_id) / "checkpoint" / "trainer.json").write_text("{}")
+    assert main(["resume", str(run_id)]) == 0
+    captured = capsys.readouterr()
+    assert "will resume" in captured.out and "No worker is running" in captured.err
+    assert jobs.get_run(run_id).resume_requested
+
+
+def test_runs_command_is_quick_because_it_does_not_import_torch():
+    code = "import sys; from core.__main__ import main; main(['runs']); print('torch' in sys.modules)"
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert time.monotonic() - started < 15
+
+
+def test_worker_once_on_an_empty_queue_exits_cleanly():
+    out = subprocess.run([sys.executable, "-m", "core", "worker", "--once", "--poll-seconds", "0.1"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "started: 1 run(s) at a time on CPU" in out.stderr and "stopped" in out.stderr
+    assert jobs.alive_workers() == []
+
+
+def test_worker_rejects_a_zero_concurrency(capsys):
+    assert main(["worker", "--concurrency", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
