@@ -1,0 +1,175 @@
+"""Storing, finding and deleting datasets: the folder `datasets/<id>/` and its database row, together.
+
+Nothing is ever half-stored: the folder is written under a temporary name, renamed to its id inside
+the transaction that inserts the row, and removed again if that transaction fails. Deleting moves the
+folders aside first and puts them back if the row cannot be deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from core.dataset_files import EXAMPLES_FILE, read_examples, write_examples
+from core.ingest import SPLIT_SEED, Ingested, ingest_path
+from core.ingest.archive import folder_entries
+from core.ingest.ingested import content_digest, entries_digest, fingerprint
+from core.ingest.limits import DEFAULT_LIMITS
+from storage.datasets import add_dataset, dataset_runs, delete_dataset_row, find_by_fingerprint, get_dataset
+from storage.db import session_factory
+from storage.models import ACTIVE_STATES, Dataset
+from storage.paths import data_home, datasets_dir, runs_dir
+
+NAME_MAX = 200  # Dataset.name column width
+
+
+class DatasetInUse(RuntimeError):
+    """The dataset has a queued or running run; it cannot be deleted until that run ends or is cancelled."""
+
+
+def dataset_dir(dataset: Dataset) -> Path:
+    """The folder holding examples.csv (and images/) of a stored dataset."""
+    return data_home() / (dataset.path or f"datasets/{dataset.id}")
+
+
+def load_examples(dataset_id: int) -> pd.DataFrame:
+    """examples.csv of a stored dataset (input, label, split, source); image inputs are relative paths."""
+    dataset = get_dataset(dataset_id)
+    if dataset is None:
+        raise KeyError(f"no dataset with id {dataset_id}")
+    return read_examples(dataset_dir(dataset))
+
+
+def _stored(fingerprint_: str) -> Dataset | None:
+    existing = find_by_fingerprint(fingerprint_)
+    if existing is not None and (dataset_dir(existing) / EXAMPLES_FILE).exists():
+        return existing
+    return None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # staging and datasets share the data folder: no copy needed
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _write_folder(ingested: Ingested, folder: Path) -> None:
+    frame = ingested.frame.copy()
+    if ingested.task == "image":
+        (folder / "images").mkdir()
+        inputs = []
+        for staged in frame["input"]:
+            staged = Path(staged)
+            _link_or_copy(staged, folder / "images" / staged.name)  # generated names (000001.jpg), unique
+            inputs.append(str(PurePosixPath("images") / staged.name))
+        frame["input"] = inputs
+    write_examples(folder, frame)
+
+
+def save_dataset(ingested: Ingested, name: str | None = None) -> int:
+    """Store an ingested upload and return its dataset id (an existing id when the same data is stored)."""
+    existing = _stored(ingested.fingerprint)
+    if existing is not None:
+        return existing.id
+    name = (name or "").strip() or PurePosixPath(ingested.source_name).stem or "dataset"
+    incoming = datasets_dir() / f".incoming-{uuid.uuid4().hex}"
+    incoming.mkdir()
+    final: Path | None = None
+    committed = False
+    try:
+        _write_folder(ingested, incoming)
+        with session_factory().begin() as session:
+            row = add_dataset(
+                session,
+                name=name[:NAME_MAX],
+                task=ingested.task,
+                source_name=ingested.source_name[:500],
+                fingerprint=ingested.fingerprint,
+                num_examples=len(ingested.frame),
+                labels=ingested.labels,
+                split_counts=ingested.split_counts,
+                split_seed=ingested.split_seed,
+                report=ingested.report.to_dict(),
+            )
+            final = datasets_dir() / str(row.id)
+            if final.exists():  # left behind by a process killed between rename and commit
+                shutil.rmtree(final)
+            incoming.rename(final)
+            row.path = f"datasets/{row.id}"
+            dataset_id = row.id
+        committed = True
+        return dataset_id
+    finally:
+        if not committed:
+            shutil.rmtree(incoming, ignore_errors=True)
+            if final is not None:
+                shutil.rmtree(final, ignore_errors=True)
+
+
+def register_path(path: Path | str, text_column: str | None = None, label_column: str | None = None,
+                  test_path: Path | str | None = None, name: str | None = None, seed: int = SPLIT_SEED) -> int:
+    """The command line's way in: a CSV/TSV/XLSX, a zip or a folder -> a stored dataset id.
+
+    The same content with the same choices reuses the stored dataset instead of storing it again.
+    Raises core.ingest.DataError when the data cannot become a dataset.
+    """
+    path = Path(path).expanduser()
+    # A cheap look-up before decoding a whole image folder: with class folders (or given columns) the
+    # fingerprint is known from the content alone.
+    if path.exists() and (path.is_dir() or path.suffix.lower() == ".zip"):
+        digest = entries_digest(folder_entries(path, DEFAULT_LIMITS)) if path.is_dir() else content_digest(path.read_bytes())
+        test_digest = None
+        if test_path is not None:
+            test = Path(test_path).expanduser()
+            test_digest = entries_digest(folder_entries(test, DEFAULT_LIMITS)) if test.is_dir() else content_digest(test.read_bytes())
+        existing = _stored(fingerprint(digest, text_column, label_column, test_digest, seed))
+        if existing is not None:
+            return existing.id
+    ingested = ingest_path(path, text_column=text_column, label_column=label_column,
+                           test_path=Path(test_path) if test_path is not None else None, seed=seed)
+    try:
+        return save_dataset(ingested, name or path.stem)
+    finally:
+        ingested.cleanup()
+
+
+def _inside_home(folder: Path) -> bool:
+    try:
+        return folder.resolve().is_relative_to(data_home())
+    except OSError:
+        return False
+
+
+def delete_dataset(dataset_id: int) -> bool:
+    """Delete a dataset's row, its runs' rows and all their folders. False if there is no such dataset."""
+    dataset = get_dataset(dataset_id)
+    if dataset is None:
+        return False
+    runs = dataset_runs(dataset_id)
+    active = [r.id for r in runs if r.status in ACTIVE_STATES]
+    if active:
+        raise DatasetInUse(f"Dataset '{dataset.name}' has {len(active)} queued or running run(s) "
+                           f"({', '.join(f'#{i}' for i in active)}). Cancel them first, then delete the dataset.")
+    folders = [dataset_dir(dataset)] + [runs_dir() / str(r.id) for r in runs]
+    folders += [data_home() / r.artifact_dir for r in runs if r.artifact_dir]
+    moved: list[tuple[Path, Path]] = []  # (aside, original)
+    for folder in dict.fromkeys(folders):
+        if folder.exists() and _inside_home(folder) and folder.resolve() != data_home():
+            aside = folder.parent / f".deleting-{folder.name}-{uuid.uuid4().hex[:8]}"
+            folder.rename(aside)
+            moved.append((aside, folder))
+    try:
+        with session_factory().begin() as session:
+            deleted = delete_dataset_row(session, dataset_id)
+    except BaseException:
+        for aside, original in reversed(moved):
+            aside.rename(original)
+        raise
+    for aside, _ in moved:
+        shutil.rmtree(aside, ignore_errors=True)
+    return deleted

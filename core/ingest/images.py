@@ -1,0 +1,117 @@
+"""One uploaded image -> a checked RGB image file in the staging folder, or a plain reason why not.
+
+Handles JPEG, PNG, GIF, WebP and BMP; grayscale, RGBA / LA / transparent palettes (put on white),
+palette, CMYK and 16-bit images become 8-bit RGB; EXIF orientation is applied; an animated GIF
+keeps its first frame. Headers claiming more than `max_image_pixels` are refused before decoding
+(decompression bombs), as are Pillow's own DecompressionBomb warnings and errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.ingest.limits import Limits
+
+JPEG_QUALITY = 95
+LOSSLESS_FORMATS = {"PNG", "GIF", "BMP"}  # stored as PNG; photos (JPEG, WebP) as JPEG
+SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+MODE_NAMES = {
+    "1": "black-and-white", "L": "grayscale", "P": "palette", "RGBA": "transparent", "LA": "transparent",
+    "PA": "transparent", "CMYK": "CMYK", "YCbCr": "YCbCr", "LAB": "Lab", "HSV": "HSV", "I": "16-bit",
+    "I;16": "16-bit", "I;16L": "16-bit", "I;16B": "16-bit", "I;16N": "16-bit", "F": "32-bit float",
+}
+
+
+class UnreadableImage(Exception):
+    """The reason (a short phrase) an image cannot be used, e.g. 'not an image'."""
+
+
+@dataclass
+class StagedImage:
+    path: Path  # absolute path of the re-encoded RGB file in the staging folder
+    digest: str  # sha256 of the uploaded bytes: equal digests = exact duplicates
+    scaled: bool  # shrunk to max_stored_side
+    converted_from: str  # what the original colour was when not RGB ("CMYK", "16-bit grayscale"...), else ""
+    animated: bool  # only the first frame was kept
+
+
+def open_checked(data: bytes, limits: Limits) -> Image.Image:
+    """Decode fully (so truncation shows now, not during training) with the bomb checks."""
+    if not data:
+        raise UnreadableImage("empty file (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > limits.max_image_pixels:
+                raise UnreadableImage(
+                    f"too large ({width:,} x {height:,} pixels; the limit is {limits.max_image_pixels / 1e6:.0f} "
+                    f"megapixels, to guard against decompression bombs)"
+                )
+            image.seek(0)  # animated GIF / WebP: the first frame
+            image.load()
+        except UnreadableImage:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise UnreadableImage("too large (a possible decompression bomb)") from error
+        except UnidentifiedImageError as error:
+            raise UnreadableImage("not an image, or a kind of image that cannot be read") from error
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+            raise UnreadableImage(f"damaged or cut off ({error})") from error
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in SIXTEEN_BIT_MODES or mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if mode == "F":  # floats: stretch the actual range
+            low, high = float(values.min()), float(values.max())
+            values = (values - low) / ((high - low) or 1.0) * 255
+        elif mode != "I" or values.max() > 255:  # 16-bit range (mode I holds 16-bit PNGs too)
+            values = values / 257.0
+        gray = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+        return gray.convert("RGB")
+    if mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent parts become white, not black
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB") if mode != "RGB" else image
+
+
+def stage_image(data: bytes, target_stem: Path, limits: Limits) -> StagedImage:
+    """Check, convert and re-encode one image to `target_stem` + .jpg/.png (a name we generated)."""
+    image = open_checked(data, limits)
+    source_format = image.format or ""
+    original_mode = image.mode
+    animated = getattr(image, "n_frames", 1) > 1
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a malformed EXIF block is not worth refusing a good picture over
+        pass
+    image = to_rgb(image)
+    scaled = max(image.size) > limits.max_stored_side
+    if scaled:
+        image.thumbnail((limits.max_stored_side, limits.max_stored_side), Image.Resampling.LANCZOS)
+    if source_format in LOSSLESS_FORMATS:
+        path = target_stem.with_suffix(".png")
+        image.save(path, format="PNG")
+    else:
+        path = target_stem.with_suffix(".jpg")
+        image.save(path, format="JPEG", quality=JPEG_QUALITY)
+    return StagedImage(
+        path=path,
+        digest=hashlib.sha256(data).hexdigest(),
+        scaled=scaled,
+        converted_from="" if original_mode == "RGB" else MODE_NAMES.get(original_mode, original_mode),
+        animated=animated,
+    )

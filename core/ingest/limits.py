@@ -1,0 +1,49 @@
+"""Limits on what an upload may contain. Each guards the machine (memory, disk) or the user's time.
+
+The Streamlit upload size is set in `.streamlit/config.toml` (`server.maxUploadSize`, in MB); the
+same number is checked here so the command line and the page refuse the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+MAX_UPLOAD_MB = 1024  # one uploaded file (a CSV, a zip); matches server.maxUploadSize
+MAX_IMAGES = 20_000  # image examples per dataset
+MAX_CLASSES = 1_000  # a label column with more distinct values is almost surely not a label
+MAX_ARCHIVE_ENTRIES = 25_000  # files inside one zip (folders not counted)
+MAX_UNCOMPRESSED_MB = 4096  # everything inside one zip, decompressed
+MAX_COMPRESSION_RATIO = 200  # an entry that inflates more than this (and past BOMB_MIN_MB) is a zip bomb
+BOMB_MIN_MB = 10  # below this size a high ratio is harmless (a blank BMP compresses 1000x)
+MAX_IMAGE_PIXELS = 64_000_000  # width x height; larger headers are treated as decompression bombs
+MAX_STORED_SIDE = 1024  # longer side of a stored image in pixels; training uses 224-384
+LONG_TEXT_CHARS = 2_000  # texts longer than this are kept, but training reads only their beginning
+MAX_TEXT_CHARS = 100_000  # texts are cut to this many characters when stored
+MAX_ROWS = 2_000_000  # rows in one table
+MIN_CLASS_EXAMPLES = 3  # a class needs one example in each of train / validation / test
+FEW_EXAMPLES = 10  # classes with fewer examples than this get a warning: their scores will be noisy
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits one ingestion runs under; tests pass smaller ones to trigger each refusal cheaply."""
+
+    max_upload_bytes: int = MAX_UPLOAD_MB * MB
+    max_images: int = MAX_IMAGES
+    max_classes: int = MAX_CLASSES
+    max_archive_entries: int = MAX_ARCHIVE_ENTRIES
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_MB * MB
+    max_compression_ratio: float = MAX_COMPRESSION_RATIO
+    bomb_min_bytes: int = BOMB_MIN_MB * MB
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_stored_side: int = MAX_STORED_SIDE
+    long_text_chars: int = LONG_TEXT_CHARS
+    max_text_chars: int = MAX_TEXT_CHARS
+    max_rows: int = MAX_ROWS
+    min_class_examples: int = MIN_CLASS_EXAMPLES
+    few_examples: int = FEW_EXAMPLES
+
+
+DEFAULT_LIMITS = Limits()

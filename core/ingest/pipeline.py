@@ -1,0 +1,307 @@
+"""From an upload to an `Ingested`: read -> raw examples -> validation rules -> split -> summary.
+
+The Data page, the command line and the tests all go through these three functions, so a file is
+judged the same way wherever it comes from. A refused upload raises DataError and leaves nothing
+behind (its staging folder is removed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from core.ingest.archive import IMAGE_SUFFIXES, Entry, folder_entries, memory_entries, sort_entries, zip_entries
+from core.ingest.columns import column_names, guess_columns, looks_like_header
+from core.ingest.images import UnreadableImage, stage_image
+from core.ingest.ingested import Ingested, content_digest, entries_digest, fingerprint, new_staging_dir
+from core.ingest.layout import PREVIEW_ROWS, Candidate, find_layout
+from core.ingest.limits import DEFAULT_LIMITS, MB, Limits
+from core.ingest.report import DataError, Report, name_list, plural
+from core.ingest.split import SPLIT_SEED, TEST, assign_splits
+from core.ingest.text import EXCEL_SUFFIXES, read_table
+from core.ingest.validate import RAW_COLUMNS, check_class_count, clean, summarize
+
+DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # Pillow releases the GIL while decoding and encoding
+Upload = tuple[str, bytes]  # (file name as uploaded, content)
+
+
+def _is_zip(filename: str, data: bytes) -> bool:
+    suffix = PurePosixPath(filename.lower()).suffix
+    return suffix == ".zip" or (suffix not in EXCEL_SUFFIXES and data[:4] == b"PK\x03\x04")
+
+
+def _check_size(data: bytes, limits: Limits) -> None:
+    if len(data) > limits.max_upload_bytes:
+        raise DataError("upload_too_large", f"The file is {len(data) / MB:,.0f} MB; the limit is "
+                        f"{limits.max_upload_bytes / MB:,.0f} MB. Upload a smaller file.")
+
+
+# 1) Raw examples from each kind of upload ----------------------------------------------------------------
+
+
+def _text_rows(filename: str, data: bytes, report: Report, limits: Limits, text_column: str | None,
+               label_column: str | None, source_prefix: str = "") -> tuple[pd.DataFrame, list[str], str, str, pd.DataFrame]:
+    """A table -> (raw frame, column names, text column, label column, preview)."""
+    table = read_table(filename, data)
+    report.findings += table.notes.findings
+    header = looks_like_header(table.rows)
+    names = column_names(table.rows[0] if header else None, len(table.rows[0]), report)
+    rows, lines = (table.rows[1:], table.line_numbers[1:]) if header else (table.rows, table.line_numbers)
+    if len(rows) > limits.max_rows:
+        raise DataError("too_many_rows", f"The file has {len(rows):,} rows; the limit is {limits.max_rows:,}.")
+    preview = pd.DataFrame(rows[:PREVIEW_ROWS], columns=names)
+    if not rows:
+        raise DataError("no_rows", "The file has column names but no rows of data. Add labeled examples below the header.",
+                        report=report)
+    given = (text_column, label_column)
+    text_column, label_column = guess_columns(names, rows, text_column, label_column, limits.max_classes)
+    if given != (text_column, label_column):
+        report.info("columns_guessed", f"Using '{text_column}' as the text column and '{label_column}' as the label "
+                    f"column. Change them if that is wrong.")
+    t, l = names.index(text_column), names.index(label_column)
+    unit = "row" if PurePosixPath(filename.lower()).suffix in EXCEL_SUFFIXES else "line"
+    raw = pd.DataFrame({
+        "input": [r[t] for r in rows],
+        "label": [r[l] for r in rows],
+        "split": "",
+        "source": [f"{source_prefix}{unit} {n}" for n in lines],
+        "key": "",
+    })
+    return raw, names, text_column, label_column, preview
+
+
+def _stage_candidates(candidates: list[Candidate], staging: Path, report: Report, limits: Limits,
+                      name_prefix: str = "") -> pd.DataFrame:
+    """Decode every image (a few threads), keep the readable ones, name the unreadable ones.
+
+    Staged files get generated names (`images/000001.jpg`, `images/test-000001.png`), never uploaded ones.
+    """
+
+    def stage(numbered: tuple[int, Candidate]):
+        number, candidate = numbered
+        try:
+            return stage_image(candidate.entry.read(), staging / "images" / f"{name_prefix}{number:06d}", limits)
+        except UnreadableImage as problem:
+            return str(problem)
+
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        results = list(pool.map(stage, enumerate(candidates, start=1)))
+    rows, unreadable = [], []
+    for candidate, result in zip(candidates, results):
+        if isinstance(result, str):
+            unreadable.append(f"{candidate.entry.name}: {result}")
+            continue
+        rows.append({"input": str(result.path), "label": candidate.label, "split": candidate.split,
+                     "source": candidate.entry.name, "key": result.digest})
+    if unreadable:
+        report.warning("unreadable_images", f"Skipped {plural(len(unreadable), 'image')} that could not be read: "
+                       f"{name_list(unreadable, limit=3)}.", unreadable)
+    staged = [r for r in results if not isinstance(r, str)]
+    converted = Counter(r.converted_from for r in staged if r.converted_from)
+    if converted:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(converted.items()))
+        report.info("converted_images", f"Converted {plural(sum(converted.values()), 'image')} ({kinds}) to "
+                    f"ordinary RGB colour.")
+    animated = [c.entry.name for c, r in zip(candidates, results) if not isinstance(r, str) and r.animated]
+    if animated:
+        report.info("animated_images", f"{plural(len(animated), 'image')} {'is' if len(animated) == 1 else 'are'} "
+                    f"animated; only the first frame is used ({name_list(animated)}).", animated)
+    scaled = sum(1 for r in staged if r.scaled)
+    if scaled:
+        report.info("scaled_images", f"Scaled {plural(scaled, 'large image')} down to {limits.max_stored_side} pixels on "
+                    f"the longer side to save space (training uses smaller sizes).")
+    return pd.DataFrame(rows, columns=RAW_COLUMNS)
+
+
+# 2) The shared tail: test part, rules, split, summary ----------------------------------------------------
+
+
+def _with_test_part(raw: pd.DataFrame, test_raw: pd.DataFrame | None, test_name: str, report: Report) -> pd.DataFrame:
+    """A separate test upload replaces the test part; the main data gives train and validation."""
+    if test_raw is None:
+        return raw
+    test_raw = test_raw.assign(split=TEST)
+    raw = raw.assign(split=raw["split"].replace(TEST, ""))
+    key = (lambda f: f["input"].astype(str).str.strip()) if (raw["key"] == "").all() else (lambda f: f["key"])
+    overlap = key(raw).isin(set(key(test_raw)) - {""})
+    if overlap.any():
+        report.warning("test_overlap", f"Dropped {plural(int(overlap.sum()), 'training example')} that also "
+                       f"{'appears' if overlap.sum() == 1 else 'appear'} in the test file, so the test stays unseen.",
+                       raw.loc[overlap, "source"].tolist())
+        raw = raw[~overlap]
+    report.info("test_file", f"Using the {plural(len(test_raw), 'example')} of '{test_name}' as the test set.")
+    return pd.concat([test_raw, raw], ignore_index=True)  # test first: a duplicate keeps its test copy
+
+
+def _finish(raw: pd.DataFrame, task: str, report: Report, limits: Limits, seed: int,
+            label_column: str | None) -> pd.DataFrame:
+    frame = clean(raw, task, report, limits, label_column)
+    frame = assign_splits(frame, report, seed)
+    check_class_count(frame, report, limits, label_column)
+    summarize(frame, report, limits)
+    return frame[["input", "label", "split", "source"]].reset_index(drop=True)
+
+
+# 3) Texts and images ----------------------------------------------------------------------------------------
+
+
+def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_column: str | None,
+                  test_file: Upload | None, seed: int, limits: Limits) -> Ingested:
+    report = Report()
+    raw, names, text_column, label_column, preview = _text_rows(filename, data, report, limits, text_column, label_column)
+    test_digest = None
+    if test_file is not None:
+        test_name, test_data = test_file
+        _check_size(test_data, limits)
+        test_digest = content_digest(test_data)
+        test_report = Report()
+        test_table = read_table(test_name, test_data)
+        test_header = looks_like_header(test_table.rows)
+        test_names = column_names(test_table.rows[0] if test_header else None, len(test_table.rows[0]), test_report)
+        # The test file's columns: the same names if it has them, else its own guesses.
+        same = text_column in test_names and label_column in test_names
+        test_raw, *_ = _text_rows(test_name, test_data, test_report, limits,
+                                  text_column if same else None, label_column if same else None, source_prefix="test file ")
+        report.findings += [f for f in test_report.findings if f.severity != "info"]
+        raw = _with_test_part(raw, test_raw, test_name, report)
+    frame = _finish(raw, "text", report, limits, seed, label_column)
+    return Ingested(
+        task="text", frame=frame, report=report, source_name=filename,
+        fingerprint=fingerprint(content_digest(data), text_column, label_column, test_digest, seed),
+        columns=names, text_column=text_column, label_column=label_column, preview=preview, split_seed=seed,
+    )
+
+
+def _image_raw(entries: list[Entry], report: Report, limits: Limits, label_column: str | None, staging: Path,
+               name_prefix: str = ""):
+    layout = find_layout(sort_entries(entries, report), report, limits, label_column)
+    return layout, _stage_candidates(layout.candidates, staging, report, limits, name_prefix)
+
+
+def _ingest_images(entries: list[Entry], source_name: str, digest: str, *, label_column: str | None,
+                   test: tuple[str, list[Entry], str] | None, seed: int, limits: Limits) -> Ingested:
+    """`test` = (name, entries, digest) of a separate test upload, or None."""
+    report = Report()
+    staging = new_staging_dir()
+    try:
+        layout, raw = _image_raw(entries, report, limits, label_column, staging)
+        test_digest = None
+        if test is not None:
+            test_name, test_entries, test_digest = test
+            test_report = Report()
+            _, test_raw = _image_raw(test_entries, test_report, limits, None, staging, name_prefix="test-")
+            report.findings += [f for f in test_report.findings if f.severity != "info"]
+            raw = _with_test_part(raw, test_raw, test_name, report)
+        frame = _finish(raw, "image", report, limits, seed, layout.label_column)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Ingested(
+        task="image", frame=frame, report=report, source_name=source_name,
+        fingerprint=fingerprint(digest, layout.file_column, layout.label_column, test_digest, seed),
+        columns=layout.columns, text_column=layout.file_column, label_column=layout.label_column,
+        preview=layout.preview, staging_dir=staging, split_seed=seed,
+    )
+
+
+def _upload_entries(name: str, data: bytes, limits: Limits) -> list[Entry]:
+    """A test upload for images: a zip, or a single labels table is not enough (it needs the images)."""
+    if not _is_zip(name, data):
+        raise DataError("test_not_zip", "For an image dataset the test set must be a zip of class folders.")
+    return zip_entries(data, limits)
+
+
+# 4) Public entry points -----------------------------------------------------------------------------------
+
+
+def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, label_column: str | None = None,
+                 test_file: Upload | None = None, seed: int = SPLIT_SEED, limits: Limits = DEFAULT_LIMITS) -> Ingested:
+    """One uploaded file: a table (CSV, TSV, TXT, XLSX) of texts, or a zip of images.
+
+    `test_file` = (name, bytes) of a separate test set, which replaces the test part of the split.
+    Raises DataError (with a plain message and a `code`) when the upload cannot become a dataset.
+    """
+    _check_size(data, limits)
+    if not data:
+        raise DataError("empty_file", "The file is empty (0 bytes). Upload a table with a text column and a label "
+                        "column, or a zip of image folders.")
+    suffix = PurePosixPath(filename.lower()).suffix
+    if _is_zip(filename, data):
+        entries = zip_entries(data, limits)
+        found = sort_entries(entries, Report())
+        if not found.images and len(found.tables) == 1:  # a zipped CSV: read the table inside
+            table = found.tables[0]
+            return ingest_bytes(table.name, table.read(), text_column=text_column, label_column=label_column,
+                                test_file=test_file, seed=seed, limits=limits)
+        test = None
+        if test_file is not None:
+            _check_size(test_file[1], limits)
+            test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
+        return _ingest_images(entries, filename, content_digest(data), label_column=label_column, test=test, seed=seed,
+                              limits=limits)
+    if suffix in IMAGE_SUFFIXES:
+        raise DataError("single_image", "One image is not a dataset. Upload a zip of class folders, several images "
+                        "in class folders, or a folder.")
+    return _ingest_table(filename, data, text_column=text_column, label_column=label_column, test_file=test_file,
+                         seed=seed, limits=limits)
+
+
+def ingest_files(files: list[Upload], *, text_column: str | None = None, label_column: str | None = None,
+                 test_file: Upload | None = None, seed: int = SPLIT_SEED, limits: Limits = DEFAULT_LIMITS) -> Ingested:
+    """A multi-file or folder upload: names carry their relative path ("photos/ants/1.jpg").
+
+    A single file goes through `ingest_bytes`; several become images labeled by their folders (or by
+    a CSV among them).
+    """
+    if not files:
+        raise DataError("empty_upload", "Nothing was uploaded. Choose a file, several images, or a folder.")
+    if len(files) == 1:
+        name, data = files[0]
+        return ingest_bytes(PurePosixPath(name.replace("\\", "/")).name, data, text_column=text_column,
+                            label_column=label_column, test_file=test_file, seed=seed, limits=limits)
+    for _, data in files:
+        _check_size(data, limits)
+    entries = memory_entries(files, limits)
+    roots = {e.parts[0] for e in entries if len(e.parts) > 1}
+    source_name = next(iter(roots)) if len(roots) == 1 else plural(len(files), "file")
+    test = None
+    if test_file is not None:
+        test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
+    return _ingest_images(entries, source_name, entries_digest(entries), label_column=label_column, test=test,
+                          seed=seed, limits=limits)
+
+
+def ingest_path(path: Path, *, text_column: str | None = None, label_column: str | None = None,
+                test_path: Path | None = None, seed: int = SPLIT_SEED, limits: Limits = DEFAULT_LIMITS) -> Ingested:
+    """A file or folder on disk (the command line): a table, a zip, or a folder of class folders."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError("not_found", f"There is no file or folder at {path}.")
+    if path.is_dir():
+        entries = folder_entries(path, limits)
+        test = None
+        if test_path is not None:
+            test_path = Path(test_path).expanduser()
+            if test_path.is_dir():
+                test_entries = folder_entries(test_path, limits)
+                test = (test_path.name, test_entries, entries_digest(test_entries))
+            else:
+                test_data = test_path.read_bytes()
+                test = (test_path.name, _upload_entries(test_path.name, test_data, limits), content_digest(test_data))
+        return _ingest_images(entries, path.name, entries_digest(entries), label_column=label_column, test=test,
+                              seed=seed, limits=limits)
+    size = path.stat().st_size
+    if size > limits.max_upload_bytes:
+        raise DataError("upload_too_large", f"The file is {size / MB:,.0f} MB; the limit is "
+                        f"{limits.max_upload_bytes / MB:,.0f} MB. Use a smaller file.")
+    test_file = None
+    if test_path is not None:
+        test_path = Path(test_path).expanduser()
+        test_file = (test_path.name, test_path.read_bytes())
+    return ingest_bytes(path.name, path.read_bytes(), text_column=text_column, label_column=label_column,
+                        test_file=test_file, seed=seed, limits=limits)

@@ -1,0 +1,92 @@
+"""The validation report shown before anything is trained, and the error that refuses an upload.
+
+Every finding has a stable `code` (tests and the UI key on it), a severity and one plain sentence.
+A refused upload raises `DataError` (a ValueError with a `code`); what was found up to then travels
+with it so the page can still show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+INFO, WARNING, ERROR = "info", "warning", "error"
+SHOWN_NAMES = 5  # how many file names or class names a sentence lists before "and N more"
+
+
+def name_list(names: list[str], limit: int = SHOWN_NAMES) -> str:
+    """'a, b and c' / 'a, b, c, d, e and 7 more' — for sentences that name files or classes."""
+    quoted = [f"'{n}'" for n in names]
+    if len(quoted) <= limit:
+        return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return ", ".join(quoted[:limit]) + f" and {len(quoted) - limit} more"
+
+
+def plural(count: int, word: str, plural_word: str | None = None) -> str:
+    """'1 row', '2 rows', '1,234 images'."""
+    return f"{count:,} {word if count == 1 else (plural_word or word + 's')}"
+
+
+@dataclass
+class Finding:
+    severity: str  # INFO | WARNING | ERROR
+    code: str  # stable identifier, e.g. "duplicates", "unreadable_images"
+    message: str  # one plain sentence for the user
+    details: list[str] = field(default_factory=list)  # e.g. every unreadable file name with its reason
+
+
+@dataclass
+class Report:
+    """What ingestion found. `rows_read` counts examples before cleaning; `rows_kept` after."""
+
+    findings: list[Finding] = field(default_factory=list)
+    rows_read: int = 0
+    rows_kept: int = 0
+    class_counts: dict[str, int] = field(default_factory=dict)  # kept examples per class, sorted by name
+    split_counts: dict[str, int] = field(default_factory=dict)  # {"train": n, "val": n, "test": n}
+
+    def add(self, severity: str, code: str, message: str, details: list[str] | None = None) -> Finding:
+        finding = Finding(severity, code, message, list(details or []))
+        self.findings.append(finding)
+        return finding
+
+    def info(self, code: str, message: str, details: list[str] | None = None) -> Finding:
+        return self.add(INFO, code, message, details)
+
+    def warning(self, code: str, message: str, details: list[str] | None = None) -> Finding:
+        return self.add(WARNING, code, message, details)
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def get(self, code: str) -> Finding | None:
+        return next((f for f in self.findings if f.code == code), None)
+
+    def of_severity(self, severity: str) -> list[Finding]:
+        return [f for f in self.findings if f.severity == severity]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Report:
+        findings = [Finding(**f) for f in values.get("findings", [])]
+        return cls(
+            findings=findings,
+            rows_read=int(values.get("rows_read", 0)),
+            rows_kept=int(values.get("rows_kept", 0)),
+            class_counts=dict(values.get("class_counts", {})),
+            split_counts=dict(values.get("split_counts", {})),
+        )
+
+
+class DataError(ValueError):
+    """An upload that cannot become a dataset. `str(error)` is one sentence telling the user what to fix."""
+
+    def __init__(self, code: str, message: str, *, details: str = "", report: Report | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details  # technical detail (parser message, offending entry), shown apart
+        self.report = report  # findings gathered before the refusal, if any

@@ -1,0 +1,225 @@
+"""Reading a table from bytes: encoding, delimiter, quoting, Excel. No guessing of meaning here.
+
+`read_table(filename, data)` returns a `Table` of strings (rows padded to the header's width) plus the
+findings about how it was read; `core.ingest.columns` then decides about the header and the columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from core.ingest.report import DataError, Report, name_list, plural
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+DELIMITERS = ["\t", "|", ";", ","]  # on a tie, the one rarer inside ordinary text wins
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SNIFF_CHARS = 256 * 1024  # the delimiter is chosen on the first 256 KB
+MAX_CONTROL_SHARE = 0.01  # more control characters than this means binary, not text
+
+csv.field_size_limit(64 * 1024 * 1024)  # long texts are allowed (the default limit is 128 KB per cell)
+
+
+@dataclass
+class Table:
+    rows: list[list[str]]  # every row has the same number of cells; the first row may be a header
+    line_numbers: list[int]  # line in the file where each row starts (1-based), for messages
+    encoding: str = ""  # e.g. "UTF-8", "Latin-1 / Windows-1252"; "" for Excel
+    delimiter: str | None = None  # None for Excel
+    notes: Report = field(default_factory=Report)  # how it was read (encoding, skipped lines)
+
+
+# 1) Bytes -> str -----------------------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode text bytes, returning (text, encoding name). Raises DataError for binary data."""
+    boms = [
+        (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8 with BOM"),
+        (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+        (b"\xff\xfe", "utf-16", "UTF-16"),
+        (b"\xfe\xff", "utf-16", "UTF-16"),
+    ]
+    text = None
+    for bom, codec, name in boms:
+        if data.startswith(bom):
+            text = _try_decode(data, codec)
+            if text is not None:
+                break
+    if text is None:
+        name = "UTF-8"
+        text = _try_decode(data, "utf-8")
+    if text is None and data.count(0) > len(data) // 4:  # UTF-16 without a BOM: every other byte is 0 for ASCII
+        even_zeros = data[0::2].count(0)
+        codec = "utf-16-be" if even_zeros > data[1::2].count(0) else "utf-16-le"
+        text, name = _try_decode(data, codec), "UTF-16"
+    if text is None:
+        text, name = _try_decode(data, "cp1252"), "Windows-1252 (Latin-1)"
+    if text is None:
+        text, name = data.decode("latin-1"), "Latin-1"
+    _refuse_binary(text)
+    return text, name
+
+
+def _try_decode(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _refuse_binary(text: str) -> None:
+    sample = text[:SNIFF_CHARS]
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    if "\x00" in sample or control > MAX_CONTROL_SHARE * max(len(sample), 1):
+        raise DataError(
+            "not_text",
+            "This file does not look like a text table. Upload a CSV or TSV file saved as text, or an Excel .xlsx file.",
+            details=f"{control} control characters in the first {len(sample)} characters",
+        )
+
+
+# 2) str -> rows ------------------------------------------------------------------------------------------
+
+
+def sniff_delimiter(text: str, suffix: str = "") -> str | None:
+    """The delimiter that splits the first lines into the most consistent number (>= 2) of cells."""
+    sample = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    order = (["\t"] if suffix in {".tsv", ".tab"} else []) + DELIMITERS
+    best, best_score = None, 0.0
+    for delimiter in dict.fromkeys(order):  # keeps the order, drops the repeated tab
+        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if any(c.strip() for c in r)]
+        if not rows:
+            continue
+        width, frequency = Counter(len(r) for r in rows).most_common(1)[0]
+        score = frequency / len(rows)
+        if width >= 2 and score > best_score + 0.02:  # a clearly better fit; otherwise the earlier (rarer) one stays
+            best, best_score = delimiter, score
+    return best
+
+
+def _parse(text: str, delimiter: str, quoting: int) -> tuple[list[list[str]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    rows, lines, start = [], [], 1
+    for row in reader:
+        if any(cell.strip() for cell in row):  # blank lines are not rows
+            rows.append(row)
+            lines.append(start)
+        start = reader.line_num + 1
+    return rows, lines
+
+
+def _consistency(rows: list[list[str]]) -> tuple[int, float]:
+    if not rows:
+        return 0, 0.0
+    width, frequency = Counter(len(r) for r in rows).most_common(1)[0]
+    return width, frequency / len(rows)
+
+
+def parse_delimited(text: str, delimiter: str) -> tuple[list[list[str]], list[int], bool]:
+    """Rows of cells, their line numbers, and whether quotes were taken literally.
+
+    Quotes normally group cells (a quoted newline stays inside its cell). Some files, like the SMS
+    spam collection, use stray `"` inside unquoted texts; read with quoting they swallow the next
+    lines. When that happens (a cell spans lines) and reading quotes literally gives every row the
+    same width, the literal reading wins.
+    """
+    rows, lines = _parse(text, delimiter, csv.QUOTE_MINIMAL)
+    width, consistency = _consistency(rows)
+    spans_lines = any("\n" in cell or "\r" in cell for row in rows for cell in row)
+    if spans_lines or consistency < 1.0:
+        literal_rows, literal_lines = _parse(text, delimiter, csv.QUOTE_NONE)
+        literal_width, literal_consistency = _consistency(literal_rows)
+        if literal_width == width and literal_consistency == 1.0 and len(literal_rows) > len(rows):
+            return literal_rows, literal_lines, True
+    return rows, lines, False
+
+
+def _rectangular(rows: list[list[str]], lines: list[int], notes: Report) -> tuple[list[list[str]], list[int]]:
+    """Pad short rows, trim empty trailing cells, skip rows with extra non-empty cells (and say which)."""
+    width = _consistency(rows)[0]  # the usual row width (the header's, unless the header itself is odd)
+    kept, kept_lines, skipped = [], [], []
+    for row, line in zip(rows, lines):
+        if len(row) > width:
+            if any(cell.strip() for cell in row[width:]):
+                skipped.append(line)
+                continue
+            row = row[:width]
+        kept.append(row + [""] * (width - len(row)))
+        kept_lines.append(line)
+    if skipped:
+        notes.warning(
+            "malformed_rows",
+            f"Skipped {plural(len(skipped), 'row')} with more cells than the header "
+            f"(lines {name_list([str(n) for n in skipped])}). Put quotes around texts that contain the delimiter.",
+            [f"line {n}" for n in skipped],
+        )
+    return kept, kept_lines
+
+
+def read_delimited(data: bytes, suffix: str = "") -> Table:
+    text, encoding = decode(data)
+    notes = Report()
+    if not text.strip():
+        raise DataError("empty_file", "The file is empty. Upload a table with a text column and a label column.")
+    delimiter = sniff_delimiter(text, suffix)
+    if delimiter is None:
+        raise DataError(
+            "one_column",
+            "The file has only one column. It needs at least two: one with the texts and one with their labels.",
+        )
+    rows, lines, literal_quotes = parse_delimited(text, delimiter)
+    rows, lines = _rectangular(rows, lines, notes)
+    if encoding not in {"UTF-8", "UTF-8 with BOM"}:
+        notes.info("encoding", f"Read the file as {encoding} text.")
+    if literal_quotes:
+        notes.info("literal_quotes", "Quote marks in this file are part of the texts, so they were kept as written.")
+    return Table(rows=rows, line_numbers=lines, encoding=encoding, delimiter=delimiter, notes=notes)
+
+
+def read_excel(data: bytes) -> Table:
+    import pandas as pd
+
+    notes = Report()
+    try:
+        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=str)
+    except Exception as error:  # openpyxl raises many kinds (bad zip, bad XML, encrypted workbook)
+        raise DataError(
+            "unreadable_excel",
+            "This Excel file could not be read. Save it again as .xlsx (or as CSV) and upload that.",
+            details=f"{type(error).__name__}: {error}",
+        ) from error
+    name, frame = next(iter(sheets.items())) if sheets else ("", pd.DataFrame())
+    if len(sheets) > 1:
+        notes.info("first_sheet_only", f"Read only the first sheet, '{name}', of {plural(len(sheets), 'sheet')}.")
+    frame = frame.fillna("").astype(str)
+    frame = frame.loc[(frame.apply(lambda c: c.str.strip()) != "").any(axis=1)]  # drop empty rows
+    frame = frame.loc[:, (frame.apply(lambda c: c.str.strip()) != "").any(axis=0)]  # and empty columns
+    if frame.empty:
+        raise DataError("empty_file", "The first sheet is empty. Upload a table with a text column and a label column.")
+    if frame.shape[1] < 2:
+        raise DataError(
+            "one_column",
+            "The sheet has only one column. It needs at least two: one with the texts and one with their labels.",
+        )
+    # Excel row numbers: index is 0-based over the sheet's rows.
+    return Table(rows=frame.values.tolist(), line_numbers=[int(i) + 1 for i in frame.index], notes=notes)
+
+
+def read_table(filename: str, data: bytes) -> Table:
+    """CSV / TSV / TXT / Excel bytes -> a rectangular Table. Raises DataError with a plain message."""
+    suffix = PurePosixPath(filename.lower()).suffix
+    if not data:
+        raise DataError("empty_file", "The file is empty (0 bytes). Upload a table with a text column and a label column.")
+    if suffix in EXCEL_SUFFIXES:
+        return read_excel(data)
+    if suffix == ".xls":
+        raise DataError("old_excel", "Old Excel .xls files are not supported. Save the sheet as .xlsx or CSV and upload that.")
+    return read_delimited(data, suffix)

@@ -1,0 +1,186 @@
+"""The validation rules, applied in order to every upload (texts and images alike).
+
+Input: a raw frame with columns input, label, split ("" = not given), source, key (what makes two
+examples "the same": the stripped text, or an image file's content hash). Output: the kept rows;
+every rule that drops something says so in the report. Refusals raise DataError.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from core.ingest.limits import Limits
+from core.ingest.report import DataError, Report, name_list, plural
+
+RAW_COLUMNS = ["input", "label", "split", "source", "key"]
+INTEGRAL_FLOAT = re.compile(r"[-+]?\d+\.0+")  # "1.0" from a spreadsheet means class "1"
+
+
+def normalize_labels(labels: pd.Series) -> pd.Series:
+    labels = labels.astype(str).str.strip()
+    return labels.where(~labels.str.fullmatch(INTEGRAL_FLOAT), labels.str.split(".").str[0])
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sources(rows: pd.DataFrame) -> list[str]:
+    return rows["source"].astype(str).tolist()
+
+
+def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_column: str | None = None) -> pd.DataFrame:
+    """Apply the rules; returns kept rows (same columns). Sets report.rows_read."""
+    noun = "image" if task == "image" else "row"
+    what = "images" if task == "image" else "texts"
+    frame = raw[RAW_COLUMNS].copy()
+    report.rows_read = len(frame)
+    if frame.empty:
+        raise DataError(
+            "no_rows",
+            "The file has column names but no rows of data. Add labeled examples below the header." if task == "text"
+            else "No usable images were found in this upload.",
+            report=report,
+        )
+    frame["label"] = normalize_labels(frame["label"])
+    if task == "text":
+        frame["input"] = frame["input"].astype(str)
+        frame["key"] = frame["input"].str.split().str.join(" ")  # whitespace-insensitive identity
+
+    # 1) Missing inputs and labels.
+    empty_input = frame["key"] == ""
+    missing_label = frame["label"] == ""
+    where = f" in column '{label_column}'" if label_column else ""
+    if missing_label.all():
+        raise DataError(
+            "no_labels",
+            f"Every label{where} is empty. Pick the column that holds the classes." if task == "text"
+            else "No image has a label. Check the label column of the CSV.",
+            report=report,
+        )
+    if empty_input.all():
+        raise DataError("no_text", "Every text is empty. Pick the column that holds the texts.", report=report)
+    if empty_input.any():
+        dropped = frame[empty_input]
+        report.warning(
+            "empty_text",
+            f"Dropped {plural(len(dropped), noun)} with an empty text ({name_list(_sources(dropped))}).",
+            _sources(dropped),
+        )
+    dropped = frame[missing_label & ~empty_input]
+    if len(dropped):
+        report.warning(
+            "missing_label",
+            f"Dropped {plural(len(dropped), noun)} without a label ({name_list(_sources(dropped))}).",
+            _sources(dropped),
+        )
+    frame = frame[~empty_input & ~missing_label]
+
+    # 2) Very long texts: kept whole on disk (up to a hard cap), but training reads only the beginning.
+    if task == "text":
+        lengths = frame["input"].str.len()
+        cut = lengths > limits.max_text_chars
+        if cut.any():
+            frame.loc[cut, "input"] = frame.loc[cut, "input"].str.slice(0, limits.max_text_chars)
+            report.warning(
+                "truncated_texts",
+                f"Cut {plural(int(cut.sum()), 'text')} to {limits.max_text_chars:,} characters when storing them.",
+                _sources(frame[cut]),
+            )
+        long = (lengths > limits.long_text_chars) & ~cut
+        if long.any():
+            report.info(
+                "long_texts",
+                f"{plural(int(long.sum()), 'text')} {'is' if long.sum() == 1 else 'are'} longer than "
+                f"{limits.long_text_chars:,} characters. They are kept, but training reads only the beginning of "
+                f"each text (the 'max length' setting on the Train page).",
+                _sources(frame[long]),
+            )
+
+    # 3) The same example with different labels: there is no right answer, so all its copies go.
+    labels_per_key = frame.groupby("key")["label"].nunique()
+    conflicted = labels_per_key[labels_per_key > 1].index
+    if len(conflicted):
+        rows = frame[frame["key"].isin(conflicted)]
+        examples = [
+            f"{_short(str(rows.loc[rows['key'] == k, 'input'].iloc[0]) if task == 'text' else rows.loc[rows['key'] == k, 'source'].iloc[0])}"
+            f" → {', '.join(sorted(rows.loc[rows['key'] == k, 'label'].unique()))}"
+            for k in conflicted
+        ]
+        report.warning(
+            "conflicting_labels",
+            f"Dropped {plural(len(rows), noun)}: {plural(len(conflicted), 'the same ' + what[:-1], 'the same ' + what)} "
+            f"appeared with different labels, so there is no right answer for {'it' if len(conflicted) == 1 else 'them'}.",
+            examples,
+        )
+        frame = frame[~frame["key"].isin(conflicted)]
+
+    # 4) Exact duplicates: one copy stays, so no example sits in both the training and the test set.
+    #    Texts that differ only in spacing count too, but are reported apart ("exact" means as written).
+    exact = frame.duplicated(subset=["input", "label"] if task == "text" else ["key", "label"], keep="first")
+    if exact.any():
+        report.warning(
+            "duplicates",
+            f"Removed {plural(int(exact.sum()), 'exact duplicate')} (the same {what[:-1]} with the same label), "
+            f"keeping one copy of each, so no example can be both trained on and tested on.",
+            _sources(frame[exact]),
+        )
+        frame = frame[~exact]
+    spacing = frame.duplicated(subset=["key", "label"], keep="first")
+    if spacing.any():
+        report.warning(
+            "near_duplicates",
+            f"Also removed {plural(int(spacing.sum()), 'text')} that {'repeats' if spacing.sum() == 1 else 'repeat'} "
+            f"another with the same label except for spaces.",
+            _sources(frame[spacing]),
+        )
+        frame = frame[~spacing]
+
+    check_class_count(frame, report, limits, label_column)
+    return frame.reset_index(drop=True)
+
+
+def check_class_count(frame: pd.DataFrame, report: Report, limits: Limits, label_column: str | None = None) -> None:
+    classes = sorted(frame["label"].unique())
+    if len(classes) > limits.max_classes:
+        where = f"The column '{label_column}'" if label_column else "The data"
+        raise DataError(
+            "too_many_classes",
+            f"{where} has {len(classes):,} different labels; Tuneboard handles up to {limits.max_classes:,} classes. "
+            f"Check that the right column is picked as the label.",
+            report=report,
+        )
+    if len(classes) < 2:
+        only = f" ('{classes[0]}')" if classes else ""
+        raise DataError(
+            "fewer_than_two_classes",
+            f"All kept examples have the same label{only}. A classifier needs at least two classes.",
+            report=report,
+        )
+
+
+def summarize(frame: pd.DataFrame, report: Report, limits: Limits) -> None:
+    """Fill the summary numbers and the findings about the final class balance."""
+    counts = frame["label"].value_counts()
+    report.rows_kept = len(frame)
+    report.class_counts = {label: int(counts[label]) for label in sorted(counts.index)}
+    report.split_counts = {s: int((frame["split"] == s).sum()) for s in ("train", "val", "test")}
+    few = [f"{label} ({n})" for label, n in report.class_counts.items() if n < limits.few_examples]
+    if few:
+        report.warning(
+            "few_examples",
+            f"{plural(len(few), 'class', 'classes')} {'has' if len(few) == 1 else 'have'} fewer than "
+            f"{limits.few_examples} examples: {name_list(few)}. Scores for "
+            f"{'it' if len(few) == 1 else 'them'} will be unreliable; add examples if you can.",
+            few,
+        )
+    largest, smallest = counts.idxmax(), counts.idxmin()
+    if counts[smallest] and counts[largest] / counts[smallest] >= 5:
+        report.info(
+            "imbalanced",
+            f"The classes are imbalanced: '{largest}' has {counts[largest]:,} examples and '{smallest}' only "
+            f"{counts[smallest]:,}. Look at per-class scores, not just accuracy; class weighting on the Train page can help.",
+        )
