@@ -89,3 +89,46 @@ def test_worker_once_on_an_empty_queue_exits_cleanly():
 def test_worker_rejects_a_zero_concurrency(capsys):
     assert main(["worker", "--concurrency", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def write_texts(path, rows: int = 40):
+    lines = ["text,label"] + [f"{'win a prize now' if i % 2 else 'lunch at noon?'} {i},{'spam' if i % 2 else 'ham'}"
+                              for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_background_queues_the_run_and_prints_its_id(tmp_path, capsys):
+    data = write_texts(tmp_path / "messages.csv")
+    assert main(["train", "--data", str(data), "--method", "head", "--preset", "best", "--epochs", "3",
+                 "--lr", "0.01", "--background"]) == 0
+    captured = capsys.readouterr()
+    run_id = int(captured.out.strip())
+    assert "No worker is running" in captured.err
+    run = jobs.get_run(run_id)
+    assert run.status == "queued" and run.dataset.task == "text"
+    assert {k: run.config[k] for k in ("model", "method", "preset", "epochs", "learning_rate", "seed")} == {
+        "model": "minilm", "method": "head", "preset": "best", "epochs": 3, "learning_rate": 0.01, "seed": 42}
+    # The same file again reuses the stored dataset.
+    assert main(["train", "--data", str(data), "--json", "--background"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["status"] == "queued" and jobs.get_run(second["run_id"]).dataset_id == run.dataset_id
+
+
+def test_train_refuses_a_method_that_does_not_fit_the_data(tmp_path, capsys):
+    from PIL import Image
+
+    for label, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for i in range(12):
+            Image.new("RGB", (16, 16), tuple(max(0, c - 5 * i) for c in colour)).save(tmp_path / "photos" / label / f"{i}.png")
+    assert main(["train", "--data", str(tmp_path / "photos"), "--method", "prompt", "--background"]) == 2
+    assert "Prompt tuning works on text data only" in capsys.readouterr().err
+    assert jobs.list_runs() == []
+
+
+def test_train_reports_unusable_data_in_one_sentence(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "missing.csv"), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["code"] == "not_found"
+    assert "There is no file or folder" in captured.err
