@@ -1,0 +1,67 @@
+"""Untuned baselines recorded with every run, so the user sees what tuning bought.
+
+- majority: always predict the most common training label.
+- zero_shot (text only, when the bundled all-MiniLM-L6-v2 is installed): embed each test text and each label
+  name (mean-pooled token embeddings, L2-normalised, as the sentence model was trained) and predict the label
+  whose embedding is most similar (cosine).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.catalog import minilm_path
+from core.metrics import accuracy_and_macro_f1
+
+ZERO_SHOT_BATCH = 64
+ZERO_SHOT_MAX_LENGTH = 128
+
+
+def majority_baseline(train_labels: np.ndarray, test_labels: np.ndarray, num_labels: int) -> dict[str, Any]:
+    counts = np.bincount(train_labels, minlength=num_labels)
+    majority = int(counts.argmax())
+    accuracy, macro_f1 = accuracy_and_macro_f1(test_labels, np.full(len(test_labels), majority), num_labels)
+    return {"accuracy": accuracy, "macro_f1": macro_f1, "predicted_label_id": majority}
+
+
+@functools.lru_cache(maxsize=1)
+def _sentence_model():
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model = AutoModel.from_pretrained(str(path)).eval()
+    return tokenizer, model
+
+
+@torch.no_grad()
+def embed(texts: list[str]) -> np.ndarray:
+    """(N, 384) unit-length sentence embeddings (mean over real tokens)."""
+    tokenizer, model = _sentence_model()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths together: less padding
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    for start in range(0, len(order), ZERO_SHOT_BATCH):
+        index = order[start:start + ZERO_SHOT_BATCH]
+        batch = tokenizer([texts[i] for i in index], padding=True, truncation=True,
+                          max_length=ZERO_SHOT_MAX_LENGTH, return_tensors="pt")
+        hidden = model(**batch).last_hidden_state  # (B, T, H)
+        mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
+
+
+def zero_shot_baseline(test_texts: list[str], test_labels: np.ndarray, labels: list[str]) -> dict[str, Any] | None:
+    """None when the sentence model is not installed."""
+    if minilm_path() is None or not test_texts:
+        return None
+    label_vectors = embed([label.replace("_", " ") for label in labels])  # (C, H)
+    scores = embed(test_texts) @ label_vectors.T  # (N, C) cosine similarities
+    accuracy, macro_f1 = accuracy_and_macro_f1(test_labels, scores.argmax(axis=1), len(labels))
+    return {"accuracy": accuracy, "macro_f1": macro_f1, "model": "all-MiniLM-L6-v2"}

@@ -1,0 +1,124 @@
+"""Reading a stored dataset's splits and turning text into padded batches.
+
+Text batches use dynamic padding (each batch is padded to its own longest text, not to max_length) and, for
+training, length-grouped order: examples of similar length share a batch, so little compute goes to padding.
+A batch is (inputs for model(**inputs), labels (B,), positions (B,) = rows within the split).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.dataset_files import read_examples
+
+Batch = tuple[dict[str, torch.Tensor], torch.Tensor, list[int]]
+MEGABATCH_FACTOR = 50  # length grouping sorts within windows of 50 batches, so order stays random across windows
+
+
+class DataError(ValueError):
+    """The dataset cannot be trained on as stored; the message says what to fix."""
+
+    def __init__(self, message: str, code: str = "data") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Split:
+    example_index: list[int]  # row numbers in examples.csv
+    inputs: list[str]  # texts, or image paths relative to the dataset folder
+    labels: np.ndarray  # (N,) int64 class ids (index into the dataset's label list)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def load_splits(dataset_dir: Path, labels: list[str]) -> dict[str, Split]:
+    frame = read_examples(dataset_dir)
+    label_ids = {label: i for i, label in enumerate(labels)}
+    unknown = sorted(set(frame["label"]) - set(label_ids))
+    if unknown:
+        raise DataError(f"The dataset has labels that are not in its label list: {', '.join(unknown[:5])}.", "labels")
+    splits = {}
+    for name in ("train", "val", "test"):
+        part = frame[frame["split"] == name]
+        splits[name] = Split(
+            example_index=[int(i) for i in part.index],
+            inputs=part["input"].tolist(),
+            labels=np.array(part["label"].map(label_ids), dtype=np.int64),
+        )
+    if len(splits["train"]) == 0:
+        raise DataError("The dataset has no training examples.", "empty_train")
+    if len(splits["test"]) == 0:
+        raise DataError("The dataset has no test examples to evaluate on.", "empty_test")
+    return splits
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids per text, truncated to max_length, not padded (padding happens per batch)."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, padding=False,
+                        return_attention_mask=False, return_token_type_ids=False)
+    return encoded["input_ids"]
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Training order: shuffle, sort by length inside windows of MEGABATCH_FACTOR batches, shuffle the batches."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    window = batch_size * MEGABATCH_FACTOR
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window].tolist(), key=lambda i: -lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Evaluation order: longest first, so each batch pads little; callers restore order by position."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def collate_text(token_ids: list[list[int]], positions: list[int], labels: np.ndarray, pad_id: int) -> Batch:
+    """Pad the chosen examples to the longest among them: input_ids and attention_mask are (B, T)."""
+    rows = [token_ids[i] for i in positions]
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, ids in enumerate(rows):
+        input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[r, :len(ids)] = 1
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    return inputs, torch.as_tensor(labels[positions], dtype=torch.long), list(positions)
+
+
+class TextBatches:
+    """Batches for one text split; tokenised once up front."""
+
+    def __init__(self, split: Split, tokenizer, max_length: int) -> None:
+        self.split = split
+        self.token_ids = tokenize(tokenizer, split.inputs, max_length) if len(split) else []
+        self.lengths = [len(t) for t in self.token_ids]
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def train(self, batch_size: int, seed: int):
+        for positions in length_grouped_batches(self.lengths, batch_size, seed):
+            yield collate_text(self.token_ids, positions, self.split.labels, self.pad_id)
+
+    def evaluate(self, batch_size: int):
+        for positions in sorted_batches(self.lengths, batch_size):
+            yield collate_text(self.token_ids, positions, self.split.labels, self.pad_id)
+
+    def num_train_batches(self, batch_size: int) -> int:
+        # Windows may leave a short batch each, so count exactly rather than ceil(N / B).
+        window = batch_size * MEGABATCH_FACTOR
+        full, rest = divmod(len(self), window)
+        return full * MEGABATCH_FACTOR + -(-rest // batch_size)

@@ -1,0 +1,141 @@
+"""Head-only fast path: run the frozen backbone once per (dataset, model, input settings), cache what the
+classifier head receives as input, then train the head on those features in seconds.
+
+Cache: <data home>/cache/features/<key>.safetensors with one (N, ...) tensor per split. The key hashes the
+dataset's examples.csv (stored datasets never change in place), the model's identity and the settings that
+change the features (max_length; image size / normalisation). Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from core.catalog import model_identity
+from core.dataset_files import EXAMPLES_FILE
+from core.models.base import BuiltModel
+from core.progress import Progress, Reporter
+from core.training.data import Split
+from core.training.device import DeviceSetup
+from core.training.loop import PROGRESS_INTERVAL_S, Throttle, TrainingCancelled, to_device
+
+CACHE_VERSION = 1
+HEAD_DROPOUT = 0.1  # the dropout the full model applies before its classifier during training
+
+
+class HeadOnFeatures(nn.Module):
+    """The model's own head module, fed cached features: model(features=...) -> logits."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+        self.dropout = nn.Dropout(HEAD_DROPOUT)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(features))
+
+
+class FeatureBatches:
+    """Batches of cached features for one split (same interface as TextBatches / ImageBatches)."""
+
+    def __init__(self, features: torch.Tensor, split: Split) -> None:
+        self.features, self.split = features, split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def _batch(self, positions: list[int]):
+        index = torch.as_tensor(positions, dtype=torch.long)
+        labels = torch.as_tensor(self.split.labels[positions], dtype=torch.long)
+        return {"features": self.features[index]}, labels, positions
+
+    def train(self, batch_size: int, seed: int):
+        order = np.random.default_rng(seed).permutation(len(self)).tolist()
+        for start in range(0, len(order), batch_size):
+            yield self._batch(order[start:start + batch_size])
+
+    def evaluate(self, batch_size: int):
+        for start in range(0, len(self), batch_size):
+            yield self._batch(list(range(start, min(start + batch_size, len(self)))))
+
+    def num_train_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+
+def supports_cached_features(built: BuiltModel) -> bool:
+    """One head module called on one tensor: its input is the feature. Two-part heads train the slow way."""
+    return built.method == "head" and not built.uses_peft and len(built.head_names) == 1
+
+
+def cache_key(dataset_dir: Path, built: BuiltModel, seed: int) -> str:
+    digest = hashlib.sha256((dataset_dir / EXAMPLES_FILE).read_bytes()).hexdigest()
+    identity = model_identity(built.source)
+    if built.source.kind.startswith("tiny"):
+        identity += f":seed={seed}"  # random weights depend on the seed
+    settings = {"max_length": built.max_length, "image": built.image.to_dict() if built.image else None}
+    blob = json.dumps({"v": CACHE_VERSION, "data": digest, "model": identity, "settings": settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@torch.no_grad()
+def extract(built: BuiltModel, data_by_split: dict, setup: DeviceSetup, batch_size: int,
+            reporter: Reporter) -> dict[str, torch.Tensor]:
+    """Run the frozen model over every split, keeping the head's input (first token only for (B, T, H) inputs:
+    sequence heads such as RoBERTa's read only that token)."""
+    model = built.model
+    model.eval()
+    captured: list[torch.Tensor] = []
+
+    def keep_input(_module, args, kwargs):
+        x = args[0] if args else next(iter(kwargs.values()))
+        captured.append((x[:, :1] if x.ndim == 3 else x).float().cpu())
+
+    hook = built.base_model().get_submodule(built.head_names[0]).register_forward_pre_hook(keep_input, with_kwargs=True)
+    total = sum(len(d) for d in data_by_split.values())
+    done = 0
+    throttle = Throttle(PROGRESS_INTERVAL_S)
+    features: dict[str, torch.Tensor] = {}
+    try:
+        for name, data in data_by_split.items():
+            parts: dict[int, torch.Tensor] = {}
+            for inputs, _, positions in data.evaluate(batch_size):
+                if reporter.should_stop():
+                    raise TrainingCancelled()
+                captured.clear()
+                with setup.autocast():
+                    model(**to_device(inputs, setup.device))
+                for position, row in zip(positions, captured[0]):
+                    parts[position] = row
+                done += len(positions)
+                if throttle.ready():
+                    reporter.progress(Progress(0, 0, 0.0, f"Computing features once: {done}/{total} examples"))
+            if parts:
+                features[name] = torch.stack([parts[i] for i in range(len(data))]).contiguous()
+    finally:
+        hook.remove()
+    return features
+
+
+def load_or_extract(dataset_dir: Path, cache_dir: Path, built: BuiltModel, data_by_split: dict, setup: DeviceSetup,
+                    batch_size: int, seed: int, reporter: Reporter) -> dict[str, torch.Tensor]:
+    folder = cache_dir / "features"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{cache_key(dataset_dir, built, seed)}.safetensors"
+    if path.is_file():
+        cached = load_file(str(path))
+        if all(name in cached for name, data in data_by_split.items() if len(data)):
+            reporter.log(f"Using cached backbone features ({path.name}).")
+            return cached
+    features = extract(built, data_by_split, setup, batch_size, reporter)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    save_file(features, str(tmp))
+    tmp.replace(path)
+    reporter.log(f"Cached backbone features for {sum(len(d) for d in data_by_split.values())} examples.")
+    return features

@@ -1,0 +1,229 @@
+"""The training loop: AdamW, warmup then linear or cosine decay, gradient accumulation, optional class
+weights, early stopping on validation macro-F1 with the best weights restored, a checkpoint every epoch.
+
+`fit` works on anything that yields batches (text, images, or cached features for head-only training):
+    data.train(batch_size, seed) -> iterator of (inputs, labels, positions); data.num_train_batches(batch_size)
+    data.evaluate(batch_size)    -> the same, in a fixed order;                len(data)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.metrics import accuracy_and_macro_f1
+from core.models.base import logits_of
+from core.progress import Progress, Reporter
+from core.training.checkpoint import (
+    LoopState, has_checkpoint, load_checkpoint, load_trainable_state, save_checkpoint, trainable_state,
+)
+from core.training.device import DeviceSetup
+
+PROGRESS_INTERVAL_S = 1.0  # the reporter hears at most about once a second
+LOSS_POINTS = 100  # about this many train_loss points per run
+
+
+class TrainingCancelled(Exception):
+    """Raised within a step of a cancel request (reporter.should_stop() returned True)."""
+
+
+@dataclass
+class FitSettings:
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    eval_batch_size: int = 64
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    schedule: str = "linear"  # "linear" | "cosine"
+    grad_accum: int = 1
+    patience: int = 2  # epochs without a better validation macro-F1 before stopping; 0 = never
+    seed: int = 42
+    class_weights: torch.Tensor | None = None  # (num_labels,) loss weights, or None
+    max_grad_norm: float = 1.0
+    checkpoint: bool = True  # write output_dir/checkpoint/ after every epoch
+    phase: str = "Training"  # shown in progress messages
+
+
+def make_optimizer(model: nn.Module, settings: FitSettings) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            # Biases and norm scales (1-D) are not decayed, as in BERT's recipe.
+            (no_decay if param.ndim < 2 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.learning_rate)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, settings: FitSettings):
+    warmup = int(round(settings.warmup_ratio * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)  # never 0: the first step already learns
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        if settings.schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return max(0.0, 1.0 - progress)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    if device.type == "cpu":
+        return inputs
+    return {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data, setup: DeviceSetup, batch_size: int,
+                   reporter: Reporter | None = None) -> np.ndarray:
+    """(N, num_labels) float32 logits in the split's order."""
+    model.eval()
+    out: np.ndarray | None = None
+    for inputs, _, positions in data.evaluate(batch_size):
+        if reporter is not None and reporter.should_stop():
+            raise TrainingCancelled()
+        with setup.autocast():
+            logits = logits_of(model(**to_device(inputs, setup.device))).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(data), logits.shape[1]), dtype=np.float32)
+        out[positions] = logits
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def validation_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.as_tensor(np.array(labels, dtype=np.int64))))
+    accuracy, macro_f1 = accuracy_and_macro_f1(labels, logits.argmax(axis=1), logits.shape[1])
+    return {"val_accuracy": accuracy, "val_macro_f1": macro_f1, "val_loss": loss}
+
+
+class Throttle:
+    def __init__(self, interval: float) -> None:
+        self.interval, self.last = interval, 0.0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+
+def _improved(state: LoopState, metrics: dict[str, float]) -> bool:
+    if state.best_metric is None:
+        return True
+    if metrics["val_macro_f1"] > state.best_metric + 1e-9:
+        return True
+    # Equal macro-F1 (common on small validation sets): prefer the lower validation loss.
+    return abs(metrics["val_macro_f1"] - state.best_metric) <= 1e-9 and metrics["val_loss"] < (state.best_loss or math.inf)
+
+
+def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_data, settings: FitSettings,
+        setup: DeviceSetup, reporter: Reporter, output_dir: Path, resume: bool = False) -> LoopState:
+    """Train `model` in place; on return it holds the best validation weights (or the last, without validation)."""
+    torch.manual_seed(settings.seed)
+    optimizer = make_optimizer(model, settings)
+    batches_per_epoch = train_data.num_train_batches(settings.batch_size)
+    steps_per_epoch = -(-batches_per_epoch // settings.grad_accum)
+    total_steps = settings.epochs * steps_per_epoch
+    scheduler = make_scheduler(optimizer, total_steps, settings)
+    loss_fn = nn.CrossEntropyLoss(
+        weight=settings.class_weights.to(setup.device) if settings.class_weights is not None else None
+    )
+    scaler = setup.grad_scaler()
+    state, best = LoopState(), None
+    if resume and settings.checkpoint and has_checkpoint(output_dir):
+        state, best = load_checkpoint(output_dir, model, optimizer, scheduler)
+        reporter.log(f"Resumed from the checkpoint after epoch {state.epochs_done} (step {state.step}).")
+    has_val = val_data is not None and len(val_data) > 0
+    log_every = max(1, total_steps // LOSS_POINTS)
+    throttle = Throttle(PROGRESS_INTERVAL_S)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    session_start, session_steps = time.perf_counter(), 0
+    loss_sum, loss_count = 0.0, 0
+
+    for epoch in range(state.epochs_done, settings.epochs):
+        set_train_mode()
+        optimizer.zero_grad(set_to_none=True)
+        epoch_start = time.perf_counter()
+        # Each epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
+        for i, (inputs, labels, _) in enumerate(train_data.train(settings.batch_size, settings.seed * 1000 + epoch)):
+            if reporter.should_stop():
+                raise TrainingCancelled()
+            with setup.autocast():
+                logits = logits_of(model(**to_device(inputs, setup.device)))
+            loss = loss_fn(logits.float(), labels.to(setup.device))
+            scaled = loss / settings.grad_accum
+            (scaler.scale(scaled) if scaler else scaled).backward()
+            loss_sum, loss_count = loss_sum + loss.detach().item(), loss_count + 1
+            state.samples_seen += len(labels)
+            if (i + 1) % settings.grad_accum and i + 1 < batches_per_epoch:
+                continue
+            # 1) one optimizer step: unscale, clip, step, advance the schedule
+            if scaler:
+                scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            session_steps += 1
+            # 2) curves and progress
+            fraction = epoch + (i + 1) / batches_per_epoch
+            if state.step % log_every == 0:
+                reporter.metrics(state.step, fraction, {"train_loss": loss_sum / loss_count,
+                                                        "learning_rate": scheduler.get_last_lr()[0]})
+            if throttle.ready():
+                elapsed = time.perf_counter() - session_start
+                seconds_per_step = elapsed / session_steps
+                reporter.progress(Progress(
+                    step=state.step, total_steps=total_steps, epoch=fraction,
+                    message=f"{settings.phase}: epoch {epoch + 1}/{settings.epochs}",
+                    loss=loss_sum / loss_count, learning_rate=scheduler.get_last_lr()[0],
+                    samples_per_second=state.samples_seen / max(1e-9, state.step_seconds + time.perf_counter() - epoch_start),
+                    eta_seconds=seconds_per_step * (total_steps - state.step),
+                ))
+            if state.step % log_every == 0:
+                loss_sum, loss_count = 0.0, 0
+        state.step_seconds += time.perf_counter() - epoch_start
+        state.epochs_done = epoch + 1
+
+        # 3) validation, early stopping, checkpoint
+        stop = False
+        if has_val:
+            metrics = validation_metrics(
+                predict_logits(model, val_data, setup, settings.eval_batch_size, reporter), val_data.split.labels
+            )
+            reporter.metrics(state.step, float(epoch + 1), metrics)
+            state.history.append({"epoch": epoch + 1, **metrics})
+            reporter.log(f"Epoch {epoch + 1}/{settings.epochs}: validation accuracy {metrics['val_accuracy']:.4f}, "
+                         f"macro-F1 {metrics['val_macro_f1']:.4f}, loss {metrics['val_loss']:.4f}")
+            if _improved(state, metrics):
+                state.best_metric, state.best_loss = metrics["val_macro_f1"], metrics["val_loss"]
+                state.best_epoch, state.epochs_without_improvement = epoch + 1, 0
+                best = trainable_state(model)
+            else:
+                state.epochs_without_improvement += 1
+                stop = 0 < settings.patience <= state.epochs_without_improvement
+        if settings.checkpoint:
+            save_checkpoint(output_dir, model, best, optimizer, scheduler, state)
+        if stop:
+            reporter.log(f"Stopped early: no better validation macro-F1 for {settings.patience} epochs.")
+            break
+
+    if best is not None:
+        load_trainable_state(model, best)
+        reporter.log(f"Restored the best weights (epoch {state.best_epoch}, validation macro-F1 {state.best_metric:.4f}).")
+    return state

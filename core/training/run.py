@@ -1,0 +1,150 @@
+"""One training run, start to finish: data -> model -> method -> training -> test evaluation -> saved model."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.baselines import majority_baseline, zero_shot_baseline
+from core.metrics import classification_metrics
+from core.models import BuiltModel, apply_method, build_model, count_params, set_train_mode
+from core.progress import Progress, Reporter
+from core.run_config import RunConfig
+from core.training import features as cached
+from core.training.checkpoint import remove_checkpoint
+from core.training.data import Split, TextBatches, load_splits
+from core.training.device import DeviceSetup, choose_device
+from core.training.images import ImageBatches
+from core.training.loop import FitSettings, LoopState, fit, predict_logits
+from core.training.presets import Hyperparameters, epochs_for, resolve
+from core.training.saving import save_model
+
+
+@dataclass
+class TrainResult:
+    metrics: dict  # test metrics (core.metrics.classification_metrics) + "baselines"
+    predictions: list[dict]  # one per test example
+    trainable_params: int
+    total_params: int
+    train_seconds: float
+    samples_per_second: float
+    device: str
+    size_bytes: int
+    history: list[dict] = field(default_factory=list)  # per-epoch validation metrics
+    hyperparameters: dict = field(default_factory=dict)  # what the preset + overrides resolved to
+
+
+def class_weights(train_labels: np.ndarray, num_labels: int) -> torch.Tensor:
+    """weight_c = N / (C * count_c): each class contributes equally to the loss. Absent classes get 1."""
+    counts = np.bincount(train_labels, minlength=num_labels).astype(np.float64)
+    weights = np.where(counts > 0, len(train_labels) / (num_labels * np.maximum(counts, 1)), 1.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def _datasets(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path) -> dict:
+    if built.family == "hf-text":
+        return {name: TextBatches(split, built.tokenizer, built.max_length) for name, split in splits.items()}
+    return {name: ImageBatches(split, dataset_dir, built.image) for name, split in splits.items()}
+
+
+def _fit_settings(hyper: Hyperparameters, config: RunConfig, epochs: int, train: Split, num_labels: int) -> FitSettings:
+    return FitSettings(
+        epochs=epochs, learning_rate=hyper.learning_rate, batch_size=hyper.batch_size,
+        eval_batch_size=hyper.eval_batch_size, weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+        schedule=hyper.schedule, grad_accum=max(1, config.grad_accum), patience=config.early_stopping_patience,
+        seed=config.seed, class_weights=class_weights(train.labels, num_labels) if config.class_weighting else None,
+    )
+
+
+def _train_head_on_features(built, data, splits, dataset_dir, hyper, config, setup, reporter, output_dir, resume):
+    """Head only: cached backbone features, then the head alone trains. Returns (loop state, test logits)."""
+    from storage.paths import cache_dir
+
+    feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, hyper.eval_batch_size,
+                                   config.seed, reporter)
+    head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]))
+    feature_data = {name: cached.FeatureBatches(feats[name], splits[name])
+                    for name in splits if len(splits[name])}
+    settings = _fit_settings(hyper, config, hyper.epochs, splits["train"], len(built.labels))
+    settings.phase = "Training the head"
+    state = fit(head, head.train, feature_data["train"], feature_data.get("val"), settings, setup, reporter,
+                output_dir, resume)
+    return state, predict_logits(head, feature_data["test"], setup, 1024)
+
+
+def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
+              reporter: Reporter, resume: bool = False) -> TrainResult:
+    dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # 1) settings, device, data
+    hyper = resolve(task, config)
+    setup = choose_device(config.device)
+    reporter.log(f"Device: {setup.label}. Method {config.method}, preset {config.preset}.")
+    splits = load_splits(dataset_dir, labels)
+    # 2) model and method (seeded: the new head's initial weights depend on the seed)
+    reporter.progress(Progress(0, 0, 0.0, "Loading model"))
+    torch.manual_seed(config.seed)
+    build_config = dataclasses.replace(config, max_length=hyper.max_length, image_size=hyper.image_size)
+    built = apply_method(build_model(task, build_config, labels), config)
+    trainable, total = count_params(built.model)
+    reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
+    built.model.to(setup.device)
+    if built.image is not None:
+        built.model.to(memory_format=torch.channels_last)
+    data = _datasets(built, splits, dataset_dir)
+
+    # 3) training
+    start = time.perf_counter()
+    if cached.supports_cached_features(built):
+        state, test_logits = _train_head_on_features(built, data, splits, dataset_dir, hyper, config, setup,
+                                                     reporter, output_dir, resume)
+        train_seconds = time.perf_counter() - start
+        samples_per_second = state.epochs_done * len(splits["train"]) / max(train_seconds, 1e-9)
+    else:
+        epochs = epochs_for(hyper, -(-data["train"].num_train_batches(hyper.batch_size) // max(1, config.grad_accum)))
+        settings = _fit_settings(hyper, config, epochs, splits["train"], len(labels))
+        state: LoopState = fit(built.model, lambda: set_train_mode(built), data["train"], data["val"], settings,
+                               setup, reporter, output_dir, resume)
+        train_seconds = time.perf_counter() - start
+        samples_per_second = state.samples_seen / max(state.step_seconds, 1e-9)
+        reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Evaluating on the test set"))
+        test_logits = predict_logits(built.model, data["test"], setup, hyper.eval_batch_size, reporter)
+
+    # 4) test metrics, baselines, per-example predictions
+    test = splits["test"]
+    probabilities = torch.softmax(torch.from_numpy(test_logits), dim=1).numpy()
+    predicted = probabilities.argmax(axis=1)
+    metrics = classification_metrics(test.labels, predicted, labels)
+    reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Computing baselines"))
+    metrics["baselines"] = {"majority": majority_baseline(splits["train"].labels, test.labels, len(labels))}
+    if task == "text":
+        zero_shot = zero_shot_baseline(test.inputs, test.labels, labels)
+        if zero_shot is not None:
+            metrics["baselines"]["zero_shot"] = zero_shot
+    predictions = [
+        {"example_index": test.example_index[i], "true_label": labels[int(test.labels[i])],
+         "predicted_label": labels[int(predicted[i])], "confidence": float(probabilities[i].max()),
+         "probabilities": [round(float(p), 6) for p in probabilities[i]]}
+        for i in range(len(test))
+    ]
+    reporter.log(f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
+                 f"(majority baseline {metrics['baselines']['majority']['accuracy']:.4f}).")
+
+    # 5) save; the checkpoint is only for resuming an unfinished run
+    reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Saving the model"))
+    size_bytes = save_model(built, config, output_dir)
+    remove_checkpoint(output_dir)
+    return TrainResult(
+        metrics=metrics, predictions=predictions, trainable_params=trainable, total_params=total,
+        train_seconds=round(train_seconds, 3), samples_per_second=round(samples_per_second, 2),
+        device=setup.label, size_bytes=size_bytes, history=state.history,
+        hyperparameters={**dataclasses.asdict(hyper), "epochs_run": state.epochs_done, "steps": state.step},
+    )
+
+
+__all__ = ["TrainResult", "train_run", "class_weights", "DeviceSetup"]

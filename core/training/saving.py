@@ -1,0 +1,85 @@
+"""Writing a finished run's model: output_dir/model/ (+ output_dir/adapter/ for PEFT methods).
+
+model/ is a Hugging Face folder (config with id2label / label2id, model.safetensors, tokenizer files or
+preprocessor_config.json) — or, for EfficientNet, model.safetensors alone — plus tuneboard.json, which
+says how to load it. LoRA and IA3 are merged into model/ so it stands alone; prompt and prefix tuning
+cannot be merged, so model/ holds the base weights (with the trained head) and tuneboard.json says
+the adapter is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel
+from core.run_config import RunConfig
+
+MODEL_DIR, ADAPTER_DIR, INFO_FILE = "model", "adapter", "tuneboard.json"
+FORMAT_VERSION = 1
+
+
+def _plain_state_dict(peft_model) -> dict[str, torch.Tensor]:
+    """Base-model weights with peft's head copies folded back: `x.modules_to_save.default.w` -> `x.w`."""
+    state = {}
+    for key, value in peft_model.get_base_model().state_dict().items():
+        if ".original_module." in key:
+            continue
+        state[key.replace(".modules_to_save.default.", ".")] = value.contiguous()
+    return state
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def model_info(built: BuiltModel, config: RunConfig) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "task": built.task,
+        "family": built.family,
+        "labels": list(built.labels),
+        "model": config.model,
+        "model_name": built.source.entry.name if built.source.entry else config.model,
+        "method": built.method,
+        "config": config.to_dict(),
+        "max_length": built.max_length,
+        "image": built.image.to_dict() if built.image else None,
+        "rebuild": built.rebuild or None,
+        "needs_adapter": built.method in ("prompt", "prefix"),
+    }
+
+
+def save_model(built: BuiltModel, config: RunConfig, output_dir: Path) -> int:
+    """Write model/ (and adapter/); returns their size in bytes. Leaves `built.model` unusable for peft."""
+    model_dir, adapter_dir = output_dir / MODEL_DIR, output_dir / ADAPTER_DIR
+    for folder in (model_dir, adapter_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    model_dir.mkdir(parents=True)
+    model = built.model.to("cpu").to(memory_format=torch.contiguous_format)  # safetensors needs plain layout
+    if built.uses_peft:
+        model.save_pretrained(str(adapter_dir))
+        if built.method in ("lora", "ia3"):
+            model = model.merge_and_unload()
+            state = None
+        else:
+            state = _plain_state_dict(model)
+            model = model.get_base_model()
+    else:
+        state = None
+    if built.family == EFFICIENTNET:
+        weights = state if state is not None else {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(model_dir / "model.safetensors"))
+    else:
+        model.save_pretrained(str(model_dir), state_dict=state)
+    if built.family == HF_TEXT:
+        built.tokenizer.save_pretrained(str(model_dir))
+    if built.family == HF_IMAGE:
+        (model_dir / "preprocessor_config.json").write_text(json.dumps(built.preprocessor_config, indent=2))
+    (model_dir / INFO_FILE).write_text(json.dumps(model_info(built, config), indent=2))
+    return folder_size(model_dir) + folder_size(adapter_dir)
