@@ -154,10 +154,11 @@ def check_class_count(frame: pd.DataFrame, report: Report, limits: Limits, label
             report=report,
         )
     if len(classes) < 2:
-        only = f" ('{classes[0]}')" if classes else ""
         raise DataError(
             "fewer_than_two_classes",
-            f"All kept examples have the same label{only}. A classifier needs at least two classes.",
+            f"All kept examples have the same label ('{classes[0]}'). A classifier needs at least two classes."
+            if classes else "No examples are left after removing the problems listed. A classifier needs at least "
+            "two classes with a few examples each.",
             report=report,
         )
 
