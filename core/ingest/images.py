@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,14 @@ class StagedImage:
     animated: bool  # only the first frame was kept
 
 
+def _too_large(pixels: int | None, limits: Limits) -> UnreadableImage:
+    size = f"{pixels:,} pixels; " if pixels else ""
+    return UnreadableImage(
+        f"too large ({size}images over {limits.max_image_pixels / 1e6:,.0f} megapixels are refused as possible "
+        f"decompression bombs)"
+    )
+
+
 def open_checked(data: bytes, limits: Limits) -> Image.Image:
     """Decode fully (so truncation shows now, not during training) with the bomb checks."""
     if not data:
@@ -52,16 +61,14 @@ def open_checked(data: bytes, limits: Limits) -> Image.Image:
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > limits.max_image_pixels:
-                raise UnreadableImage(
-                    f"too large ({width:,} x {height:,} pixels; the limit is {limits.max_image_pixels / 1e6:.0f} "
-                    f"megapixels, to guard against decompression bombs)"
-                )
+                raise _too_large(width * height, limits)
             image.seek(0)  # animated GIF / WebP: the first frame
             image.load()
         except UnreadableImage:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise UnreadableImage("too large (a possible decompression bomb)") from error
+            claimed = re.search(r"\((\d+) pixels\)", str(error))  # Pillow: "Image size (N pixels) exceeds limit..."
+            raise _too_large(int(claimed.group(1)) if claimed else None, limits) from error
         except UnidentifiedImageError as error:
             raise UnreadableImage("not an image, or a kind of image that cannot be read") from error
         except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:

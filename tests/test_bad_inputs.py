@@ -1,0 +1,228 @@
+"""The bad-input corpus (issue 8, part 1): every strange upload ends in a specific plain message.
+
+Each case is generated here and pushed through the code the Data page uses: `ingest_bytes` (the
+page's upload) and then `save_dataset` (its "Save dataset" button). A refused upload must raise
+DataError with its own code and leave nothing behind: no row, no dataset folder, no staging folder.
+An accepted one must say what it did about the oddity and store a complete dataset.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.datasets import dataset_dir, save_dataset
+from core.dataset_files import read_examples
+from core.ingest import DataError, Ingested, Limits, ingest_bytes
+from storage.datasets import get_dataset, list_datasets
+from tests.test_ingest_images import class_folders, encode, photo, zip_of
+
+
+def labeled_texts(n: int = 12, labels: tuple[str, ...] = ("spam", "ham")) -> list[tuple[str, str]]:
+    return [(f"message number {i} about {labels[i % len(labels)]}", labels[i % len(labels)]) for i in range(n)]
+
+
+def csv_text(rows: list[tuple[str, str]], header: str = "text,label", delimiter: str = ",") -> str:
+    return header.replace(",", delimiter) + "\n" + "".join(f"{t}{delimiter}{label}\n" for t, label in rows)
+
+
+def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A real 1x1 PNG whose header claims width x height pixels (decoding it would need ~1.2 GB)."""
+    data = bytearray(encode(Image.new("RGB", (1, 1)), "PNG"))
+    ihdr = 8 + 8  # signature, then length + b"IHDR"
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
+    return bytes(data)
+
+
+def zip_bomb() -> bytes:
+    """32 MB of zeros compress to ~32 KB: a ratio of about 1000."""
+    return zip_of(class_folders(3) | {"ants/zeros.bmp": bytes(32 * 1024 * 1024)})
+
+
+def nothing_stored(home) -> bool:
+    datasets = home / "datasets"
+    staging = home / "staging"
+    return (
+        list_datasets() == []
+        and (not datasets.exists() or list(datasets.iterdir()) == [])
+        and (not staging.exists() or list(staging.iterdir()) == [])
+    )
+
+
+def upload_and_save(filename: str, data: bytes, **choices) -> tuple[Ingested, int]:
+    """What the Data page does: ingest the upload, then (on 'Save dataset') store it and drop the staging copy."""
+    ingested = ingest_bytes(filename, data, **choices)
+    try:
+        return ingested, save_dataset(ingested, "corpus case")
+    finally:
+        ingested.cleanup()
+
+
+# 1) Refused uploads -----------------------------------------------------------------------------------------
+
+REFUSED: list[tuple[str, Callable[[], tuple[str, bytes]], str, str]] = [
+    ("empty file", lambda: ("empty.csv", b""), "empty_file", "The file is empty"),
+    ("blank lines only", lambda: ("blank.csv", b"\n\n  \n"), "empty_file", "The file is empty"),
+    ("header only", lambda: ("header.csv", b"text,label\n"), "no_rows", "column names but no rows"),
+    ("one column", lambda: ("single.csv", b"text\nhello\nworld\n"), "one_column", "only one column"),
+    ("one class", lambda: ("one.csv", csv_text(labeled_texts(12, ("spam",))).encode()),
+     "fewer_than_two_classes", "the same label ('spam')"),
+    ("label column all empty", lambda: ("nolabels.csv", csv_text([(t, "") for t, _ in labeled_texts()]).encode()),
+     "no_labels", "Every label in column 'label' is empty"),
+    ("binary garbage named .csv", lambda: ("garbage.csv", np.random.default_rng(0).bytes(4096)),
+     "not_text", "does not look like a text table"),
+    ("5,000 classes", lambda: ("many.csv", csv_text([(f"text {i} {j}", f"class {i}") for i in range(5000) for j in range(2)]).encode()),
+     "too_many_classes", "has 5,000 different labels; Tuneboard handles up to 1,000 classes"),
+    ("old Excel", lambda: ("old.xls", b"\xd0\xcf\x11\xe0" + bytes(100)), "old_excel", "Save the sheet as .xlsx"),
+    ("damaged Excel", lambda: ("broken.xlsx", b"PK\x03\x04 not really a workbook"), "unreadable_excel",
+     "could not be read"),
+    ("a single image", lambda: ("cat.jpg", photo(1)), "single_image", "One image is not a dataset"),
+    ("zip with ../ entries", lambda: ("evil.zip", zip_of(class_folders(3) | {"../../etc/passwd.jpg": photo(5)})),
+     "unsafe_archive_path", "points outside its folder"),
+    ("zip with an absolute path", lambda: ("abs.zip", zip_of(class_folders(3) | {"/tmp/x.jpg": photo(5)})),
+     "unsafe_archive_path", "points outside its folder"),
+    ("zip bomb", lambda: ("bomb.zip", zip_bomb()), "zip_bomb", "zip bomb"),
+    ("nested zips only", lambda: ("nested.zip", zip_of({"inner/a.zip": zip_of(class_folders(3)), "b.zip": b"PK"})),
+     "no_images", "There are no images"),
+    ("zip with no class folders", lambda: ("flat.zip", zip_of({f"img_{i}.jpg": photo(i) for i in range(6)})),
+     "no_class_folders", "not in class folders"),
+    ("damaged zip", lambda: ("cut.zip", zip_of(class_folders(3))[:300]), "bad_zip", "damaged"),
+    ("only unreadable images", lambda: ("junk.zip", zip_of({"a/1.jpg": b"", "a/2.jpg": b"nope", "b/3.jpg": photo(1)[:100]})),
+     "no_rows", "No usable images"),
+    ("macOS clutter only", lambda: ("mac.zip", zip_of({"__MACOSX/a/._1.jpg": b"\x00\x05", ".DS_Store": b"\x00"})),
+     "no_images", "There are no images"),
+]
+
+
+@pytest.mark.parametrize("make, code, message", [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_refused_upload_gives_its_message_and_stores_nothing(make, code, message, tuneboard_home):
+    filename, data = make()
+    with pytest.raises(DataError) as error:
+        upload_and_save(filename, data)
+    assert error.value.code == code
+    assert message in str(error.value)
+    assert str(error.value).endswith(".")  # one plain sentence (or two), not a traceback
+    assert nothing_stored(tuneboard_home)
+
+
+@pytest.mark.parametrize("moment", ["INSERT", "UPDATE"])  # UPDATE: at commit, after the folder took its final name
+def test_a_failing_database_write_leaves_no_folder(moment, tuneboard_home):
+    """If writing the row fails after the folder was written, the folder goes too."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import init_db
+
+    ingested = ingest_bytes("ok.csv", csv_text(labeled_texts()).encode())
+    with init_db().begin() as connection:  # a real database refusal, as a full disk or a broken file would give
+        connection.execute(text(f"CREATE TRIGGER refuse BEFORE {moment} ON datasets BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
+    with pytest.raises(DBAPIError, match="disk full"):
+        save_dataset(ingested, "doomed")
+    assert nothing_stored(tuneboard_home)
+
+
+# 2) Accepted uploads: each oddity handled and said ----------------------------------------------------------
+
+
+def _texts_with_accents() -> str:
+    return csv_text([(f"Réunion à côté n°{i}", "ham" if i % 2 else "spam") for i in range(12)])
+
+
+ACCEPTED_TEXT = [
+    ("10,000-character texts", lambda: ("long.csv", csv_text([("x" * 10_000 + str(i), lab) for i, (_, lab) in enumerate(labeled_texts())]).encode()),
+     "long_texts", "longer than 2,000 characters. They are kept"),
+    ("Latin-1", lambda: ("latin.csv", _texts_with_accents().encode("latin-1")), "encoding", "Windows-1252 (Latin-1)"),
+    ("UTF-16", lambda: ("utf16.csv", _texts_with_accents().encode("utf-16")), "encoding", "UTF-16"),
+    ("semicolons", lambda: ("semi.csv", csv_text([(t + ", with commas", lab) for t, lab in labeled_texts()], delimiter=";").encode()),
+     None, None),
+    ("tabs", lambda: ("tabs.tsv", csv_text([(t + "; and, more", lab) for t, lab in labeled_texts()], delimiter="\t").encode()),
+     None, None),
+    ("Excel CSV with BOM and CRLF", lambda: ("excel.csv", b"\xef\xbb\xbf" + csv_text(labeled_texts(), delimiter=";").replace("\n", "\r\n").encode()),
+     None, None),
+    ("quoted newline", lambda: ("quoted.csv", (csv_text(labeled_texts()) + '"two\nlines, here",ham\n').encode()), None, None),
+    ("duplicated column names", lambda: ("dupcols.csv", csv_text([(f"{t},{t} copy", lab) for t, lab in labeled_texts()], header="text,text,label").encode()),
+     "duplicate_columns", "More than one column is called 'text'"),
+    ("numeric labels", lambda: ("numbers.csv", csv_text([(t, str(i % 3)) for i, (t, _) in enumerate(labeled_texts(15))]).encode()),
+     None, None),
+]
+
+
+@pytest.mark.parametrize("make, code, message", [c[1:] for c in ACCEPTED_TEXT], ids=[c[0] for c in ACCEPTED_TEXT])
+def test_odd_text_files_are_read_and_stored_whole(make, code, message):
+    filename, data = make()
+    ingested, dataset_id = upload_and_save(filename, data)
+    if code is not None:
+        assert message in ingested.report.get(code).message
+    assert "label" in ingested.columns and ingested.label_column == "label"
+    assert ingested.text_column in ("text", "text (2)")
+    stored = read_examples(dataset_dir(get_dataset(dataset_id)))
+    assert len(stored) == ingested.report.rows_kept == ingested.report.rows_read
+    assert set(stored["split"]) == {"train", "val", "test"}
+
+
+def test_details_of_the_accepted_text_cases():
+    assert upload_and_save(*ACCEPTED_TEXT[0][1]())[0].frame["input"].str.len().min() == 10_001
+    assert "Réunion à côté n°3" in set(upload_and_save(*ACCEPTED_TEXT[1][1]())[0].frame["input"])
+    assert "two\nlines, here" in set(upload_and_save(*ACCEPTED_TEXT[6][1]())[0].frame["input"])
+    dupcols = upload_and_save(*ACCEPTED_TEXT[7][1]())[0]
+    assert dupcols.columns == ["text", "text (2)", "label"]
+    assert upload_and_save(*ACCEPTED_TEXT[8][1]())[0].labels == ["0", "1", "2"]
+    bom = upload_and_save(*ACCEPTED_TEXT[5][1]())[0]
+    assert bom.columns == ["text", "label"] and not bom.frame["label"].str.endswith("\r").any()
+
+
+def test_odd_images_in_one_zip():
+    frames = [Image.new("RGB", (16, 16), c) for c in [(255, 0, 0), (0, 255, 0)]]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:], loop=0)
+    files = class_folders(4) | {
+        "ants/truncated.jpg": photo(11, size=(64, 64))[:300],
+        "ants/zero.jpg": b"",
+        "ants/not_an_image.jpg": b"<html>this is a web page</html>",
+        "bees/cmyk.jpg": encode(Image.new("CMYK", (16, 16), (0, 0, 255, 0)), "JPEG"),
+        "bees/sixteen.png": encode(Image.fromarray(np.full((16, 16), 40_000, dtype=np.uint16)), "PNG"),
+        "bees/animated.gif": animated.getvalue(),
+        "bees/huge.png": bomb_png(),
+        "nested/more.zip": zip_of(class_folders(3)),
+        "__MACOSX/ants/._ants_0.jpg": b"\x00\x05\x16\x07",
+        "ants/.DS_Store": b"\x00\x00\x00\x01Bud1",
+    }
+    ingested, dataset_id = upload_and_save("odd.zip", zip_of(files))
+    report = ingested.report
+    unreadable = dict(d.split(": ", 1) for d in report.get("unreadable_images").details)
+    assert set(unreadable) == {"ants/truncated.jpg", "ants/zero.jpg", "ants/not_an_image.jpg", "bees/huge.png"}
+    assert "damaged or cut off" in unreadable["ants/truncated.jpg"]
+    assert "empty file" in unreadable["ants/zero.jpg"]
+    assert "not an image" in unreadable["ants/not_an_image.jpg"]
+    assert "decompression bomb" in unreadable["bees/huge.png"] and "400,000,000 pixels" in unreadable["bees/huge.png"]
+    assert "1 CMYK" in report.get("converted_images").message and "16-bit" in report.get("converted_images").message
+    assert report.get("animated_images").details == ["bees/animated.gif"]
+    assert report.get("nested_archive").details == ["nested/more.zip"]
+    every_sentence = " ".join(f.message + " ".join(f.details) for f in report.findings)
+    assert "MACOSX" not in every_sentence and "DS_Store" not in every_sentence  # ignored silently
+    assert report.rows_read == 8 + 3 and report.rows_kept == 11
+    stored = read_examples(dataset_dir(get_dataset(dataset_id)))
+    assert len(stored) == 11
+
+
+def test_pillow_own_bomb_check_is_caught_too():
+    # With our pixel limit lifted, Pillow's DecompressionBombError (over 2 x 89 megapixels) still stops it.
+    files = class_folders(3) | {"bees/huge.png": bomb_png()}
+    ingested = ingest_bytes("bomb.zip", zip_of(files), limits=Limits(max_image_pixels=10**12))
+    assert "400,000,000 pixels" in ingested.report.get("unreadable_images").details[0]
+    ingested.cleanup()
+
+
+def test_our_pixel_limit_applies_below_pillows():
+    files = class_folders(3) | {"bees/big.png": bomb_png(9_000, 9_000)}  # 81 MP: under Pillow's limit, over ours
+    ingested = ingest_bytes("big.zip", zip_of(files))
+    assert "81,000,000 pixels; images over 64 megapixels" in ingested.report.get("unreadable_images").details[0]
+    ingested.cleanup()
