@@ -2,7 +2,8 @@
 
 All runs of a dataset are judged on the same fixed test split, so their numbers are comparable.
 Baselines come from each run's stored metrics["baselines"]: "majority" (always say the most common
-class; the same for every run) and "zero_shot" (the base model before tuning; one per model).
+class) and "zero_shot" (an untuned sentence model matching texts to the class names; its "model" says
+which). Both depend only on the dataset, so each appears once however many runs there are.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 
 COLUMNS = ["run", "kind", "model", "method", "accuracy", "macro_f1", "train_seconds", "trainable_params",
            "size_mb", "best"]
-BASELINE_NAMES = {"majority": "Always the most common class", "zero_shot": "Untuned base model"}
+BASELINE_NAMES = {"majority": "Always the most common class", "zero_shot": "Untuned model, zero-shot"}
 
 
 class FinishedRun(Protocol):
@@ -55,15 +56,16 @@ def comparison_table(runs: Iterable[FinishedRun]) -> pd.DataFrame:
             "size_mb": None if run.size_bytes is None else run.size_bytes / 1e6, "best": False,
         })
         for name, scores in (metrics.get("baselines") or {}).items():
-            # The majority baseline is the same for every run; a zero-shot baseline is per base model.
-            key = (name, "" if name == "majority" else run.model)
+            # The same test set for every run: a baseline repeats across runs unless its model differs.
+            baseline_model = (scores or {}).get("model", "")
+            key = (name, baseline_model)
             if not scores or key in seen_baselines:
                 continue
             seen_baselines.add(key)
             title = BASELINE_NAMES.get(name, name)
             rows.append({
-                "run": title if name == "majority" else f"{title} ({run.model})", "kind": "baseline",
-                "model": "" if name == "majority" else run.model, "method": "none",
+                "run": f"{title} ({baseline_model})" if baseline_model else title, "kind": "baseline",
+                "model": baseline_model, "method": "none",
                 "accuracy": scores.get("accuracy"), "macro_f1": scores.get("macro_f1"),
                 "train_seconds": None, "trainable_params": 0, "size_mb": None, "best": False,
             })

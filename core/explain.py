@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.models.base import logits_of
+from core.training.images import eval_tensor, load_working_image
+
 TEXT_STEPS = 16  # integration steps; 16 keeps the completeness error small on short texts, 50 is captum's default
 IMAGE_GRID = 7  # occlusion patches per side (7 x 7 = 49 forward passes, batched)
 
@@ -59,9 +62,11 @@ def explain_text(model: torch.nn.Module, tokenizer, text: str, target_index: int
                            dtype=torch.bool).unsqueeze(0)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     baseline = torch.where(special, input_ids, torch.full_like(input_ids, pad_id))
+    device = next(model.parameters()).device  # a GPU when the run's model sits on one
+    input_ids, attention_mask, baseline = input_ids.to(device), attention_mask.to(device), baseline.to(device)
 
     def probabilities(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, C)
-        return torch.softmax(model(input_ids=ids, attention_mask=mask).logits, dim=-1)
+        return torch.softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
 
     was_training = model.training
     model.eval()
@@ -71,7 +76,7 @@ def explain_text(model: torch.nn.Module, tokenizer, text: str, target_index: int
             n_steps=steps, internal_batch_size=steps)
     finally:
         model.train(was_training)
-    token_scores = attributions.sum(dim=-1)[0].detach().numpy()  # (T,): one score per token
+    token_scores = attributions.sum(dim=-1)[0].detach().float().cpu().numpy()  # (T,): one score per token
     words = merge_into_words(text, encoded["offset_mapping"][0].tolist(), token_scores)
     return TextExplanation(target, words, time.perf_counter() - start)
 
@@ -144,3 +149,26 @@ def heatmap_overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.
     alpha = Image.fromarray((np.asarray(mask, dtype=float) * opacity).astype(np.uint8))
     red = Image.new("RGB", base.size, (220, 30, 30))
     return Image.composite(red, base, alpha)
+
+
+# --- A loaded run -------------------------------------------------------------------------------------
+
+
+def explain_prediction(predictor, item, target: str) -> TextExplanation | ImageExplanation:
+    """Explain why `predictor` (a core.inference.Predictor) gives `item` (a text, or a PIL image / path) class `target`."""
+    target_index = predictor.labels.index(target)
+    device = predictor.setup.device
+    if predictor.task == "text":
+        return explain_text(predictor.model, predictor.tokenizer, str(item), target_index, target,
+                            predictor.max_length or 128)
+    settings = predictor.image
+    pixels = eval_tensor(load_working_image(item, settings), settings).unsqueeze(0)  # (1, 3, S, S), normalised
+    # The overlay is drawn on exactly what the model saw: the crop, un-normalised back to RGB.
+    mean, std = torch.tensor(settings.mean).view(3, 1, 1), torch.tensor(settings.std).view(3, 1, 1)
+    seen = ((pixels[0] * std + mean).clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()  # (S, S, 3)
+
+    def forward(batch: torch.Tensor) -> torch.Tensor:
+        return logits_of(predictor.model(pixel_values=batch.to(device))).float().cpu()
+
+    return explain_image(forward, pixels, Image.fromarray(seen), target_index, target)
+

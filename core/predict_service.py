@@ -74,6 +74,14 @@ def score(predictor: Predictor, inputs: Sequence[Any], labels: Sequence[str], th
     return frame
 
 
+def saved_model_stamp(output_dir: Path) -> int:
+    """Newest modification time (ns) of the run's saved files: part of the loaded-model cache key, so a
+    model saved again (e.g. a run retrained into the same folder) is loaded afresh."""
+    output_dir = Path(output_dir)
+    files = [p for p in output_dir.rglob("*") if p.is_file() and "checkpoint" not in p.relative_to(output_dir).parts]
+    return max((p.stat().st_mtime_ns for p in files), default=0)
+
+
 # --- Reading uploads ----------------------------------------------------------------------------------
 
 

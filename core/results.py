@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.metrics import classification_metrics
 from core.threshold import predict_at
 
 PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
@@ -28,11 +29,9 @@ def probability_matrix(predictions: pd.DataFrame, labels: Sequence[str]) -> np.n
 
 def evaluate(true_labels: Sequence[str], predicted_labels: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """The same metrics dict training stores (accuracy, macro_*, weighted_*, per_class, confusion_matrix)."""
-    from core import metrics as metric_functions
-
     index = {label: i for i, label in enumerate(labels)}
-    return metric_functions.compute_metrics([index[t] for t in true_labels], [index[p] for p in predicted_labels],
-                                            list(labels))
+    return classification_metrics(np.array([index[t] for t in true_labels], dtype=np.int64),
+                                  np.array([index[p] for p in predicted_labels], dtype=np.int64), list(labels))
 
 
 def recompute_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
@@ -109,14 +108,14 @@ def metrics_at_threshold(predictions: pd.DataFrame, labels: Sequence[str], posit
 
 def threshold_curve(predictions: pd.DataFrame, labels: Sequence[str], positive: str,
                     thresholds: Sequence[float] | None = None) -> pd.DataFrame:
-    """Precision, recall and F1 of the positive class across thresholds (columns: threshold, metric, value)."""
+    """Precision, recall and F1 of the positive class across thresholds (columns: threshold, name, value)."""
     thresholds = np.round(np.linspace(0.05, 0.95, 19), 2) if thresholds is None else thresholds
     rows = []
     for threshold in thresholds:
         scores = metrics_at_threshold(predictions, labels, positive, float(threshold))["per_class"][positive]
-        rows += [{"threshold": float(threshold), "metric": name, "value": scores[name]}
+        rows += [{"threshold": float(threshold), "name": name, "value": scores[name]}
                  for name in ("precision", "recall", "f1")]
-    return pd.DataFrame(rows, columns=["threshold", "metric", "value"])
+    return pd.DataFrame(rows, columns=["threshold", "name", "value"])
 
 
 # --- Learning curves ----------------------------------------------------------------------------------

@@ -123,12 +123,14 @@ def test_comparison_lists_runs_and_distinct_baselines_and_marks_the_best():
                                 metrics=metrics, train_seconds=10.0 * id_, trainable_params=1000 * id_,
                                 size_bytes=2_000_000)
 
+    zero_shot = {"accuracy": 0.5, "macro_f1": 0.4, "model": "all-MiniLM-L6-v2"}
     table = compare.comparison_table([
-        run(1, "minilm", "lora", 0.95, 0.90, {"accuracy": 0.5, "macro_f1": 0.4}),
-        run(2, "minilm", "full", 0.97, 0.93, {"accuracy": 0.5, "macro_f1": 0.4}),
+        run(1, "minilm", "lora", 0.95, 0.90, zero_shot),
+        run(2, "minilm", "full", 0.97, 0.93, zero_shot),
         run(3, "tiny-bert", "head", 0.90, 0.80, None),
     ])
-    assert table["run"].tolist() == ["#1", "Always the most common class", "Untuned base model (minilm)", "#2", "#3"]
+    assert table["run"].tolist() == ["#1", "Always the most common class",
+                                     "Untuned model, zero-shot (all-MiniLM-L6-v2)", "#2", "#3"]
     assert table.loc[table["best"], "run"].tolist() == ["#2"]
     assert table.loc[table["kind"] == "baseline", "macro_f1"].tolist() == [0.46, 0.4]
     assert table.loc[0, "size_mb"] == 2.0

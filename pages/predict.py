@@ -1,0 +1,170 @@
+"""Predict: try a finished model on a text or an image, score a whole file, and see why it decided."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image, UnidentifiedImageError
+
+from core import result_charts as charts
+from core.catalog import ModelLoadError
+from core.explain import TextExplanation, explain_prediction, highlighted_html
+from core.inference import Predictor, load_predictor
+from core.predict_service import (
+    IMAGE_SUFFIXES, BatchError, SinglePrediction, extract_images, guess_text_column, predict_one, read_table,
+    saved_model_stamp, score, top_classes,
+)
+from core.threshold import from_stored, is_two_class
+from storage.results import RunResult, finished_runs
+
+IMAGE_TYPES = sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+def cached_predictor(run_id: int, output_dir: str, saved_at: int) -> Predictor:
+    """One loaded model per run (and save time), shared by every browser session: the second prediction is fast."""
+    return load_predictor(Path(output_dir))
+
+
+def pick_run_ui(runs: list[RunResult]) -> RunResult:
+    ids = [r.id for r in runs]
+    asked = st.query_params.get("run")
+    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
+    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="predict_run")
+    st.query_params["run"] = str(chosen)
+    return runs[ids.index(chosen)]
+
+
+def single_input_ui(run: RunResult) -> tuple[object | None, str]:
+    """The text typed (submitted with Predict) or the image dropped; (None, "") until there is one."""
+    if run.task == "text":
+        with st.form("predict_form"):
+            text = st.text_area("Text", key="predict_text", height=120, placeholder="Type or paste a text to classify")
+            st.form_submit_button("Predict", type="primary")
+        return (text, text) if text.strip() else (None, "")
+    upload = st.file_uploader("Image", type=IMAGE_TYPES, key="predict_image")
+    if upload is None:
+        return None, ""
+    try:
+        image = Image.open(io.BytesIO(upload.getvalue()))
+        image.load()
+    except (UnidentifiedImageError, OSError):
+        st.error(f"{upload.name} is not an image this app can read; try a JPEG or PNG.")
+        return None, ""
+    st.image(image, width=240)
+    return image, upload.file_id
+
+
+def result_ui(result: SinglePrediction) -> None:
+    cards = st.columns(3)
+    cards[0].metric("Prediction", result.label, border=True)
+    cards[1].metric("Probability", f"{result.probabilities[result.label]:.1%}", border=True)
+    cards[2].metric("Time", f"{result.seconds * 1000:.0f} ms", border=True, help="Model call, preprocessing included.")
+    top = top_classes(result.probabilities, k=5)
+    st.plotly_chart(charts.probability_figure(top), key="predict_probabilities_chart")
+    with st.expander("All classes"):
+        st.dataframe(top_classes(result.probabilities, k=len(result.probabilities)), hide_index=True,
+                     key="predict_probabilities", column_config={"probability": st.column_config.NumberColumn(format="%.4f")})
+
+
+def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: str, label: str) -> None:
+    key = f"{run.id}:{input_key}:{label}"
+    if st.button("Explain this prediction", key="predict_explain"):
+        with st.spinner("Working out which parts mattered…"):
+            st.session_state["predict_explanation"] = (key, explain_prediction(predictor, item, label))
+    stored = st.session_state.get("predict_explanation")
+    if not stored or stored[0] != key:
+        return
+    explanation = stored[1]
+    if isinstance(explanation, TextExplanation):
+        st.markdown(f"Words in **green** pushed the model towards **{label}**, words in **red** away from it.")
+        st.html(f'<div class="tuneboard-explanation">{highlighted_html(explanation.words)}</div>')
+        strongest = sorted(explanation.words, key=lambda w: w.score, reverse=True)[:5]
+        st.dataframe([{"word": w.word, "weight": round(w.score, 3)} for w in strongest], hide_index=True,
+                     key="predict_explanation_words")
+    else:
+        st.markdown(f"Red regions raised the probability of **{label}** most: greying them out lowers it.")
+        st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
+    st.caption(f"Integrated gradients (text) or occlusion (images) with captum, in {explanation.seconds:.2f} s.")
+
+
+def batch_ui(predictor: Predictor, run: RunResult) -> None:
+    if run.task == "text":
+        upload = st.file_uploader("A CSV (or TSV / Excel) file of texts", type=["csv", "tsv", "txt", "xlsx"],
+                                  key="predict_batch_file")
+        if upload is None:
+            return
+        frame = read_table(upload.name, upload.getvalue())
+        columns = list(frame.columns)
+        column = st.selectbox("Text column", columns, index=columns.index(guess_text_column(frame)),
+                              key="predict_batch_column")
+        job = (run.id, upload.file_id, column)
+        if st.button(f"Score {len(frame):,} texts", key="predict_batch_go", type="primary"):
+            with st.spinner("Scoring…"):
+                result = score(predictor, frame[column].astype(str).tolist(), run.labels, run.threshold)
+            st.session_state["predict_batch"] = (job, result)
+    else:
+        uploads = st.file_uploader("Images, or a zip of images", type=IMAGE_TYPES + ["zip"], accept_multiple_files=True,
+                                   key="predict_batch_images")
+        if not uploads:
+            return
+        job = (run.id, tuple(u.file_id for u in uploads))
+        if st.button("Score the images", key="predict_batch_go", type="primary"):
+            with st.spinner("Scoring…"), tempfile.TemporaryDirectory() as folder:
+                names, items = [], []
+                for i, upload in enumerate(uploads):
+                    if upload.name.lower().endswith(".zip"):
+                        unpacked = Path(folder) / str(i)
+                        unpacked.mkdir()
+                        for name, path in extract_images(upload.getvalue(), unpacked):
+                            names.append(f"{upload.name}/{name}")
+                            items.append(path)
+                    else:
+                        names.append(upload.name)
+                        items.append(Image.open(io.BytesIO(upload.getvalue())))
+                result = score(predictor, items, run.labels, run.threshold, shown=names)
+            st.session_state["predict_batch"] = (job, result)
+    stored = st.session_state.get("predict_batch")
+    if stored and stored[0] == job:
+        result = stored[1]
+        st.dataframe(result, hide_index=True, key="predict_batch_result",
+                     column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
+        counts = ", ".join(f"{label}: {n}" for label, n in result["predicted"].value_counts().items())
+        st.caption(f"{len(result):,} scored · {counts}")
+        st.download_button("Download CSV", result.to_csv(index=False).encode(), file_name=f"predictions_run{run.id}.csv",
+                           mime="text/csv", key="predict_batch_download", on_click="ignore")
+
+
+st.title("Predict")
+runs = finished_runs()
+if not runs:
+    st.info("No finished run yet. Train a model on **Train**; you can try it here when it finishes.")
+    st.stop()
+run = pick_run_ui(runs)
+try:
+    predictor = cached_predictor(run.id, str(run.output_dir), saved_model_stamp(run.output_dir))
+except ModelLoadError as error:
+    st.error(str(error))
+    if error.detail:
+        st.caption(error.detail)
+    st.stop()
+if is_two_class(run.labels) and run.threshold is not None:
+    st.caption(f"Using the threshold saved on **Results**: {run.labels[1]} when P({run.labels[1]}) ≥ "
+               f"{from_stored(run.threshold, run.labels[1], run.labels):.2f}.")
+
+one, many = st.tabs(["One at a time", "Batch"])
+with one:
+    item, input_name = single_input_ui(run)
+    if item is not None:
+        result = predict_one(predictor, item, run.labels, run.threshold)
+        result_ui(result)
+        explain_ui(predictor, run, item, hashlib.sha1(input_name.encode()).hexdigest(), result.label)
+with many:
+    try:
+        batch_ui(predictor, run)
+    except BatchError as error:
+        st.error(str(error))

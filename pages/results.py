@@ -1,0 +1,200 @@
+"""Results: is the model good enough, where does it fail, and how does it compare with other runs?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import result_charts as charts
+from core.compare import baseline_deltas, comparison_table
+from core.dataset_files import read_examples
+from core.results import (
+    cell_examples, confidence_histogram, learning_curves, least_confident, metrics_at_threshold, misclassified,
+    per_class_table, recompute_metrics, threshold_curve, with_examples,
+)
+from core.threshold import from_stored, is_two_class, positive_class, to_stored
+from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
+
+MATRIX_MODES = ["Counts", "Share of each true class"]
+ERROR_VIEWS = ["Misclassified (most confident first)", "Least confident"]
+THUMBNAILS = 24  # images shown in the error browser; more would slow the page
+
+
+def pick_run_ui(runs: list[RunResult]) -> RunResult:
+    """The run from ?run=ID when it is a finished one, else the latest."""
+    ids = [r.id for r in runs]
+    asked = st.query_params.get("run")
+    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
+    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="results_run")
+    st.query_params["run"] = str(chosen)
+    return runs[ids.index(chosen)]
+
+
+def metric_cards_ui(metrics: dict, recomputed: dict, examples_count: int) -> None:
+    deltas = baseline_deltas(metrics)
+    reference = "zero_shot" if "zero_shot" in deltas else "majority"
+    against = {"zero_shot": "vs the untuned model", "majority": "vs always the most common class"}[reference]
+    cards = st.columns(4)
+    for column, key, title in ((cards[0], "accuracy", "Accuracy"), (cards[1], "macro_f1", "Macro-F1")):
+        delta = deltas.get(reference, {}).get(key)
+        column.metric(title, f"{metrics[key]:.1%}", delta=None if delta is None else f"{delta * 100:+.1f} points",
+                      delta_description=against if delta is not None else None, border=True,
+                      help="Macro-F1 averages the F1 of every class equally, so rare classes count as much as common ones."
+                      if key == "macro_f1" else "Share of the test examples the model labels correctly.")
+    baselines = metrics.get("baselines") or {}
+    for column, name, title in ((cards[2], "zero_shot", "Untuned model, zero-shot"), (cards[3], "majority", "Most common class")):
+        scores = baselines.get(name)
+        column.metric(f"{title} (accuracy)", "—" if not scores else f"{scores['accuracy']:.1%}", border=True,
+                      help="The baseline tuning is judged against, on the same test examples.")
+    same = all(abs(recomputed[k] - metrics[k]) < 1e-9 for k in ("accuracy", "macro_f1"))
+    if same:
+        st.caption(f"Checked: recomputing from the {examples_count} stored test predictions "
+                   "gives the same accuracy and macro-F1.")
+    else:
+        st.warning("The stored test predictions give different numbers than the stored metrics; the run may be damaged.")
+
+
+def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
+    """Test examples as text rows, or as image thumbnails with true / predicted / confidence."""
+    if frame.empty:
+        st.caption("No test examples here.")
+        return
+    if run.task == "image":
+        columns = st.columns(6)
+        for i, row in enumerate(frame.head(THUMBNAILS).itertuples()):
+            columns[i % 6].image(str(run.dataset_dir / row.input), width="stretch",
+                                 caption=f"true {row.true_label} · predicted {row.predicted_label} · {row.confidence:.0%}")
+        if len(frame) > THUMBNAILS:
+            st.caption(f"Showing {THUMBNAILS} of {len(frame)} examples.")
+        return
+    shown = frame.rename(columns={"input": "text", "true_label": "true", "predicted_label": "predicted"})
+    st.dataframe(shown[["text", "true", "predicted", "confidence", "source"]], hide_index=True, key=key,
+                 column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
+
+
+def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) -> None:
+    labels = run.labels
+    mode = st.radio("Show", MATRIX_MODES, horizontal=True, key="results_matrix_mode")
+    event = st.plotly_chart(charts.confusion_figure(labels, matrix, normalized=mode == MATRIX_MODES[1]),
+                            key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
+    points = event.selection.points if event else []
+    # A clicked cell drives the two pickers below (they stay usable on their own, e.g. with a keyboard).
+    clicked = (str(points[0]["y"]), str(points[0]["x"])) if points else None
+    if clicked and st.session_state.get("results_cell_clicked") != clicked:
+        st.session_state["results_cell_clicked"] = clicked
+        st.session_state[f"results_cell_true_{run.id}"], st.session_state[f"results_cell_pred_{run.id}"] = clicked
+    off_diagonal = [(matrix[i][j], i, j) for i in range(len(labels)) for j in range(len(labels)) if i != j]
+    _, worst_true, worst_pred = max(off_diagonal, default=(0, 0, 0))
+    left, right = st.columns(2)
+    true_label = left.selectbox("True class", labels, index=worst_true, key=f"results_cell_true_{run.id}")
+    predicted = right.selectbox("Predicted class", labels, index=worst_pred, key=f"results_cell_pred_{run.id}")
+    cell = cell_examples(joined, true_label, predicted)
+    st.markdown(f"**{len(cell)} test examples** are `{true_label}` and were predicted `{predicted}`.")
+    show_examples(cell, run, key=f"results_cell_examples_{run.id}")
+
+
+def threshold_ui(run: RunResult, predictions: pd.DataFrame) -> None:
+    labels = run.labels
+    st.write("With two classes the model says the positive class when its probability reaches a threshold. "
+             "Lower it to catch more positives (higher recall), raise it for fewer false alarms (higher precision).")
+    minority = positive_class(labels, predictions["true_label"])
+    positive = st.selectbox("Positive class (the one you want to catch)", labels, index=labels.index(minority),
+                            key=f"results_positive_{run.id}")
+    current = round(from_stored(run.threshold, positive, labels), 2)
+    value = st.slider(f"Threshold on P({positive})", 0.01, 0.99, value=min(max(current, 0.01), 0.99), step=0.01,
+                      key=f"results_threshold_{run.id}_{positive}")
+    at = metrics_at_threshold(predictions, labels, positive, value)
+    scores = at["per_class"][positive]
+    cards = st.columns(4)
+    cards[0].metric(f"Precision ({positive})", f"{scores['precision']:.1%}", border=True,
+                    help=f"Of the examples called {positive}, the share that really are.")
+    cards[1].metric(f"Recall ({positive})", f"{scores['recall']:.1%}", border=True,
+                    help=f"Of the real {positive} examples, the share that are caught.")
+    cards[2].metric(f"F1 ({positive})", f"{scores['f1']:.1%}", border=True)
+    cards[3].metric("Accuracy", f"{at['accuracy']:.1%}", border=True)
+    matrix = pd.DataFrame(at["confusion_matrix"]["matrix"], index=[f"true {l}" for l in labels],
+                          columns=[f"predicted {l}" for l in labels])
+    st.dataframe(matrix, key=f"results_threshold_matrix_{run.id}")
+    st.plotly_chart(charts.threshold_figure(threshold_curve(predictions, labels, positive), value, positive),
+                    key=f"results_threshold_curve_{run.id}")
+    if st.button("Save threshold", key=f"results_save_threshold_{run.id}", type="primary"):
+        run.threshold = to_stored(value, positive, labels)
+        save_threshold(run.id, run.threshold)
+        st.success(f"Saved: {positive} when P({positive}) ≥ {value:.2f}.")
+    saved = "not set (the most probable class wins)" if run.threshold is None else \
+        f"{from_stored(run.threshold, positive, labels):.2f} on P({positive})"
+    st.caption(f"Saved threshold: {saved}. Predictions on **Predict** and from the command line use it.")
+
+
+def compare_ui(run: RunResult) -> None:
+    table = comparison_table(finished_runs(run.dataset_id))
+    st.write(f"Every finished run on **{run.dataset_name}**, judged on the same test examples, with the untuned baselines.")
+    shown = table.drop(columns=["kind"]).rename(columns={
+        "macro_f1": "macro-F1", "train_seconds": "train time (s)", "trainable_params": "trainable parameters",
+        "size_mb": "size on disk (MB)"})
+    styled = shown.style.apply(lambda row: ["background-color: #fff3c4" if row["best"] else "" for _ in row], axis=1)
+    st.dataframe(styled, hide_index=True, key="results_compare_table",
+                 column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                                "macro-F1": st.column_config.NumberColumn(format="%.3f"),
+                                "train time (s)": st.column_config.NumberColumn(format="%.1f"),
+                                "size on disk (MB)": st.column_config.NumberColumn(format="%.1f")})
+    metric = st.radio("Chart", ["macro_f1", "accuracy"], horizontal=True, key="results_compare_metric",
+                      format_func=lambda m: {"macro_f1": "Macro-F1", "accuracy": "Accuracy"}[m])
+    st.plotly_chart(charts.comparison_figure(table, metric), key="results_compare_chart")
+
+
+st.title("Results")
+runs = finished_runs()
+if not runs:
+    st.info("No finished run yet. Train a model on **Train**; its results appear here when it finishes.")
+    st.stop()
+run = pick_run_ui(runs)
+predictions = run_predictions(run.id)
+if predictions.empty or not run.metrics:
+    st.warning("This run has no stored test results; train it again to see them.")
+    st.stop()
+st.caption(f"{run.task.capitalize()} classification · {len(run.labels)} classes · model {run.model} · method "
+           f"{run.method} · {len(predictions)} test examples · trained in {run.train_seconds or 0:.0f} s on {run.device or 'cpu'}")
+
+recomputed = recompute_metrics(predictions, run.labels)
+try:
+    examples = read_examples(run.dataset_dir)
+except FileNotFoundError:
+    st.warning("The dataset's files are missing, so examples cannot be shown (the numbers below still hold).")
+    examples = pd.DataFrame(columns=["input", "label", "split", "source"])
+joined = with_examples(predictions, examples)
+
+tab_names = ["Overview", "Errors"] + (["Threshold"] if is_two_class(run.labels) else []) + ["Compare"]
+tabs = dict(zip(tab_names, st.tabs(tab_names)))
+with tabs["Overview"]:
+    metric_cards_ui(run.metrics, recomputed, len(predictions))
+    st.subheader("Per class")
+    st.dataframe(per_class_table(run.metrics, run.labels), hide_index=True, key="results_per_class",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")})
+    st.subheader("Confusion matrix")
+    st.caption("Rows are the true classes, columns what the model said. Click a cell (or pick it below) to see its examples.")
+    confusion_ui(run, joined, run.metrics["confusion_matrix"]["matrix"])
+    st.subheader("Learning curves")
+    curves = learning_curves(metric_points(run.id))
+    left, right = st.columns(2)
+    if curves["loss"].empty and curves["validation"].empty:
+        st.caption("No curves were recorded for this run.")
+    if not curves["loss"].empty:
+        left.plotly_chart(charts.curve_figure(curves["loss"], "step", "Loss", "loss"), key="results_loss_curve")
+    if not curves["validation"].empty:
+        right.plotly_chart(charts.curve_figure(curves["validation"], "epoch", "Validation", "score"),
+                           key="results_validation_curve")
+with tabs["Errors"]:
+    view = st.radio("Show", ERROR_VIEWS, horizontal=True, key="results_error_view")
+    limit = st.slider("How many", 5, 200, 50, step=5, key="results_error_limit")
+    errors = misclassified(joined, limit) if view == ERROR_VIEWS[0] else least_confident(joined, limit)
+    st.markdown(f"**{int((~joined['correct']).sum())} of {len(joined)}** test examples are misclassified.")
+    show_examples(errors, run, key="results_errors")
+    st.subheader("Confidence")
+    st.caption("How sure the model was, split by whether it was right. Mistakes at high confidence deserve a look.")
+    st.plotly_chart(charts.histogram_figure(confidence_histogram(predictions)), key="results_confidence_histogram")
+if "Threshold" in tabs:
+    with tabs["Threshold"]:
+        threshold_ui(run, predictions)
+with tabs["Compare"]:
+    compare_ui(run)
