@@ -18,6 +18,7 @@ st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="
 # Pages in the order a user walks them.
 pages = [
     st.Page(str(PAGES_DIR / "home.py"), title="Home", icon=":material/home:", default=True),
+    st.Page(str(PAGES_DIR / "data.py"), title="Data", icon=":material/upload:"),
     st.Page(str(PAGES_DIR / "results.py"), title="Results", icon=":material/insights:"),
     st.Page(str(PAGES_DIR / "predict.py"), title="Predict", icon=":material/online_prediction:"),
 ]
