@@ -5,10 +5,12 @@ Run with `streamlit run app.py`. Each page lives in pages/ and stays thin.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
 
+from core.worker import ensure_worker, worker_state
 from storage.paths import data_home, database_url
 
 PAGES_DIR = Path(__file__).parent / "pages"
@@ -19,13 +21,23 @@ st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="
 pages = [
     st.Page(str(PAGES_DIR / "home.py"), title="Home", icon=":material/home:", default=True),
     st.Page(str(PAGES_DIR / "data.py"), title="Data", icon=":material/upload:"),
+    st.Page(str(PAGES_DIR / "train.py"), title="Train", icon=":material/model_training:"),
+    st.Page(str(PAGES_DIR / "runs.py"), title="Runs", icon=":material/play_circle:"),
     st.Page(str(PAGES_DIR / "results.py"), title="Results", icon=":material/insights:"),
     st.Page(str(PAGES_DIR / "predict.py"), title="Predict", icon=":material/online_prediction:"),
 ]
+
+# One background worker for the whole machine: started here if none is alive (the database heartbeat tells,
+# and a file lock inside ensure_worker keeps several browser sessions from starting several).
+# TUNEBOARD_NO_WORKER=1 turns this off, for deployments that run `python -m core worker` themselves.
+AUTO_WORKER = os.environ.get("TUNEBOARD_NO_WORKER") != "1"
+
 
 with st.sidebar:
     st.caption(f"Data folder: `{data_home()}`")
     url = database_url()
     st.caption("Database: SQLite in the data folder" if url.startswith("sqlite") else "Database: DATABASE_URL")
+    # A few milliseconds: a file lock and two small queries (ensure_worker starts one only when none is alive).
+    st.caption((ensure_worker() if AUTO_WORKER else worker_state()).describe())
 
 st.navigation(pages).run()

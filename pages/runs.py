@@ -1,0 +1,167 @@
+"""Runs: every training run with status, progress and ETA; the selected one live (curves, log, actions).
+
+Both parts are fragments that re-read the database every 2 s while something is queued or running, so
+only they rerun, not the page. Buttons only *request* things from the job store; the worker moves states.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.display import duration_text
+from core.result_charts import curve_figure
+from core.results import learning_curves
+from storage import jobs
+from storage.models import ACTIVE_STATES, QUEUED, RUNNING, SUCCEEDED
+from storage.results import metric_points
+
+REFRESH_SECONDS = 2
+STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+
+
+def runs_frame(runs: list) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        config, metrics = r.config or {}, r.metrics or {}
+        rows.append({
+            "Run": r.id, "Status": f"{STATUS_ICONS.get(r.status, '')} {r.status}", "Progress": r.progress or 0.0,
+            "ETA": duration_text(r.eta_seconds) if r.status == RUNNING else "",
+            "Dataset": r.dataset.name if r.dataset else "", "Model": config.get("model", ""),
+            "Method": config.get("method", ""), "Preset": config.get("preset", ""),
+            "Accuracy": metrics.get("accuracy"), "Macro-F1": metrics.get("macro_f1"),
+            "Started": r.started_at, "Name": r.name,
+        })
+    return pd.DataFrame(rows)
+
+
+def pick_run_ui(runs: list) -> int:
+    """The run from ?run=ID when there is one, else the newest."""
+    ids = [r.id for r in runs]
+    titles = {r.id: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}" for r in runs}
+    asked = st.query_params.get("run")
+    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
+    chosen = st.selectbox("Run", ids, index=default, format_func=titles.get, key="runs_selected")
+    st.query_params["run"] = str(chosen)
+    return chosen
+
+
+def progress_text(run) -> str:
+    if run.status == QUEUED:
+        return "Waiting for a worker"
+    parts = [run.message or run.status]
+    if run.total_steps:
+        parts.append(f"epoch {run.epoch:.1f} · step {run.step}/{run.total_steps}")
+    if run.samples_per_second:
+        parts.append(f"{run.samples_per_second:.1f} examples/s")
+    if run.status == RUNNING and run.eta_seconds is not None:
+        parts.append(f"about {duration_text(run.eta_seconds)} left")
+    return " · ".join(parts)
+
+
+def curves_ui(run_id: int) -> None:
+    curves = learning_curves(metric_points(run_id))
+    left, right = st.columns(2)
+    with left:
+        if curves["loss"].empty:
+            st.caption("The loss curve appears after the first training steps.")
+        else:
+            st.plotly_chart(curve_figure(curves["loss"], "step", "Loss", "loss"), key=f"runs_loss_{run_id}")
+    with right:
+        if curves["validation"].empty:
+            st.caption("Validation scores appear after the first epoch.")
+        else:
+            st.plotly_chart(curve_figure(curves["validation"], "epoch", "Validation", "score"),
+                            key=f"runs_validation_{run_id}")
+
+
+def select_and_rerun(run_id: int) -> None:
+    st.query_params["run"] = str(run_id)
+    st.session_state.pop("runs_selected", None)
+    st.rerun()
+
+
+def request(verb, run_id: int, done: str) -> None:
+    """Button callback: runs before the rerun, so the page redraws with the new state."""
+    try:
+        verb(run_id)
+        st.toast(done)
+    except jobs.JobError as error:
+        st.session_state["runs_error"] = str(error)
+
+
+def actions_ui(run) -> None:
+    """Cancel / Resume / Retry / Clone, each shown only where it applies."""
+    columns = st.columns(4)
+    if run.status in ACTIVE_STATES:
+        columns[0].button("Cancel", key=f"runs_cancel_{run.id}", disabled=run.cancel_requested, icon=":material/stop:",
+                          on_click=request, args=(jobs.request_cancel, run.id, "Cancel requested."))
+    if run.status in jobs.RESUMABLE_STATES and jobs.has_checkpoint(run.id) and not run.resume_requested:
+        columns[1].button("Resume", key=f"runs_resume_{run.id}", icon=":material/play_arrow:",
+                          help="Continue from the last checkpoint (optimizer state included).", on_click=request,
+                          args=(jobs.request_resume, run.id, f"Run {run.id} will resume from its last checkpoint."))
+    try:
+        if run.status in jobs.RETRYABLE_STATES and run.status != SUCCEEDED and columns[2].button(
+                "Retry", key=f"runs_retry_{run.id}", icon=":material/replay:",
+                help="Train again from the start, as a new run with the same settings."):
+            select_and_rerun(jobs.retry_run(run.id))
+        if columns[3].button("Clone", key=f"runs_clone_{run.id}", icon=":material/content_copy:",
+                             help="Queue a new run with the same dataset and settings."):
+            select_and_rerun(jobs.clone_run(run.id, name=f"Copy of run {run.id}"))
+    except jobs.JobError as error:
+        st.error(str(error))
+    if "runs_error" in st.session_state:
+        st.error(st.session_state.pop("runs_error"))
+
+
+st.title("Runs")
+all_runs = jobs.list_runs()
+if not all_runs:
+    st.info("No runs yet. Choose a dataset and a model on the Train page and launch one.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else None
+
+
+@st.fragment(run_every=live)
+def overview() -> None:
+    st.dataframe(
+        runs_frame(jobs.list_runs()), hide_index=True, key="runs_table",
+        column_config={
+            "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
+            "Accuracy": st.column_config.NumberColumn(format="%.3f"),
+            "Macro-F1": st.column_config.NumberColumn(format="%.3f"),
+            "Started": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+
+
+@st.fragment(run_every=live)
+def detail(run_id: int) -> None:
+    run = jobs.get_run(run_id)
+    if run is None:
+        st.warning(f"Run {run_id} no longer exists.")
+        return
+    config = run.config or {}
+    st.subheader(f"{STATUS_ICONS.get(run.status, '')} Run {run.id}: {config.get('method', '')} on "
+                 f"{config.get('model', '')} · {run.dataset.name}")
+    st.progress(min(1.0, max(0.0, run.progress or 0.0)), text=progress_text(run))
+    if run.error:
+        st.error(run.error)
+    if run.status == QUEUED and not jobs.alive_workers():
+        st.warning("No worker is running, so this run waits. Start one with `python -m core worker`.")
+    if run.status == SUCCEEDED and run.metrics:
+        st.caption(f"Test accuracy {run.metrics.get('accuracy', 0):.1%} · macro-F1 {run.metrics.get('macro_f1', 0):.1%}"
+                   f" · trained in {duration_text(run.train_seconds)} on {run.device or 'cpu'}")
+        st.page_link("pages/results.py", label="Open the results", icon=":material/insights:",
+                     query_params={"run": str(run.id)})
+    actions_ui(run)
+    curves_ui(run.id)
+    with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
+        st.code(jobs.log_tail(run.id, 40) or "(no log yet)", language=None)
+    with st.expander("Settings"):
+        st.json(config, expanded=True)
+
+
+overview()
+detail(pick_run_ui(all_runs))

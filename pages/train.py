@@ -1,0 +1,193 @@
+"""Train: pick a dataset, a base model, a tuning method and a preset; see what it will cost; queue it.
+
+Widgets -> a RunConfig -> storage.jobs.enqueue. The background worker trains it; Runs shows it live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import streamlit as st
+
+from core.catalog import ModelLoadError, is_available_offline, list_models
+from core.display import bytes_text, duration_text, params_text
+from core.methods import get_method, methods_for
+from core.run_config import RunConfig
+from core.training import count_parameters, estimate
+from core.training.presets import PRESETS, resolve
+from storage import jobs
+from storage.datasets import list_datasets
+
+OTHER_MODEL = "other"
+COMPARE_DEFAULT = ("head", "lora", "full")
+# Advanced settings: field -> (widget, bounds, shown for (task, method)). Every RunConfig field but the three above.
+ADVANCED: dict[str, tuple[str, dict[str, Any], Any]] = {
+    "learning_rate": ("float", {"min_value": 1e-6, "max_value": 1.0, "format": "%.0e", "step": 1e-5}, None),
+    "epochs": ("int", {"min_value": 1, "max_value": 500}, None),
+    "batch_size": ("int", {"min_value": 1, "max_value": 1024}, None),
+    "grad_accum": ("int", {"min_value": 1, "max_value": 128}, None),
+    "max_length": ("int", {"min_value": 8, "max_value": 4096}, lambda task, method: task == "text"),
+    "image_size": ("int", {"min_value": 32, "max_value": 1024}, lambda task, method: task == "image"),
+    "lora_rank": ("int", {"min_value": 1, "max_value": 256}, lambda task, method: method == "lora"),
+    "lora_alpha": ("int", {"min_value": 1, "max_value": 1024}, lambda task, method: method == "lora"),
+    "num_virtual_tokens": ("int", {"min_value": 1, "max_value": 200}, lambda task, method: method in ("prompt", "prefix")),
+    "warmup_ratio": ("float", {"min_value": 0.0, "max_value": 0.5, "step": 0.01}, None),
+    "weight_decay": ("float", {"min_value": 0.0, "max_value": 1.0, "step": 0.01}, None),
+    "early_stopping_patience": ("int", {"min_value": 0, "max_value": 100}, None),
+    "class_weighting": ("bool", {}, None),
+    "seed": ("int", {"min_value": 0, "max_value": 2**31 - 1}, None),
+    "device": ("choice", {"options": ["auto", "cpu", "cuda"]}, None),
+    "trust_remote_code": ("bool", {}, None),
+}
+DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+
+
+def speed_text(params: int) -> str:
+    return "fast" if params < 30e6 else "medium speed" if params < 100e6 else "slow on a CPU"
+
+
+def dataset_ui():
+    datasets = list_datasets()
+    if not datasets:
+        st.info("No datasets yet. Upload labeled texts or images on the Data page first.")
+        st.stop()
+    ids = [d.id for d in datasets]
+    by_id = {d.id: d for d in datasets}
+    asked = st.query_params.get("dataset")
+    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
+    chosen = st.selectbox("Dataset", ids, index=default, key="train_dataset", format_func=lambda i: (
+        f"{by_id[i].name} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"))
+    return by_id[chosen]
+
+
+def model_ui(task: str) -> str:
+    entries = {e.key: e for e in list_models(task)}
+    captions = [f"{params_text(e.params)} parameters · {speed_text(e.params)} · "
+                f"{'works offline' if is_available_offline(e) else 'needs internet (downloads once)'}"
+                f"{' · ' + e.languages if e.languages else ''} — {e.description}" for e in entries.values()]
+    captions.append("Any Hugging Face model id, or a folder with a saved model.")
+    choice = st.radio("Base model", [*entries, OTHER_MODEL], captions=captions, key=f"train_model_{task}",
+                      format_func=lambda k: entries[k].name if k in entries else "Other model")
+    if choice == OTHER_MODEL:
+        return st.text_input("Model id or folder", key="train_model_other", placeholder="e.g. distilroberta-base").strip()
+    return choice
+
+
+def method_ui(task: str) -> str:
+    methods = methods_for(task)
+    return st.radio("Tuning method", [m.key for m in methods], key=f"train_method_{task}",
+                    index=[m.key for m in methods].index("lora"), captions=[m.description for m in methods],
+                    format_func=lambda k: get_method(k).name)
+
+
+def advanced_ui(task: str, method: str, preset_values) -> dict[str, Any]:
+    """Overrides of the preset; an empty number field keeps the preset's value (shown as the placeholder)."""
+    values: dict[str, Any] = {}
+    with st.expander("Advanced settings"):
+        columns = st.columns(3)
+        shown = [name for name, (_, _, applies) in ADVANCED.items() if applies is None or applies(task, method)]
+        for i, name in enumerate(shown):
+            kind, bounds, _ = ADVANCED[name]
+            label, tip, key = name.replace("_", " ").capitalize(), RunConfig.help(name), f"train_adv_{name}"
+            with columns[i % 3]:
+                if kind == "bool":
+                    values[name] = st.checkbox(label, value=DEFAULTS[name], help=tip, key=key)
+                elif kind == "choice":
+                    values[name] = st.selectbox(label, bounds["options"], help=tip, key=key)
+                else:
+                    default = DEFAULTS[name]
+                    preset = getattr(preset_values, name, None)  # what the preset would use
+                    placeholder = f"preset: {preset:g}" if default is None and preset is not None else None
+                    if kind == "int" and default is not None:
+                        default = int(default)
+                    values[name] = st.number_input(label, value=default, help=tip, key=key, placeholder=placeholder,
+                                                   **bounds)
+    return values
+
+
+@st.cache_data(show_spinner="Counting the parameters this method trains…", max_entries=64)
+def parameter_counts(task: str, config: dict[str, Any], num_labels: int) -> dict[str, Any]:
+    try:
+        trainable, total = count_parameters(task, RunConfig.from_dict(config), num_labels)
+    except (ModelLoadError, ValueError) as error:
+        return {"error": str(error)}
+    return {"trainable": trainable, "total": total}
+
+
+def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
+    """Trainable parameters, time, memory, device. False when the settings cannot train."""
+    try:
+        guess = estimate(dataset.task, config, int(dataset.split_counts.get("train", dataset.num_examples)))
+    except (ModelLoadError, ValueError) as error:
+        st.error(str(error))
+        return False
+    cards = st.columns(4)
+    if can_count:
+        counts = parameter_counts(dataset.task, config.to_dict(), len(dataset.labels))
+        if "error" in counts:
+            st.error(counts["error"])
+            return False
+        share = counts["trainable"] / max(counts["total"], 1)
+        cards[0].metric("Trainable parameters", params_text(counts["trainable"]), border=True,
+                        help=f"{counts['trainable']:,} of {counts['total']:,} ({share:.2%}) learn; the rest stay frozen.")
+        cards[0].caption(f"{share:.2%} of {params_text(counts['total'])}")
+    else:
+        cards[0].metric("Trainable parameters", "—", border=True)
+        cards[0].caption("Counted when the model is downloaded.")
+    cards[1].metric("Estimated time", duration_text(guess["seconds"]), border=True,
+                    help=f"{guess['epochs']} epochs on this machine; a rough estimate.")
+    cards[2].metric("Peak memory", bytes_text(guess["memory_bytes"]), border=True)
+    on_gpu = guess["device"] == "cuda"
+    cards[3].metric("Runs on", "GPU" if on_gpu else "CPU", border=True)
+    cards[3].caption("A GPU was found." if on_gpu else "No GPU found: training uses the CPU.")
+    return True
+
+
+def launch(dataset, configs: list[RunConfig]) -> None:
+    ids = [jobs.enqueue(dataset.id, c.to_dict(), name=f"{c.method} · {c.model}") for c in configs]
+    st.session_state["train_launched"] = ids
+
+
+st.title("Train")
+dataset = dataset_ui()
+task = dataset.task
+left, right = st.columns(2)
+with left:
+    model = model_ui(task)
+with right:
+    method = method_ui(task)
+    st.caption(get_method(method).note)
+    preset = st.radio("Preset", list(PRESETS), horizontal=True, key="train_preset", format_func=str.capitalize,
+                      help=RunConfig.help("preset"))
+if not model:
+    st.info("Type a Hugging Face model id or a model folder.")
+    st.stop()
+base = RunConfig(model=model, method=method, preset=preset)
+try:
+    preset_values = resolve(task, base)
+except ValueError as error:
+    st.error(str(error))
+    st.stop()
+config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, preset_values)})
+entry = next((e for e in list_models(task) if e.key == model), None)
+ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry))
+
+if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:"):
+    launch(dataset, [config])
+with st.expander("Compare methods"):
+    st.caption("Queue one run per method on this dataset and model, with the same preset and settings; "
+               "each method keeps its own preset learning rate.")
+    chosen = st.multiselect("Methods", [m.key for m in methods_for(task)], key="train_compare_methods",
+                            default=[m for m in COMPARE_DEFAULT if task in get_method(m).tasks],
+                            format_func=lambda k: get_method(k).name)
+    if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen)):
+        launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
+
+launched = st.session_state.get("train_launched")
+if launched:
+    several = len(launched) > 1
+    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
+               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
+    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
+                 query_params={"run": str(launched[0])})

@@ -1,0 +1,112 @@
+"""The Runs page (AppTest): every run with status and progress; the selected run's curves, log and actions."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core.runner import execute_run
+from storage import jobs
+from tests.conftest import ROOT
+from tests.tiny_training import make_dataset, train_tiny
+
+CONFIG = {"model": "tiny", "method": "lora", "preset": "quick"}
+
+
+def open_runs_page(run_id: int | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    if run_id is not None:
+        at.query_params["run"] = str(run_id)
+    return at.switch_page("pages/runs.py").run()
+
+
+def test_without_runs_the_page_points_to_train():
+    at = open_runs_page()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+
+
+def test_lists_runs_with_status_progress_and_eta():
+    dataset_id = make_dataset(name="tickets")
+    queued = jobs.enqueue(dataset_id, CONFIG)
+    running = jobs.enqueue(dataset_id, {**CONFIG, "method": "full"})
+    jobs.claim_next("w1")  # takes `queued`, the older one ...
+    jobs.claim_next("w1")  # ... and `running`
+    jobs.mark_cancelled(queued, "w1")
+    jobs.report_progress(running, "w1", step=30, total_steps=40, epoch=1.5, message="Epoch 2/2", eta_seconds=75.0,
+                         samples_per_second=12.5)
+    at = open_runs_page(running)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table[["Run", "Status", "Progress", "ETA", "Method"]].values.tolist() == [
+        [running, "▶️ running", 0.75, "1 min 15 s", "full"], [queued, "⏹️ cancelled", 0.0, "", "lora"]]
+    progress = at.get("progress")[0].proto
+    assert (progress.value, progress.text) == (75, "Epoch 2/2 · epoch 1.5 · step 30/40 · 12.5 examples/s · about 1 min 15 s left")
+
+
+def test_a_finished_run_shows_curves_results_and_its_log():
+    run_id = jobs.enqueue(make_dataset(), {**CONFIG, "epochs": 2})
+    worker_id = jobs.process_identity()
+    jobs.claim_next(worker_id)
+    assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
+    at = open_runs_page(run_id)
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # loss and validation curves
+    assert any("Test accuracy" in c.value for c in at.caption)
+    assert "database bookkeeping took" in at.code[0].value  # the log tail
+    assert at.button(key=f"runs_clone_{run_id}") is not None
+    assert not [b for b in at.button if b.key == f"runs_cancel_{run_id}"]  # nothing to cancel
+
+
+def test_cancel_a_queued_run_from_the_page():
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    at = open_runs_page(run_id)
+    at.button(key=f"runs_cancel_{run_id}").click().run()
+    assert not at.exception
+    assert jobs.get_run(run_id).status == "cancelled"
+
+
+def test_cancel_a_running_run_only_requests_it():
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    at = open_runs_page(run_id)
+    at.button(key=f"runs_cancel_{run_id}").click().run()
+    assert not at.exception
+    run = jobs.get_run(run_id)
+    assert (run.status, run.cancel_requested) == ("running", True)
+
+
+def test_retry_and_clone_queue_new_runs_and_select_them():
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    jobs.fail(run_id, "w1", "The model could not be loaded.")
+    at = open_runs_page(run_id)
+    assert "The model could not be loaded." in at.error[0].value
+    at.button(key=f"runs_retry_{run_id}").click().run()
+    assert not at.exception
+    retry = max(r.id for r in jobs.list_runs())
+    assert jobs.get_run(retry).status == "queued" and jobs.get_run(retry).config == jobs.get_run(run_id).config
+    assert at.selectbox(key="runs_selected").value == retry
+    at.button(key=f"runs_clone_{retry}").click().run()
+    assert len(jobs.list_runs()) == 3 and not at.exception
+
+
+def test_resume_an_interrupted_run_with_a_checkpoint():
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    jobs.mark_interrupted(run_id, "w1", "Interrupted: its worker stopped.")
+    (jobs.run_dir(run_id) / "checkpoint").mkdir(parents=True)
+    (jobs.run_dir(run_id) / "checkpoint" / "state.pt").write_bytes(b"x")
+    at = open_runs_page(run_id)
+    at.button(key=f"runs_resume_{run_id}").click().run()
+    assert not at.exception
+    assert jobs.get_run(run_id).resume_requested
+
+
+def test_the_sidebar_tells_whether_a_worker_is_alive():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert "Worker: none running" in at.sidebar.caption[-1].value
+    jobs.register_worker(jobs.process_identity())  # this test process stands in as a live worker
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.sidebar.caption[-1].value == "Worker: 1 running, idle."

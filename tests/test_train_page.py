@@ -1,0 +1,105 @@
+"""The Train page (AppTest): choose dataset, model, method, preset and settings; see the cost; launch into the queue."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from storage import jobs
+from tests.conftest import ROOT
+from tests.tiny_training import make_dataset
+
+
+def open_train_page(**state) -> AppTest:
+    """The app on the Train page; `state` presets widgets (by key) before the first run."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    return at.switch_page("pages/train.py").run()
+
+
+# The tiny random-weight BERT keeps parameter counting instant (the default model takes seconds to build).
+TINY_TEXT = {"train_model_text": "other", "train_model_other": "tiny-bert"}
+
+
+def test_without_datasets_the_page_says_to_upload_one():
+    at = open_train_page()
+    assert not at.exception
+    assert "No datasets yet" in at.info[0].value
+
+
+def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
+    dataset_id = make_dataset(name="tickets")
+    at = open_train_page(**TINY_TEXT)
+    assert not at.exception
+    assert at.radio(key="train_method_text").options == [
+        "Full fine-tuning", "LoRA", "Prompt tuning", "Prefix tuning", "IA3", "BitFit", "Head only"]
+    at.radio(key="train_method_text").set_value("ia3")
+    at.radio(key="train_preset").set_value("balanced")
+    at.number_input(key="train_adv_epochs").set_value(2)
+    at.number_input(key="train_adv_seed").set_value(7)
+    at.checkbox(key="train_adv_class_weighting").check()
+    at.run()
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Runs on"] == "CPU" and cards["Trainable parameters"] not in ("", "—", "0")
+    assert any("% of" in c.value for c in at.caption)  # trainable share of the total
+
+    at.button(key="train_launch").click().run()
+    assert not at.exception
+    [run] = jobs.list_runs()
+    assert (run.status, run.dataset_id) == ("queued", dataset_id)
+    assert {k: run.config[k] for k in ("model", "method", "preset", "epochs", "seed", "class_weighting")} == {
+        "model": "tiny-bert", "method": "ia3", "preset": "balanced", "epochs": 2, "seed": 7, "class_weighting": True}
+    assert f"Queued run #{run.id}" in at.success[0].value
+
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table[["Run", "Status", "Method", "Dataset"]].values.tolist() == [[run.id, "⏳ queued", "ia3", "tickets"]]
+
+
+def test_compare_methods_queues_one_run_per_method():
+    make_dataset()
+    at = open_train_page(**TINY_TEXT)
+    at.multiselect(key="train_compare_methods").set_value(["head", "bitfit", "lora"])
+    at.run()
+    at.button(key="train_compare").click().run()
+    assert not at.exception
+    runs = jobs.list_runs()
+    assert sorted(r.config["method"] for r in runs) == ["bitfit", "head", "lora"]
+    assert {r.config["model"] for r in runs} == {"tiny-bert"} and {r.status for r in runs} == {"queued"}
+    assert "Queued runs" in at.success[0].value
+
+
+def test_a_model_that_cannot_be_used_blocks_the_launch_with_a_plain_message(tmp_path):
+    make_dataset()
+    at = open_train_page(train_model_text="other", train_model_other=str(tmp_path / "no-such-folder"))
+    assert not at.exception
+    assert "does not exist" in at.error[0].value
+    assert at.button(key="train_launch").disabled
+
+
+@pytest.fixture
+def image_dataset(tmp_path) -> int:
+    from PIL import Image
+
+    from core.datasets import register_path
+
+    for label, colour in (("ants", (200, 40, 40)), ("bees", (40, 40, 200))):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        for i in range(12):
+            Image.new("RGB", (20, 20), tuple(max(0, c - 6 * i) for c in colour)).save(tmp_path / "photos" / label / f"{i}.png")
+    return register_path(tmp_path / "photos")
+
+
+def test_an_image_dataset_offers_image_models_and_methods_only(image_dataset):
+    at = open_train_page(train_model_image="other", train_model_other="tiny-image")
+    assert not at.exception
+    methods = at.radio(key="train_method_image").options
+    assert "Prompt tuning" not in methods and "LoRA" in methods
+    assert "EfficientNet-Lite0 (ImageNet)" in at.radio(key="train_model_image").options
+    assert at.number_input(key="train_adv_image_size") is not None
+    at.button(key="train_launch").click().run()
+    [run] = jobs.list_runs()
+    assert (run.dataset_id, run.config["model"], run.config["method"]) == (image_dataset, "tiny-image", "lora")
