@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -41,6 +43,16 @@ def _check_size(data: bytes, limits: Limits) -> None:
                         f"{limits.max_upload_bytes / MB:,.0f} MB. Upload a smaller file.")
 
 
+@contextmanager
+def _about_test_file(name: str) -> Iterator[None]:
+    """Say which file a refusal is about when it is the separate test file."""
+    try:
+        yield
+    except DataError as error:
+        raise DataError(error.code, f"Test file '{name}': {error.message}", details=error.details,
+                        report=error.report) from error
+
+
 # 1) Raw examples from each kind of upload ----------------------------------------------------------------
 
 
@@ -59,7 +71,11 @@ def _text_rows(filename: str, data: bytes, report: Report, limits: Limits, text_
         raise DataError("no_rows", "The file has column names but no rows of data. Add labeled examples below the header.",
                         report=report)
     given = (text_column, label_column)
-    text_column, label_column = guess_columns(names, rows, text_column, label_column, limits.max_classes)
+    try:
+        text_column, label_column = guess_columns(names, rows, text_column, label_column, limits.max_classes)
+    except DataError as error:  # a bad choice of columns: the page offers the columns again
+        error.columns, error.text_column, error.label_column = names, *given
+        raise
     if given != (text_column, label_column):
         report.info("columns_guessed", f"Using '{text_column}' as the text column and '{label_column}' as the label "
                     f"column. Change them if that is wrong.")
@@ -157,19 +173,24 @@ def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_
     test_digest = None
     if test_file is not None:
         test_name, test_data = test_file
-        _check_size(test_data, limits)
         test_digest = content_digest(test_data)
-        test_report = Report()
-        test_table = read_table(test_name, test_data)
-        test_header = looks_like_header(test_table.rows)
-        test_names = column_names(test_table.rows[0] if test_header else None, len(test_table.rows[0]), test_report)
-        # The test file's columns: the same names if it has them, else its own guesses.
-        same = text_column in test_names and label_column in test_names
-        test_raw, *_ = _text_rows(test_name, test_data, test_report, limits,
-                                  text_column if same else None, label_column if same else None, source_prefix="test file ")
+        with _about_test_file(test_name):
+            _check_size(test_data, limits)
+            test_report = Report()
+            test_table = read_table(test_name, test_data)
+            test_names = column_names(test_table.rows[0] if looks_like_header(test_table.rows) else None,
+                                      len(test_table.rows[0]), test_report)
+            # The test file's columns: the same names if it has them, else its own guesses.
+            same = text_column in test_names and label_column in test_names
+            test_raw, *_ = _text_rows(test_name, test_data, test_report, limits, text_column if same else None,
+                                      label_column if same else None, source_prefix="test file ")
         report.findings += [f for f in test_report.findings if f.severity != "info"]
         raw = _with_test_part(raw, test_raw, test_name, report)
-    frame = _finish(raw, "text", report, limits, seed, label_column)
+    try:
+        frame = _finish(raw, "text", report, limits, seed, label_column)
+    except DataError as error:  # the columns were read: let the page offer a different choice
+        error.columns, error.text_column, error.label_column = names, text_column, label_column
+        raise
     return Ingested(
         task="text", frame=frame, report=report, source_name=filename,
         fingerprint=fingerprint(content_digest(data), text_column, label_column, test_digest, seed),
@@ -194,7 +215,8 @@ def _ingest_images(entries: list[Entry], source_name: str, digest: str, *, label
         if test is not None:
             test_name, test_entries, test_digest = test
             test_report = Report()
-            _, test_raw = _image_raw(test_entries, test_report, limits, None, staging, name_prefix="test-")
+            with _about_test_file(test_name):
+                _, test_raw = _image_raw(test_entries, test_report, limits, None, staging, name_prefix="test-")
             report.findings += [f for f in test_report.findings if f.severity != "info"]
             raw = _with_test_part(raw, test_raw, test_name, report)
         frame = _finish(raw, "image", report, limits, seed, layout.label_column)
@@ -240,8 +262,9 @@ def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, 
                                 test_file=test_file, seed=seed, limits=limits)
         test = None
         if test_file is not None:
-            _check_size(test_file[1], limits)
-            test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
+            with _about_test_file(test_file[0]):
+                _check_size(test_file[1], limits)
+                test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
         return _ingest_images(entries, filename, content_digest(data), label_column=label_column, test=test, seed=seed,
                               limits=limits)
     if suffix in IMAGE_SUFFIXES:
@@ -271,7 +294,9 @@ def ingest_files(files: list[Upload], *, text_column: str | None = None, label_c
     source_name = next(iter(roots)) if len(roots) == 1 else plural(len(files), "file")
     test = None
     if test_file is not None:
-        test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
+        with _about_test_file(test_file[0]):
+            _check_size(test_file[1], limits)
+            test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
     return _ingest_images(entries, source_name, entries_digest(entries), label_column=label_column, test=test,
                           seed=seed, limits=limits)
 

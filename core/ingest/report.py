@@ -90,3 +90,7 @@ class DataError(ValueError):
         self.message = message
         self.details = details  # technical detail (parser message, offending entry), shown apart
         self.report = report  # findings gathered before the refusal, if any
+        # A table's columns and the choice that failed, so the page can offer other columns.
+        self.columns: list[str] = []
+        self.text_column: str | None = None
+        self.label_column: str | None = None

@@ -1,0 +1,89 @@
+"""The Data page, driven through the real app script with AppTest."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from core.datasets import save_dataset
+from core.ingest import ingest_bytes
+from storage.datasets import list_datasets
+from tests.conftest import ROOT
+
+ROWS = [(f"Win a free prize number {i}", "spam") for i in range(10)] + [(f"See you at lunch on day {i}", "ham") for i in range(20)]
+CSV = ("message,category\n" + "".join(f"{t},{label}\n" for t, label in ROWS) + ",ham\n" + f"{ROWS[0][0]},spam\n").encode()
+
+
+def open_data_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def test_upload_a_csv_see_the_report_and_save_it():
+    at = open_data_page()
+    assert at.title[0].value == "Data"
+    at.file_uploader(key="data_upload").upload("tickets.csv", CSV, "text/csv").run()
+    assert not at.exception
+    # The guesses are shown in the pickers, the report in plain words, the numbers as metrics.
+    assert at.selectbox(key="text_column").value == "message"
+    assert at.selectbox(key="label_column").value == "category"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rows read"] == "32" and metrics["Rows kept"] == "30" and metrics["Classes"] == "2"
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Dropped 1 row with an empty text" in warnings and "Removed 1 exact duplicate" in warnings
+    assert at.text_input(key="dataset_name").value == "tickets"
+
+    at.text_input(key="dataset_name").input("Support tickets")
+    at.button(key="save_dataset").click().run()
+    assert not at.exception
+    assert "Saved as dataset #" in at.success[0].value
+    stored = list_datasets()
+    assert [(d.name, d.num_examples, d.labels) for d in stored] == [("Support tickets", 30, ["ham", "spam"])]
+    assert at.dataframe[-1].value["name"].tolist() == ["Support tickets"]  # the stored datasets table
+
+
+def test_changing_the_label_column_re_reads_the_file():
+    csv = ("text,source,label\n" + "".join(f"{t},{'web' if i % 2 else 'mail'},{label}\n" for i, (t, label) in enumerate(ROWS))).encode()
+    at = open_data_page()
+    at.file_uploader(key="data_upload").upload("data.csv", csv, "text/csv").run()
+    assert at.selectbox(key="label_column").value == "label"
+    at.selectbox(key="label_column").select("source").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Classes"] == "2"
+    assert at.session_state["data_ingest"]["result"].labels == ["mail", "web"]
+
+
+def test_a_refused_upload_shows_one_plain_error_and_offers_the_columns():
+    at = open_data_page()
+    csv = ("text,label\n" + "".join(f"{t},spam\n" for t, _ in ROWS)).encode()
+    at.file_uploader(key="data_upload").upload("one.csv", csv, "text/csv").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["All kept examples have the same label ('spam'). A classifier needs at least two classes."]
+    assert at.selectbox(key="label_column").options == ["text", "label"]
+    assert list_datasets() == []
+
+
+def test_delete_a_stored_dataset():
+    ingested = ingest_bytes("tickets.csv", CSV)
+    dataset_id = save_dataset(ingested, "to delete")
+    at = open_data_page()
+    assert at.selectbox(key="delete_choice").value == dataset_id
+    at.button(key="delete_dataset").click().run()
+    assert not at.exception
+    assert list_datasets() == []
+    assert "None yet." in [c.value for c in at.caption]
+
+
+def test_upload_a_zip_of_image_folders_shows_thumbnails_per_class():
+    from tests.test_ingest_images import class_folders, zip_of
+
+    at = open_data_page()
+    at.file_uploader(key="data_upload").upload("insects.zip", zip_of(class_folders(4)), "application/zip").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images read"] == "8" and metrics["Classes"] == "2"
+    assert [s.value for s in at.subheader][:1] == ["Examples per class"]
+    assert len(at.image) == 2 and len(at.image[0].value) == 4  # a row of thumbnails per class
+    at.button(key="save_dataset").click().run()
+    assert [(d.task, d.num_examples) for d in list_datasets()] == [("image", 8)]
