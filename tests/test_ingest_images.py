@@ -265,3 +265,13 @@ def test_hymenoptera_zip(tmp_path):
     gif = frame[frame["source"] == "hymenoptera/train/ants/imageNotFound.gif"]
     assert len(gif) == 1 and Image.open(gif["input"].iloc[0]).mode == "RGB"
     assert "unreadable_images" not in report.codes
+
+
+def test_streamlit_upload_limit_matches_the_ingestion_limit():
+    import tomllib
+
+    from core.ingest.limits import MAX_UPLOAD_MB
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
