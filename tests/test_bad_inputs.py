@@ -226,3 +226,55 @@ def test_our_pixel_limit_applies_below_pillows():
     ingested = ingest_bytes("big.zip", zip_of(files))
     assert "81,000,000 pixels; images over 64 megapixels" in ingested.report.get("unreadable_images").details[0]
     ingested.cleanup()
+
+
+# 3) Deleting a dataset takes its runs and every file with it --------------------------------------------------
+
+
+def _dataset_with_runs(statuses: list[str]) -> tuple[int, list[int]]:
+    from storage.db import session_factory
+    from storage.models import MetricPoint, Run
+    from storage.paths import runs_dir
+
+    dataset_id = save_dataset(ingest_bytes("ok.csv", csv_text(labeled_texts()).encode()), "with runs")
+    with session_factory().begin() as session:
+        runs = [Run(dataset_id=dataset_id, status=status, artifact_dir=f"runs/{i}-artifacts") for i, status in enumerate(statuses)]
+        session.add_all(runs)
+        session.flush()
+        session.add_all([MetricPoint(run_id=r.id, step=1, name="train_loss", value=0.5) for r in runs])
+        run_ids = [r.id for r in runs]
+    for i, run_id in enumerate(run_ids):
+        (runs_dir() / str(run_id) / "model").mkdir(parents=True)
+        (runs_dir() / str(run_id) / "model" / "weights.safetensors").write_bytes(b"x")
+        (runs_dir() / f"{i}-artifacts").mkdir()
+    return dataset_id, run_ids
+
+
+def test_delete_dataset_removes_rows_runs_and_folders(tuneboard_home):
+    from sqlalchemy import func, select
+
+    from core.datasets import delete_dataset
+    from storage.db import session_factory
+    from storage.models import MetricPoint, Run
+
+    dataset_id, run_ids = _dataset_with_runs(["succeeded", "failed"])
+    keep_id = save_dataset(ingest_bytes("other.csv", csv_text(labeled_texts(14)).encode()), "keep me")
+    assert delete_dataset(dataset_id) is True
+    assert [d.id for d in list_datasets()] == [keep_id]
+    with session_factory()() as session:
+        assert session.scalar(select(func.count(Run.id))) == 0
+        assert session.scalar(select(func.count(MetricPoint.id))) == 0
+    assert sorted(p.name for p in (tuneboard_home / "datasets").iterdir()) == [str(keep_id)]
+    assert list((tuneboard_home / "runs").iterdir()) == []
+    assert delete_dataset(dataset_id) is False
+
+
+def test_a_dataset_with_a_running_run_is_not_deleted(tuneboard_home):
+    from core.datasets import DatasetInUse, delete_dataset
+
+    dataset_id, run_ids = _dataset_with_runs(["running"])
+    with pytest.raises(DatasetInUse, match="Cancel them first"):
+        delete_dataset(dataset_id)
+    assert [d.id for d in list_datasets()] == [dataset_id]
+    assert (tuneboard_home / "datasets" / str(dataset_id) / "examples.csv").exists()
+    assert (tuneboard_home / "runs" / str(run_ids[0]) / "model" / "weights.safetensors").exists()

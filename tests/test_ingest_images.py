@@ -275,3 +275,15 @@ def test_streamlit_upload_limit_matches_the_ingestion_limit():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+
+
+def test_register_path_reuses_a_stored_image_folder(tmp_path):
+    from core.datasets import register_path
+    from storage.datasets import list_datasets
+
+    for name, content in class_folders(4).items():
+        (tmp_path / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "photos" / name).write_bytes(content)
+    first = register_path(tmp_path / "photos")
+    assert register_path(tmp_path / "photos") == first
+    assert [(d.name, d.task, d.num_examples) for d in list_datasets()] == [("photos", "image", 8)]

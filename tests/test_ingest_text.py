@@ -243,3 +243,26 @@ def test_sms_spam_collection():
     assert "Removed 403 exact duplicates" in duplicates.message
     assert report.rows_kept == 5574 - 403 - int(report.get("near_duplicates").message.split()[2])
     assert sum(report.split_counts.values()) == report.rows_kept
+
+
+# 6) Storing: the command line's register_path reuses what is stored -----------------------------------------
+
+
+def test_register_path_stores_once_per_content_and_column_choice(tmp_path):
+    from core.datasets import dataset_dir, register_path
+    from core.dataset_files import read_examples
+    from storage.datasets import get_dataset, list_datasets
+
+    path = tmp_path / "tickets.csv"
+    path.write_text(table(rows()))
+    first = register_path(path)
+    assert register_path(path) == first
+    assert register_path(path, text_column="text", label_column="label") == first  # the same as the guesses
+    stored = get_dataset(first)
+    assert (stored.name, stored.task, stored.labels, stored.num_examples) == ("tickets", "text", ["ham", "spam"], 12)
+    assert stored.split_counts == {"train": 8, "val": 2, "test": 2}
+    assert stored.report["rows_read"] == 12 and "few_examples" in [f["code"] for f in stored.report["findings"]]
+    examples = read_examples(dataset_dir(stored))
+    assert list(examples.columns) == ["input", "label", "split", "source"] and len(examples) == 12
+    path.write_text(table(rows() + [("One more message", "ham")]))
+    assert register_path(path) != first and len(list_datasets()) == 2

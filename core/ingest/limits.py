@@ -22,7 +22,6 @@ MAX_STORED_SIDE = 1024  # longer side of a stored image in pixels; training uses
 LONG_TEXT_CHARS = 2_000  # texts longer than this are kept, but training reads only their beginning
 MAX_TEXT_CHARS = 100_000  # texts are cut to this many characters when stored
 MAX_ROWS = 2_000_000  # rows in one table
-MIN_CLASS_EXAMPLES = 3  # a class needs one example in each of train / validation / test
 FEW_EXAMPLES = 10  # classes with fewer examples than this get a warning: their scores will be noisy
 
 
@@ -42,7 +41,6 @@ class Limits:
     long_text_chars: int = LONG_TEXT_CHARS
     max_text_chars: int = MAX_TEXT_CHARS
     max_rows: int = MAX_ROWS
-    min_class_examples: int = MIN_CLASS_EXAMPLES
     few_examples: int = FEW_EXAMPLES
 
 
