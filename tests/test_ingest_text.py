@@ -248,7 +248,7 @@ def test_sms_spam_collection():
 # 6) Storing: the command line's register_path reuses what is stored -----------------------------------------
 
 
-def test_register_path_stores_once_per_content_and_column_choice(tmp_path):
+def test_register_path_stores_once_per_content(tmp_path):
     from core.datasets import dataset_dir, register_path
     from core.dataset_files import read_examples
     from storage.datasets import get_dataset, list_datasets

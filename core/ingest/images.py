@@ -1,4 +1,4 @@
-"""One uploaded image -> a checked RGB image file in the staging folder, or a plain reason why not.
+"""Uploaded images -> checked RGB image files in the staging folder, or a plain reason why not.
 
 Handles JPEG, PNG, GIF, WebP and BMP; grayscale, RGBA / LA / transparent palettes (put on white),
 palette, CMYK and 16-bit images become 8-bit RGB; EXIF orientation is applied; an animated GIF
@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.ingest.layout import Candidate
 from core.ingest.limits import Limits
+from core.ingest.report import Report, name_list, plural
+from core.ingest.validate import RAW_COLUMNS
 
+DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # Pillow releases the GIL while decoding and encoding
 JPEG_QUALITY = 95
 LOSSLESS_FORMATS = {"PNG", "GIF", "BMP"}  # stored as PNG; photos (JPEG, WebP) as JPEG
 SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
@@ -122,3 +130,46 @@ def stage_image(data: bytes, target_stem: Path, limits: Limits) -> StagedImage:
         converted_from="" if original_mode == "RGB" else MODE_NAMES.get(original_mode, original_mode),
         animated=animated,
     )
+
+
+def stage_candidates(candidates: list[Candidate], staging: Path, report: Report, limits: Limits,
+                      name_prefix: str = "") -> pd.DataFrame:
+    """Decode every image (a few threads), keep the readable ones, name the unreadable ones.
+
+    Staged files get generated names (`images/000001.jpg`, `images/test-000001.png`), never uploaded ones.
+    """
+
+    def stage(numbered: tuple[int, Candidate]):
+        number, candidate = numbered
+        try:
+            return stage_image(candidate.entry.read(), staging / "images" / f"{name_prefix}{number:06d}", limits)
+        except UnreadableImage as problem:
+            return str(problem)
+
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        results = list(pool.map(stage, enumerate(candidates, start=1)))
+    rows, unreadable = [], []
+    for candidate, result in zip(candidates, results):
+        if isinstance(result, str):
+            unreadable.append(f"{candidate.entry.name}: {result}")
+            continue
+        rows.append({"input": str(result.path), "label": candidate.label, "split": candidate.split,
+                     "source": candidate.entry.name, "key": result.digest})
+    if unreadable:
+        report.warning("unreadable_images", f"Skipped {plural(len(unreadable), 'image')} that could not be read: "
+                       f"{name_list(unreadable, limit=3)}.", unreadable)
+    staged = [r for r in results if not isinstance(r, str)]
+    converted = Counter(r.converted_from for r in staged if r.converted_from)
+    if converted:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(converted.items()))
+        report.info("converted_images", f"Converted {plural(sum(converted.values()), 'image')} ({kinds}) to "
+                    f"ordinary RGB colour.")
+    animated = [c.entry.name for c, r in zip(candidates, results) if not isinstance(r, str) and r.animated]
+    if animated:
+        report.info("animated_images", f"{plural(len(animated), 'image')} {'is' if len(animated) == 1 else 'are'} "
+                    f"animated; only the first frame is used ({name_list(animated)}).", animated)
+    scaled = sum(1 for r in staged if r.scaled)
+    if scaled:
+        report.info("scaled_images", f"Scaled {plural(scaled, 'large image')} down to {limits.max_stored_side} pixels on "
+                    f"the longer side to save space (training uses smaller sizes).")
+    return pd.DataFrame(rows, columns=RAW_COLUMNS)

@@ -7,28 +7,24 @@ behind (its staging folder is removed).
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from core.ingest.archive import IMAGE_SUFFIXES, Entry, folder_entries, memory_entries, sort_entries, zip_entries
 from core.ingest.columns import column_names, guess_columns, looks_like_header
-from core.ingest.images import UnreadableImage, stage_image
+from core.ingest.images import stage_candidates
 from core.ingest.ingested import Ingested, content_digest, entries_digest, fingerprint, new_staging_dir
-from core.ingest.layout import PREVIEW_ROWS, Candidate, find_layout
+from core.ingest.layout import PREVIEW_ROWS, find_layout
 from core.ingest.limits import DEFAULT_LIMITS, MB, Limits
-from core.ingest.report import DataError, Report, name_list, plural
+from core.ingest.report import DataError, Report, plural
 from core.ingest.split import SPLIT_SEED, TEST, assign_splits
 from core.ingest.text import EXCEL_SUFFIXES, read_table
-from core.ingest.validate import RAW_COLUMNS, check_class_count, clean, summarize
+from core.ingest.validate import check_class_count, clean, summarize
 
-DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # Pillow releases the GIL while decoding and encoding
 Upload = tuple[str, bytes]  # (file name as uploaded, content)
 
 
@@ -89,49 +85,6 @@ def _text_rows(filename: str, data: bytes, report: Report, limits: Limits, text_
         "key": "",
     })
     return raw, names, text_column, label_column, preview
-
-
-def _stage_candidates(candidates: list[Candidate], staging: Path, report: Report, limits: Limits,
-                      name_prefix: str = "") -> pd.DataFrame:
-    """Decode every image (a few threads), keep the readable ones, name the unreadable ones.
-
-    Staged files get generated names (`images/000001.jpg`, `images/test-000001.png`), never uploaded ones.
-    """
-
-    def stage(numbered: tuple[int, Candidate]):
-        number, candidate = numbered
-        try:
-            return stage_image(candidate.entry.read(), staging / "images" / f"{name_prefix}{number:06d}", limits)
-        except UnreadableImage as problem:
-            return str(problem)
-
-    with ThreadPoolExecutor(DECODE_THREADS) as pool:
-        results = list(pool.map(stage, enumerate(candidates, start=1)))
-    rows, unreadable = [], []
-    for candidate, result in zip(candidates, results):
-        if isinstance(result, str):
-            unreadable.append(f"{candidate.entry.name}: {result}")
-            continue
-        rows.append({"input": str(result.path), "label": candidate.label, "split": candidate.split,
-                     "source": candidate.entry.name, "key": result.digest})
-    if unreadable:
-        report.warning("unreadable_images", f"Skipped {plural(len(unreadable), 'image')} that could not be read: "
-                       f"{name_list(unreadable, limit=3)}.", unreadable)
-    staged = [r for r in results if not isinstance(r, str)]
-    converted = Counter(r.converted_from for r in staged if r.converted_from)
-    if converted:
-        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(converted.items()))
-        report.info("converted_images", f"Converted {plural(sum(converted.values()), 'image')} ({kinds}) to "
-                    f"ordinary RGB colour.")
-    animated = [c.entry.name for c, r in zip(candidates, results) if not isinstance(r, str) and r.animated]
-    if animated:
-        report.info("animated_images", f"{plural(len(animated), 'image')} {'is' if len(animated) == 1 else 'are'} "
-                    f"animated; only the first frame is used ({name_list(animated)}).", animated)
-    scaled = sum(1 for r in staged if r.scaled)
-    if scaled:
-        report.info("scaled_images", f"Scaled {plural(scaled, 'large image')} down to {limits.max_stored_side} pixels on "
-                    f"the longer side to save space (training uses smaller sizes).")
-    return pd.DataFrame(rows, columns=RAW_COLUMNS)
 
 
 # 2) The shared tail: test part, rules, split, summary ----------------------------------------------------
@@ -201,7 +154,7 @@ def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_
 def _image_raw(entries: list[Entry], report: Report, limits: Limits, label_column: str | None, staging: Path,
                name_prefix: str = ""):
     layout = find_layout(sort_entries(entries, report), report, limits, label_column)
-    return layout, _stage_candidates(layout.candidates, staging, report, limits, name_prefix)
+    return layout, stage_candidates(layout.candidates, staging, report, limits, name_prefix)
 
 
 def _ingest_images(entries: list[Entry], source_name: str, digest: str, *, label_column: str | None,
