@@ -42,15 +42,16 @@ def load_error(source: ModelSource, exc: Exception, kind: str) -> ModelLoadError
     """Map a transformers / hub exception to a plain sentence."""
     text = f"{type(exc).__name__}: {exc}"
     name = source.name
+    a_kind = "an image" if kind == "image" else "a text"
     offline = any(marker in text for marker in ("couldn't connect", "cached files", "OfflineModeIsEnabled",
                                                 "LocalEntryNotFound", "ConnectionError", "Max retries"))
     if "trust_remote_code" in text:
         message = (f"The model {name} needs to run its own code; allow 'trust remote code' for it only if you "
                    "trust its authors.")
     elif "Unrecognized configuration class" in text or "Unrecognized model" in text:
-        message = f"{name} cannot be used as a {kind} classifier; pick a {kind} model from the catalog."
+        message = f"{name} cannot be used as {a_kind} classifier; pick {a_kind} model from the catalog."
     elif source.kind == "local":
-        message = f"The folder {name} does not hold a {kind} model Tuneboard can load; see the log for details."
+        message = f"The folder {name} does not hold {a_kind} model Tuneboard can load; see the log for details."
     elif offline:
         message = (f"The model {name} is not on this computer and cannot be downloaded now (offline); "
                    "pick an offline model or connect to the internet.")
