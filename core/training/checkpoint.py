@@ -117,7 +117,8 @@ def load_checkpoint(output_dir: Path, model: nn.Module, optimizer: torch.optim.O
     opt_tensors = {k: v.to(device) if not k.endswith(".step") else v
                    for k, v in load_file(str(folder / "optimizer.safetensors")).items()}
     optimizer.load_state_dict(_optimizer_from_files(opt_tensors, saved["optimizer"]))
-    scheduler.load_state_dict(saved["scheduler"])
+    # The lambdas themselves are code, not saved; LambdaLR.load_state_dict still expects the key (None = keep).
+    scheduler.load_state_dict({**saved["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
     rng = load_file(str(folder / "rng.safetensors"))
     torch.set_rng_state(rng["torch"])
     if torch.cuda.is_available():
