@@ -199,3 +199,64 @@ def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
     run = jobs.get_run(run_id)
     assert run.status == "interrupted" and "the worker was stopped" in run.message
     assert jobs.alive_workers() == []
+
+
+# ---------------------------------------------------------------- the real training engine (tiny-bert, random weights)
+
+TINY_BERT = {"model": "tiny-bert", "method": "lora", "preset": "quick", "early_stopping_patience": 0}
+
+
+@pytest.fixture
+def real_workers():
+    """`python -m core worker` exactly as users start it (core.training.train_run inside)."""
+    started: list[subprocess.Popen] = []
+
+    def start(*extra: str) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "core", "worker", "--poll-seconds", "0.2", *extra], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_real_engine_kill_9_then_resume_continues_from_the_epoch_checkpoint(real_workers):
+    run_id = jobs.enqueue(make_dataset(rows=120), {**TINY_BERT, "epochs": 3, "batch_size": 4})
+    worker = real_workers()
+    wait_for(lambda: jobs.has_checkpoint(run_id), timeout=90)  # at least one epoch done and saved
+    child = psutil.Process(worker.pid).children()[0]
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=5)
+    assert real_workers("--once").wait(timeout=60) == 0
+    assert jobs.get_run(run_id).status == "interrupted"
+
+    jobs.request_resume(run_id)
+    assert real_workers("--once").wait(timeout=180) == 0
+    run = jobs.get_run(run_id)
+    assert (run.status, run.attempt, run.error) == ("succeeded", 2, "")
+    log = jobs.log_path(run_id).read_text()
+    assert "Resumed from the checkpoint after epoch" in log
+    assert len(jobs.predictions(run_id)) == run.dataset.split_counts["test"]
+    assert (jobs.run_dir(run_id) / "model").is_dir()
+
+
+def test_real_engine_cancel_stops_training_within_5_seconds(real_workers):
+    run_id = jobs.enqueue(make_dataset(rows=240), {**TINY_BERT, "epochs": 200, "batch_size": 4})
+    worker = real_workers()
+    wait_for(lambda: (jobs.get_run(run_id).step or 0) >= 2, timeout=90)
+    child = psutil.Process(worker.pid).children()[0]
+    asked = time.monotonic()
+    jobs.request_cancel(run_id)
+    wait_for(lambda: jobs.get_run(run_id).status == "cancelled", timeout=10, every=0.05)
+    stopped_after = time.monotonic() - asked
+    print(f"real engine: cancel took {stopped_after:.2f} s")
+    assert stopped_after < 5
+    wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=3)
+    assert worker.poll() is None
