@@ -1,0 +1,183 @@
+"""The Results page against real finished runs (tiny models trained through `python -m core train`).
+
+Expected numbers are recomputed here with scikit-learn from the stored per-example predictions, so the
+page, the stored metrics and the predictions must all agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from streamlit.testing.v1 import AppTest
+
+from storage import jobs
+from storage.paths import data_home
+from tests.conftest import ROOT
+from tests.finished_runs import image_run, text_run, use_run
+
+
+def open_results(run_id: int | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    if run_id is not None:
+        at.query_params["run"] = str(run_id)
+    at.run()
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    return at
+
+
+def stored_rows(run_id: int) -> tuple[dict, pd.DataFrame]:
+    """The run's stored metrics and its prediction rows (as the job store returns them), plus the examples."""
+    run = jobs.get_run(run_id)
+    rows = pd.DataFrame([{"example_index": p.example_index, "true": p.true_label, "predicted": p.predicted_label,
+                          "confidence": p.confidence, "probabilities": p.probabilities}
+                         for p in jobs.predictions(run_id)])
+    examples = pd.read_csv(data_home() / run.dataset.path / "examples.csv", dtype=str, keep_default_na=False)
+    rows["input"] = examples.loc[rows["example_index"], "input"].to_numpy()
+    return run.metrics, rows
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def tab(at: AppTest, label: str):
+    return next(t for t in at.tabs if t.label == label)
+
+
+def table(block, *columns: str) -> pd.DataFrame:
+    """The first table in `block` (the app or a tab) with these columns (read-only tables carry no key in AppTest)."""
+    return next(d.value for d in block.dataframe if set(columns) <= set(d.value.columns))
+
+
+def test_numbers_equal_the_stored_metrics_and_the_stored_predictions(tuneboard_home):
+    trained = text_run()
+    run_id = use_run(trained, tuneboard_home)
+    metrics, rows = stored_rows(run_id)
+    labels = metrics["confusion_matrix"]["labels"]
+    # Recomputed independently from the per-example rows.
+    accuracy = accuracy_score(rows["true"], rows["predicted"])
+    macro_f1 = f1_score(rows["true"], rows["predicted"], labels=labels, average="macro", zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(rows["true"], rows["predicted"], labels=labels,
+                                                                     zero_division=0)
+    assert metrics["accuracy"] == pytest.approx(accuracy) and metrics["macro_f1"] == pytest.approx(macro_f1)
+    assert metrics["confusion_matrix"]["matrix"] == confusion_matrix(rows["true"], rows["predicted"], labels=labels).tolist()
+    assert trained.result["metrics"]["accuracy"] == metrics["accuracy"]  # what the CLI printed is what was stored
+
+    at = open_results()
+    assert metric(at, "Accuracy").value == f"{accuracy:.1%}"
+    assert metric(at, "Macro-F1").value == f"{macro_f1:.1%}"
+    assert any(f"recomputing from the {len(rows)} stored test predictions gives the same" in c.value for c in at.caption)
+    per_class = table(at, "class", "precision", "recall", "f1", "support")
+    assert per_class["class"].tolist() == labels
+    np.testing.assert_allclose(per_class[["precision", "recall", "f1"]].to_numpy(float),
+                               np.column_stack([precision, recall, f1]))
+    assert per_class["support"].tolist() == support.tolist()
+    # The untuned baselines, and the difference tuning made.
+    majority = metrics["baselines"]["majority"]
+    assert metric(at, "Most common class (accuracy)").value == f"{majority['accuracy']:.1%}"
+    zero_shot = metrics["baselines"].get("zero_shot")
+    reference = zero_shot or majority
+    assert metric(at, "Accuracy").delta == f"{(accuracy - reference['accuracy']) * 100:+.1f} points"
+
+
+def test_picking_a_confusion_cell_lists_its_test_examples(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    metrics, rows = stored_rows(run_id)
+    labels, matrix = metrics["confusion_matrix"]["labels"], metrics["confusion_matrix"]["matrix"]
+    at = open_results()
+    for true_index, true_label in enumerate(labels):
+        for predicted_index, predicted in enumerate(labels):
+            at.selectbox(key=f"results_cell_true_{run_id}").set_value(true_label)
+            at.selectbox(key=f"results_cell_pred_{run_id}").set_value(predicted).run()
+            assert not at.exception
+            count = matrix[true_index][predicted_index]
+            assert any(m.value.startswith(f"**{count} test examples** are `{true_label}` and were predicted `{predicted}`")
+                       for m in at.markdown)
+            expected = rows[(rows["true"] == true_label) & (rows["predicted"] == predicted)]
+            if count:
+                shown = table(tab(at, "Overview"), "text", "true", "predicted")
+                assert sorted(shown["text"]) == sorted(expected["input"])
+                assert shown["confidence"].is_monotonic_decreasing
+    at.radio(key="results_matrix_mode").set_value("Share of each true class").run()
+    assert not at.exception
+
+
+def test_error_browser_shows_mistakes_and_unsure_examples(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    _, rows = stored_rows(run_id)
+    wrong = rows[rows["true"] != rows["predicted"]]
+    at = open_results()
+    assert any(m.value.startswith(f"**{len(wrong)} of {len(rows)}** test examples are misclassified") for m in at.markdown)
+    assert 0 < len(wrong) <= 50  # a 1-epoch random-weights model gets some wrong; the page lists up to 50
+    shown = table(tab(at, "Errors"), "text", "true", "predicted")
+    assert sorted(shown["text"]) == sorted(wrong["input"])
+    assert (shown["true"] != shown["predicted"]).all() and shown["confidence"].is_monotonic_decreasing
+    at.radio(key="results_error_view").set_value("Least confident")
+    at.slider(key="results_error_limit").set_value(5).run()
+    unsure = table(tab(at, "Errors"), "text", "true", "predicted")
+    assert unsure["confidence"].tolist() == sorted(rows["confidence"])[:5]
+
+
+def test_threshold_changes_precision_and_recall_and_is_saved(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    metrics, rows = stored_rows(run_id)
+    labels = metrics["confusion_matrix"]["labels"]
+    at = open_results()
+    # The positive class defaults to the rarer one in the test set (on a tie, the second label).
+    counts = rows["true"].value_counts()
+    rarer = labels[0] if counts.get(labels[0], 0) < counts.get(labels[1], 0) else labels[1]
+    assert at.selectbox(key=f"results_positive_{run_id}").value == rarer
+    column = labels.index(rarer)
+    p_positive = np.array([p[column] for p in rows["probabilities"]])
+    for threshold in (0.3, 0.7):
+        at.slider(key=f"results_threshold_{run_id}_{rarer}").set_value(threshold).run()
+        called = np.where(p_positive >= threshold, rarer, "other")
+        is_positive = (rows["true"] == rarer).to_numpy()
+        tp = int(((called == rarer) & is_positive).sum())
+        precision = tp / max(1, int((called == rarer).sum()))
+        recall = tp / max(1, int(is_positive.sum()))
+        assert metric(at, f"Precision ({rarer})").value == f"{precision:.1%}"
+        assert metric(at, f"Recall ({rarer})").value == f"{recall:.1%}"
+        matrix = table(tab(at, "Threshold"), f"predicted {rarer}")
+        assert int(matrix.to_numpy().sum()) == len(rows)
+        assert int(matrix.loc[f"true {rarer}", f"predicted {rarer}"]) == tp
+    at.button(key=f"results_save_threshold_{run_id}").click().run()
+    assert not at.exception
+    assert at.success[0].value == f"Saved: {rarer} when P({rarer}) ≥ 0.70."
+    stored = jobs.get_run(run_id).threshold  # kept on P(labels[1]) whichever class the user looked from
+    assert stored == pytest.approx(0.7 if rarer == labels[1] else 0.3)
+    assert any("Saved threshold: 0.70 on P(" in c.value for c in at.caption)
+
+
+def test_compare_lists_the_run_with_its_baselines(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    metrics, _ = stored_rows(run_id)
+    at = open_results()
+    compared = table(at, "run", "macro-F1")
+    run_row = compared[compared["run"].str.startswith(f"#{run_id} ")].iloc[0]
+    assert run_row["accuracy"] == pytest.approx(metrics["accuracy"]) and bool(run_row["best"])
+    assert (run_row["model"], run_row["method"]) == ("tiny-bert", "full")
+    assert run_row["trainable parameters"] == jobs.get_run(run_id).trainable_params
+    majority = compared[compared["run"] == "Always the most common class"].iloc[0]
+    assert majority["macro-F1"] == pytest.approx(metrics["baselines"]["majority"]["macro_f1"])
+    assert majority["trainable parameters"] == 0
+
+
+def test_image_errors_show_thumbnails_with_true_and_predicted(tuneboard_home):
+    run_id = use_run(image_run(), tuneboard_home)
+    _, rows = stored_rows(run_id)
+    at = open_results(run_id)
+    assert at.selectbox(key="results_run").value == run_id
+    at.radio(key="results_error_view").set_value("Least confident").run()
+    captions = [image.proto.imgs[0].caption for image in at.get("image")]
+    least = rows.sort_values("confidence", kind="stable").iloc[0]
+    assert f"true {least['true']} · predicted {least['predicted']} · {least['confidence']:.0%}" in captions
+    assert not at.exception
+
+
+def test_without_a_finished_run_the_page_says_where_to_go():
+    at = open_results()
+    assert "No finished run yet" in at.info[0].value
