@@ -132,3 +132,25 @@ def test_train_reports_unusable_data_in_one_sentence(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["code"] == "not_found"
     assert "There is no file or folder" in captured.err
+
+
+def test_train_in_process_prints_the_result_json(tmp_path):
+    """The real command and engine on a tiny random-weight BERT: the JSON issue 3 specifies, and a stored run."""
+    data = write_texts(tmp_path / "messages.csv", rows=60)
+    out = subprocess.run([sys.executable, "-m", "core", "train", "--data", str(data), "--model", "tiny-bert",
+                          "--method", "lora", "--epochs", "2", "--batch-size", "8", "--seed", "3", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "succeeded"
+    assert set(result) >= {"run_id", "metrics", "confusion_matrix", "baselines", "train_seconds",
+                           "train_samples_per_second", "trainable_params", "total_params", "device"}
+    assert set(result["metrics"]["per_class"]) == {"ham", "spam"}
+    assert result["confusion_matrix"]["labels"] == ["ham", "spam"]
+    assert sum(map(sum, result["confusion_matrix"]["matrix"])) == sum(
+        c["support"] for c in result["metrics"]["per_class"].values())
+    assert 0 < result["trainable_params"] < result["total_params"]
+    assert result["device"].startswith("cpu") and "majority" in result["baselines"]
+    run = jobs.get_run(result["run_id"])
+    assert (run.status, run.config["epochs"], run.config["seed"], run.attempt) == ("succeeded", 2, 3, 1)
+    assert "Test accuracy" in out.stderr  # progress lines go to stderr, the JSON alone to stdout

@@ -201,6 +201,29 @@ def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
     assert jobs.alive_workers() == []
 
 
+def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.worker import ensure_worker
+
+    with ThreadPoolExecutor(4) as pool:  # four browser sessions opening the app at the same moment
+        states = list(pool.map(lambda _: ensure_worker(), range(4)))
+    pids = [s.pid for s in states if s.pid]
+    assert len(pids) == 1 and all(s.started for s in states)
+    worker = psutil.Process(pids[0])
+    try:
+        wait_for(jobs.alive_workers, timeout=30)
+        again = ensure_worker()
+        assert (again.started, again.alive) == (False, 1)
+        assert again.describe() == "Worker: 1 running, idle."
+        assert worker.status() != psutil.STATUS_ZOMBIE
+    finally:
+        worker.terminate()  # SIGTERM: the worker stops cleanly
+        worker.wait(timeout=15)
+    assert jobs.alive_workers() == []
+    assert "stopped" in (tuneboard_home / "worker.log").read_text()
+
+
 # ---------------------------------------------------------------- the real training engine (tiny-bert, random weights)
 
 TINY_BERT = {"model": "tiny-bert", "method": "lora", "preset": "quick", "early_stopping_patience": 0}
