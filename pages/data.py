@@ -95,19 +95,19 @@ def findings_ui(report) -> None:
     for finding in report.findings:
         SHOW[finding.severity](finding.message)
         if len(finding.details) > 5:
-            with st.expander(f"All {len(finding.details):,}", key=f"details_{finding.code}"):
+            with st.expander(f"Show all {len(finding.details):,}", key=f"details_{finding.code}"):
                 st.text("\n".join(finding.details))
 
 
 def summary_ui(ingested: Ingested) -> None:
     report = ingested.report
     noun = "images" if ingested.task == "image" else "rows"
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric(f"{noun.capitalize()} read", f"{report.rows_read:,}")
     cols[1].metric(f"{noun.capitalize()} kept", f"{report.rows_kept:,}")
     cols[2].metric("Classes", len(report.class_counts))
-    cols[3].metric("Train / validation", f"{report.split_counts.get('train', 0):,} / {report.split_counts.get('val', 0):,}")
-    cols[4].metric("Test", f"{report.split_counts.get('test', 0):,}")
+    for column, (part, title) in zip(cols[3:], [("train", "Training"), ("val", "Validation"), ("test", "Test")]):
+        column.metric(title, f"{report.split_counts.get(part, 0):,}")
     balance = ingested.frame.groupby(["label", "split"]).size().reset_index(name="examples")
     figure = px.bar(balance, x="label", y="examples", color="split", title="Examples per class",
                     category_orders={"split": ["train", "val", "test"]}, labels={"label": "class"})
@@ -124,7 +124,7 @@ def preview_ui(ingested: Ingested) -> None:
     for label in ingested.labels[:CLASSES_WITH_THUMBNAILS]:
         rows = ingested.frame[ingested.frame["label"] == label].head(THUMBNAILS_PER_CLASS)
         st.markdown(f"**{label}**")
-        st.image(rows["input"].tolist(), caption=rows["source"].tolist(), width=96)
+        st.image(rows["input"].tolist(), caption=[s.rsplit("/", 1)[-1] for s in rows["source"]], width=96)
     if len(ingested.labels) > CLASSES_WITH_THUMBNAILS:
         st.caption(f"and {len(ingested.labels) - CLASSES_WITH_THUMBNAILS} more classes")
 

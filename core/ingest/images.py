@@ -161,9 +161,8 @@ def stage_candidates(candidates: list[Candidate], staging: Path, report: Report,
     staged = [r for r in results if not isinstance(r, str)]
     converted = Counter(r.converted_from for r in staged if r.converted_from)
     if converted:
-        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(converted.items()))
-        report.info("converted_images", f"Converted {plural(sum(converted.values()), 'image')} ({kinds}) to "
-                    f"ordinary RGB colour.")
+        kinds = ", ".join(plural(n, f"{kind} image") for kind, n in sorted(converted.items()))
+        report.info("converted_images", f"Converted to ordinary RGB colour: {kinds}.")
     animated = [c.entry.name for c, r in zip(candidates, results) if not isinstance(r, str) and r.animated]
     if animated:
         report.info("animated_images", f"{plural(len(animated), 'image')} {'is' if len(animated) == 1 else 'are'} "
