@@ -15,12 +15,11 @@ from core.ingest.limits import Limits
 from core.ingest.report import DataError, Report, name_list, plural
 
 RAW_COLUMNS = ["input", "label", "split", "source", "key"]
-INTEGRAL_FLOAT = re.compile(r"[-+]?\d+\.0+")  # "1.0" from a spreadsheet means class "1"
+INTEGRAL_FLOAT = re.compile(r"^([-+]?\d+)\.0+$")  # "1.0" from a spreadsheet means class "1"
 
 
 def normalize_labels(labels: pd.Series) -> pd.Series:
-    labels = labels.astype(str).str.strip()
-    return labels.where(~labels.str.fullmatch(INTEGRAL_FLOAT), labels.str.split(".").str[0])
+    return labels.astype(str).str.strip().str.replace(INTEGRAL_FLOAT, r"\1", regex=True)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -48,7 +47,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
     frame["label"] = normalize_labels(frame["label"])
     if task == "text":
         frame["input"] = frame["input"].astype(str)
-        frame["key"] = frame["input"].str.split().str.join(" ")  # whitespace-insensitive identity
+        frame["key"] = frame["input"].str.replace(r"\s+", " ", regex=True).str.strip()  # spacing-insensitive identity
 
     # 1) Missing inputs and labels.
     empty_input = frame["key"] == ""
