@@ -83,7 +83,7 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
     if isinstance(explanation, TextExplanation):
         st.markdown(f"Words in **green** pushed the model towards **{label}**, words in **red** away from it.")
         st.html(f'<div class="tuneboard-explanation">{highlighted_html(explanation.words)}</div>')
-        strongest = sorted(explanation.words, key=lambda w: w.score, reverse=True)[:5]
+        strongest = sorted(explanation.words, key=lambda w: abs(w.score), reverse=True)[:5]  # either direction
         st.dataframe([{"word": w.word, "weight": round(w.score, 3)} for w in strongest], hide_index=True,
                      key="predict_explanation_words")
     else:

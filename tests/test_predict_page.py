@@ -1,0 +1,180 @@
+"""The Predict page against real finished runs (tiny models trained through `python -m core train`)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import core.inference
+from core.inference import load_predictor
+from storage import jobs
+from storage.paths import data_home
+from storage.results import save_threshold
+from tests.conftest import ROOT
+from tests.finished_runs import image_run, text_run, use_run
+
+SPAMMY = "WINNER!! Claim your FREE prize now, call 09061234567"
+
+
+def open_predict() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    return at
+
+
+def predict_text(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="predict_text").input(text)
+    at.button(key="FormSubmitter:predict_form-Predict").click().run()
+    assert not at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def table(block, *columns: str) -> pd.DataFrame:
+    """The first table with these columns (read-only tables carry no key in AppTest)."""
+    return next(d.value for d in block.dataframe if set(columns) <= set(d.value.columns))
+
+
+def reference(run_id: int, inputs: list) -> list[dict[str, float]]:
+    """What the saved model itself says, loaded afresh outside the page."""
+    return load_predictor(data_home() / jobs.get_run(run_id).artifact_dir).predict(inputs)
+
+
+def test_a_typed_text_gets_the_models_label_probabilities_and_timing(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    (expected,) = reference(run_id, [SPAMMY])
+    at = predict_text(open_predict(), SPAMMY)
+    best = max(expected, key=expected.get)
+    assert metric(at, "Prediction") == best
+    assert metric(at, "Probability") == f"{expected[best]:.1%}"
+    assert re.fullmatch(r"\d+ ms", metric(at, "Time"))
+    shown = table(at, "class", "probability").set_index("class")["probability"].to_dict()
+    assert shown == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    labels = jobs.get_run(run_id).dataset.labels
+    (expected,) = reference(run_id, [SPAMMY])
+    # A threshold just under the second class's probability makes it the answer, even when it is not the argmax.
+    save_threshold(run_id, expected[labels[1]] - 0.01)
+    at = predict_text(open_predict(), SPAMMY)
+    assert metric(at, "Prediction") == labels[1]
+    assert any("Using the threshold saved on **Results**" in c.value for c in at.caption)
+    save_threshold(run_id, min(1.0, expected[labels[1]] + 0.01))
+    at = predict_text(open_predict(), SPAMMY)
+    assert metric(at, "Prediction") == labels[0]
+
+
+def test_explain_highlights_the_words_of_the_text(tuneboard_home):
+    use_run(text_run(), tuneboard_home)
+    at = predict_text(open_predict(), SPAMMY)
+    at.button(key="predict_explain").click().run()
+    assert not at.exception
+    label = metric(at, "Prediction")
+    assert any(f"pushed the model towards **{label}**" in m.value for m in at.markdown)
+    words = table(at, "word", "weight")
+    assert set(words["word"]) <= set(SPAMMY.split()) and len(words) == 5
+    assert words["weight"].abs().max() == pytest.approx(1.0)  # scaled to the strongest word
+    assert words["weight"].abs().is_monotonic_decreasing
+
+
+def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    texts = [SPAMMY, "See you at the station at 6", "Your parcel is waiting, pay the fee at bit.ly/x"]
+    csv = "id,message\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(texts))
+    at = open_predict()
+    at.file_uploader(key="predict_batch_file").set_value(("inbox.csv", csv.encode(), "text/csv")).run()
+    assert at.selectbox(key="predict_batch_column").value == "message"  # guessed: the longest texts
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    scored = table(at, "input", "predicted", "confidence")
+    assert scored["input"].tolist() == texts
+    expected = reference(run_id, texts)
+    labels = jobs.get_run(run_id).dataset.labels
+    for row, probabilities in zip(scored.to_dict("records"), expected):
+        assert [row[f"P({label})"] for label in labels] == pytest.approx([probabilities[l] for l in labels], abs=1e-6)
+        assert row["predicted"] == max(probabilities, key=probabilities.get)
+    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+
+
+def test_the_model_is_loaded_once_and_kept(tuneboard_home, monkeypatch):
+    use_run(text_run(), tuneboard_home)
+    calls = []
+    real_load = core.inference.load_predictor
+
+    def counting_load(output_dir):  # a spy: counts and calls the real loader
+        calls.append(output_dir)
+        return real_load(output_dir)
+
+    monkeypatch.setattr(core.inference, "load_predictor", counting_load)
+    at = predict_text(open_predict(), SPAMMY)
+    predict_text(at, "Lunch tomorrow?")
+    predict_text(at, "Call me back please")
+    assert len(calls) == 1
+
+
+def png(path) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(path).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_dropped_image_gets_a_prediction_and_an_occlusion_heatmap(tuneboard_home):
+    trained = image_run()
+    run_id = use_run(trained, tuneboard_home)
+    photo = next((trained.data / "bees").iterdir())
+    (expected,) = reference(run_id, [Image.open(photo)])
+    at = open_predict()
+    at.file_uploader(key="predict_image").set_value(("bee.png", png(photo), "image/png")).run()
+    assert not at.exception
+    best = max(expected, key=expected.get)
+    assert metric(at, "Prediction") == best and metric(at, "Probability") == f"{expected[best]:.1%}"
+    at.button(key="predict_explain").click().run()
+    assert not at.exception
+    assert any("Red regions raised the probability" in m.value for m in at.markdown)
+    captions = [image.proto.imgs[0].caption for image in at.get("image")]
+    assert "What the model saw, with the regions that drove it" in captions
+
+
+def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
+    trained = image_run()
+    use_run(trained, tuneboard_home)
+    ants, bees = sorted((trained.data / "ants").iterdir())[:2], sorted((trained.data / "bees").iterdir())[:1]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in ants:
+            z.writestr(f"ants/{path.name}", png(path))
+        z.writestr("notes.txt", "not an image")
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value(
+        [("field.zip", archive.getvalue(), "application/zip"), ("bee.png", png(bees[0]), "image/png")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    scored = table(at, "input", "predicted", "confidence")
+    assert scored["input"].tolist() == [f"field.zip/ants/{p.name}" for p in ants] + ["bee.png"]
+    assert scored[["P(ants)", "P(bees)"]].sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
+
+
+def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
+    use_run(image_run(), tuneboard_home)
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value([("broken.zip", b"not a zip", "application/zip")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    assert at.error[0].value == "The upload is not a valid zip file; zip the image folder again and retry."
+
+
+def test_without_a_finished_run_the_page_says_where_to_go():
+    at = open_predict()
+    assert "No finished run yet" in at.info[0].value
