@@ -18,7 +18,7 @@ from core.run_config import RunConfig
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
 from core.training.data import Split, TextBatches, load_splits
-from core.training.device import DeviceSetup, choose_device
+from core.training.device import choose_device
 from core.training.images import ImageBatches
 from core.training.loop import FitSettings, LoopState, fit, predict_logits
 from core.training.presets import Hyperparameters, epochs_for, resolve
@@ -77,6 +77,15 @@ def _train_head_on_features(built, data, splits, dataset_dir, hyper, config, set
     return state, predict_logits(head, feature_data["test"], setup, 1024)
 
 
+def prepare_model(task: str, config: RunConfig, labels: list[str], hyper: Hyperparameters | None = None) -> BuiltModel:
+    """The model as training starts: built, method applied. Seeded, so the same config gives the same weights
+    (the new head and any adapter are randomly initialised)."""
+    hyper = hyper or resolve(task, config)
+    torch.manual_seed(config.seed)
+    build_config = dataclasses.replace(config, max_length=hyper.max_length, image_size=hyper.image_size)
+    return apply_method(build_model(task, build_config, labels), config)
+
+
 def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
               reporter: Reporter, resume: bool = False) -> TrainResult:
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
@@ -86,11 +95,9 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     setup = choose_device(config.device)
     reporter.log(f"Device: {setup.label}. Method {config.method}, preset {config.preset}.")
     splits = load_splits(dataset_dir, labels)
-    # 2) model and method (seeded: the new head's initial weights depend on the seed)
+    # 2) model and method
     reporter.progress(Progress(0, 0, 0.0, "Loading model"))
-    torch.manual_seed(config.seed)
-    build_config = dataclasses.replace(config, max_length=hyper.max_length, image_size=hyper.image_size)
-    built = apply_method(build_model(task, build_config, labels), config)
+    built = prepare_model(task, config, labels, hyper)
     trainable, total = count_params(built.model)
     reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
     built.model.to(setup.device)
@@ -147,4 +154,4 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     )
 
 
-__all__ = ["TrainResult", "train_run", "class_weights", "DeviceSetup"]
+__all__ = ["TrainResult", "class_weights", "prepare_model", "train_run"]
