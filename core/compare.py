@@ -44,6 +44,17 @@ def baseline_deltas(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
     return deltas
 
 
+def baseline_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """This run against its stored baselines (columns: model, accuracy, macro_f1)."""
+    rows = [{"model": "This run", "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1")}]
+    for name, scores in (metrics.get("baselines") or {}).items():
+        if scores:
+            title = BASELINE_NAMES.get(name, name)
+            rows.append({"model": f"{title} ({scores['model']})" if scores.get("model") else title,
+                         "accuracy": scores.get("accuracy"), "macro_f1": scores.get("macro_f1")})
+    return pd.DataFrame(rows, columns=["model", "accuracy", "macro_f1"])
+
+
 def comparison_table(runs: Iterable[FinishedRun]) -> pd.DataFrame:
     """One row per run plus one per distinct baseline; `best` marks the run with the highest macro-F1."""
     rows, seen_baselines = [], set()

@@ -89,7 +89,9 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
     else:
         st.markdown(f"Red regions raised the probability of **{label}** most: greying them out lowers it.")
         st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
-    st.caption(f"Integrated gradients (text) or occlusion (images) with captum, in {explanation.seconds:.2f} s.")
+    method = "integrated gradients over the word embeddings" if isinstance(explanation, TextExplanation) else \
+        "occlusion of a 7 × 7 grid of patches"
+    st.caption(f"Computed with captum ({method}) in {explanation.seconds:.2f} s.")
 
 
 def batch_ui(predictor: Predictor, run: RunResult) -> None:

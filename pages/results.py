@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import result_charts as charts
-from core.compare import baseline_deltas, comparison_table
+from core.compare import baseline_deltas, baseline_table, comparison_table
 from core.dataset_files import read_examples
 from core.results import (
     cell_examples, confidence_histogram, learning_curves, least_confident, metrics_at_threshold, misclassified,
@@ -31,21 +31,23 @@ def pick_run_ui(runs: list[RunResult]) -> RunResult:
 
 
 def metric_cards_ui(metrics: dict, recomputed: dict, examples_count: int) -> None:
+    """Accuracy and macro-F1 with the difference from the untuned model, beside the baselines themselves."""
     deltas = baseline_deltas(metrics)
     reference = "zero_shot" if "zero_shot" in deltas else "majority"
-    against = {"zero_shot": "vs the untuned model", "majority": "vs always the most common class"}[reference]
-    cards = st.columns(4)
-    for column, key, title in ((cards[0], "accuracy", "Accuracy"), (cards[1], "macro_f1", "Macro-F1")):
+    cards, baselines = st.columns([1, 1.3])
+    left, right = cards.columns(2)
+    for column, key, title, explanation in (
+        (left, "accuracy", "Accuracy", "Share of the test examples the model labels correctly."),
+        (right, "macro_f1", "Macro-F1", "The F1 of every class averaged equally, so rare classes count as much as common ones."),
+    ):
         delta = deltas.get(reference, {}).get(key)
         column.metric(title, f"{metrics[key]:.1%}", delta=None if delta is None else f"{delta * 100:+.1f} points",
-                      delta_description=against if delta is not None else None, border=True,
-                      help="Macro-F1 averages the F1 of every class equally, so rare classes count as much as common ones."
-                      if key == "macro_f1" else "Share of the test examples the model labels correctly.")
-    baselines = metrics.get("baselines") or {}
-    for column, name, title in ((cards[2], "zero_shot", "Untuned model, zero-shot"), (cards[3], "majority", "Most common class")):
-        scores = baselines.get(name)
-        column.metric(f"{title} (accuracy)", "—" if not scores else f"{scores['accuracy']:.1%}", border=True,
-                      help="The baseline tuning is judged against, on the same test examples.")
+                      border=True, help=explanation)
+    cards.caption({"zero_shot": "Arrows: the difference from the untuned model (zero-shot) — what tuning bought.",
+                   "majority": "Arrows: the difference from always answering the most common class."}[reference])
+    baselines.dataframe(baseline_table(metrics), hide_index=True, key="results_baselines",
+                        column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                                       "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f")})
     same = all(abs(recomputed[k] - metrics[k]) < 1e-9 for k in ("accuracy", "macro_f1"))
     if same:
         st.caption(f"Checked: recomputing from the {examples_count} stored test predictions "

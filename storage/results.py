@@ -55,9 +55,11 @@ class RunResult:
 
     @property
     def title(self) -> str:
-        """How a run is named in pickers: '#12 minilm · lora · sms (spam detection)'."""
-        label = f"#{self.id} {self.model} · {self.method} · {self.dataset_name}"
-        return f"{label} ({self.name})" if self.name else label
+        """How a run is named in pickers: '#12 sms · minilm · lora — first try'."""
+        label = f"#{self.id} {self.dataset_name} · {self.model} · {self.method}"
+        # A name adds something only when it is more than the model and method again (the CLI's default).
+        extra = self.name and not (self.model in self.name and self.method in self.name)
+        return f"{label} — {self.name}" if extra else label
 
     @property
     def dataset_dir(self) -> Path:

@@ -76,11 +76,13 @@ def test_numbers_equal_the_stored_metrics_and_the_stored_predictions(tuneboard_h
                                np.column_stack([precision, recall, f1]))
     assert per_class["support"].tolist() == support.tolist()
     # The untuned baselines, and the difference tuning made.
-    majority = metrics["baselines"]["majority"]
-    assert metric(at, "Most common class (accuracy)").value == f"{majority['accuracy']:.1%}"
-    zero_shot = metrics["baselines"].get("zero_shot")
+    majority, zero_shot = metrics["baselines"]["majority"], metrics["baselines"].get("zero_shot")
+    baselines = table(at, "model", "accuracy", "macro_f1").set_index("model")
+    assert baselines.loc["This run", "accuracy"] == pytest.approx(accuracy)
+    assert baselines.loc["Always the most common class", "macro_f1"] == pytest.approx(majority["macro_f1"])
     reference = zero_shot or majority
     assert metric(at, "Accuracy").delta == f"{(accuracy - reference['accuracy']) * 100:+.1f} points"
+    assert metric(at, "Macro-F1").delta == f"{(macro_f1 - reference['macro_f1']) * 100:+.1f} points"
 
 
 def test_picking_a_confusion_cell_lists_its_test_examples(tuneboard_home):
