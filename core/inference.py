@@ -8,6 +8,7 @@ exactly as at evaluation time (same tokenizer and max_length; same image resize 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,9 @@ def load_predictor(output_dir: Path) -> Predictor:
         if info.get("needs_adapter"):
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(output_dir / ADAPTER_DIR))
+            with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5; not ours to fix
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+                model = PeftModel.from_pretrained(model, str(output_dir / ADAPTER_DIR))
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged or partial folder: say so plainly
