@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +22,10 @@ from core.threshold import decide
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 BATCH_SIZE = 32  # inputs per predict() call; bounds memory for large uploads
+# One text or image is predicted with one CPU thread. Idle, two threads save about 3 ms on a short text;
+# but while a training run shares the CPU (the normal case on a laptop), threads that wait for each other
+# make a prediction 5-10x slower (bench/predict_latency.py; figures in docs/BENCHMARKS.md).
+SINGLE_INPUT_THREADS = 1
 MAX_BATCH_ROWS = 20_000  # a larger upload is refused: scoring it would block the page for many minutes
 
 
@@ -43,12 +48,31 @@ class SinglePrediction:
     seconds: float  # wall time of the model call (tokenizing / resizing included)
 
 
-def predict_one(predictor: Predictor, item: Any, labels: Sequence[str], threshold: float | None) -> SinglePrediction:
+def predict_one(predictor: Predictor, item: Any, labels: Sequence[str], threshold: float | None,
+                threads: int | None = SINGLE_INPUT_THREADS) -> SinglePrediction:
+    """One input; `threads` caps torch's CPU threads for the call (None: leave them as they are)."""
     start = time.perf_counter()
-    (probabilities,) = predictor.predict([item])
+    with cpu_threads(threads):
+        (probabilities,) = predictor.predict([item])
     seconds = time.perf_counter() - start
     probabilities = {label: float(probabilities[label]) for label in labels}
     return SinglePrediction(decide(probabilities, labels, threshold), probabilities, seconds)
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run the block with at most `count` torch CPU threads (the setting is process-wide, so it is restored)."""
+    import torch  # here, not at the top: reading an upload must not pay for importing torch
+
+    before = torch.get_num_threads()
+    if count is None or count >= before:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def top_classes(probabilities: dict[str, float], k: int = 5) -> pd.DataFrame:

@@ -67,3 +67,19 @@ def test_top_classes_are_sorted_and_cut():
     top = top_classes({"a": 0.1, "b": 0.6, "c": 0.3}, k=2)
     assert top.to_dict("records") == [{"class": "b", "probability": 0.6}, {"class": "c", "probability": 0.3}]
     assert isinstance(top, pd.DataFrame)
+
+
+def test_cpu_threads_caps_torch_inside_the_block_and_restores_it():
+    import torch
+
+    from core.predict_service import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), cpu_threads(1):
+        raise RuntimeError("a failing prediction")
+    assert torch.get_num_threads() == before
+    with cpu_threads(None):
+        assert torch.get_num_threads() == before
