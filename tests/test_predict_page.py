@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
 
 import pandas as pd
@@ -60,6 +64,28 @@ def test_a_typed_text_gets_the_models_label_probabilities_and_timing(tuneboard_h
     assert re.fullmatch(r"\d+ ms", metric(at, "Time"))
     shown = table(at, "class", "probability").set_index("class")["probability"].to_dict()
     assert shown == pytest.approx(expected, abs=1e-6)
+
+
+def cli_predict(home, run_id: int, *args: str) -> dict:
+    env = {**os.environ, "TUNEBOARD_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "core", "predict", "--run", str(run_id), *args, "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (prediction,) = json.loads(done.stdout)["predictions"]
+    return prediction
+
+
+def test_the_page_agrees_with_the_command_line(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    labels = jobs.get_run(run_id).dataset.labels
+    for threshold in (None, 0.2):  # without a saved threshold, and with one that can change the answer
+        save_threshold(run_id, threshold)
+        cli = cli_predict(tuneboard_home, run_id, "--text", SPAMMY)
+        at = predict_text(open_predict(), SPAMMY)
+        assert metric(at, "Prediction") == cli["label"]
+        shown = table(at, "class", "probability").set_index("class")["probability"].to_dict()
+        assert shown == pytest.approx(cli["probabilities"], abs=2e-6)  # the CLI rounds to 6 decimals
+        assert set(shown) == set(labels)
 
 
 def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
@@ -145,6 +171,18 @@ def test_a_dropped_image_gets_a_prediction_and_an_occlusion_heatmap(tuneboard_ho
     assert any("Red regions raised the probability" in m.value for m in at.markdown)
     captions = [image.proto.imgs[0].caption for image in at.get("image")]
     assert "What the model saw, with the regions that drove it" in captions
+
+
+def test_the_page_agrees_with_the_command_line_on_an_image(tuneboard_home):
+    trained = image_run()
+    run_id = use_run(trained, tuneboard_home)
+    photo = next((trained.data / "ants").iterdir())
+    cli = cli_predict(tuneboard_home, run_id, "--image", str(photo))
+    at = open_predict()
+    at.file_uploader(key="predict_image").set_value(("ant.png", photo.read_bytes(), "image/png")).run()
+    assert metric(at, "Prediction") == cli["label"]
+    shown = table(at, "class", "probability").set_index("class")["probability"].to_dict()
+    assert shown == pytest.approx(cli["probabilities"], abs=2e-6)
 
 
 def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
