@@ -19,28 +19,30 @@ def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], nor
     page can list the examples of the clicked cell (its x is the predicted class, its y the true class).
     """
     labels = [str(label) for label in labels]
+    n = len(labels)
     rates = row_normalized(matrix)
     counts = [[int(v) for v in row] for row in matrix]
     shown = rates if normalized else counts
-    text = [[f"{rates[i][j]:.0%}" if normalized else str(counts[i][j]) for j in range(len(labels))]
-            for i in range(len(labels))]
+    # Cells shrink with many classes so the chart stays on screen; numbers inside only while they fit.
+    cell = 60 if n <= 10 else max(12, 700 // n)
+    text = [[(f"{rates[i][j]:.0%}" if normalized else str(counts[i][j])) if n <= 25 else "" for j in range(n)]
+            for i in range(n)]
     hover = [[f"true {labels[i]} → predicted {labels[j]}<br>{counts[i][j]} examples<br>"
-              f"{rates[i][j]:.1%} of true {labels[i]}" for j in range(len(labels))] for i in range(len(labels))]
+              f"{rates[i][j]:.1%} of true {labels[i]}" for j in range(n)] for i in range(n)]
     figure = go.Figure(go.Heatmap(
         z=shown, x=labels, y=labels, text=text, texttemplate="%{text}", hoverinfo="skip",
         colorscale="Blues", zmin=0, zmax=1 if normalized else None, showscale=False,
     ))
     figure.add_trace(go.Scatter(
-        x=[labels[j] for i in range(len(labels)) for j in range(len(labels))],
-        y=[labels[i] for i in range(len(labels)) for j in range(len(labels))],
-        mode="markers", marker={"size": 40, "opacity": 0, "symbol": "square"},
-        hovertext=[hover[i][j] for i in range(len(labels)) for j in range(len(labels))],
+        x=[labels[j] for i in range(n) for j in range(n)], y=[labels[i] for i in range(n) for j in range(n)],
+        mode="markers", marker={"size": cell * 0.9, "opacity": 0, "symbol": "square"},
+        hovertext=[hover[i][j] for i in range(n) for j in range(n)],
         hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
     ))
     figure.update_layout(
         xaxis={"title": "Predicted class", "type": "category", "side": "top"},
         yaxis={"title": "True class", "type": "category", "autorange": "reversed"},
-        height=max(300, 60 * len(labels) + 120), margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        height=max(300, cell * n + 140), margin={"l": 10, "r": 10, "t": 60, "b": 10},
         clickmode="event+select",
     )
     return figure

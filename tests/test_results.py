@@ -192,3 +192,18 @@ def test_threshold_is_saved_on_the_run_and_validated():
         stored.save_threshold(run_id, 1.5)
     with pytest.raises(LookupError):
         stored.save_threshold(12345, 0.5)
+
+
+def test_confusion_figure_shows_counts_or_rates_and_one_clickable_point_per_cell():
+    from core.result_charts import confusion_figure
+
+    counts = confusion_figure(LABELS, [[3, 1], [0, 2]], normalized=False)
+    heatmap, cells = counts.data
+    assert [list(row) for row in heatmap.z] == [[3, 1], [0, 2]]
+    assert list(zip(cells.y, cells.x)) == [("ham", "ham"), ("ham", "spam"), ("spam", "ham"), ("spam", "spam")]
+    assert cells.hovertext[1] == "true ham → predicted spam<br>1 examples<br>25.0% of true ham"
+    rates = confusion_figure(LABELS, [[3, 1], [0, 2]], normalized=True)
+    assert [list(row) for row in rates.data[0].z] == [[0.75, 0.25], [0.0, 1.0]]
+    assert [list(row) for row in rates.data[0].text] == [["75%", "25%"], ["0%", "100%"]]
+    many = confusion_figure([f"c{i}" for i in range(60)], np.eye(60, dtype=int).tolist(), normalized=False)
+    assert many.layout.height < 1000 and all(t == "" for row in many.data[0].text for t in row)
