@@ -110,8 +110,13 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
                 result = score(predictor, frame[column].astype(str).tolist(), run.labels, run.threshold)
             st.session_state["predict_batch"] = (job, result)
     else:
-        uploads = st.file_uploader("Images, or a zip of images", type=IMAGE_TYPES + ["zip"], accept_multiple_files=True,
-                                   key="predict_batch_images")
+        source = st.radio("Upload", ["Image files or a zip", "A folder"], horizontal=True, key="predict_batch_source")
+        if source == "A folder":
+            uploads = st.file_uploader("A folder of images", type=IMAGE_TYPES, accept_multiple_files="directory",
+                                       key="predict_batch_folder")
+        else:
+            uploads = st.file_uploader("Images, or a zip of images", type=IMAGE_TYPES + ["zip"],
+                                       accept_multiple_files=True, key="predict_batch_images")
         if not uploads:
             return
         job = (run.id, tuple(u.file_id for u in uploads))

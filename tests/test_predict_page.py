@@ -204,6 +204,20 @@ def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
     assert scored[["P(ants)", "P(bees)"]].sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
 
 
+def test_a_folder_of_images_is_scored(tuneboard_home):
+    trained = image_run()
+    run_id = use_run(trained, tuneboard_home)
+    photos = sorted((trained.data / "bees").iterdir())[:3]
+    at = open_predict()
+    at.radio(key="predict_batch_source").set_value("A folder").run()
+    at.file_uploader(key="predict_batch_folder").set_value([(f"bees/{p.name}", png(p), "image/png") for p in photos]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    scored = table(at, "input", "predicted", "confidence")
+    expected = reference(run_id, [Image.open(p) for p in photos])
+    assert scored["P(bees)"].tolist() == pytest.approx([e["bees"] for e in expected], abs=1e-6)
+
+
 def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
     use_run(image_run(), tuneboard_home)
     at = open_predict()
