@@ -175,6 +175,9 @@ with tabs["Overview"]:
                  column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")})
     st.subheader("Confusion matrix")
     st.caption("Rows are the true classes, columns what the model said. Click a cell (or pick it below) to see its examples.")
+    if run.threshold is not None and is_two_class(run.labels):
+        st.caption("These numbers are for the most probable class; predictions use the threshold saved on the "
+                   "**Threshold** tab, which shows the numbers at that threshold.")
     confusion_ui(run, joined, run.metrics["confusion_matrix"]["matrix"])
     st.subheader("Learning curves")
     curves = learning_curves(metric_points(run.id))
