@@ -10,7 +10,11 @@ import json
 from pathlib import Path
 
 from core.catalog import ModelLoadError, ModelSource, resolve_model
-from core.models import efficientnet, hf
+from core.models.libraries import resolve_lazy_imports
+
+resolve_lazy_imports()  # before anything else here touches transformers / peft (see libraries.py for why)
+
+from core.models import efficientnet, hf  # noqa: E402
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel, ImageSettings, count_params, logits_of
 from core.models.tuning import apply_method, find_head_names, set_train_mode
 from core.run_config import RunConfig
