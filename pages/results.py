@@ -64,8 +64,12 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
     if run.task == "image":
         columns = st.columns(6)
         for i, row in enumerate(frame.head(THUMBNAILS).itertuples()):
-            columns[i % 6].image(str(run.dataset_dir / row.input), width="stretch",
-                                 caption=f"true {row.true_label} · predicted {row.predicted_label} · {row.confidence:.0%}")
+            caption = f"true {row.true_label} · predicted {row.predicted_label} · {row.confidence:.0%}"
+            path = run.dataset_dir / row.input
+            if path.is_file():
+                columns[i % 6].image(str(path), width="stretch", caption=caption)
+            else:
+                columns[i % 6].caption(f"(image missing: {row.source}) {caption}")
         if len(frame) > THUMBNAILS:
             st.caption(f"Showing {THUMBNAILS} of {len(frame)} examples.")
         return
