@@ -1,0 +1,154 @@
+"""The whole user path in a real browser: upload SMS spam, launch a Quick run, watch it finish, read the
+results, make a live prediction. Headless Chromium (Debian's package) driven by Playwright; the app and its
+background worker run for real on a free local port with a fresh data folder. Screenshots of each step go
+to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SMS_SPAM, require
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = ROOT / "test-artifacts" / "browser"
+RUN_TIMEOUT_S = 600  # a Quick head-only run on 5,000 texts takes about a minute on 2 CPU cores
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(tuneboard_home: Path):
+    """Start `streamlit run app.py` as a user would; the app starts its own worker. Stop both afterwards."""
+    port = free_port()
+    env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
+    env.pop("TUNEBOARD_NO_WORKER", None)  # the real path: the app starts the background worker
+    log = open(tuneboard_home.parent / "streamlit.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the app did not answer /_stcore/health within 60 s")
+    yield url
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=20)
+    stop_workers()
+
+
+def stop_workers() -> None:
+    """The app's worker runs in its own session; stop it (and its training child) through its recorded pid."""
+    from storage.db import session_factory
+    from storage.models import Worker
+
+    with session_factory()() as s:
+        pids = [w.pid for w in s.query(Worker).all()]
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@pytest.fixture
+def page(app_url):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine: install Debian's chromium package (.ci/run does)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.wait_for_timeout(800)  # let charts and canvases finish drawing
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page, title: str) -> None:
+    page.get_by_role("link", name=title, exact=True).first.click()
+    page.wait_for_load_state("networkidle")
+
+
+def test_user_path_from_upload_to_prediction(page):
+    sms = require(SMS_SPAM)
+    expect = pytest.importorskip("playwright.sync_api").expect
+    expect(page.get_by_role("heading", name="Tuneboard")).to_be_visible()
+    shot(page, "01_home")
+
+    # 1) Data: upload the SMS file, check what the app read, keep its column guesses, save.
+    open_page(page, "Data")
+    page.locator("input[type=file]").first.set_input_files(str(sms))
+    expect(page.get_by_text("5,574").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("exact duplicate", exact=False).first).to_be_visible()
+    shot(page, "02_data_uploaded")
+    page.get_by_role("button", name="Save dataset").click()
+    expect(page.get_by_text("Saved", exact=False).first).to_be_visible(timeout=60_000)
+    shot(page, "03_data_saved")
+
+    # 2) Train: head only (the fastest first model) with the default Quick preset, launch.
+    open_page(page, "Train")
+    page.get_by_text("Head only", exact=True).first.click()
+    expect(page.get_by_text("Estimated time")).to_be_visible(timeout=180_000)
+    shot(page, "04_train")
+    # The page counts trainable parameters (it builds the model once) before Launch is offered.
+    page.get_by_role("button", name="Launch").click()
+    expect(page.get_by_text("Queued run", exact=False).first).to_be_visible()
+
+    # 3) Runs: the background worker trains it; the page updates by itself until it has finished.
+    open_page(page, "Runs")
+    shot(page, "05_runs_started")
+    expect(page.get_by_text("Open the results")).to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    expect(page.get_by_text("Test accuracy", exact=False).first).to_be_visible()
+    shot(page, "06_runs_finished")
+
+    # 4) Results: metric cards and the confusion matrix.
+    page.get_by_text("Open the results").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_text("Accuracy", exact=True).first).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.get_by_text("Confusion matrix", exact=False).first).to_be_visible()
+    shot(page, "07_results")
+
+    # 5) Predict: an obvious spam text is called spam.
+    open_page(page, "Predict")
+    page.get_by_label("Text", exact=True).fill("WINNER!! You have won a FREE prize of 1000 cash. Call 09061701461 now to claim, "
+                                   "text CLAIM to 80086. T&C apply")
+    page.get_by_role("button", name="Predict").click()
+    prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction")
+    expect(prediction).to_contain_text("spam", timeout=60_000)
+    shot(page, "08_predict")
