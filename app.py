@@ -5,6 +5,7 @@ Run with `streamlit run app.py`. Each page lives in pages/ and stays thin.
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 
@@ -16,6 +17,25 @@ from storage.paths import data_home, database_url
 PAGES_DIR = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
+
+
+def password_gate() -> None:
+    """Shared deployments set TUNEBOARD_PASSWORD; each browser session must type it once before anything shows."""
+    expected = os.environ.get("TUNEBOARD_PASSWORD", "")
+    if not expected or st.session_state.get("signed_in"):
+        return
+    st.title("Tuneboard")
+    typed = st.text_input("Password", type="password", key="password",
+                          help="This Tuneboard is shared; ask whoever set it up for the password.")
+    if typed and hmac.compare_digest(typed.encode(), expected.encode()):
+        st.session_state["signed_in"] = True
+        st.rerun()
+    if typed:
+        st.error("That password is not right. Check it and try again.")
+    st.stop()
+
+
+password_gate()
 
 # Pages in the order a user walks them.
 pages = [

@@ -11,3 +11,19 @@ def test_app_opens_on_home_and_shows_the_data_folder(tuneboard_home):
     assert at.title[0].value == "Tuneboard"
     assert any(str(tuneboard_home) in c.value for c in at.sidebar.caption)
     assert [m.value for m in at.metric] == ["0", "0"]
+
+
+def test_password_gate_hides_everything_until_the_right_password(monkeypatch):
+    monkeypatch.setenv("TUNEBOARD_PASSWORD", "s3cret pilot")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Password"]
+    assert not at.metric  # the Home page did not render
+
+    at.text_input(key="password").set_value("wrong").run()
+    assert "not right" in at.error[0].value
+    assert not at.metric
+
+    at.text_input(key="password").set_value("s3cret pilot").run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:2] == ["Datasets", "Runs"]
