@@ -112,3 +112,20 @@ def test_overlay_ignores_negative_evidence():
     photo = Image.new("RGB", (10, 10), (0, 0, 255))
     overlay = heatmap_overlay(photo, np.array([[-1.0, -1.0], [-1.0, -1.0]]))
     assert overlay.getpixel((5, 5)) == (0, 0, 255)
+
+
+@pytest.mark.parametrize("method", ["prompt", "prefix"])
+def test_explaining_a_peft_wrapped_model_attributes_only_the_real_words(tokenizer, method):
+    from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    base = BertForSequenceClassification(BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, num_labels=2))
+    settings = {"task_type": TaskType.SEQ_CLS, "num_virtual_tokens": 4}
+    model = get_peft_model(base, PromptTuningConfig(**settings) if method == "prompt" else PrefixTuningConfig(**settings))
+    text = "Claim your free ticket now"
+    explanation = explain_text(model, tokenizer, text, target_index=1, target="spam", max_length=32)
+    assert [w.word for w in explanation.words] == text.split()  # virtual tokens are not words of the text
+    assert max(abs(w.score) for w in explanation.words) == pytest.approx(1.0)
