@@ -25,6 +25,9 @@ from storage.models import CANCELLED, RUNNING
 from storage.paths import data_home
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# While training, how often the worker looks for cancel requests: a cancel is noticed within this time, and a
+# child that does not stop on its own is killed within cancel_grace + kill_grace more seconds.
+BUSY_POLL_SECONDS = 0.5
 log = logging.getLogger("tuneboard.worker")
 
 
@@ -90,7 +93,7 @@ class Worker:
                 queue_empty = self._tick()
                 if self.settings.once and queue_empty and not self.children:
                     break
-                time.sleep(0.25 if self.children else self.settings.poll_seconds)
+                time.sleep(BUSY_POLL_SECONDS if self.children else self.settings.poll_seconds)
         finally:
             self._shutdown()
         return 0
@@ -212,7 +215,13 @@ class Worker:
 
 
 def run_worker(settings: WorkerSettings | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    # Our own lines only (not every library's INFO chatter), to stderr: the app sends it to worker.log.
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s worker: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     return Worker(settings).run()
 
 
