@@ -114,23 +114,29 @@ def _plain(value: Any) -> Any:
 
 
 def enqueue(dataset_id: int, config: dict[str, Any], name: str = "") -> int:
+    return _insert_run(dataset_id, config, name)
+
+
+def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, name: str = "") -> int:
+    """A run created already running under `worker_id`: the CLI trains it in-process, so no worker may take it.
+
+    One INSERT: the row is never queued, not even for an instant a worker could claim it in.
+    """
+    return _insert_run(dataset_id, config, name, worker_id)
+
+
+def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None) -> int:
     with _session() as s, s.begin():
         if s.get(Dataset, dataset_id) is None:
             raise JobError(f"Dataset {dataset_id} does not exist; upload it on the Data page first.", "no_dataset")
         run = Run(dataset_id=dataset_id, config=_plain(config), name=name, status=QUEUED, message="Waiting for a worker")
+        if worker_id is not None:
+            now = utcnow()
+            run.status, run.worker_id, run.attempt, run.message = RUNNING, worker_id, 1, "Starting"
+            run.started_at = run.heartbeat_at = now
         s.add(run)
         s.flush()
         return run.id
-
-
-def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, name: str = "") -> int:
-    """A run created already running under `worker_id`: the CLI trains it in-process, so no worker may take it."""
-    run_id = enqueue(dataset_id, config, name)
-    with _session() as s, s.begin():
-        now = utcnow()
-        s.execute(update(Run).where(Run.id == run_id).values(
-            status=RUNNING, worker_id=worker_id, attempt=1, started_at=now, heartbeat_at=now, message="Starting"))
-    return run_id
 
 
 def request_cancel(run_id: int) -> str:

@@ -175,3 +175,10 @@ def test_log_tail_returns_the_last_lines():
     jobs.log_path(7).write_text("".join(f"line {i}\n" for i in range(500)))
     assert jobs.log_tail(7, lines=3).splitlines() == ["line 497", "line 498", "line 499"]
     assert jobs.log_tail(8) == ""
+
+
+def test_a_run_the_cli_trains_itself_is_never_claimable():
+    run_id = jobs.enqueue_claimed(make_dataset(), CONFIG, "cli:1:1")
+    run = jobs.get_run(run_id)
+    assert (run.status, run.worker_id, run.attempt) == ("running", "cli:1:1", 1)
+    assert jobs.claim_next("w1") is None
