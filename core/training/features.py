@@ -30,16 +30,49 @@ CACHE_VERSION = 1
 HEAD_DROPOUT = 0.1  # the dropout the full model applies before its classifier during training
 
 
-class HeadOnFeatures(nn.Module):
-    """The model's own head module, fed cached features: model(features=...) -> logits."""
+def first_linear(head: nn.Module) -> nn.Linear | None:
+    return next((m for m in head.modules() if isinstance(m, nn.Linear)), None)
 
-    def __init__(self, head: nn.Module) -> None:
+
+class HeadOnFeatures(nn.Module):
+    """The model's own head module, fed cached features: model(features=...) -> logits.
+
+    Features are standardised per dimension with the training set's mean and std: a linear probe then learns
+    in a few dozen steps whatever the features' scale (MiniLM's pooler outputs are ~0.05 in size, so an
+    unscaled head would need hundreds of steps). `fold_standardisation` moves the scaling into the head's
+    first linear layer afterwards, so the saved model is the plain architecture with the same outputs.
+    """
+
+    def __init__(self, head: nn.Module, train_features: torch.Tensor) -> None:
         super().__init__()
         self.head = head
         self.dropout = nn.Dropout(HEAD_DROPOUT)
+        linear = first_linear(head)
+        flat = train_features.reshape(len(train_features), -1)  # (N, D): D = the first linear's inputs
+        self.standardise = linear is not None and flat.shape[1] == linear.in_features and len(flat) > 1
+        mean = flat.mean(0) if self.standardise else torch.zeros(flat.shape[1])
+        std = flat.std(0).clamp(min=1e-6) if self.standardise else torch.ones(flat.shape[1])
+        self.register_buffer("mean", mean.to(train_features.dtype))
+        self.register_buffer("std", std.to(train_features.dtype))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(features))
+        shape = features.shape
+        scaled = ((features.reshape(shape[0], -1) - self.mean) / self.std).reshape(shape)
+        return self.head(self.dropout(scaled))
+
+    @torch.no_grad()
+    def fold_standardisation(self) -> None:
+        """W x' + b with x' = (x - m) / s  ==  (W / s) x + (b - W (m / s)); then m = 0, s = 1."""
+        if not self.standardise:
+            return
+        linear = first_linear(self.head)
+        weight = linear.weight.float()  # (out, in)
+        if linear.bias is not None:
+            linear.bias.copy_(linear.bias - weight @ (self.mean / self.std))
+        linear.weight.copy_(weight / self.std)
+        self.mean.zero_()
+        self.std.fill_(1.0)
+        self.standardise = False
 
 
 class FeatureBatches:

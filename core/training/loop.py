@@ -48,18 +48,26 @@ class FitSettings:
     seed: int = 42
     class_weights: torch.Tensor | None = None  # (num_labels,) loss weights, or None
     max_grad_norm: float = 1.0
+    # The new classifier starts from random weights: it learns at a higher rate than the pretrained rest, so it
+    # does not sit on the majority class while the backbone (or its adapter) adapts slowly. ids of its parameters.
+    head_param_ids: frozenset[int] = frozenset()
+    head_lr_scale: float = 10.0
     checkpoint: bool = True  # write output_dir/checkpoint/ after every epoch
     phase: str = "Training"  # shown in progress messages
 
 
 def make_optimizer(model: nn.Module, settings: FitSettings) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for param in model.parameters():
         if param.requires_grad:
             # Biases and norm scales (1-D) are not decayed, as in BERT's recipe.
-            (no_decay if param.ndim < 2 else decay).append(param)
-    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.learning_rate)
+            key = (id(param) in settings.head_param_ids, param.ndim >= 2)
+            groups.setdefault(key, []).append(param)
+    return torch.optim.AdamW([
+        {"params": params, "weight_decay": settings.weight_decay if decay else 0.0,
+         "lr": settings.learning_rate * (settings.head_lr_scale if head else 1.0)}
+        for (head, decay), params in sorted(groups.items())
+    ], lr=settings.learning_rate)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, settings: FitSettings):

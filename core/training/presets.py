@@ -28,13 +28,15 @@ class Hyperparameters:
 
 
 # (learning rate, epochs) per preset, per task and method. Prompt tuning needs a much larger rate and more epochs.
+# Rates were checked on a 600-text slice of SMS spam as well as the full set: at lower rates LoRA and BitFit
+# stay on the majority class for the ~80 steps a few hundred texts give. The new head trains at 10x the rate.
 _TEXT = {
     "full": {"quick": (5e-5, 2), "balanced": (5e-5, 3), "best": (4e-5, 6)},
-    "lora": {"quick": (5e-4, 2), "balanced": (5e-4, 3), "best": (4e-4, 6)},
+    "lora": {"quick": (1e-3, 2), "balanced": (1e-3, 3), "best": (8e-4, 6)},
     "prompt": {"quick": (3e-2, 3), "balanced": (3e-2, 6), "best": (2e-2, 12)},
     "prefix": {"quick": (1e-2, 2), "balanced": (1e-2, 4), "best": (5e-3, 8)},
     "ia3": {"quick": (5e-3, 2), "balanced": (5e-3, 4), "best": (4e-3, 8)},
-    "bitfit": {"quick": (1e-3, 2), "balanced": (1e-3, 4), "best": (8e-4, 8)},
+    "bitfit": {"quick": (3e-3, 2), "balanced": (3e-3, 4), "best": (2e-3, 8)},
     "head": {"quick": (3e-3, 30), "balanced": (3e-3, 60), "best": (2e-3, 120)},
 }
 _IMAGE = {

@@ -52,6 +52,13 @@ def _datasets(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path) ->
     return {name: ImageBatches(split, dataset_dir, built.image) for name, split in splits.items()}
 
 
+def head_parameter_ids(built: BuiltModel) -> frozenset[int]:
+    """The trainable parameters of the new classifier (peft's trainable copy of it, under a peft wrapper)."""
+    base = built.base_model()
+    return frozenset(id(p) for name in built.head_names for p in base.get_submodule(name).parameters()
+                     if p.requires_grad)
+
+
 def _fit_settings(hyper: Hyperparameters, config: RunConfig, epochs: int, train: Split, num_labels: int) -> FitSettings:
     return FitSettings(
         epochs=epochs, learning_rate=hyper.learning_rate, batch_size=hyper.batch_size,
@@ -67,13 +74,15 @@ def _train_head_on_features(built, data, splits, dataset_dir, hyper, config, set
 
     feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, hyper.eval_batch_size,
                                    config.seed, reporter)
-    head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]))
-    feature_data = {name: cached.FeatureBatches(feats[name], splits[name])
+    head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
+    head.to(setup.device)
+    feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
                     for name in splits if len(splits[name])}
     settings = _fit_settings(hyper, config, hyper.epochs, splits["train"], len(built.labels))
     settings.phase = "Training the head"
     state = fit(head, head.train, feature_data["train"], feature_data.get("val"), settings, setup, reporter,
                 output_dir, resume)
+    head.fold_standardisation()  # the head inside the full model now takes raw features
     return state, predict_logits(head, feature_data["test"], setup, 1024)
 
 
@@ -115,6 +124,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     else:
         epochs = epochs_for(hyper, -(-data["train"].num_train_batches(hyper.batch_size) // max(1, config.grad_accum)))
         settings = _fit_settings(hyper, config, epochs, splits["train"], len(labels))
+        settings.head_param_ids = head_parameter_ids(built)
         state: LoopState = fit(built.model, lambda: set_train_mode(built), data["train"], data["val"], settings,
                                setup, reporter, output_dir, resume)
         train_seconds = time.perf_counter() - start
