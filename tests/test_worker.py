@@ -249,6 +249,7 @@ def real_workers():
         process.wait(timeout=10)
 
 
+@pytest.mark.slow  # the real engine in real processes: tens of seconds on 2 cores
 def test_real_engine_kill_9_then_resume_continues_from_the_epoch_checkpoint(real_workers):
     run_id = jobs.enqueue(make_dataset(rows=120), {**TINY_BERT, "epochs": 3, "batch_size": 4})
     worker = real_workers()
@@ -270,6 +271,7 @@ def test_real_engine_kill_9_then_resume_continues_from_the_epoch_checkpoint(real
     assert (jobs.run_dir(run_id) / "model").is_dir()
 
 
+@pytest.mark.slow  # the real engine in real processes: tens of seconds on 2 cores
 def test_real_engine_cancel_stops_training_within_5_seconds(real_workers):
     run_id = jobs.enqueue(make_dataset(rows=240), {**TINY_BERT, "epochs": 200, "batch_size": 4})
     worker = real_workers()
