@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from core.__main__ import main as cli_main
@@ -78,6 +79,21 @@ def test_images_predict_the_same_from_a_path_or_an_opened_image(datasets, tmp_pa
     from_images = predictor.predict([Image.open(p) for p in paths])
     np.testing.assert_allclose([list(p.values()) for p in from_paths], [list(p.values()) for p in from_images])
     assert all(abs(sum(p.values()) - 1) < 1e-5 for p in from_paths)
+
+
+@pytest.mark.parametrize("task,model", [("text", "tiny-bert"), ("image", "tiny-image")])
+def test_a_saved_model_folder_is_a_base_model_for_a_new_run(task, model, datasets, tmp_path):
+    labels = TEXT_LABELS if task == "text" else IMAGE_LABELS
+    train_run(datasets[task], labels, task, RunConfig(model=model, method="full", epochs=1), tmp_path / "first",
+              Recorder())
+    config = RunConfig(model=str(tmp_path / "first" / "model"), method="head", epochs=2)
+    result = train_run(datasets[task], labels, task, config, tmp_path / "second", Recorder())
+    assert len(result.predictions) == len(split_test_inputs(datasets[task], task))
+    # Head only: the backbone saved by the first run is carried over unchanged.
+    first, second = load_predictor(tmp_path / "first").model, load_predictor(tmp_path / "second").model
+    heads = ("classifier", "_fc")
+    backbone = {k: v for k, v in first.state_dict().items() if not k.startswith(heads)}
+    assert backbone and all(torch.equal(v, second.state_dict()[k]) for k, v in backbone.items())
 
 
 def test_a_missing_model_is_a_plain_error(tmp_path):

@@ -10,10 +10,10 @@ run (the story from data to saved model).
 from __future__ import annotations
 
 from core.catalog import ModelLoadError
-from core.training.data import DataError
+from core.training.data import TrainingDataError
 from core.training.estimate import count_parameters, estimate
 from core.training.loop import TrainingCancelled
 from core.training.run import TrainResult, train_run
 
-__all__ = ["DataError", "ModelLoadError", "TrainResult", "TrainingCancelled", "count_parameters", "estimate",
+__all__ = ["TrainingDataError", "ModelLoadError", "TrainResult", "TrainingCancelled", "count_parameters", "estimate",
            "train_run"]

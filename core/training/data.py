@@ -19,7 +19,7 @@ Batch = tuple[dict[str, torch.Tensor], torch.Tensor, list[int]]
 MEGABATCH_FACTOR = 50  # length grouping sorts within windows of 50 batches, so order stays random across windows
 
 
-class DataError(ValueError):
+class TrainingDataError(ValueError):
     """The dataset cannot be trained on as stored; the message says what to fix."""
 
     def __init__(self, message: str, code: str = "data") -> None:
@@ -42,7 +42,7 @@ def load_splits(dataset_dir: Path, labels: list[str]) -> dict[str, Split]:
     label_ids = {label: i for i, label in enumerate(labels)}
     unknown = sorted(set(frame["label"]) - set(label_ids))
     if unknown:
-        raise DataError(f"The dataset has labels that are not in its label list: {', '.join(unknown[:5])}.", "labels")
+        raise TrainingDataError(f"The dataset has labels that are not in its label list: {', '.join(unknown[:5])}.", "labels")
     splits = {}
     for name in ("train", "val", "test"):
         part = frame[frame["split"] == name]
@@ -52,9 +52,9 @@ def load_splits(dataset_dir: Path, labels: list[str]) -> dict[str, Split]:
             labels=np.array(part["label"].map(label_ids), dtype=np.int64),
         )
     if len(splits["train"]) == 0:
-        raise DataError("The dataset has no training examples.", "empty_train")
+        raise TrainingDataError("The dataset has no training examples.", "empty_train")
     if len(splits["test"]) == 0:
-        raise DataError("The dataset has no test examples to evaluate on.", "empty_test")
+        raise TrainingDataError("The dataset has no test examples to evaluate on.", "empty_test")
     return splits
 
 
