@@ -156,7 +156,8 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
     throttle = Throttle(PROGRESS_INTERVAL_S)
     trainable = [p for p in model.parameters() if p.requires_grad]
     session_start, session_steps = time.perf_counter(), 0
-    loss_sum, loss_count = 0.0, 0
+    # Running loss stays a device tensor between log points: no GPU sync on every batch.
+    loss_sum, loss_count = torch.zeros((), device=setup.device), 0
 
     for epoch in range(state.epochs_done, settings.epochs):
         set_train_mode()
@@ -171,7 +172,7 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
             loss = loss_fn(logits.float(), labels.to(setup.device))
             scaled = loss / settings.grad_accum
             (scaler.scale(scaled) if scaler else scaled).backward()
-            loss_sum, loss_count = loss_sum + loss.detach().item(), loss_count + 1
+            loss_sum, loss_count = loss_sum + loss.detach(), loss_count + 1
             state.samples_seen += len(labels)
             if (i + 1) % settings.grad_accum and i + 1 < batches_per_epoch:
                 continue
@@ -191,7 +192,7 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
             # 2) curves and progress
             fraction = epoch + (i + 1) / batches_per_epoch
             if state.step % log_every == 0:
-                reporter.metrics(state.step, fraction, {"train_loss": loss_sum / loss_count,
+                reporter.metrics(state.step, fraction, {"train_loss": loss_sum.item() / loss_count,
                                                         "learning_rate": scheduler.get_last_lr()[0]})
             if throttle.ready():
                 elapsed = time.perf_counter() - session_start
@@ -199,12 +200,12 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
                 reporter.progress(Progress(
                     step=state.step, total_steps=total_steps, epoch=fraction,
                     message=f"{settings.phase}: epoch {epoch + 1}/{settings.epochs}",
-                    loss=loss_sum / loss_count, learning_rate=scheduler.get_last_lr()[0],
+                    loss=loss_sum.item() / loss_count, learning_rate=scheduler.get_last_lr()[0],
                     samples_per_second=state.samples_seen / max(1e-9, state.step_seconds + time.perf_counter() - epoch_start),
                     eta_seconds=seconds_per_step * (total_steps - state.step),
                 ))
             if state.step % log_every == 0:
-                loss_sum, loss_count = 0.0, 0
+                loss_sum, loss_count = torch.zeros((), device=setup.device), 0
         state.step_seconds += time.perf_counter() - epoch_start
         state.epochs_done = epoch + 1
 
