@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "test-artifacts" / "browser"
 RUN_TIMEOUT_S = 600  # a Quick head-only run on 5,000 texts takes about a minute on 2 CPU cores
+# Playwright's `expect` waits 5 s by default, whatever set_default_timeout says. A fresh machine's first page
+# (cold imports, the first schema migration, the worker starting beside it) can take longer than that.
+EXPECT_TIMEOUT_MS = 60_000
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -107,17 +110,18 @@ def open_page(page, title: str) -> None:
 def test_user_path_from_upload_to_prediction(page):
     sms = require(SMS_SPAM)
     expect = pytest.importorskip("playwright.sync_api").expect
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     expect(page.get_by_role("heading", name="Tuneboard")).to_be_visible()
     shot(page, "01_home")
 
     # 1) Data: upload the SMS file, check what the app read, keep its column guesses, save.
     open_page(page, "Data")
     page.locator("input[type=file]").first.set_input_files(str(sms))
-    expect(page.get_by_text("5,574").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("5,574").first).to_be_visible()
     expect(page.get_by_text("exact duplicate", exact=False).first).to_be_visible()
     shot(page, "02_data_uploaded")
     page.get_by_role("button", name="Save dataset").click()
-    expect(page.get_by_text("Saved", exact=False).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Saved", exact=False).first).to_be_visible()
     shot(page, "03_data_saved")
 
     # 2) Train: head only (the fastest first model) with the default Quick preset, launch.
@@ -150,5 +154,5 @@ def test_user_path_from_upload_to_prediction(page):
                                    "text CLAIM to 80086. T&C apply")
     page.get_by_role("button", name="Predict").click()
     prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction")
-    expect(prediction).to_contain_text("spam", timeout=60_000)
+    expect(prediction).to_contain_text("spam")
     shot(page, "08_predict")
