@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from core.artifacts import DISK_FULL_WRITING, is_disk_full
 from core.progress import Progress
 from core.run_config import RunConfig
 from storage import jobs
@@ -213,7 +214,9 @@ def failure_message(error: BaseException) -> str:
     if _is_cuda_oom(error):
         return "The GPU ran out of memory even with batch size 1; choose a smaller model or a shorter max length."
     if type(error).__module__.startswith("core.") and str(error):
-        return str(error).strip().splitlines()[0]
+        return str(error).strip().splitlines()[0]  # e.g. core.artifacts.DiskFullError while saving the model
+    if is_disk_full(error):  # a checkpoint, the feature cache, or a library writing on its own
+        return DISK_FULL_WRITING
     return f"Training stopped with an unexpected error ({type(error).__name__}); the run's log has the details."
 
 

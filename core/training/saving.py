@@ -5,22 +5,27 @@ preprocessor_config.json) — or, for EfficientNet, model.safetensors alone — 
 says how to load it. LoRA and IA3 are merged into model/ so it stands alone; prompt and prefix tuning
 cannot be merged, so model/ holds the base weights (with the trained head) and tuneboard.json says
 the adapter is needed.
+
+Both folders are written inside a staging folder and renamed into place at the end (adapter first, model
+last), so a save that fails half-way (a full disk, a killed process) never leaves a model/ that looks complete.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import save_file
 
+from core.artifacts import ADAPTER_DIR, DISK_FULL_SAVING, INFO_FILE, MODEL_DIR, DiskFullError, is_disk_full
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel
 from core.run_config import RunConfig
 
-MODEL_DIR, ADAPTER_DIR, INFO_FILE = "model", "adapter", "tuneboard.json"
+STAGING_PREFIX = ".saving-"  # output_dir/.saving-<hex>/{model,adapter} while a save is under way
 FORMAT_VERSION = 1
 
 
@@ -56,10 +61,33 @@ def model_info(built: BuiltModel, config: RunConfig) -> dict[str, Any]:
 
 
 def save_model(built: BuiltModel, config: RunConfig, output_dir: Path) -> int:
-    """Write model/ (and adapter/); returns their size in bytes. Leaves `built.model` unusable for peft."""
-    model_dir, adapter_dir = output_dir / MODEL_DIR, output_dir / ADAPTER_DIR
-    for folder in (model_dir, adapter_dir):
-        shutil.rmtree(folder, ignore_errors=True)
+    """Write model/ (and adapter/); returns their size in bytes. Leaves `built.model` unusable for peft.
+
+    Raises DiskFullError (one plain sentence) when the disk fills up; nothing loadable is left behind then.
+    """
+    output_dir = Path(output_dir)
+    for leftover in output_dir.glob(STAGING_PREFIX + "*"):  # from a save that was killed half-way
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = output_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
+    try:
+        _write_model(built, config, staging / MODEL_DIR, staging / ADAPTER_DIR)
+        # 1) the old model goes first, so no old model/ is ever paired with a new adapter/
+        for name in (MODEL_DIR, ADAPTER_DIR):
+            shutil.rmtree(output_dir / name, ignore_errors=True)
+        # 2) adapter, then model: model/tuneboard.json appearing is what makes the run loadable
+        if (staging / ADAPTER_DIR).exists():
+            (staging / ADAPTER_DIR).rename(output_dir / ADAPTER_DIR)
+        (staging / MODEL_DIR).rename(output_dir / MODEL_DIR)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)  # frees the space the partial files took
+        if isinstance(error, Exception) and is_disk_full(error):
+            raise DiskFullError(DISK_FULL_SAVING) from error
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return folder_size(output_dir / MODEL_DIR) + folder_size(output_dir / ADAPTER_DIR)
+
+
+def _write_model(built: BuiltModel, config: RunConfig, model_dir: Path, adapter_dir: Path) -> None:
     model_dir.mkdir(parents=True)
     model = built.model.to("cpu").to(memory_format=torch.contiguous_format)  # safetensors needs plain layout
     if built.uses_peft:
@@ -81,5 +109,4 @@ def save_model(built: BuiltModel, config: RunConfig, output_dir: Path) -> int:
         built.tokenizer.save_pretrained(str(model_dir))
     if built.family == HF_IMAGE:
         (model_dir / "preprocessor_config.json").write_text(json.dumps(built.preprocessor_config, indent=2))
-    (model_dir / INFO_FILE).write_text(json.dumps(model_info(built, config), indent=2))
-    return folder_size(model_dir) + folder_size(adapter_dir)
+    (model_dir / INFO_FILE).write_text(json.dumps(model_info(built, config), indent=2))  # last: marks it complete
