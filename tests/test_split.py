@@ -42,15 +42,17 @@ def test_tiny_classes_get_one_example_per_part():
         assert set(frame.loc[frame["label"] == label, "split"]) == {"train", "val", "test"}
 
 
-def test_given_train_and_val_are_kept_and_test_is_carved_from_train():
+def test_a_given_val_without_test_becomes_the_test_set_and_val_is_carved_from_train():
     data = pd.concat([examples({"a": 90, "b": 45}, "train"), examples({"a": 20, "b": 10}, "val")], ignore_index=True)
     data["input"] = [f"x{i}" for i in range(len(data))]
     report = Report()
     frame = assign_splits(data, report)
-    assert (frame.loc[data["split"] == "val", "split"] == "val").all()
+    assert (frame.loc[data["split"] == "val", "split"] == "test").all()  # held out, and what runs are judged on
+    assert (frame.loc[data["split"] == "train", "split"] != "test").all()  # no given training example is tested on
     carved = pd.crosstab(frame["label"], frame["split"])
-    assert carved.loc["a", "test"] == 10 and carved.loc["b", "test"] == 5  # 10/90 of each class's train part
-    assert "Kept the validation set you gave. The test set was set aside" in report.get("given_splits").message
+    assert carved.loc["a", "val"] == 10 and carved.loc["b", "val"] == 5  # 10/90 of each class's train part
+    message = report.get("given_splits").message
+    assert "val/) is kept apart as the test set" in message and "validation set was set aside" in message
 
 
 def test_given_test_is_kept_and_val_is_carved():

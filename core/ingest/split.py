@@ -5,10 +5,15 @@ test file) and "" where not. Rows marked "" or "train" form the pool; each missi
 is carved out of the pool class by class, the rest trains. So:
   nothing given          -> 80 / 10 / 10 of everything
   a test file or folder  -> val carved from the rest (10/90 of it), test kept as given
-  train/ and val/        -> val kept; a test part (10/90 of train) carved from train
+  train/ and val/        -> val/ becomes the test set, a validation part (10/90 of train) carved from train
   train/, val/ and test/ -> all kept
 Each class draws from its own generator seeded by (seed, class name), so the split is the same on
 every call with the same data and seed, and adding a class leaves the others' splits unchanged.
+
+Why a given val/ without a test/ becomes the test set: such data (the PyTorch tutorial's ants/bees, ImageNet)
+publishes its scores on val/, so that is the held-out set a user compares with; it is usually far larger than
+the slice we would otherwise carve from train/ (ants/bees: 153 images instead of 27), so the test scores are
+steadier. Early stopping then picks its epoch on a validation part carved from train/, never on the test set.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ def assign_splits(frame: pd.DataFrame, report: Report, seed: int = SPLIT_SEED) -
     frame = frame.copy()
     frame["split"] = frame["split"].replace("", TRAIN) if len(frame) else frame["split"]
     given = set(frame["split"]) - {TRAIN}
+    val_is_test = given == {VAL}
+    if val_is_test:  # see the module docstring
+        frame.loc[frame["split"] == VAL, "split"] = TEST
+        given = {TEST}
     carve = [part for part in (VAL, TEST) if part not in given]
     pool_share = FRACTIONS[TRAIN] + sum(FRACTIONS[p] for p in carve)
     shares = {part: FRACTIONS[part] / pool_share for part in carve}
@@ -84,7 +93,8 @@ def assign_splits(frame: pd.DataFrame, report: Report, seed: int = SPLIT_SEED) -
     if given:
         kept = " and ".join(PART_NAMES[p] for p in (VAL, TEST) if p in given)
         made = " and ".join(PART_NAMES[p] for p in carve)
-        message = f"Kept the {kept} set you gave."
+        message = (f"Your validation set (val/) is kept apart as the test set: every run is judged on it."
+                   if val_is_test else f"Kept the {kept} set you gave.")
         if carve:
             message += f" The {made} set{'s were' if len(carve) > 1 else ' was'} set aside from the training examples (stratified, seed {seed})."
         report.info("given_splits", message)
