@@ -23,6 +23,7 @@ from core.training.images import ImageBatches
 from core.training.loop import FitSettings, LoopState, fit, predict_logits
 from core.training.presets import Hyperparameters, epochs_for, resolve
 from core.training.saving import save_model
+from storage.paths import cache_dir
 
 
 @dataclass
@@ -63,15 +64,13 @@ def _fit_settings(hyper: Hyperparameters, config: RunConfig, epochs: int, train:
     return FitSettings(
         epochs=epochs, learning_rate=hyper.learning_rate, batch_size=hyper.batch_size,
         eval_batch_size=hyper.eval_batch_size, weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
-        schedule=hyper.schedule, grad_accum=max(1, config.grad_accum), patience=config.early_stopping_patience,
+        schedule=hyper.schedule, grad_accum=max(1, config.grad_accum), patience=hyper.early_stopping_patience,
         seed=config.seed, class_weights=class_weights(train.labels, num_labels) if config.class_weighting else None,
     )
 
 
 def _train_head_on_features(built, data, splits, dataset_dir, hyper, config, setup, reporter, output_dir, resume):
     """Head only: cached backbone features, then the head alone trains. Returns (loop state, test logits)."""
-    from storage.paths import cache_dir
-
     feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, hyper.eval_batch_size,
                                    config.seed, reporter)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
