@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.baselines import majority_baseline, zero_shot_baseline
+from core.baselines import cached_zero_shot_baseline, majority_baseline
 from core.metrics import classification_metrics
 from core.models import BuiltModel, apply_method, build_model, count_params, set_train_mode
 from core.progress import Progress, Reporter
@@ -139,7 +139,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Computing baselines"))
     metrics["baselines"] = {"majority": majority_baseline(splits["train"].labels, test.labels, len(labels))}
     if task == "text":
-        zero_shot = zero_shot_baseline(test.inputs, test.labels, labels)
+        zero_shot = cached_zero_shot_baseline(dataset_dir, cache_dir(), test.inputs, test.labels, labels)
         if zero_shot is not None:
             metrics["baselines"]["zero_shot"] = zero_shot
     predictions = [
