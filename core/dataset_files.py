@@ -13,8 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from storage.paths import data_home
+
 EXAMPLES_FILE = "examples.csv"
 COLUMNS = ["input", "label", "split", "source"]
+
+
+def dataset_missing_note(dataset_name: str, dataset_path: str) -> str | None:
+    """The sentence to show when a stored dataset's files are gone (its row and its runs' numbers remain);
+    None when examples.csv is there. `dataset_path` is the row's folder, relative to the data home."""
+    if dataset_path and (data_home() / dataset_path / EXAMPLES_FILE).is_file():
+        return None
+    return (f"The files of dataset '{dataset_name}' are missing, so it cannot be trained on again; "
+            "upload it again on the Data page.")
 
 
 def read_examples(dataset_dir: Path) -> pd.DataFrame:

@@ -152,6 +152,10 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
     resume = bool(run.resume_requested) and jobs.has_checkpoint(run_id)
     reporter.log(f"Run {run_id} (attempt {run.attempt}) on dataset '{run.dataset.name}': {config.method} on "
                  f"{config.model}, preset {config.preset}" + (", resuming from the last checkpoint" if resume else ""))
+    missing = _missing_dataset(run)
+    if missing:  # its folder was deleted by hand: say so, rather than fail later with a file-not-found traceback
+        reporter.log(missing)
+        return RunOutcome(FAILED if jobs.fail(run_id, worker_id, missing) else "", error=missing)
     started = time.perf_counter()
     for oom_retry in range(MAX_OOM_RETRIES + 1):
         try:
@@ -181,6 +185,12 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
         train_seconds=result.train_seconds, samples_per_second=result.samples_per_second, device=result.device,
         artifact_dir=output_dir, size_bytes=result.size_bytes, threshold=getattr(result, "threshold", None))
     return RunOutcome(SUCCEEDED if recorded else "", **spent)
+
+
+def _missing_dataset(run) -> str | None:
+    from core.dataset_files import dataset_missing_note  # imported here: pandas would slow every worker's start
+
+    return dataset_missing_note(run.dataset.name, run.dataset.path)
 
 
 def _handle_error(error: Exception, run, config: RunConfig, reporter: DbReporter, started: float,

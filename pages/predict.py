@@ -11,6 +11,7 @@ import streamlit as st
 from PIL import Image, UnidentifiedImageError
 
 from core import result_charts as charts
+from core.artifacts import model_missing_note
 from core.catalog import ModelLoadError
 from core.explain import TextExplanation, explain_prediction, highlighted_html
 from core.inference import Predictor, load_predictor
@@ -152,6 +153,11 @@ if not runs:
     st.info("No finished run yet. Train a model on **Train**; you can try it here when it finishes.")
     st.stop()
 run = pick_run_ui(runs)
+missing = model_missing_note(run.id, run.artifact_dir)
+if missing:  # deleted by hand: say what to do instead of failing to load
+    st.error(missing)
+    st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_circle:", query_params={"run": str(run.id)})
+    st.stop()
 try:
     predictor = cached_predictor(run.id, str(run.output_dir), saved_model_stamp(run.output_dir))
 except ModelLoadError as error:

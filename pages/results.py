@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import result_charts as charts
+from core.artifacts import model_missing_note
 from core.compare import baseline_deltas, baseline_table, comparison_table
 from core.dataset_files import read_examples
 from core.results import (
@@ -162,6 +163,9 @@ if predictions.empty or not run.metrics:
 st.caption(f"{run.task.capitalize()} classification · {len(run.labels)} classes · model {run.model} · method "
            f"{run.method} · {len(predictions)} test examples · trained in {run.train_seconds or 0:.0f} s on {run.device or 'cpu'}")
 
+missing = model_missing_note(run.id, run.artifact_dir)
+if missing:  # the stored numbers still hold; only predicting needs the files
+    st.warning(f"{missing} The numbers below are the ones stored when it finished; it cannot predict until retrained.")
 recomputed = recompute_metrics(predictions, run.labels)
 try:
     examples = read_examples(run.dataset_dir)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.artifacts import model_missing_note
+from core.dataset_files import dataset_missing_note
 from core.display import duration_text
 from core.result_charts import curve_figure
 from core.results import learning_curves
@@ -90,7 +92,7 @@ def request(verb, run_id: int, done: str) -> None:
         st.session_state["runs_error"] = str(error)
 
 
-def actions_ui(run) -> None:
+def actions_ui(run, model_missing: bool) -> None:
     """Cancel / Resume / Retry / Clone, each shown only where it applies."""
     columns = st.columns(4)
     if run.status in ACTIVE_STATES:
@@ -101,7 +103,8 @@ def actions_ui(run) -> None:
                           help="Continue from the last checkpoint (optimizer state included).", on_click=request,
                           args=(jobs.request_resume, run.id, f"Run {run.id} will resume from its last checkpoint."))
     try:
-        if run.status in jobs.RETRYABLE_STATES and run.status != SUCCEEDED and columns[2].button(
+        # A succeeded run is retried only when its model files are gone (Clone starts an ordinary copy).
+        if run.status in jobs.RETRYABLE_STATES and (run.status != SUCCEEDED or model_missing) and columns[2].button(
                 "Retry", key=f"runs_retry_{run.id}", icon=":material/replay:",
                 help="Train again from the start, as a new run with the same settings."):
             select_and_rerun(jobs.retry_run(run.id))
@@ -148,6 +151,9 @@ def detail(run_id: int) -> None:
     st.progress(min(1.0, max(0.0, run.progress or 0.0)), text=progress_text(run))
     if run.error:
         st.error(run.error)
+    model_missing = model_missing_note(run.id, run.artifact_dir) if run.status == SUCCEEDED else None
+    for note in filter(None, (model_missing, dataset_missing_note(run.dataset.name, run.dataset.path))):
+        st.warning(note)  # files deleted by hand: the numbers stay, but say what no longer works
     if run.status == QUEUED and not jobs.alive_workers():
         st.warning("No worker is running, so this run waits. Start one with `python -m core worker`.")
     if run.status == SUCCEEDED and run.metrics:
@@ -155,7 +161,7 @@ def detail(run_id: int) -> None:
                    f" · trained in {duration_text(run.train_seconds)} on {run.device or 'cpu'}")
         st.page_link("pages/results.py", label="Open the results", icon=":material/insights:",
                      query_params={"run": str(run.id)})
-    actions_ui(run)
+    actions_ui(run, model_missing is not None)
     curves_ui(run.id)
     with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
         st.code(jobs.log_tail(run.id, 40) or "(no log yet)", language=None)

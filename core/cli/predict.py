@@ -72,8 +72,8 @@ def _inputs(args: argparse.Namespace, task: str) -> tuple[list[Any], list[str]]:
 
 def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
     """{"run_id", "labels", "predictions": [{"input", "label", "probabilities"}]} or raises PredictError."""
+    from core.artifacts import missing_model_message, model_files_missing
     from core.catalog import ModelLoadError
-    from core.inference import load_predictor
     from core.threshold import decide
     from storage import jobs
     from storage.paths import data_home
@@ -83,7 +83,11 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
         raise PredictError(f"There is no run {args.run_id}; `python -m core runs` lists them.")
     if run.status != "succeeded" or not run.artifact_dir:
         raise PredictError(f"Run {args.run_id} is {run.status}, not finished; only a succeeded run can predict.")
+    if model_files_missing(data_home() / run.artifact_dir):  # e.g. its folder was deleted by hand
+        raise PredictError(missing_model_message(run.id))
     inputs, shown = _inputs(args, run.dataset.task)
+    from core.inference import load_predictor  # torch: imported only once there is something to load
+
     try:
         predictor = load_predictor(data_home() / run.artifact_dir)
     except ModelLoadError as error:
