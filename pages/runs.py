@@ -15,7 +15,7 @@ from core.display import duration_text
 from core.result_charts import curve_figure
 from core.results import learning_curves
 from storage import jobs
-from storage.models import ACTIVE_STATES, QUEUED, RUNNING, SUCCEEDED
+from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
 from storage.results import metric_points
 
 REFRESH_SECONDS = 2
@@ -83,6 +83,13 @@ def select_and_rerun(run_id: int) -> None:
     st.rerun()
 
 
+def forget_and_rerun() -> None:
+    """After a delete: open the page on the newest run left."""
+    st.query_params.pop("run", None)
+    st.session_state.pop("runs_selected", None)
+    st.rerun()
+
+
 def request(verb, run_id: int, done: str) -> None:
     """Button callback: runs before the rerun, so the page redraws with the new state."""
     try:
@@ -93,8 +100,8 @@ def request(verb, run_id: int, done: str) -> None:
 
 
 def actions_ui(run, model_missing: bool) -> None:
-    """Cancel / Resume / Retry / Clone, each shown only where it applies."""
-    columns = st.columns(4)
+    """Cancel / Resume / Retry / Clone / Delete, each shown only where it applies."""
+    columns = st.columns(5)
     if run.status in ACTIVE_STATES:
         columns[0].button("Cancel", key=f"runs_cancel_{run.id}", disabled=run.cancel_requested, icon=":material/stop:",
                           on_click=request, args=(jobs.request_cancel, run.id, "Cancel requested."))
@@ -111,6 +118,13 @@ def actions_ui(run, model_missing: bool) -> None:
         if columns[3].button("Clone", key=f"runs_clone_{run.id}", icon=":material/content_copy:",
                              help="Queue a new run with the same dataset and settings."):
             select_and_rerun(jobs.clone_run(run.id, name=f"Copy of run {run.id}"))
+        if run.status in FINAL_STATES:
+            with columns[4].popover("Delete", icon=":material/delete:"):
+                st.write(f"Delete run {run.id} with its model, log, curves and test predictions? This cannot be undone.")
+                if st.button(f"Delete run {run.id}", key=f"runs_delete_{run.id}", type="primary"):
+                    jobs.delete_run(run.id)
+                    st.toast(f"Run {run.id} deleted.")
+                    forget_and_rerun()
     except jobs.JobError as error:
         st.error(str(error))
     if "runs_error" in st.session_state:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.db import session_factory
 from storage.models import (
-    CANCELLED, FAILED, INTERRUPTED, QUEUED, RUNNING, SUCCEEDED,
+    CANCELLED, FAILED, FINAL_STATES, INTERRUPTED, QUEUED, RUNNING, SUCCEEDED,
     Dataset, MetricPoint, Prediction, Run, Worker, utcnow,
 )
 from storage.paths import data_home, runs_dir
@@ -192,6 +194,50 @@ def retry_run(run_id: int) -> int:
     if run.status not in RETRYABLE_STATES:
         raise JobError(f"Run {run_id} is still {run.status}; wait for it to finish or cancel it first.", "still_active")
     return clone_run(run_id, name=f"Retry of run {run_id}" + (f": {run.name}" if run.name else ""))
+
+
+def delete_run(run_id: int) -> None:
+    """Delete a finished run: its row, curve points and test predictions, and its folder (model, log, checkpoint).
+
+    Queued and running runs are refused: cancel them first. The first statement of the transaction takes the
+    write lock, so no worker can claim the run (for a resume) half-way; the folder is moved aside inside the
+    transaction and removed after the commit, or put back if the transaction fails. A crash in between leaves
+    either the run whole or a `.deleting-*` folder that no run points to.
+    """
+    with _session() as s:
+        row = s.execute(select(Run.status, Run.artifact_dir).where(Run.id == run_id)).first()
+    if row is None:
+        raise JobError(f"There is no run {run_id}.", "no_run")
+    if row.status not in FINAL_STATES:
+        raise JobError(f"Run {run_id} is {row.status}; cancel it first, then delete it.", "still_active")
+    folders = [run_dir(run_id)] + ([data_home() / row.artifact_dir] if row.artifact_dir else [])
+    moved: list[tuple[Path, Path]] = []  # (aside, original)
+    try:
+        with _session() as s, s.begin():
+            s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
+            s.execute(delete(Prediction).where(Prediction.run_id == run_id))
+            if not s.execute(delete(Run).where(Run.id == run_id, Run.status.in_(FINAL_STATES))).rowcount:
+                # A worker took it (a resume) after the check above: roll back.
+                raise JobError(f"Run {run_id} was just started again; cancel it first, then delete it.", "still_active")
+            _move_aside(folders, moved)
+    except BaseException:
+        for aside, original in reversed(moved):
+            aside.rename(original)
+        raise
+    for aside, _ in moved:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _move_aside(folders: list[Path], moved: list[tuple[Path, Path]]) -> None:
+    """Rename each existing folder inside the data home to a `.deleting-*` sibling (cheap, and undoable),
+    recording each in `moved` as it goes, so a failure half-way can put back what was moved."""
+    home = data_home()
+    for folder in dict.fromkeys(folders):
+        resolved = folder.resolve()
+        if folder.exists() and resolved.is_relative_to(home) and resolved != home:
+            aside = folder.parent / f".deleting-{folder.name}-{uuid.uuid4().hex[:8]}"
+            folder.rename(aside)
+            moved.append((aside, folder))
 
 
 # ---------------------------------------------------------------- the worker's verbs

@@ -182,3 +182,68 @@ def test_a_run_the_cli_trains_itself_is_never_claimable():
     run = jobs.get_run(run_id)
     assert (run.status, run.worker_id, run.attempt) == ("running", "cli:1:1", 1)
     assert jobs.claim_next("w1") is None
+
+
+# ---------------------------------------------------------------- deleting a run
+
+
+def finished_run(dataset_id: int) -> int:
+    """A run trained for real (tests.tiny_training): a folder with its log and checkpoint, curves, predictions."""
+    from core.runner import execute_run
+    from tests.tiny_training import train_tiny
+
+    run_id = jobs.enqueue(dataset_id, {"model": "tiny", "epochs": 1})
+    worker_id = jobs.process_identity()
+    assert jobs.claim_next(worker_id) == (run_id, False)
+    assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
+    return run_id
+
+
+def rows_of(run_id: int) -> tuple[int, int, int]:
+    """(run rows, metric points, predictions) stored for the run, counted straight from the tables."""
+    from sqlalchemy import func, select
+
+    from storage.models import MetricPoint, Prediction
+
+    with session_factory()() as s:
+        return tuple(s.scalar(select(func.count()).select_from(model).where(column == run_id))
+                     for model, column in ((Run, Run.id), (MetricPoint, MetricPoint.run_id),
+                                           (Prediction, Prediction.run_id)))
+
+
+def test_deleting_a_finished_run_removes_its_rows_and_its_folder_and_nothing_else(tuneboard_home):
+    dataset_id = make_dataset()
+    doomed, kept = finished_run(dataset_id), finished_run(dataset_id)
+    assert rows_of(doomed)[0] == 1 and rows_of(doomed)[1] > 0 and rows_of(doomed)[2] == 8
+    jobs.delete_run(doomed)
+    assert rows_of(doomed) == (0, 0, 0)
+    assert not jobs.run_dir(doomed).exists()
+    assert [p.name for p in (tuneboard_home / "runs").iterdir()] == [str(kept)]  # nothing set aside is left
+    assert rows_of(kept)[0] == 1 and rows_of(kept)[2] == 8 and jobs.log_path(kept).exists()
+    with pytest.raises(jobs.JobError, match=f"There is no run {doomed}"):
+        jobs.delete_run(doomed)
+
+
+@pytest.mark.parametrize("status", ["queued", "running"])
+def test_deleting_a_queued_or_running_run_is_refused_and_changes_nothing(status):
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    if status == "running":
+        jobs.claim_next("w1")
+        jobs.run_dir(run_id).mkdir(parents=True)
+        jobs.log_path(run_id).write_text("training\n")
+    with pytest.raises(jobs.JobError, match=f"Run {run_id} is {status}; cancel it first, then delete it.") as refused:
+        jobs.delete_run(run_id)
+    assert refused.value.code == "still_active"
+    assert jobs.get_run(run_id).status == status
+    assert status == "queued" or jobs.log_path(run_id).read_text() == "training\n"
+
+
+def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consistent():
+    from core.datasets import delete_dataset
+
+    dataset_id = make_dataset()
+    first, second = finished_run(dataset_id), finished_run(dataset_id)
+    jobs.delete_run(first)
+    assert [r.id for r in jobs.list_runs()] == [second]
+    assert delete_dataset(dataset_id)  # deleting the dataset afterwards still removes the rest
+    assert jobs.list_runs() == [] and not jobs.run_dir(second).exists()

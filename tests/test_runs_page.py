@@ -110,3 +110,27 @@ def test_the_sidebar_tells_whether_a_worker_is_alive():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert at.sidebar.caption[-1].value == "Worker: 1 running, idle."
+
+
+def test_delete_a_finished_run_from_the_page():
+    dataset_id = make_dataset()
+    worker_id = jobs.process_identity()
+    kept = jobs.enqueue(dataset_id, CONFIG)
+    doomed = jobs.enqueue(dataset_id, CONFIG)
+    for _ in (kept, doomed):
+        run_id, _resume = jobs.claim_next(worker_id)
+        assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
+    at = open_runs_page(doomed)
+    at.button(key=f"runs_delete_{doomed}").click().run()
+    assert not at.exception
+    assert [r.id for r in jobs.list_runs()] == [kept] and not jobs.run_dir(doomed).exists()
+    assert at.selectbox(key="runs_selected").value == kept  # the page moved on to a run that exists
+    assert at.dataframe[0].value["Run"].tolist() == [kept]
+
+
+def test_a_running_run_cannot_be_deleted_from_the_page():
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    at = open_runs_page(run_id)
+    assert not at.exception
+    assert not [b for b in at.button if b.key == f"runs_delete_{run_id}"]
