@@ -1,16 +1,20 @@
-"""Data: upload labeled texts or images, see what is wrong with them before training, and store them.
+"""Data: upload labeled texts or images (or load the example), see what is wrong with them, and store them.
 
 Widgets -> core.ingest (read + validate + split) -> show the report -> core.datasets.save_dataset.
+The example (core.examples) is an upload like any other: same ingestion, same report, same saving.
 The ingested upload is kept in session state, so reruns do not decode the images again.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from core.datasets import DatasetInUse, delete_dataset, save_dataset
+from core.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
 from storage.datasets import find_by_fingerprint, list_datasets
@@ -19,6 +23,7 @@ TABLE_TYPES = ["csv", "tsv", "txt", "xlsx", "zip", "jpg", "jpeg", "png", "gif", 
 THUMBNAILS_PER_CLASS = 8
 CLASSES_WITH_THUMBNAILS = 12
 SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+Files = list[tuple[str, bytes]]  # (name, content) of each uploaded file
 
 
 def upload_ui() -> tuple[list, object | None]:
@@ -41,9 +46,35 @@ def upload_ui() -> tuple[list, object | None]:
     return uploads or [], test
 
 
-def ingest(uploads: list, test) -> Ingested | DataError:
+def show_example(shown: bool) -> None:
+    """Button callback: runs before the rerun, so the page redraws with or without the example."""
+    if shown:
+        st.session_state["data_example"] = True
+    else:
+        st.session_state.pop("data_example", None)
+
+
+def example_ui(uploaded: bool) -> bool:
+    """'Load example' while nothing is uploaded; True while the example is what the page shows."""
+    if uploaded:  # an upload replaces the example
+        st.session_state.pop("data_example", None)
+        return False
+    if st.session_state.get("data_example"):
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.info(f"Example data: {EXAMPLE_DESCRIPTION} {EXAMPLE_SOURCE}", icon=":material/science:")
+        right.button("Close the example", key="data_close_example", on_click=show_example, args=(False,),
+                     help="Put the example away; uploading a file also replaces it.")
+        return True
+    left, right = st.columns([1, 5], vertical_alignment="center")
+    left.button("Load example", key="data_load_example", icon=":material/science:", on_click=show_example,
+                args=(True,), help="Load ready-made data to try every step before you upload your own.")
+    right.caption(f"No data at hand? The example is {EXAMPLE_DESCRIPTION} {EXAMPLE_SOURCE}")
+    return False
+
+
+def ingest(upload_key: tuple, read_files: Callable[[], Files], test) -> Ingested | DataError:
     """Ingest once per upload and column choice; reruns reuse the result (images are not decoded again)."""
-    upload_key = (tuple(f.file_id for f in uploads), test.file_id if test else None)
+    upload_key = (upload_key, test.file_id if test else None)
     state = st.session_state.get("data_ingest")
     if state is not None and state["upload_key"] != upload_key:
         discard(state)
@@ -54,10 +85,9 @@ def ingest(uploads: list, test) -> Ingested | DataError:
         if not all(chosen) or chosen == (result.text_column, result.label_column):
             return result
     columns = chosen if state is not None else (None, None)
-    files = [(f.name, f.getvalue()) for f in uploads]
     with st.spinner("Reading and checking the data…"):
         try:
-            result = ingest_files(files, text_column=columns[0], label_column=columns[1],
+            result = ingest_files(read_files(), text_column=columns[0], label_column=columns[1],
                                   test_file=(test.name, test.getvalue()) if test else None)
         except DataError as error:
             result = error
@@ -82,13 +112,17 @@ def columns_ui(columns: list[str], text_column: str | None, label_column: str | 
     if not columns:
         return
     left, right = st.columns(2)
-    for picker, guess, column, label in (
-        ("text_column", text_column, left, "Column with the file names" if is_images else "Text column"),
-        ("label_column", label_column, right, "Label column"),
+    guessed = "Tuneboard guessed it from the content; pick another column if the guess is wrong."
+    for picker, guess, column, label, tip in (
+        ("text_column", text_column, left, "Column with the file names" if is_images else "Text column",
+         ("The column naming each image file. " if is_images else "The column holding the text the model "
+          "should read, such as the message or the review. ") + guessed),
+        ("label_column", label_column, right, "Label column",
+         "The column holding the right answer for each row: the category the model should learn to give. " + guessed),
     ):
         if picker not in st.session_state and guess in columns:
             st.session_state[picker] = guess
-        column.selectbox(label, columns, key=picker)
+        column.selectbox(label, columns, key=picker, help=tip)
 
 
 def findings_ui(report) -> None:
@@ -130,21 +164,30 @@ def preview_ui(ingested: Ingested) -> None:
 
 
 def save_ui(ingested: Ingested) -> None:
-    name = st.text_input("Dataset name", value=ingested.source_name.rsplit(".", 1)[0], key="dataset_name")
-    if st.button("Save dataset", key="save_dataset", type="primary"):
+    name = st.text_input("Dataset name", value=ingested.source_name.rsplit(".", 1)[0], key="dataset_name",
+                         help="A name to recognise this dataset by on the Train, Runs and Results pages.")
+    if st.button("Save dataset", key="save_dataset", type="primary",
+                 help="Store the kept examples with their training / validation / test split, ready to train on."):
         existing = find_by_fingerprint(ingested.fingerprint)
         dataset_id = save_dataset(ingested, name)
-        if existing is not None and existing.id == dataset_id:
-            st.info(f"This data is already stored as '{existing.name}' (#{dataset_id}); nothing new was saved.")
+        already = existing is not None and existing.id == dataset_id
+        st.session_state["data_saved"] = (ingested.fingerprint, dataset_id, existing.name if already else name, already)
+    saved = st.session_state.get("data_saved")
+    if saved and saved[0] == ingested.fingerprint:  # kept across reruns, so the next step stays in view
+        _, dataset_id, stored_name, already = saved
+        if already:
+            st.info(f"This data is already stored as '{stored_name}' (#{dataset_id}); nothing new was saved.")
         else:
-            st.success(f"Saved as dataset #{dataset_id} '{name}'. Next: train a model on it on the Train page.")
+            st.success(f"Saved as dataset #{dataset_id} '{stored_name}'. Next: train a model on it.")
+        st.page_link("pages/train.py", label="Train a model on it", icon=":material/model_training:",
+                     query_params={"dataset": str(dataset_id)})
 
 
 def stored_ui() -> None:
     st.subheader("Stored datasets")
     datasets = list_datasets()
     if not datasets:
-        st.caption("None yet.")
+        st.caption("No datasets yet: upload one above, or press **Load example** to try Tuneboard on ready-made data.")
         return
     table = pd.DataFrame([{
         "id": d.id, "name": d.name, "kind": d.task, "examples": d.num_examples, "classes": len(d.labels),
@@ -155,10 +198,13 @@ def stored_ui() -> None:
     by_id = {d.id: d for d in datasets}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Delete a dataset (with its runs and their models)", list(by_id), key="delete_choice",
-                            format_func=lambda i: f"#{i} {by_id[i].name}")
-    if right.button("Delete", key="delete_dataset"):
+                            format_func=lambda i: f"#{i} {by_id[i].name}",
+                            help="Deleting removes the dataset, every run trained on it and their models; "
+                            "it cannot be undone.")
+    if right.button("Delete", key="delete_dataset", help="Delete the dataset chosen on the left, with its runs."):
         try:
             delete_dataset(chosen)
+            st.session_state.pop("data_saved", None)  # its "Saved as ..." note and link would point at nothing
             st.toast(f"Deleted dataset #{chosen}.")
             st.rerun()
         except DatasetInUse as error:
@@ -167,12 +213,17 @@ def stored_ui() -> None:
 
 st.title("Data")
 st.write(
-    "Upload labeled examples — a table of texts with a label column, or images sorted into one folder per "
-    "class — and see what is wrong with them before anything is trained."
+    "Upload labeled examples (a table of texts with a label column, or images sorted into one folder per class) "
+    "or load the example, check what Tuneboard found in them, then save the dataset and train a model on **Train**."
 )
 uploads, test = upload_ui()
-if uploads:
-    result = ingest(uploads, test)
+showing_example = example_ui(bool(uploads))
+if uploads or showing_example:
+    if uploads:
+        source_key, read_files = tuple(f.file_id for f in uploads), lambda: [(f.name, f.getvalue()) for f in uploads]
+    else:
+        source_key, read_files = ("example",), lambda: [example_file()]
+    result = ingest(source_key, read_files, test)
     if isinstance(result, DataError):
         st.error(result.message)
         columns_ui(result.columns, result.text_column, result.label_column, is_images=False)

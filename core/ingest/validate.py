@@ -155,7 +155,8 @@ def check_class_count(frame: pd.DataFrame, report: Report, limits: Limits, label
     if len(classes) < 2:
         raise DataError(
             "fewer_than_two_classes",
-            f"All kept examples have the same label ('{classes[0]}'). A classifier needs at least two classes."
+            f"All kept examples have the same label ('{classes[0]}'): a classifier needs at least two classes, so "
+            f"pick the column that holds the labels or add examples of another class."
             if classes else "No examples are left after removing the problems listed. A classifier needs at least "
             "two classes with a few examples each.",
             report=report,
