@@ -6,6 +6,7 @@ Run with `streamlit run app.py`. Each page lives in pages/ and stays thin.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from core.worker import ensure_worker, worker_state
 from storage.paths import data_home, database_url
 
 PAGES_DIR = Path(__file__).parent / "pages"
+log = logging.getLogger("tuneboard.app")
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
 
@@ -53,11 +55,31 @@ pages = [
 AUTO_WORKER = os.environ.get("TUNEBOARD_NO_WORKER") != "1"
 
 
-with st.sidebar:
+def sidebar_ui() -> None:
     st.caption(f"Data folder: `{data_home()}`")
     url = database_url()
     st.caption("Database: SQLite in the data folder" if url.startswith("sqlite") else "Database: DATABASE_URL")
     # A few milliseconds: a file lock and two small queries (ensure_worker starts one only when none is alive).
     st.caption((ensure_worker() if AUTO_WORKER else worker_state()).describe())
 
-st.navigation(pages).run()
+
+def unexpected_error_ui(error: Exception) -> None:
+    """The last line of defence: a plain sentence first, the traceback folded away (it still reaches the log).
+
+    st.exception inside the expander keeps the failure visible to AppTest (`at.exception`), so tests still fail on it.
+    """
+    log.exception("Page failed", exc_info=error)
+    st.error("Something went wrong on this page: reload it to try again, and if that does not help, send the "
+             "technical details below to whoever looks after Tuneboard.")
+    with st.expander("Technical details", key="app_error_details"):
+        st.exception(error)
+
+
+page = st.navigation(pages)
+# st.stop() and st.rerun() raise BaseExceptions, so they pass through these handlers untouched.
+try:
+    with st.sidebar:
+        sidebar_ui()
+    page.run()
+except Exception as error:  # noqa: BLE001 - any failure becomes a plain message, never a bare traceback
+    unexpected_error_ui(error)

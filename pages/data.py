@@ -187,7 +187,7 @@ def stored_ui() -> None:
     st.subheader("Stored datasets")
     datasets = list_datasets()
     if not datasets:
-        st.caption("No datasets yet: upload one above, or press **Load example** to try Tuneboard on ready-made data.")
+        st.caption("No datasets yet — upload one above, or press **Load example** to try Tuneboard on ready-made data.")
         return
     table = pd.DataFrame([{
         "id": d.id, "name": d.name, "kind": d.task, "examples": d.num_examples, "classes": len(d.labels),

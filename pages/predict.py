@@ -35,7 +35,8 @@ def pick_run_ui(runs: list[RunResult]) -> RunResult:
     ids = [r.id for r in runs]
     asked = st.query_params.get("run")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="predict_run")
+    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="predict_run",
+                          help="The finished model to try; Results shows how well each one scored.")
     st.query_params["run"] = str(chosen)
     return runs[ids.index(chosen)]
 
@@ -44,10 +45,13 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
     """The text typed (submitted with Predict) or the image dropped; (None, "") until there is one."""
     if run.task == "text":
         with st.form("predict_form"):
-            text = st.text_area("Text", key="predict_text", height=120, placeholder="Type or paste a text to classify")
-            st.form_submit_button("Predict", type="primary")
+            text = st.text_area("Text", key="predict_text", height=120, placeholder="Type or paste a text to classify",
+                                help="Any text like the ones the model was trained on, such as a message or a review.")
+            st.form_submit_button("Predict", type="primary", key="predict_submit",
+                                  help="Ask the model which class this text belongs to.")
         return (text, text) if text.strip() else (None, "")
-    upload = st.file_uploader("Image", type=IMAGE_TYPES, key="predict_image")
+    upload = st.file_uploader("Image", type=IMAGE_TYPES, key="predict_image",
+                              help="One photo like the ones the model was trained on; the answer appears below it.")
     if upload is None:
         return None, ""
     try:
@@ -74,7 +78,8 @@ def result_ui(result: SinglePrediction) -> None:
 
 def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: str, label: str) -> None:
     key = f"{run.id}:{input_key}:{label}"
-    if st.button("Explain this prediction", key="predict_explain"):
+    if st.button("Explain this prediction", key="predict_explain",
+                 help="Show which words (or which parts of the image) pushed the model towards its answer."):
         with st.spinner("Working out which parts mattered…"):
             st.session_state["predict_explanation"] = (key, explain_prediction(predictor, item, label))
     stored = st.session_state.get("predict_explanation")
@@ -98,30 +103,36 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
 def batch_ui(predictor: Predictor, run: RunResult) -> None:
     if run.task == "text":
         upload = st.file_uploader("A CSV (or TSV / Excel) file of texts", type=["csv", "tsv", "txt", "xlsx"],
-                                  key="predict_batch_file")
+                                  key="predict_batch_file",
+                                  help="A table with a header row and a column of texts; no labels needed.")
         if upload is None:
             return
         frame = read_table(upload.name, upload.getvalue())
         columns = list(frame.columns)
         column = st.selectbox("Text column", columns, index=columns.index(guess_text_column(frame)),
-                              key="predict_batch_column")
+                              key="predict_batch_column",
+                              help="The column holding the texts to score; Tuneboard guessed the one with the longest texts.")
         job = (run.id, upload.file_id, column)
-        if st.button(f"Score {len(frame):,} texts", key="predict_batch_go", type="primary"):
+        if st.button(f"Score {len(frame):,} texts", key="predict_batch_go", type="primary",
+                     help="Label every row; the result can be downloaded as a CSV."):
             with st.spinner("Scoring…"):
                 result = score(predictor, frame[column].astype(str).tolist(), run.labels, run.threshold)
             st.session_state["predict_batch"] = (job, result)
     else:
-        source = st.radio("Upload", ["Image files or a zip", "A folder"], horizontal=True, key="predict_batch_source")
+        source = st.radio("Upload", ["Image files or a zip", "A folder"], horizontal=True, key="predict_batch_source",
+                          help="Several images or a zip of them, or a whole folder from your computer.")
         if source == "A folder":
             uploads = st.file_uploader("A folder of images", type=IMAGE_TYPES, accept_multiple_files="directory",
-                                       key="predict_batch_folder")
+                                       key="predict_batch_folder", help="Every image in the folder is scored.")
         else:
             uploads = st.file_uploader("Images, or a zip of images", type=IMAGE_TYPES + ["zip"],
-                                       accept_multiple_files=True, key="predict_batch_images")
+                                       accept_multiple_files=True, key="predict_batch_images",
+                                       help="Every image is scored, including those inside a zip.")
         if not uploads:
             return
         job = (run.id, tuple(u.file_id for u in uploads))
-        if st.button("Score the images", key="predict_batch_go", type="primary"):
+        if st.button("Score the images", key="predict_batch_go", type="primary",
+                     help="Label every image; the result can be downloaded as a CSV."):
             with st.spinner("Scoring…"), tempfile.TemporaryDirectory() as folder:
                 names, items = [], []
                 for i, upload in enumerate(uploads):
@@ -144,13 +155,16 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
         counts = ", ".join(f"{label}: {n}" for label, n in result["predicted"].value_counts().items())
         st.caption(f"{len(result):,} scored · {counts}")
         st.download_button("Download CSV", result.to_csv(index=False).encode(), file_name=f"predictions_run{run.id}.csv",
-                           mime="text/csv", key="predict_batch_download", on_click="ignore")
+                           mime="text/csv", key="predict_batch_download", on_click="ignore",
+                           help="Every input with its predicted class, confidence and the probability of each class.")
 
 
 st.title("Predict")
+st.write("Try a finished model on a text or an image of your own, or score a whole file, and see why it decided.")
 runs = finished_runs()
 if not runs:
-    st.info("No finished run yet. Train a model on **Train**; you can try it here when it finishes.")
+    st.info("No finished run yet — train a model on **Train**; you can try it here when it finishes.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 run = pick_run_ui(runs)
 missing = model_missing_note(run.id, run.artifact_dir)
@@ -163,7 +177,8 @@ try:
 except ModelLoadError as error:
     st.error(str(error))
     if error.detail:
-        st.caption(error.detail)
+        with st.expander("Technical details", key="predict_error_details"):
+            st.code(error.detail, language=None)
     st.stop()
 if is_two_class(run.labels) and run.threshold is not None:
     st.caption(f"Using the threshold saved on **Results**: {run.labels[1]} when P({run.labels[1]}) ≥ "
@@ -181,3 +196,6 @@ with many:
         batch_ui(predictor, run)
     except BatchError as error:
         st.error(str(error))
+        if error.__cause__ is not None:  # e.g. the parser's own message: for whoever maintains the file
+            with st.expander("Technical details", key="predict_batch_error_details"):
+                st.code(f"{type(error.__cause__).__name__}: {error.__cause__}", language=None)

@@ -26,7 +26,9 @@ def pick_run_ui(runs: list[RunResult]) -> RunResult:
     ids = [r.id for r in runs]
     asked = st.query_params.get("run")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="results_run")
+    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="results_run",
+                          help="A finished run; everything below is measured on its dataset's test examples, "
+                          "which the model never saw while training.")
     st.query_params["run"] = str(chosen)
     return runs[ids.index(chosen)]
 
@@ -81,7 +83,9 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
 
 def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) -> None:
     labels = run.labels
-    mode = st.radio("Show", MATRIX_MODES, horizontal=True, key="results_matrix_mode")
+    mode = st.radio("Show", MATRIX_MODES, horizontal=True, key="results_matrix_mode",
+                    help="Counts: how many test examples fall in each cell. Share: each row as a share of its true "
+                    "class, so small classes are as easy to read as large ones.")
     event = st.plotly_chart(charts.confusion_figure(labels, matrix, normalized=mode == MATRIX_MODES[1]),
                             key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
     points = event.selection.points if event else []
@@ -93,8 +97,10 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     off_diagonal = [(matrix[i][j], i, j) for i in range(len(labels)) for j in range(len(labels)) if i != j]
     _, worst_true, worst_pred = max(off_diagonal, default=(0, 0, 0))
     left, right = st.columns(2)
-    true_label = left.selectbox("True class", labels, index=worst_true, key=f"results_cell_true_{run.id}")
-    predicted = right.selectbox("Predicted class", labels, index=worst_pred, key=f"results_cell_pred_{run.id}")
+    true_label = left.selectbox("True class", labels, index=worst_true, key=f"results_cell_true_{run.id}",
+                                help="The right answer. Starts on the most common mistake.")
+    predicted = right.selectbox("Predicted class", labels, index=worst_pred, key=f"results_cell_pred_{run.id}",
+                                help="What the model said. Pick the same class as on the left to see what it got right.")
     cell = cell_examples(joined, true_label, predicted)
     st.markdown(f"**{len(cell)} test examples** are `{true_label}` and were predicted `{predicted}`.")
     show_examples(cell, run, key=f"results_cell_examples_{run.id}")
@@ -106,10 +112,12 @@ def threshold_ui(run: RunResult, predictions: pd.DataFrame) -> None:
              "Lower it to catch more positives (higher recall), raise it for fewer false alarms (higher precision).")
     minority = positive_class(labels, predictions["true_label"])
     positive = st.selectbox("Positive class (the one you want to catch)", labels, index=labels.index(minority),
-                            key=f"results_positive_{run.id}")
+                            key=f"results_positive_{run.id}",
+                            help="The class whose probability the threshold applies to, such as spam or fraud.")
     current = round(from_stored(run.threshold, positive, labels), 2)
     value = st.slider(f"Threshold on P({positive})", 0.01, 0.99, value=min(max(current, 0.01), 0.99), step=0.01,
-                      key=f"results_threshold_{run.id}_{positive}")
+                      key=f"results_threshold_{run.id}_{positive}",
+                      help=f"The model says {positive} when its probability is at least this. 0.50 is the usual choice.")
     at = metrics_at_threshold(predictions, labels, positive, value)
     scores = at["per_class"][positive]
     cards = st.columns(4)
@@ -124,7 +132,8 @@ def threshold_ui(run: RunResult, predictions: pd.DataFrame) -> None:
     st.dataframe(matrix, key=f"results_threshold_matrix_{run.id}")
     st.plotly_chart(charts.threshold_figure(threshold_curve(predictions, labels, positive), value, positive),
                     key=f"results_threshold_curve_{run.id}")
-    if st.button("Save threshold", key=f"results_save_threshold_{run.id}", type="primary"):
+    if st.button("Save threshold", key=f"results_save_threshold_{run.id}", type="primary",
+                 help="Use this threshold from now on for predictions on Predict and from the command line."):
         run.threshold = to_stored(value, positive, labels)
         save_threshold(run.id, run.threshold)
         st.success(f"Saved: {positive} when P({positive}) ≥ {value:.2f}.")
@@ -146,19 +155,25 @@ def compare_ui(run: RunResult) -> None:
                                 "train time (s)": st.column_config.NumberColumn(format="%.1f"),
                                 "size on disk (MB)": st.column_config.NumberColumn(format="%.1f")})
     metric = st.radio("Chart", ["macro_f1", "accuracy"], horizontal=True, key="results_compare_metric",
-                      format_func=lambda m: {"macro_f1": "Macro-F1", "accuracy": "Accuracy"}[m])
+                      format_func=lambda m: {"macro_f1": "Macro-F1", "accuracy": "Accuracy"}[m],
+                      help="Accuracy: share of test examples labeled right. Macro-F1: every class counts equally, "
+                      "so it is the fairer score when some classes are rare.")
     st.plotly_chart(charts.comparison_figure(table, metric), key="results_compare_chart")
 
 
 st.title("Results")
+st.write("How good a finished model is, where it goes wrong and how it compares with other runs; then try it on "
+         "new inputs on **Predict**.")
 runs = finished_runs()
 if not runs:
-    st.info("No finished run yet. Train a model on **Train**; its results appear here when it finishes.")
+    st.info("No finished run yet — train a model on **Train**; its results appear here when it finishes.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 run = pick_run_ui(runs)
 predictions = run_predictions(run.id)
 if predictions.empty or not run.metrics:
-    st.warning("This run has no stored test results; train it again to see them.")
+    st.warning("This run has no stored test results; train it again (Retry on **Runs**) to see them.")
+    st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_circle:", query_params={"run": str(run.id)})
     st.stop()
 st.caption(f"{run.task.capitalize()} classification · {len(run.labels)} classes · model {run.model} · method "
            f"{run.method} · {len(predictions)} test examples · trained in {run.train_seconds or 0:.0f} s on {run.device or 'cpu'}")
@@ -198,8 +213,11 @@ with tabs["Overview"]:
         right.plotly_chart(charts.curve_figure(curves["validation"], "epoch", "Validation", "score"),
                            key="results_validation_curve")
 with tabs["Errors"]:
-    view = st.radio("Show", ERROR_VIEWS, horizontal=True, key="results_error_view")
-    limit = st.slider("How many", 5, 200, 50, step=5, key="results_error_limit")
+    view = st.radio("Show", ERROR_VIEWS, horizontal=True, key="results_error_view",
+                    help="Confident mistakes often point to wrong labels in the data; the least confident examples "
+                    "show where the model hesitates.")
+    limit = st.slider("How many", 5, 200, 50, step=5, key="results_error_limit",
+                      help="How many test examples to list below.")
     errors = misclassified(joined, limit) if view == ERROR_VIEWS[0] else least_confident(joined, limit)
     st.markdown(f"**{int((~joined['correct']).sum())} of {len(joined)}** test examples are misclassified.")
     show_examples(errors, run, key="results_errors")

@@ -43,7 +43,8 @@ def pick_run_ui(runs: list) -> int:
     titles = {r.id: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}" for r in runs}
     asked = st.query_params.get("run")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=titles.get, key="runs_selected")
+    chosen = st.selectbox("Run", ids, index=default, format_func=titles.get, key="runs_selected",
+                          help="The run to watch below: its progress, learning curves, log and settings.")
     st.query_params["run"] = str(chosen)
     return chosen
 
@@ -104,6 +105,7 @@ def actions_ui(run, model_missing: bool) -> None:
     columns = st.columns(5)
     if run.status in ACTIVE_STATES:
         columns[0].button("Cancel", key=f"runs_cancel_{run.id}", disabled=run.cancel_requested, icon=":material/stop:",
+                          help="Stop this run within seconds; Resume can continue it later from its last checkpoint.",
                           on_click=request, args=(jobs.request_cancel, run.id, "Cancel requested."))
     if run.status in jobs.RESUMABLE_STATES and jobs.has_checkpoint(run.id) and not run.resume_requested:
         columns[1].button("Resume", key=f"runs_resume_{run.id}", icon=":material/play_arrow:",
@@ -132,9 +134,11 @@ def actions_ui(run, model_missing: bool) -> None:
 
 
 st.title("Runs")
+st.write("Every training run with its progress and time left; pick one below to watch it live, and open its results "
+         "when it has finished.")
 all_runs = jobs.list_runs()
 if not all_runs:
-    st.info("No runs yet. Choose a dataset and a model on the Train page and launch one.")
+    st.info("No runs yet — pick a dataset and a model on **Train** and launch one.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else None
@@ -177,7 +181,7 @@ def detail(run_id: int) -> None:
                      query_params={"run": str(run.id)})
     actions_ui(run, model_missing is not None)
     curves_ui(run.id)
-    with st.expander("Log", expanded=run.status in ("failed", "interrupted")):
+    with st.expander("Log"):  # collapsed: a failure's traceback is detail, the plain sentence above says what to do
         st.code(jobs.log_tail(run.id, 40) or "(no log yet)", language=None)
     with st.expander("Settings"):
         st.json(config, expanded=True)

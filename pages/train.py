@@ -47,17 +47,28 @@ def speed_text(params: int) -> str:
     return "fast" if params < 30e6 else "medium speed" if params < 100e6 else "slow on a CPU"
 
 
+def error_ui(message: str, detail: str = "", key: str = "train_error_details") -> None:
+    """One plain sentence; the technical detail, if any, folded away below it."""
+    st.error(message)
+    if detail:
+        with st.expander("Technical details", key=key):
+            st.code(detail, language=None)
+
+
 def dataset_ui():
     datasets = list_datasets()
     if not datasets:
-        st.info("No datasets yet. Upload labeled texts or images on the Data page first.")
+        st.info("No datasets yet — upload one on **Data**, or load the ready-made example there.")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/upload:")
         st.stop()
     ids = [d.id for d in datasets]
     by_id = {d.id: d for d in datasets}
     asked = st.query_params.get("dataset")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
     chosen = st.selectbox("Dataset", ids, index=default, key="train_dataset", format_func=lambda i: (
-        f"{by_id[i].name} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"))
+        f"{by_id[i].name} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
+        help="The labeled examples to learn from, as saved on the Data page. The model is judged on the part "
+        "of them set aside for testing.")
     return by_id[chosen]
 
 
@@ -68,9 +79,12 @@ def model_ui(task: str) -> str:
                 f"{' · ' + e.languages if e.languages else ''} — {e.description}" for e in entries.values()]
     captions.append("Any Hugging Face model id, or a folder with a saved model.")
     choice = st.radio("Base model", [*entries, OTHER_MODEL], captions=captions, key=f"train_model_{task}",
-                      format_func=lambda k: entries[k].name if k in entries else "Other model")
+                      format_func=lambda k: entries[k].name if k in entries else "Other model",
+                      help=RunConfig.help("model"))
     if choice == OTHER_MODEL:
-        return st.text_input("Model id or folder", key="train_model_other", placeholder="e.g. distilroberta-base").strip()
+        return st.text_input("Model id or folder", key="train_model_other", placeholder="e.g. distilroberta-base",
+                             help="A model name from huggingface.co (downloaded once, needs internet), or the "
+                             "folder of a model saved on this machine, such as a finished run's model.").strip()
     return choice
 
 
@@ -78,7 +92,7 @@ def method_ui(task: str) -> str:
     methods = methods_for(task)
     return st.radio("Tuning method", [m.key for m in methods], key=f"train_method_{task}",
                     index=[m.key for m in methods].index("lora"), captions=[m.description for m in methods],
-                    format_func=lambda k: get_method(k).name)
+                    format_func=lambda k: get_method(k).name, help=RunConfig.help("method"))
 
 
 def advanced_ui(task: str, method: str, preset_values) -> dict[str, Any]:
@@ -111,7 +125,7 @@ def parameter_counts(task: str, config: dict[str, Any], num_labels: int) -> dict
     try:
         trainable, total = count_parameters(task, RunConfig.from_dict(config), num_labels)
     except (ModelLoadError, ValueError) as error:
-        return {"error": str(error)}
+        return {"error": str(error), "detail": getattr(error, "detail", "")}
     return {"trainable": trainable, "total": total}
 
 
@@ -120,13 +134,13 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     try:
         guess = estimate(dataset.task, config, int(dataset.split_counts.get("train", dataset.num_examples)))
     except (ModelLoadError, ValueError) as error:
-        st.error(str(error))
+        error_ui(str(error), getattr(error, "detail", ""))
         return False
     cards = st.columns(4)
     if can_count:
         counts = parameter_counts(dataset.task, config.to_dict(), len(dataset.labels))
         if "error" in counts:
-            st.error(counts["error"])
+            error_ui(counts["error"], counts["detail"])
             return False
         share = counts["trainable"] / max(counts["total"], 1)
         cards[0].metric("Trainable parameters", params_text(counts["trainable"]), border=True,
@@ -150,6 +164,8 @@ def launch(dataset, configs: list[RunConfig]) -> None:
 
 
 st.title("Train")
+st.write("Pick a dataset, a base model and a tuning method, check what training will cost, then press **Launch**; "
+         "the run trains in the background and you can follow it on **Runs**.")
 dataset = dataset_ui()
 task = dataset.task
 left, right = st.columns(2)
@@ -167,21 +183,24 @@ base = RunConfig(model=model, method=method, preset=preset)
 try:
     preset_values = resolve(task, base)
 except ValueError as error:
-    st.error(str(error))
+    error_ui(str(error))
     st.stop()
 config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, preset_values)})
 entry = next((e for e in list_models(task) if e.key == model), None)
 ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry))
 
-if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:"):
+if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:",
+             help="Queue this run. A background worker trains it; you can close the tab and come back."):
     launch(dataset, [config])
 with st.expander("Compare methods"):
     st.caption("Queue one run per method on this dataset and model, with the same preset and settings; "
                "each method keeps its own preset learning rate.")
     chosen = st.multiselect("Methods", [m.key for m in methods_for(task)], key="train_compare_methods",
                             default=[m for m in COMPARE_DEFAULT if task in get_method(m).tasks],
-                            format_func=lambda k: get_method(k).name)
-    if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen)):
+                            format_func=lambda k: get_method(k).name,
+                            help="The methods to try side by side; Results compares them on the same test examples.")
+    if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen),
+                 help="Queue one run per chosen method; the worker trains them one after another."):
         launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
 
 launched = st.session_state.get("train_launched")

@@ -35,7 +35,7 @@ def open_predict() -> AppTest:
 
 def predict_text(at: AppTest, text: str) -> AppTest:
     at.text_area(key="predict_text").input(text)
-    at.button(key="FormSubmitter:predict_form-Predict").click().run()
+    at.button(key="predict_submit").click().run()
     assert not at.exception
     return at
 
