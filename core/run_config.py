@@ -44,7 +44,9 @@ class RunConfig:
                                  "zero, so the first updates do not disturb the pretrained model.")
     weight_decay: float = _field(0.01, "A gentle pull of the weights towards zero, so the model is less likely to "
                                   "memorise its training examples.")
-    early_stopping_patience: int | None = _field(None, "Stop after this many epochs without a better validation macro-F1 (0 = never stop early).")
+    early_stopping_patience: int | None = _field(None, "Stop training after this many epochs in a row that do not "
+                                                 "score better on the validation examples, and keep the best epoch's "
+                                                 "model (0 = never stop early). Empty: the preset decides.")
     class_weighting: bool = _field(False, "Count mistakes on rare classes more heavily, so the model does not "
                                      "ignore them (helps when some classes have far fewer examples).")
     seed: int = _field(42, "Random seed: the same seed and data give the same run.")
