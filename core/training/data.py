@@ -1,7 +1,11 @@
 """Reading a stored dataset's splits and turning text into padded batches.
 
-Text batches use dynamic padding (each batch is padded to its own longest text, not to max_length) and, for
-training, length-grouped order: examples of similar length share a batch, so little compute goes to padding.
+Text batches use dynamic padding: each batch is padded to its own longest text, not to max_length. On SMS spam
+(mean 25 tokens, p95 55) random batches of 16 then compute 2.5 tokens per real token, against 5.1 when every
+text is padded to 128. Training batches are drawn in random order, not grouped by length: grouping cuts padding
+to 1.05x, but where length follows the class (spam texts are twice as long as the rest) it makes batches of one
+class, and a one-epoch run on 800 SMS texts never learned spam (spam-F1 0.00 against 0.92 with random batches;
+docs/BENCHMARKS.md). Evaluation batches are sorted by length: order cannot change what the model predicts.
 A batch is (inputs for model(**inputs), labels (B,), positions (B,) = rows within the split).
 """
 
@@ -16,7 +20,6 @@ import torch
 from core.dataset_files import read_examples
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, list[int]]
-MEGABATCH_FACTOR = 50  # length grouping sorts within windows of 50 batches, so order stays random across windows
 
 
 class TrainingDataError(ValueError):
@@ -65,17 +68,10 @@ def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     return encoded["input_ids"]
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
-    """Training order: shuffle, sort by length inside windows of MEGABATCH_FACTOR batches, shuffle the batches."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(lengths))
-    window = batch_size * MEGABATCH_FACTOR
-    batches: list[list[int]] = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window].tolist(), key=lambda i: -lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
+def random_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
+    """Training order: a fresh permutation per (seed, epoch), cut into batches."""
+    order = np.random.default_rng(seed).permutation(count).tolist()
+    return [order[i:i + batch_size] for i in range(0, count, batch_size)]
 
 
 def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -110,7 +106,7 @@ class TextBatches:
         return len(self.split)
 
     def train(self, batch_size: int, seed: int):
-        for positions in length_grouped_batches(self.lengths, batch_size, seed):
+        for positions in random_batches(len(self), batch_size, seed):
             yield collate_text(self.token_ids, positions, self.split.labels, self.pad_id)
 
     def evaluate(self, batch_size: int):
@@ -118,7 +114,4 @@ class TextBatches:
             yield collate_text(self.token_ids, positions, self.split.labels, self.pad_id)
 
     def num_train_batches(self, batch_size: int) -> int:
-        # Windows may leave a short batch each, so count exactly rather than ceil(N / B).
-        window = batch_size * MEGABATCH_FACTOR
-        full, rest = divmod(len(self), window)
-        return full * MEGABATCH_FACTOR + -(-rest // batch_size)
+        return -(-len(self) // batch_size)

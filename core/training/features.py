@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -22,7 +21,7 @@ from core.catalog import model_identity
 from core.dataset_files import EXAMPLES_FILE
 from core.models.base import BuiltModel
 from core.progress import Progress, Reporter
-from core.training.data import Split
+from core.training.data import Split, random_batches
 from core.training.device import DeviceSetup
 from core.training.loop import PROGRESS_INTERVAL_S, Throttle, TrainingCancelled, to_device
 
@@ -90,9 +89,8 @@ class FeatureBatches:
         return {"features": self.features[index]}, labels, positions
 
     def train(self, batch_size: int, seed: int):
-        order = np.random.default_rng(seed).permutation(len(self)).tolist()
-        for start in range(0, len(order), batch_size):
-            yield self._batch(order[start:start + batch_size])
+        for positions in random_batches(len(self), batch_size, seed):
+            yield self._batch(positions)
 
     def evaluate(self, batch_size: int):
         for start in range(0, len(self), batch_size):
