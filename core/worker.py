@@ -5,6 +5,9 @@
 3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
 5) records a crashed child as failed and keeps going.
+
+TUNEBOARD_TRAIN_FN=module:function makes the worker train with another function of core.training.train_run's
+signature: tests use it so that the worker the app starts trains with a fast stand-in.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # While training, how often the worker looks for cancel requests: a cancel is noticed within this time, and a
 # child that does not stop on its own is killed within cancel_grace + kill_grace more seconds.
 BUSY_POLL_SECONDS = 0.5
+TRAIN_FN_ENV = "TUNEBOARD_TRAIN_FN"
 log = logging.getLogger("tuneboard.worker")
 
 
@@ -40,7 +44,8 @@ class WorkerSettings:
     cancel_grace_seconds: float = 1.0  # after a cancel, time the child gets to stop on its own before SIGTERM
     kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
     orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
-    train_fn: str = DEFAULT_TRAIN_FN  # module:function the child trains with
+    # module:function the child trains with
+    train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
 
 
 @dataclass

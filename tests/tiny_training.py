@@ -8,12 +8,17 @@ but in a fraction of a second, so queue and worker tests stay fast. Knobs, from 
   model           "crash" exits the process hard; "oom" raises torch.OutOfMemoryError while batch_size > 4;
                   "stubborn" ignores should_stop (a step that never looks at the cancel flag)
 env TINY_STEP_SECONDS   sleep per step (default 0.01), to make runs last long enough to cancel or kill
+Double claims show: a process that starts training a run while another process still trains it leaves an
+`overlap_<pid>` file in the run folder (a lock held while training tells; the kernel drops it when a process dies).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,8 +86,26 @@ def _features(texts: list[str]):
     return x / 10
 
 
+@contextmanager
+def only_trainer(output_dir: Path) -> Iterator[None]:
+    """Hold the run folder's training lock; if another live process holds it, leave an overlap_<pid> marker."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with (output_dir / "training.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            (output_dir / f"overlap_{os.getpid()}").touch()
+        yield
+
+
 def train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path, reporter,
                resume: bool = False) -> TinyResult:
+    with only_trainer(output_dir):
+        return _train_tiny(dataset_dir, labels, task, config, output_dir, reporter, resume)
+
+
+def _train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path, reporter,
+                resume: bool) -> TinyResult:
     import torch
 
     if config.model == "crash":
