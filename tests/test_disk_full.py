@@ -43,7 +43,8 @@ class RustIoError(Exception):
 ], ids=["ENOSPC", "EFBIG", "rust-io", "while-saving", "not-a-full-disk"])
 def test_failure_message_names_a_full_disk(error, expected):
     message = failure_message(error)
-    assert message == (expected or "Training stopped with an unexpected error (PermissionError); the run's log has the details.")
+    unexpected = "Training stopped with an unexpected error (PermissionError); the run's log has the details."
+    assert message == (expected or unexpected)
 
 
 def test_a_full_disk_is_recognised_through_the_errors_it_caused():

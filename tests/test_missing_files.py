@@ -87,7 +87,8 @@ def test_a_succeeded_run_with_its_model_offers_no_retry(tuneboard_home):
     assert not [w for w in at.warning if "missing" in w.value]
 
 
-DATASET_MISSING = "The files of dataset '{}' are missing, so it cannot be trained on again; upload it again on the Data page."
+DATASET_MISSING = ("The files of dataset '{}' are missing, so it cannot be trained on again; "
+                   "upload it again on the Data page.")
 
 
 def test_a_deleted_dataset_folder_keeps_results_and_says_so_on_runs(tuneboard_home):
