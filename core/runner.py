@@ -183,7 +183,8 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
         run_id, worker_id, metrics=result.metrics, predictions=result.predictions,
         trainable_params=result.trainable_params, total_params=result.total_params,
         train_seconds=result.train_seconds, samples_per_second=result.samples_per_second, device=result.device,
-        artifact_dir=output_dir, size_bytes=result.size_bytes, threshold=getattr(result, "threshold", None))
+        artifact_dir=output_dir, size_bytes=result.size_bytes, threshold=getattr(result, "threshold", None),
+        training=getattr(result, "hyperparameters", None))
     return RunOutcome(SUCCEEDED if recorded else "", **spent)
 
 

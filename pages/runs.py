@@ -184,7 +184,12 @@ def detail(run_id: int) -> None:
     with st.expander("Log"):  # collapsed: a failure's traceback is detail, the plain sentence above says what to do
         st.code(jobs.log_tail(run.id, 40) or "(no log yet)", language=None)
     with st.expander("Settings"):
+        st.caption("As chosen: empty values take the preset's.")
         st.json(config, expanded=True)
+        if run.training:
+            st.caption("As trained: what the preset and your settings resolved to, and how far training went "
+                       "(epochs_run is lower than epochs when early stopping ended it).")
+            st.json(run.training, expanded=True)
 
 
 overview()

@@ -315,8 +315,9 @@ def cancel_requested_among(run_ids: list[int]) -> set[int]:
 def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions: list[dict[str, Any]],
            trainable_params: int | None, total_params: int | None, train_seconds: float | None,
            samples_per_second: float | None, device: str, artifact_dir: Path | str, size_bytes: int | None,
-           threshold: float | None = None) -> bool:
-    """Record a successful run: test metrics, per-example predictions, sizes and timings."""
+           threshold: float | None = None, training: dict[str, Any] | None = None) -> bool:
+    """Record a successful run: test metrics, per-example predictions, sizes and timings, and `training`: the
+    settings the run resolved to and how many epochs and steps it trained."""
     artifact = Path(artifact_dir)
     if artifact.is_absolute() and artifact.is_relative_to(data_home()):
         artifact = artifact.relative_to(data_home())  # stored relative, so the data folder can move
@@ -328,7 +329,7 @@ def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions:
             status=SUCCEEDED, progress=1.0, eta_seconds=0.0, finished_at=utcnow(), heartbeat_at=utcnow(),
             metrics=_plain(metrics), trainable_params=trainable_params, total_params=total_params,
             train_seconds=train_seconds, samples_per_second=samples_per_second, device=device,
-            artifact_dir=str(artifact), size_bytes=size_bytes, threshold=threshold,
+            artifact_dir=str(artifact), size_bytes=size_bytes, threshold=threshold, training=_plain(training or {}),
             message="Finished", error="", resume_requested=False, cancel_requested=False,
         )).rowcount == 1
         if done:

@@ -153,4 +153,9 @@ def test_train_in_process_prints_the_result_json(tmp_path):
     assert result["device"].startswith("cpu") and "majority" in result["baselines"]
     run = jobs.get_run(result["run_id"])
     assert (run.status, run.config["epochs"], run.config["seed"], run.attempt) == ("succeeded", 2, 3, 1)
+    # What the preset resolved to, as trained: the explicit epochs and batch, the preset's rate, the steps taken.
+    training = result["training"]
+    assert (training["epochs"], training["batch_size"], training["epochs_run"]) == (2, 8, 2)
+    assert training["learning_rate"] > 0 and training["steps"] > 0
+    assert run.training == training
     assert "Test accuracy" in out.stderr  # progress lines go to stderr, the JSON alone to stdout

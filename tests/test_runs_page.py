@@ -134,3 +134,15 @@ def test_a_running_run_cannot_be_deleted_from_the_page():
     at = open_runs_page(run_id)
     assert not at.exception
     assert not [b for b in at.button if b.key == f"runs_delete_{run_id}"]
+
+
+def test_settings_show_what_a_real_run_resolved_to_and_how_far_it_trained(tuneboard_home):
+    from tests.finished_runs import text_run, use_run
+
+    run_id = use_run(text_run(), tuneboard_home)
+    at = open_runs_page(run_id)
+    assert not at.exception
+    shown = [j.value for j in at.json]
+    trained = jobs.get_run(run_id).training
+    assert trained["epochs_run"] >= 1 and trained["learning_rate"] > 0
+    assert any('"epochs_run"' in value and f'"steps": {trained["steps"]}' in value for value in shown)

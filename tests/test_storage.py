@@ -52,3 +52,41 @@ def test_deleting_a_dataset_deletes_its_runs():
         s.delete(s.scalars(select(Dataset)).one())
     with Session() as s:
         assert s.scalars(select(Run)).all() == []
+
+
+def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tuneboard_home):
+    """A database created by the first schema (revision 0001), with a finished run, upgraded in place."""
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.db import MIGRATIONS_DIR, get_engine
+    from storage.models import MetricPoint, Prediction
+    from storage.paths import database_url
+
+    url = database_url()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO datasets (id, name, task, created_at, source_name, fingerprint, path, num_examples, labels, "
+            "split_counts, split_seed, report) VALUES (1, 'sms', 'text', '2026-11-23', '', '', '', 2, '[\"ham\", \"spam\"]',"
+            " '{}', 42, '{}')")
+        connection.exec_driver_sql(
+            "INSERT INTO runs (id, dataset_id, name, config, status, progress, epoch, step, total_steps, message, error, "
+            "created_at, worker_id, attempt, cancel_requested, resume_requested, device, metrics, artifact_dir) VALUES "
+            "(1, 1, 'old', '{\"method\": \"lora\"}', 'succeeded', 1.0, 2.0, 10, 10, '', '', '2026-11-23', '', 1, 0, 0, "
+            "'cpu', '{\"accuracy\": 0.9}', 'runs/1')")
+        connection.exec_driver_sql(
+            "INSERT INTO predictions (run_id, example_index, true_label, predicted_label, confidence, probabilities) "
+            "VALUES (1, 0, 'ham', 'ham', 0.9, '[0.9, 0.1]')")
+        connection.exec_driver_sql(
+            "INSERT INTO metric_points (run_id, step, epoch, name, value) VALUES (1, 5, 1.0, 'train_loss', 0.3)")
+    reset_engines()
+    with session_factory()() as s:  # init_db upgrades to the newest revision
+        run = s.get(Run, 1)
+        assert (run.status, run.metrics, run.training) == ("succeeded", {"accuracy": 0.9}, {})
+        assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
+        assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"

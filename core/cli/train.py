@@ -62,6 +62,7 @@ def result_json(run) -> dict[str, Any]:
         "baselines": metrics.get("baselines", {}),
         "train_seconds": run.train_seconds, "train_samples_per_second": run.samples_per_second,
         "trainable_params": run.trainable_params, "total_params": run.total_params, "device": run.device,
+        "training": run.training or {},
     }
     if run.error:
         out["error"] = run.error
