@@ -16,6 +16,7 @@ from core.result_charts import curve_figure
 from core.results import learning_curves
 from storage import jobs
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
+from storage.overview import count_datasets_and_runs
 from storage.results import metric_points
 
 REFRESH_SECONDS = 2
@@ -146,8 +147,12 @@ live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else 
 
 @st.fragment(run_every=live)
 def overview() -> None:
+    shown = jobs.list_runs()
+    total = count_datasets_and_runs()[1]
+    if total > len(shown):
+        st.caption(f"Showing the newest {len(shown):,} of {total:,} runs.")
     st.dataframe(
-        runs_frame(jobs.list_runs()), hide_index=True, key="runs_table",
+        runs_frame(shown), hide_index=True, key="runs_table",
         column_config={
             "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
             "Accuracy": st.column_config.NumberColumn(format="%.3f"),

@@ -146,3 +146,13 @@ def test_settings_show_what_a_real_run_resolved_to_and_how_far_it_trained(tunebo
     trained = jobs.get_run(run_id).training
     assert trained["epochs_run"] >= 1 and trained["learning_rate"] > 0
     assert any('"epochs_run"' in value and f'"steps": {trained["steps"]}' in value for value in shown)
+
+
+def test_with_more_runs_than_the_table_lists_the_page_says_so():
+    dataset_id = make_dataset()
+    for _ in range(501):  # one more than storage.jobs.list_runs returns by default
+        jobs.enqueue(dataset_id, CONFIG)
+    at = open_runs_page()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 500
+    assert any(c.value == "Showing the newest 500 of 501 runs." for c in at.caption)
