@@ -5,7 +5,6 @@ Run with `streamlit run app.py`. Each page lives in pages/ and stays thin.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from pathlib import Path
@@ -13,31 +12,13 @@ from pathlib import Path
 import streamlit as st
 
 from core.worker import ensure_worker, worker_state
+from pages.shared.gate import password_required, require_sign_in
 from storage.paths import data_home, database_url
 
 PAGES_DIR = Path(__file__).parent / "pages"
 log = logging.getLogger("tuneboard.app")
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
-
-
-def password_gate() -> None:
-    """Shared deployments set TUNEBOARD_PASSWORD; each browser session must type it once before anything shows."""
-    expected = os.environ.get("TUNEBOARD_PASSWORD", "")
-    if not expected or st.session_state.get("signed_in"):
-        return
-    st.title("Tuneboard")
-    typed = st.text_input("Password", type="password", key="password",
-                          help="This Tuneboard is shared; ask whoever set it up for the password.")
-    if typed and hmac.compare_digest(typed.encode(), expected.encode()):
-        st.session_state["signed_in"] = True
-        st.rerun()
-    if typed:
-        st.error("That password is not right. Check it and try again.")
-    st.stop()
-
-
-password_gate()
 
 # Pages in the order a user walks them.
 pages = [
@@ -75,6 +56,12 @@ def unexpected_error_ui(error: Exception) -> None:
         st.exception(error)
 
 
+# st.navigation on every run, signed in or not: calling it switches Streamlit from routing URLs to pages/ files
+# directly (which would skip this script and its password) to running this script first (pages/shared/gate.py).
+# Signed out, the only page is the password form, whatever the URL asked for.
+if password_required():
+    st.navigation([st.Page(require_sign_in, title="Sign in", url_path="sign-in")], position="hidden").run()
+    st.stop()
 page = st.navigation(pages)
 # st.stop() and st.rerun() raise BaseExceptions, so they pass through these handlers untouched.
 try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -27,3 +28,20 @@ def test_password_gate_hides_everything_until_the_right_password(monkeypatch):
     at.text_input(key="password").set_value("s3cret pilot").run()
     assert not at.exception
     assert [m.label for m in at.metric][:2] == ["Datasets", "Runs"]
+
+
+@pytest.mark.parametrize("page", ["home", "data", "train", "runs", "results", "predict"])
+def test_a_page_opened_without_app_py_asks_for_the_password_itself(page, monkeypatch):
+    """Streamlit's folder routing can run pages/<page>.py alone for a URL like /runs (pages/shared/gate.py).
+
+    Signing in on such a page is checked in a real browser (tests/test_browser.py): run on its own here, a page's
+    links to other pages cannot resolve, as app.py is not the main script."""
+    monkeypatch.setenv("TUNEBOARD_PASSWORD", "s3cret pilot")
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Password"]
+    assert [t.value for t in at.title] == ["Tuneboard"]  # the gate's title, not the page's
+    assert not at.metric and not at.dataframe and not at.button and not at.info and not at.markdown
+
+    at.text_input(key="password").set_value("wrong").run()
+    assert "not right" in at.error[0].value and [t.value for t in at.title] == ["Tuneboard"]

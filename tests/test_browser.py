@@ -6,6 +6,7 @@ to test-artifacts/browser/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -38,13 +39,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(tuneboard_home: Path):
-    """Start `streamlit run app.py` as a user would; the app starts its own worker. Stop both afterwards."""
+@contextlib.contextmanager
+def running_app(home: Path, **extra_env: str):
+    """`streamlit run app.py` as a user starts it, on a free port; stopped (with any worker it started) after."""
     port = free_port()
-    env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "TUNEBOARD_HOME": str(home), "HF_HUB_OFFLINE": "1", **extra_env}
     env.pop("TUNEBOARD_NO_WORKER", None)  # the real path: the app starts the background worker
-    log = open(tuneboard_home.parent / "streamlit.log", "w")
+    log = open(home.parent / "streamlit.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -61,10 +62,18 @@ def app_url(tuneboard_home: Path):
     else:
         server.kill()
         pytest.fail("the app did not answer /_stcore/health within 60 s")
-    yield url
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=20)
-    stop_workers()
+    try:
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+        stop_workers()
+
+
+@pytest.fixture
+def app_url(tuneboard_home: Path):
+    with running_app(tuneboard_home) as url:
+        yield url
 
 
 def stop_workers() -> None:
@@ -82,19 +91,29 @@ def stop_workers() -> None:
 
 
 @pytest.fixture
-def page(app_url):
+def browser():
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine: install Debian's chromium package (.ci/run does)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
     SHOTS.mkdir(parents=True, exist_ok=True)
+    playwright_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(app_url)
-        yield page
-        browser.close()
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def new_page(browser, url: str):
+    """A fresh browser session (its own cookies and Streamlit session) at `url`."""
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    return page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    return new_page(browser, app_url)
 
 
 def shot(page, name: str) -> None:
@@ -110,7 +129,6 @@ def open_page(page, title: str) -> None:
 def test_user_path_from_upload_to_prediction(page):
     sms = require(SMS_SPAM)
     expect = pytest.importorskip("playwright.sync_api").expect
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     expect(page.get_by_role("heading", name="Tuneboard")).to_be_visible()
     shot(page, "01_home")
 
@@ -156,3 +174,25 @@ def test_user_path_from_upload_to_prediction(page):
     prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction")
     expect(prediction).to_contain_text("spam")
     shot(page, "08_predict")
+
+
+def test_a_password_protected_app_shows_no_page_before_the_password(browser, tuneboard_home):
+    """Each page's own URL, opened first in a fresh session (before anyone has visited the root: Streamlit's folder
+    routing would run pages/<page>.py without app.py), asks for the password and shows nothing else."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with running_app(tuneboard_home, TUNEBOARD_PASSWORD="pilot-2026") as url:
+        for path, content in [("runs", "No runs yet"), ("data", "Load example"), ("results", "No finished run"),
+                              ("train", "No datasets yet"), ("predict", "No finished run"), ("", "Datasets")]:
+            page = new_page(browser, f"{url}/{path}")
+            expect(page.get_by_label("Password", exact=True)).to_be_visible()
+            expect(page.get_by_text(content).first).not_to_be_visible()
+            page.get_by_label("Password", exact=True).fill("wrong")
+            page.keyboard.press("Enter")
+            expect(page.get_by_text("That password is not right")).to_be_visible()
+            expect(page.get_by_text(content).first).not_to_be_visible()
+            if path == "runs":
+                page.get_by_label("Password", exact=True).fill("pilot-2026")
+                page.keyboard.press("Enter")
+                expect(page.get_by_text(content).first).to_be_visible()  # signed in, the page shows
+                shot(page, "09_signed_in_runs")
+            page.context.close()
