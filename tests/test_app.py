@@ -45,3 +45,12 @@ def test_a_page_opened_without_app_py_asks_for_the_password_itself(page, monkeyp
 
     at.text_input(key="password").set_value("wrong").run()
     assert "not right" in at.error[0].value and [t.value for t in at.title] == ["Tuneboard"]
+
+
+def test_the_app_does_not_watch_source_files():
+    """With .venv inside the app folder, Streamlit's file watcher re-walked every imported library file after each
+    refresh of the Runs page and slowed a watched training run 9-fold (bench/overhead.py measures watching)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
