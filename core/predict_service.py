@@ -24,7 +24,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 BATCH_SIZE = 32  # inputs per predict() call; bounds memory for large uploads
 # One text or image is predicted with one CPU thread. Idle, two threads save about 3 ms on a short text;
 # but while a training run shares the CPU (the normal case on a laptop), threads that wait for each other
-# make a prediction 5-10x slower (bench/predict_latency.py; figures in docs/BENCHMARKS.md).
+# make a prediction 5-10x slower (bench/predict.py; figures in docs/BENCHMARKS.md).
 SINGLE_INPUT_THREADS = 1
 MAX_BATCH_ROWS = 20_000  # a larger upload is refused: scoring it would block the page for many minutes
 
