@@ -23,6 +23,7 @@ from storage.datasets import add_dataset, dataset_runs, delete_dataset_row, find
 from storage.db import session_factory
 from storage.models import ACTIVE_STATES, Dataset
 from storage.paths import data_home, datasets_dir, runs_dir
+from storage.removal import removed_with
 
 NAME_MAX = 200  # Dataset.name column width
 
@@ -138,13 +139,6 @@ def register_path(path: Path | str, text_column: str | None = None, label_column
         ingested.cleanup()
 
 
-def _inside_home(folder: Path) -> bool:
-    try:
-        return folder.resolve().is_relative_to(data_home())
-    except OSError:
-        return False
-
-
 def delete_dataset(dataset_id: int) -> bool:
     """Delete a dataset's row, its runs' rows and all their folders. False if there is no such dataset."""
     dataset = get_dataset(dataset_id)
@@ -157,19 +151,6 @@ def delete_dataset(dataset_id: int) -> bool:
                            f"({', '.join(f'#{i}' for i in active)}). Cancel them first, then delete the dataset.")
     folders = [dataset_dir(dataset)] + [runs_dir() / str(r.id) for r in runs]
     folders += [data_home() / r.artifact_dir for r in runs if r.artifact_dir]
-    moved: list[tuple[Path, Path]] = []  # (aside, original)
-    for folder in dict.fromkeys(folders):
-        if folder.exists() and _inside_home(folder) and folder.resolve() != data_home():
-            aside = folder.parent / f".deleting-{folder.name}-{uuid.uuid4().hex[:8]}"
-            folder.rename(aside)
-            moved.append((aside, folder))
-    try:
-        with session_factory().begin() as session:
-            deleted = delete_dataset_row(session, dataset_id)
-    except BaseException:
-        for aside, original in reversed(moved):
-            aside.rename(original)
-        raise
-    for aside, _ in moved:
-        shutil.rmtree(aside, ignore_errors=True)
+    with removed_with(folders), session_factory().begin() as session:
+        deleted = delete_dataset_row(session, dataset_id)
     return deleted

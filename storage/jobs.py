@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from storage.models import (
     Dataset, MetricPoint, Prediction, Run, Worker, utcnow,
 )
 from storage.paths import data_home, runs_dir
+from storage.removal import removed_with
 
 RESUMABLE_STATES = (INTERRUPTED, CANCELLED, FAILED)
 RETRYABLE_STATES = (INTERRUPTED, CANCELLED, FAILED, SUCCEEDED)
@@ -200,9 +198,8 @@ def delete_run(run_id: int) -> None:
     """Delete a finished run: its row, curve points and test predictions, and its folder (model, log, checkpoint).
 
     Queued and running runs are refused: cancel them first. The first statement of the transaction takes the
-    write lock, so no worker can claim the run (for a resume) half-way; the folder is moved aside inside the
-    transaction and removed after the commit, or put back if the transaction fails. A crash in between leaves
-    either the run whole or a `.deleting-*` folder that no run points to.
+    write lock, so no worker can claim the run (for a resume) half-way; the folder goes with the rows
+    (storage.removal.removed_with: put back if the transaction fails).
     """
     with _session() as s:
         row = s.execute(select(Run.status, Run.artifact_dir).where(Run.id == run_id)).first()
@@ -211,33 +208,12 @@ def delete_run(run_id: int) -> None:
     if row.status not in FINAL_STATES:
         raise JobError(f"Run {run_id} is {row.status}; cancel it first, then delete it.", "still_active")
     folders = [run_dir(run_id)] + ([data_home() / row.artifact_dir] if row.artifact_dir else [])
-    moved: list[tuple[Path, Path]] = []  # (aside, original)
-    try:
-        with _session() as s, s.begin():
-            s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
-            s.execute(delete(Prediction).where(Prediction.run_id == run_id))
-            if not s.execute(delete(Run).where(Run.id == run_id, Run.status.in_(FINAL_STATES))).rowcount:
-                # A worker took it (a resume) after the check above: roll back.
-                raise JobError(f"Run {run_id} was just started again; cancel it first, then delete it.", "still_active")
-            _move_aside(folders, moved)
-    except BaseException:
-        for aside, original in reversed(moved):
-            aside.rename(original)
-        raise
-    for aside, _ in moved:
-        shutil.rmtree(aside, ignore_errors=True)
-
-
-def _move_aside(folders: list[Path], moved: list[tuple[Path, Path]]) -> None:
-    """Rename each existing folder inside the data home to a `.deleting-*` sibling (cheap, and undoable),
-    recording each in `moved` as it goes, so a failure half-way can put back what was moved."""
-    home = data_home()
-    for folder in dict.fromkeys(folders):
-        resolved = folder.resolve()
-        if folder.exists() and resolved.is_relative_to(home) and resolved != home:
-            aside = folder.parent / f".deleting-{folder.name}-{uuid.uuid4().hex[:8]}"
-            folder.rename(aside)
-            moved.append((aside, folder))
+    with removed_with(folders), _session() as s, s.begin():
+        s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
+        s.execute(delete(Prediction).where(Prediction.run_id == run_id))
+        if not s.execute(delete(Run).where(Run.id == run_id, Run.status.in_(FINAL_STATES))).rowcount:
+            # A worker took it (a resume) after the check above: roll back, and the folder goes back too.
+            raise JobError(f"Run {run_id} was just started again; cancel it first, then delete it.", "still_active")
 
 
 # ---------------------------------------------------------------- the worker's verbs
