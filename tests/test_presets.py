@@ -40,3 +40,13 @@ def test_small_datasets_get_more_epochs_up_to_the_ceiling():
 def test_a_method_that_does_not_apply_is_refused_in_plain_words():
     with pytest.raises(ValueError, match="does not apply to image data"):
         resolve("image", RunConfig(method="prompt"))
+
+
+def test_estimates_of_time_and_memory_grow_with_the_image_size():
+    from core.training.estimate import estimate
+
+    small = estimate("image", RunConfig(model="efficientnet-lite0", method="full", image_size=224), 200)
+    large = estimate("image", RunConfig(model="efficientnet-lite0", method="full", image_size=320), 200)
+    default = estimate("image", RunConfig(model="efficientnet-lite0", method="full"), 200)
+    assert large["seconds"] > default["seconds"] > small["seconds"]  # the default is 288 px
+    assert large["memory_bytes"] > default["memory_bytes"] > small["memory_bytes"]

@@ -58,11 +58,12 @@ def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
     epochs = hyper.epochs if config.method == "head" else epochs_for(hyper, -(-steps_per_epoch // max(1, config.grad_accum)))
     params, default_size = _model_size(task, config)
     scale = REFERENCE_PARAMS[task] / max(params, 1)
+    side = hyper.image_size or default_size or 224  # pixels per side (images)
     if task == "text":
         tokens = min(hyper.max_length or REFERENCE_LENGTH, TYPICAL_TEXT_TOKENS)
         scale *= REFERENCE_LENGTH / max(tokens, 8)
     else:
-        scale *= (224 / (hyper.image_size or default_size or 224)) ** 2
+        scale *= (224 / side) ** 2  # the speeds were measured at 224 px
     speed = CPU_TRAIN_SPEED[task].get(config.method, CPU_TRAIN_SPEED[task]["full"]) * scale
     use_gpu = torch.cuda.is_available() and config.device in ("auto", "cuda")
     if use_gpu:
@@ -76,7 +77,7 @@ def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
     # memory: weights (fp32) + gradients and two AdamW moments for what trains + activations of one batch
     trainable_share = 1.0 if config.method == "full" else 0.05
     activation_bytes = hyper.batch_size * (
-        (hyper.max_length or 128) * 384 * 4 * 40 if task == "text" else 224 * 224 * 32 * 4 * 12
+        (hyper.max_length or 128) * 384 * 4 * 40 if task == "text" else side * side * 32 * 4 * 12
     )
     memory = params * 4 * (1 + 3 * trainable_share) + activation_bytes + 300 * 2**20  # + runtime overhead
     return {"seconds": round(seconds, 1), "memory_bytes": int(memory), "device": "cuda" if use_gpu else "cpu",
