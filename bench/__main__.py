@@ -1,8 +1,9 @@
 """Run every benchmark and regenerate its tables in docs/BENCHMARKS.md.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m bench            # everything, full size (about 2-3 hours on 2 CPU cores)
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench            # everything, full size (about 6 hours on 2 CPU cores)
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench --quick    # smaller data and budgets: under 10 minutes
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench --only throughput,predict
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench --only quality --budget 120   # start no training after 2 hours
 
 Each benchmark runs in a fresh Python process, one after the other (none shares threads, caches or memory with
 another), and compares Tuneboard with its baseline inside that one process run. Results go to
@@ -40,10 +41,12 @@ def command_line(name: str, quick: bool) -> str:
     return f"HF_HUB_OFFLINE=1 .venv/bin/python -m bench --only {name}" + (" --quick" if quick else "")
 
 
-def run_child(name: str, quick: bool) -> dict:
+def run_child(name: str, quick: bool, budget_minutes: float | None) -> dict:
     """One benchmark in its own process; its JSON result comes back through a file."""
     out = RESULTS / f".{name}.json"
     command = [sys.executable, "-m", "bench", "--child", name, "--out", str(out)] + (["--quick"] if quick else [])
+    if budget_minutes and name == "quality":
+        command += ["--budget", str(budget_minutes)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0 or not out.exists():
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data and budgets: under 10 minutes")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--budget", type=float, metavar="MINUTES",
+                        help="quality: start no new training after this long (a later run goes on from there)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # run one benchmark in this process
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -89,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         module = importlib.import_module(f"bench.{args.child}")
         info = machine()  # before the work: the load average says how busy the machine was
-        result = module.run(quick=args.quick)
+        extra = {"budget_minutes": args.budget} if args.budget and args.child == "quality" else {}
+        result = module.run(quick=args.quick, **extra)
         result["machine"] = info
         args.out.write_text(json.dumps(result, indent=2, default=float))
         return 0
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(store.read_text()) if store.exists() else {}
     for name in chosen:
         print(f"== {name}: {BENCHMARKS[name]}", flush=True)
-        results[name] = run_child(name, args.quick)
+        results[name] = run_child(name, args.quick, args.budget)
         store.write_text(json.dumps(results, indent=2, default=float))  # after each: a later failure loses nothing
         write_docs(DOCS[args.quick], {name: results[name]}, args.quick)
     failed = [n for n in chosen if "error" in results[n]]

@@ -210,8 +210,8 @@ def runs_page(counts: tuple[int, ...]) -> list[dict[str, Any]]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    book = bookkeeping(rows=600 if quick else 1500, method="lora")
-    watching = watching_cost(seconds=20 if quick else 40)
+    book = bookkeeping(rows=400 if quick else 1500, method="lora")
+    watching = watching_cost(seconds=12 if quick else 40)
     pages = runs_page((10, 1000))
     return {"bookkeeping": book, "watching": watching, "runs_page": pages, "target_share_percent": TARGET_SHARE_PERCENT,
             "target_met": book["reporter_share_percent"] < TARGET_SHARE_PERCENT}

@@ -164,7 +164,7 @@ def image_part(scratch: Path, singles: int, batch: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    singles, text_batch, image_batch = (100, 500, 64) if quick else (300, 2000, 256)
+    singles, text_batch, image_batch = (60, 400, 48) if quick else (300, 2000, 256)
     with tempfile.TemporaryDirectory(prefix="tuneboard-bench-predict-") as scratch:
         text = text_part(Path(scratch), singles, text_batch, busy=not quick)
         image = image_part(Path(scratch), singles // 2, image_batch)
