@@ -58,8 +58,9 @@ def run_child(name: str, quick: bool, budget_minutes: float | None) -> dict:
 
 
 def section(name: str, result: dict, quick: bool) -> str:
+    machine_text = machine_line(result["machine"]) if "machine" in result else "the run failed before describing it"
     lines = [f"## {BENCHMARKS[name]}", "", f"Command: `{command_line(name, quick)}`  ",
-             f"Machine: {machine_line(result['machine'])}; this benchmark took {result.get('bench_seconds', 0):,.0f} s.", ""]
+             f"Machine: {machine_text}; this benchmark took {result.get('bench_seconds', 0):,.0f} s.", ""]
     if "error" in result:
         lines.append(f"Not measured: {result['error']}")
     else:

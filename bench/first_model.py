@@ -3,7 +3,7 @@ the ants/bees photos, each through `python -m core train` in a fresh data folder
 everything a user waits for: start-up, reading the data, loading the model, computing the features once,
 training, the test evaluation, the baselines and saving. Both use the Quick preset, as the Train page offers.
 
-Quick mode: full fine-tuning trains one epoch on a 1,000-text sample (head only still reads every text);
+Quick mode: full fine-tuning trains one epoch on a 600-text sample (head only still reads every text);
 the full mode trains both on all the data.
 """
 

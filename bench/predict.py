@@ -4,7 +4,8 @@ with a plain baseline on the same saved model in the same process:
 - text: Tuneboard's `predict_service.predict_one` / `score` (what the Predict page calls) against a plain
   `transformers.pipeline("text-classification")` loaded from the run's saved model folder;
 - image: the same calls against the `efficientnet_lite_pytorch` network loaded with the run's weights and fed
-  by plain PIL preprocessing (resize to 224, normalise), one forward per call.
+  by plain PIL preprocessing (resize to the run's image size, 288 px by default, normalise), one forward per
+  call: the network does the same work on both sides.
 
 In the full mode the single-text latency is also timed while a MiniLM full fine-tuning run trains in another
 process (the usual case when someone tries a model while the next one trains), with the Predict page's one
@@ -139,10 +140,12 @@ def image_part(scratch: Path, singles: int, batch: int) -> dict[str, Any]:
     plain_model.load_state_dict(load_file(str(run_dir / "model" / "model.safetensors")))
     plain_model.eval()
 
+    size = predictor.image.size  # the size the run was trained and is served at
+
     def plain_tensor(path: str) -> torch.Tensor:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB").resize((224, 224)), dtype=np.float32) / 255.0
-        return torch.from_numpy((array - 0.5) / 0.5).permute(2, 0, 1)  # (3, 224, 224), mean = std = 0.5
+            array = np.asarray(image.convert("RGB").resize((size, size)), dtype=np.float32) / 255.0
+        return torch.from_numpy((array - 0.5) / 0.5).permute(2, 0, 1)  # (3, size, size), mean = std = 0.5
 
     @torch.no_grad()
     def plain(paths: list[str]) -> torch.Tensor:
@@ -204,6 +207,5 @@ def _busy_lines(busy: dict[str, Any] | None) -> list[str]:
 
 if __name__ == "__main__":
     import json
-    import sys
 
     print(json.dumps(run(quick="--quick" in sys.argv), indent=2))

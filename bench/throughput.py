@@ -7,7 +7,7 @@ FLOPs are counted by torch's FlopCounterMode on one real forward pass, times 3 f
 token for MiniLM (so padding counts as waste, not as work) and per image for EfficientNet-Lite0. Achieved FLOP/s = those
 useful FLOPs over the measured training seconds.
 
-Quick mode trains on a stratified sample of 1,000 SMS texts; the full mode on every SMS text.
+Quick mode trains on a stratified sample of 800 SMS texts; the full mode on every SMS text.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def minilm_flops_per_token(model_path: str) -> float:
     return training_flops(model, inputs) / tokens
 
 
-def efficientnet_flops_per_image(size: int = 224) -> float:
+def efficientnet_flops_per_image(size: int) -> float:
     import torch
 
     from core.models.efficientnet import build_pretrained

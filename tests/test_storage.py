@@ -90,3 +90,36 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
         assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
         assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
         assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+
+
+def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_home):
+    """Undoing revision 0002 drops the column in place: copying `runs`, with foreign keys on, would delete every
+    run's predictions and curve points along with it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.db import MIGRATIONS_DIR, get_engine
+    from storage.models import MetricPoint, Prediction
+    from storage.paths import database_url
+
+    with session_factory().begin() as s:
+        dataset = Dataset(name="d", task="text", labels=["ham", "spam"])
+        s.add(dataset)
+        s.flush()
+        run = Run(dataset_id=dataset.id, config={"method": "lora"}, training={"epochs_run": 2})
+        s.add(run)
+        s.flush()
+        s.add(Prediction(run_id=run.id, example_index=0, true_label="ham", predicted_label="ham", confidence=0.9,
+                         probabilities=[0.9, 0.1]))
+        s.add(MetricPoint(run_id=run.id, step=5, epoch=1.0, name="train_loss", value=0.3))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with get_engine(database_url()).begin() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+        columns = {c["name"] for c in inspect(connection).get_columns("runs")}
+        assert "training" not in columns and "config" in columns
+        assert connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar() == 1
+        assert connection.exec_driver_sql("SELECT count(*) FROM metric_points").scalar() == 1
+        assert connection.exec_driver_sql("SELECT count(*) FROM runs").scalar() == 1

@@ -23,7 +23,7 @@ from core.ingest.report import Report
 from storage.paths import data_home
 
 STAGING_MAX_AGE_S = 24 * 3600
-FINGERPRINT_VERSION = 1  # bump when ingestion changes what a stored dataset holds
+FINGERPRINT_VERSION = 2  # bump when ingestion changes what a stored dataset holds (2: a given val/ is the test set)
 
 
 def staging_root() -> Path:

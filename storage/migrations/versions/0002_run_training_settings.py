@@ -24,5 +24,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("training")
+    # A plain DROP COLUMN (SQLite 3.35+ and PostgreSQL), for the same reason: batch mode would copy the table.
+    op.drop_column("runs", "training")
