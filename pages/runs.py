@@ -195,7 +195,7 @@ def detail(run_id: int) -> None:
         st.json(config, expanded=True)
         if run.training:
             st.caption("As trained: what the preset and your settings resolved to, and how far training went "
-                       "(epochs_run is lower than epochs when early stopping ended it).")
+                       "(epochs_run is lower than the planned epochs when early stopping ended it).")
             st.json(run.training, expanded=True)
 
 

@@ -157,5 +157,6 @@ def test_train_in_process_prints_the_result_json(tmp_path):
     training = result["training"]
     assert (training["epochs"], training["batch_size"], training["epochs_run"]) == (2, 8, 2)
     assert training["learning_rate"] > 0 and training["steps"] > 0
+    assert training["max_length"] > 0 and training["image_size"] is None  # the length texts were cut to
     assert run.training == training
     assert "Test accuracy" in out.stderr  # progress lines go to stderr, the JSON alone to stdout

@@ -116,6 +116,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     # 3) training
     start = time.perf_counter()
     if cached.supports_cached_features(built):
+        epochs = hyper.epochs
         state, test_logits = _train_head_on_features(built, data, splits, dataset_dir, hyper, config, setup,
                                                      reporter, output_dir, resume)
         train_seconds = time.perf_counter() - start
@@ -159,7 +160,10 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         metrics=metrics, predictions=predictions, trainable_params=trainable, total_params=total,
         train_seconds=round(train_seconds, 3), samples_per_second=round(samples_per_second, 2),
         device=setup.label, size_bytes=size_bytes, history=state.history,
-        hyperparameters={**dataclasses.asdict(hyper), "epochs_run": state.epochs_done, "steps": state.step},
+        # What it really trained with: the planned epochs (min_steps can raise the preset's) and the model's sizes.
+        hyperparameters={**dataclasses.asdict(hyper), "epochs": epochs, "max_length": built.max_length,
+                         "image_size": built.image.size if built.image else None,
+                         "epochs_run": state.epochs_done, "steps": state.step},
     )
 
 
