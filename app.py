@@ -5,18 +5,17 @@ Run with `streamlit run app.py`. Each page lives in pages/ and stays thin.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 import streamlit as st
 
 from core.worker import ensure_worker, worker_state
+from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in
 from storage.paths import data_home, database_url
 
 PAGES_DIR = Path(__file__).parent / "pages"
-log = logging.getLogger("tuneboard.app")
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
 
@@ -42,18 +41,6 @@ def sidebar_ui() -> None:
     st.caption("Database: SQLite in the data folder" if url.startswith("sqlite") else "Database: DATABASE_URL")
     # A few milliseconds: a file lock and two small queries (ensure_worker starts one only when none is alive).
     st.caption((ensure_worker() if AUTO_WORKER else worker_state()).describe())
-
-
-def unexpected_error_ui(error: Exception) -> None:
-    """The last line of defence: a plain sentence first, the traceback folded away (it still reaches the log).
-
-    st.exception inside the expander keeps the failure visible to AppTest (`at.exception`), so tests still fail on it.
-    """
-    log.exception("Page failed", exc_info=error)
-    st.error("Something went wrong on this page: reload it to try again, and if that does not help, send the "
-             "technical details below to whoever looks after Tuneboard.")
-    with st.expander("Technical details", key="app_error_details"):
-        st.exception(error)
 
 
 # st.navigation on every run, signed in or not: calling it switches Streamlit from routing URLs to pages/ files

@@ -14,6 +14,7 @@ from core.dataset_files import dataset_missing_note
 from core.display import duration_text
 from core.result_charts import curve_figure
 from core.results import learning_curves
+from pages.shared.errors import guarded
 from pages.shared.gate import require_sign_in
 from storage import jobs
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
@@ -148,6 +149,7 @@ live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else 
 
 
 @st.fragment(run_every=live)
+@guarded
 def overview() -> None:
     shown = jobs.list_runs()
     total = count_datasets_and_runs()[1]
@@ -165,6 +167,7 @@ def overview() -> None:
 
 
 @st.fragment(run_every=live)
+@guarded
 def detail(run_id: int) -> None:
     run = jobs.get_run(run_id)
     if run is None:

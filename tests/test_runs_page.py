@@ -156,3 +156,21 @@ def test_with_more_runs_than_the_table_lists_the_page_says_so():
     assert not at.exception
     assert len(at.dataframe[0].value) == 500
     assert any(c.value == "Showing the newest 500 of 501 runs." for c in at.caption)
+
+
+def test_a_failure_inside_the_live_part_reads_as_one_sentence_with_the_traceback_folded_away(tuneboard_home):
+    """The live overview and detail are fragments: their reruns never pass through app.py's handler, so they
+    carry their own. The failure here: the run's log path is a folder (a damaged data folder)."""
+    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    jobs.claim_next("w1")
+    jobs.log_path(run_id).parent.mkdir(parents=True, exist_ok=True)
+    jobs.log_path(run_id).mkdir()
+    at = open_runs_page(run_id)
+    [error] = at.error
+    assert error.value.startswith("Something went wrong on this page: reload it to try again")
+    [details] = [e for e in at.main.expander if e.label == "Technical details"]
+    assert not details.proto.expanded
+    [folded] = details.exception
+    assert "Is a directory" in folded.message
+    assert len(at.exception) == 1  # no second, unfolded traceback beside it
+    assert at.dataframe[0].value["Run"].tolist() == [run_id]  # the rest of the page still shows
