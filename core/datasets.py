@@ -19,9 +19,10 @@ from core.ingest import SPLIT_SEED, Ingested, ingest_path
 from core.ingest.archive import folder_entries
 from core.ingest.ingested import content_digest, entries_digest, fingerprint
 from core.ingest.limits import DEFAULT_LIMITS
-from storage.datasets import add_dataset, dataset_runs, delete_dataset_row, find_by_fingerprint, get_dataset
+from storage.datasets import (add_dataset, dataset_runs, datasets_by_fingerprint, delete_dataset_row, get_dataset,
+                              lock_for_delete)
 from storage.db import session_factory
-from storage.models import ACTIVE_STATES, Dataset
+from storage.models import Dataset
 from storage.paths import data_home, datasets_dir, runs_dir
 from storage.removal import removed_with
 
@@ -45,10 +46,12 @@ def load_examples(dataset_id: int) -> pd.DataFrame:
     return read_examples(dataset_dir(dataset))
 
 
-def _stored(fingerprint_: str) -> Dataset | None:
-    existing = find_by_fingerprint(fingerprint_)
-    if existing is not None and (dataset_dir(existing) / EXAMPLES_FILE).exists():
-        return existing
+def stored_copy(fingerprint_: str) -> Dataset | None:
+    """The stored dataset with this fingerprint whose files are there: saving the same data again reuses it, and
+    a copy whose files went missing is passed over (uploading again is how a user mends it)."""
+    for row in datasets_by_fingerprint(fingerprint_):
+        if (dataset_dir(row) / EXAMPLES_FILE).exists():
+            return row
     return None
 
 
@@ -74,7 +77,7 @@ def _write_folder(ingested: Ingested, folder: Path) -> None:
 
 def save_dataset(ingested: Ingested, name: str | None = None) -> int:
     """Store an ingested upload and return its dataset id (an existing id when the same data is stored)."""
-    existing = _stored(ingested.fingerprint)
+    existing = stored_copy(ingested.fingerprint)
     if existing is not None:
         return existing.id
     name = (name or "").strip() or PurePosixPath(ingested.source_name).stem or "dataset"
@@ -128,7 +131,7 @@ def register_path(path: Path | str, text_column: str | None = None, label_column
         if test_path is not None:
             test = Path(test_path).expanduser()
             test_digest = entries_digest(folder_entries(test, DEFAULT_LIMITS)) if test.is_dir() else content_digest(test.read_bytes())
-        existing = _stored(fingerprint(digest, text_column, label_column, test_digest, seed))
+        existing = stored_copy(fingerprint(digest, text_column, label_column, test_digest, seed))
         if existing is not None:
             return existing.id
     ingested = ingest_path(path, text_column=text_column, label_column=label_column,
@@ -145,12 +148,16 @@ def delete_dataset(dataset_id: int) -> bool:
     if dataset is None:
         return False
     runs = dataset_runs(dataset_id)
-    active = [r.id for r in runs if r.status in ACTIVE_STATES]
-    if active:
-        raise DatasetInUse(f"Dataset '{dataset.name}' has {len(active)} queued or running run(s) "
-                           f"({', '.join(f'#{i}' for i in active)}). Cancel them first, then delete the dataset.")
     folders = [dataset_dir(dataset)] + [runs_dir() / str(r.id) for r in runs]
     folders += [data_home() / r.artifact_dir for r in runs if r.artifact_dir]
-    with removed_with(folders), session_factory().begin() as session:
-        deleted = delete_dataset_row(session, dataset_id)
+    with session_factory()() as session:  # closing without a commit rolls back
+        active = lock_for_delete(session, dataset_id)  # checked under the write lock: nothing can start meanwhile
+        if active is None:
+            return False
+        if active:
+            raise DatasetInUse(f"Dataset '{dataset.name}' has {len(active)} queued or running run(s) "
+                               f"({', '.join(f'#{i}' for i in active)}). Cancel them first, then delete the dataset.")
+        with removed_with(folders):
+            deleted = delete_dataset_row(session, dataset_id)
+            session.commit()
     return deleted

@@ -13,12 +13,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.datasets import DatasetInUse, delete_dataset, save_dataset
+from core.datasets import DatasetInUse, delete_dataset, save_dataset, stored_copy
 from core.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
 from pages.shared.gate import require_sign_in
-from storage.datasets import find_by_fingerprint, list_datasets
+from storage.datasets import get_dataset, list_datasets
 
 TABLE_TYPES = ["csv", "tsv", "txt", "xlsx", "zip", "jpg", "jpeg", "png", "gif", "webp", "bmp"]
 THUMBNAILS_PER_CLASS = 8
@@ -169,10 +169,10 @@ def save_ui(ingested: Ingested) -> None:
                          help="A name to recognise this dataset by on the Train, Runs and Results pages.")
     if st.button("Save dataset", key="save_dataset", type="primary",
                  help="Store the kept examples with their training / validation / test split, ready to train on."):
-        existing = find_by_fingerprint(ingested.fingerprint)
+        existing = stored_copy(ingested.fingerprint)
         dataset_id = save_dataset(ingested, name)
         already = existing is not None and existing.id == dataset_id
-        st.session_state["data_saved"] = (ingested.fingerprint, dataset_id, existing.name if already else name, already)
+        st.session_state["data_saved"] = (ingested.fingerprint, dataset_id, get_dataset(dataset_id).name, already)
     saved = st.session_state.get("data_saved")
     if saved and saved[0] == ingested.fingerprint:  # kept across reruns, so the next step stays in view
         _, dataset_id, stored_name, already = saved

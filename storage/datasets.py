@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import session_factory
-from storage.models import Dataset, Run
+from storage.models import ACTIVE_STATES, Dataset, Run
 
 
 @contextmanager
@@ -37,12 +37,13 @@ def get_dataset(dataset_id: int, session: Session | None = None) -> Dataset | No
         return s.get(Dataset, dataset_id)
 
 
-def find_by_fingerprint(fingerprint: str, session: Session | None = None) -> Dataset | None:
-    """The stored dataset made from the same content and choices, if any (the oldest one)."""
+def datasets_by_fingerprint(fingerprint: str, session: Session | None = None) -> list[Dataset]:
+    """The stored datasets made from the same content and choices, oldest first (more than one only when an
+    earlier copy's files went missing and the data was uploaded again)."""
     if not fingerprint:
-        return None
+        return []
     with _session(session) as s:
-        return s.scalars(select(Dataset).where(Dataset.fingerprint == fingerprint).order_by(Dataset.id)).first()
+        return list(s.scalars(select(Dataset).where(Dataset.fingerprint == fingerprint).order_by(Dataset.id)))
 
 
 def add_dataset(session: Session, **values: Any) -> Dataset:
@@ -56,6 +57,14 @@ def add_dataset(session: Session, **values: Any) -> Dataset:
 def dataset_runs(dataset_id: int, session: Session | None = None) -> list[Run]:
     with _session(session) as s:
         return list(s.scalars(select(Run).where(Run.dataset_id == dataset_id).order_by(Run.id)))
+
+
+def lock_for_delete(session: Session, dataset_id: int) -> list[int] | None:
+    """Take the write lock with a no-op UPDATE of the dataset's row, then list its queued or running runs: from
+    here to the commit no run can be queued or claimed on it. None if there is no such dataset."""
+    if not session.execute(update(Dataset).where(Dataset.id == dataset_id).values(name=Dataset.name)).rowcount:
+        return None
+    return list(session.scalars(select(Run.id).where(Run.dataset_id == dataset_id, Run.status.in_(ACTIVE_STATES))))
 
 
 def delete_dataset_row(session: Session, dataset_id: int) -> bool:

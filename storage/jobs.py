@@ -197,9 +197,9 @@ def retry_run(run_id: int) -> int:
 def delete_run(run_id: int) -> None:
     """Delete a finished run: its row, curve points and test predictions, and its folder (model, log, checkpoint).
 
-    Queued and running runs are refused: cancel them first. The first statement of the transaction takes the
-    write lock, so no worker can claim the run (for a resume) half-way; the folder goes with the rows
-    (storage.removal.removed_with: put back if the transaction fails).
+    Queued and running runs are refused: cancel them first. A guarded UPDATE takes the write lock before anything
+    is touched, so no worker can claim the run (for a resume) until the commit; only then are the folders moved
+    aside with the rows (storage.removal.removed_with: put back if the commit fails).
     """
     with _session() as s:
         row = s.execute(select(Run.status, Run.artifact_dir).where(Run.id == run_id)).first()
@@ -208,12 +208,16 @@ def delete_run(run_id: int) -> None:
     if row.status not in FINAL_STATES:
         raise JobError(f"Run {run_id} is {row.status}; cancel it first, then delete it.", "still_active")
     folders = [run_dir(run_id)] + ([data_home() / row.artifact_dir] if row.artifact_dir else [])
-    with removed_with(folders), _session() as s, s.begin():
-        s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
-        s.execute(delete(Prediction).where(Prediction.run_id == run_id))
-        if not s.execute(delete(Run).where(Run.id == run_id, Run.status.in_(FINAL_STATES))).rowcount:
-            # A worker took it (a resume) after the check above: roll back, and the folder goes back too.
+    with _session() as s:  # closing without a commit rolls back
+        still_final = Run.id == run_id, Run.status.in_(FINAL_STATES)
+        if not s.execute(update(Run).where(*still_final).values(status=Run.status)).rowcount:
+            # A worker took it (a resume) after the check above.
             raise JobError(f"Run {run_id} was just started again; cancel it first, then delete it.", "still_active")
+        with removed_with(folders):
+            s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
+            s.execute(delete(Prediction).where(Prediction.run_id == run_id))
+            s.execute(delete(Run).where(Run.id == run_id))
+            s.commit()
 
 
 # ---------------------------------------------------------------- the worker's verbs
@@ -393,7 +397,10 @@ def get_run(run_id: int) -> Run | None:
         return s.scalar(select(Run).where(Run.id == run_id).options(selectinload(Run.dataset)))
 
 
-def list_runs(limit: int = 500, statuses: tuple[str, ...] | None = None) -> list[Run]:
+LIST_LIMIT = 500  # newest runs a listing returns: the Runs page stays fast with thousands stored
+
+
+def list_runs(limit: int = LIST_LIMIT, statuses: tuple[str, ...] | None = None) -> list[Run]:
     """Newest first, each with its dataset loaded."""
     query = select(Run).options(selectinload(Run.dataset)).order_by(Run.id.desc()).limit(limit)
     if statuses:

@@ -2,8 +2,10 @@
 
 `removed_with(folders)` wraps a database change: the folders are first renamed to `.deleting-*` siblings (cheap
 and undoable); if the block raises, they are renamed back, so rows and files still match; if it succeeds, they
-are deleted. A crash in between leaves either everything in place or a `.deleting-*` folder no row points to.
-Only folders inside the data home are touched, never the home itself, whatever a row says.
+are deleted. Callers take the database's write lock first and commit inside the block, so the window between
+the rename and the commit is milliseconds; a crash inside it leaves the rows with their folders set aside as
+`.deleting-*` (the pages then say the files are missing), a crash after the commit a `.deleting-*` folder no row
+points to. Only folders inside the data home are touched, never the home itself, whatever a row says.
 """
 
 from __future__ import annotations

@@ -131,3 +131,27 @@ def test_an_upload_replaces_the_example():
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Rows read"] == "32"
     assert not [i for i in at.info if "not real customer data" in i.value]
+
+
+def test_a_blank_name_saves_under_the_file_name_and_says_which():
+    at = open_data_page()
+    at.file_uploader(key="data_upload").upload("tickets.csv", CSV, "text/csv").run()
+    at.text_input(key="dataset_name").input("   ")
+    at.button(key="save_dataset").click().run()
+    [stored] = list_datasets()
+    assert stored.name == "tickets"
+    assert f"Saved as dataset #{stored.id} 'tickets'" in at.success[0].value
+
+
+def test_data_whose_stored_files_went_missing_is_stored_again_once(tuneboard_home):
+    import shutil
+
+    from core.datasets import dataset_dir
+
+    ingested = ingest_bytes("tickets.csv", CSV)
+    first = save_dataset(ingested, "tickets")
+    shutil.rmtree(dataset_dir(list_datasets()[0]))  # deleted by hand
+    second = save_dataset(ingest_bytes("tickets.csv", CSV), "tickets")
+    third = save_dataset(ingest_bytes("tickets.csv", CSV), "tickets")
+    assert first != second == third  # the mended copy is found again, not copied a third time
+    assert len(list_datasets()) == 2

@@ -238,6 +238,37 @@ def test_deleting_a_queued_or_running_run_is_refused_and_changes_nothing(status)
     assert status == "queued" or jobs.log_path(run_id).read_text() == "training\n"
 
 
+def test_a_delete_racing_a_resume_waits_for_it_and_then_refuses_with_the_folder_untouched():
+    """A worker claims the run for a resume (its transaction still open) while someone deletes it: the delete's
+    first write waits for the worker's commit, sees the run running, and touches neither rows nor folder."""
+    import threading
+    import time
+
+    dataset_id = make_dataset()
+    run_id = finished_run(dataset_id)
+    before = rows_of(run_id)
+    errors: list[BaseException] = []
+    worker_session = session_factory()()
+    worker_session.execute(update(Run).where(Run.id == run_id).values(status="running"))  # holds the write lock
+
+    def delete() -> None:
+        try:
+            jobs.delete_run(run_id)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            errors.append(error)
+
+    deleting = threading.Thread(target=delete)
+    deleting.start()
+    time.sleep(1.0)  # the delete has read "succeeded" and now waits on the lock
+    assert deleting.is_alive() and jobs.run_dir(run_id).is_dir()
+    worker_session.commit()
+    worker_session.close()
+    deleting.join(timeout=30)
+    [error] = errors
+    assert isinstance(error, jobs.JobError) and "was just started again" in str(error)
+    assert rows_of(run_id) == before and jobs.log_path(run_id).exists()
+
+
 def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consistent():
     from core.datasets import delete_dataset
 
