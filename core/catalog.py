@@ -71,7 +71,7 @@ CATALOG: dict[str, ModelEntry] = {
             "efficientnet-lite0", "EfficientNet-Lite0 (ImageNet)", "image", "package", "efficientnet-lite0",
             # 288, not the 224 it was trained at: a convolutional net takes any size, and a linear probe on its
             # features scored 95.2 / 95.6 / 96.0 / 96.0% at 224 / 256 / 288 / 320 px (5-fold CV on the ants/bees
-            # train/ photos only), for 1.65x the pixels of 224 (docs/BENCHMARKS.md).
+            # train/ photos only), for 1.65x the pixels of 224 (bench/image_size.py; docs/BENCHMARKS.md).
             4_652_008, default_image_size=288, licence="Apache-2.0", offline=True,
             description="Small, fast ImageNet photo model (4.7M parameters); the offline image default.",
         ),

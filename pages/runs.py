@@ -152,8 +152,7 @@ live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else 
 @guarded
 def overview() -> None:
     shown = jobs.list_runs()
-    total = count_datasets_and_runs()[1]
-    if total > len(shown):
+    if len(shown) == jobs.LIST_LIMIT and (total := count_datasets_and_runs()[1]) > len(shown):  # counted only then
         st.caption(f"Showing the newest {len(shown):,} of {total:,} runs.")
     st.dataframe(
         runs_frame(shown), hide_index=True, key="runs_table",

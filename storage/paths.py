@@ -28,7 +28,8 @@ def runs_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Cached backbone features for head-only training, keyed by (dataset, model)."""
+    """What is computed once and reused: backbone features for head-only training, keyed by (dataset, model), and
+    each text dataset's zero-shot baseline (baselines/)."""
     path = data_home() / "cache"
     path.mkdir(exist_ok=True)
     return path

@@ -87,3 +87,4 @@ def test_a_head_only_quick_run_on_minilm_learns_the_example(tmp_path):
     assert metrics["macro_f1"] >= 0.85
     # The untuned model already knows some English; tuning must still buy something a demo can show.
     assert metrics["accuracy"] > baselines["zero_shot"]["accuracy"]
+    assert metrics["accuracy"] < 1.0  # not trivially separable: Results has mistakes to show

@@ -52,7 +52,7 @@ def test_a_given_val_without_test_becomes_the_test_set_and_val_is_carved_from_tr
     carved = pd.crosstab(frame["label"], frame["split"])
     assert carved.loc["a", "val"] == 10 and carved.loc["b", "val"] == 5  # 10/90 of each class's train part
     message = report.get("given_splits").message
-    assert "val/) is kept apart as the test set" in message and "validation set was set aside" in message
+    assert "validation set you gave is kept apart as the test set" in message and "validation set was set aside" in message
 
 
 def test_given_test_is_kept_and_val_is_carved():

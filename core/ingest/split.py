@@ -93,7 +93,7 @@ def assign_splits(frame: pd.DataFrame, report: Report, seed: int = SPLIT_SEED) -
     if given:
         kept = " and ".join(PART_NAMES[p] for p in (VAL, TEST) if p in given)
         made = " and ".join(PART_NAMES[p] for p in carve)
-        message = (f"Your validation set (val/) is kept apart as the test set: every run is judged on it."
+        message = ("The validation set you gave is kept apart as the test set: every run is judged on it."
                    if val_is_test else f"Kept the {kept} set you gave.")
         if carve:
             message += f" The {made} set{'s were' if len(carve) > 1 else ' was'} set aside from the training examples (stratified, seed {seed})."

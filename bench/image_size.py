@@ -1,0 +1,62 @@
+"""How the default image size of EfficientNet-Lite0 was chosen, without looking at the test set: a linear probe
+(standardised features, logistic regression) on the backbone's features of the ants/bees train/ photos only,
+5-fold cross-validation repeated with 5 seeds, at each candidate size.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.image_size
+
+Not part of `python -m bench`: it decided a default once (288 px, core/catalog.py) and is kept so that anyone can
+check that decision. About 3 minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from bench.common import ANTS_BEES, require
+
+SIZES = (224, 256, 288, 320)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from core.progress import NullReporter
+    from core.run_config import RunConfig
+    from core.training.data import Split
+    from core.training.device import choose_device
+    from core.training.features import extract
+    from core.training.images import ImageBatches
+    from core.training.run import prepare_model
+
+    root = require(ANTS_BEES)
+    split = Split(list(range(len(paths))), [str(p.relative_to(root)) for p in paths], labels)
+    built = prepare_model("image", RunConfig(model="efficientnet-lite0", method="head", image_size=size),
+                          ["ants", "bees"])
+    start = time.perf_counter()
+    batches = {"train": ImageBatches(split, root, built.image)}
+    features = extract(built, batches, choose_device("cpu"), 32, NullReporter())["train"].reshape(len(paths), -1)
+    seconds = time.perf_counter() - start
+    scores = [cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)),
+                              features.numpy(), labels, cv=StratifiedKFold(5, shuffle=True, random_state=seed)).mean()
+              for seed in range(5)]
+    return {"size": size, "cv_accuracy": round(float(np.mean(scores)), 4),
+            "sd_over_seeds": round(float(np.std(scores)), 4), "feature_seconds": round(seconds, 1)}
+
+
+def main() -> None:
+    train = require(ANTS_BEES) / "train"
+    paths = sorted(p for p in train.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    labels = np.array([0 if p.parent.name == "ants" else 1 for p in paths])
+    for size in SIZES:
+        print(json.dumps(probe(size, paths, labels)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
