@@ -25,6 +25,7 @@ from core.training.checkpoint import (
     LoopState, has_checkpoint, load_checkpoint, load_trainable_state, save_checkpoint, trainable_state,
 )
 from core.training.device import DeviceSetup
+from core.training.presets import DEFAULT_PATIENCE
 
 PROGRESS_INTERVAL_S = 1.0  # the reporter hears at most about once a second
 LOSS_POINTS = 100  # about this many train_loss points per run
@@ -44,7 +45,7 @@ class FitSettings:
     warmup_ratio: float = 0.06
     schedule: str = "linear"  # "linear" | "cosine"
     grad_accum: int = 1
-    patience: int = 2  # epochs without a better validation macro-F1 before stopping; 0 = never
+    patience: int = DEFAULT_PATIENCE
     seed: int = 42
     class_weights: torch.Tensor | None = None  # (num_labels,) loss weights, or None
     max_grad_norm: float = 1.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from core.run_config import RunConfig
 
 PRESETS = ("quick", "balanced", "best")
+DEFAULT_PATIENCE = 2  # epochs without a better validation macro-F1 before stopping early; 0 = never
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Hyperparameters:
     min_steps: int = 0  # small datasets: raise epochs until at least this many optimizer steps
     max_epochs: int = 50  # ceiling for that raise
     eval_batch_size: int = 64
-    early_stopping_patience: int = 2  # epochs without a better validation macro-F1 before stopping; 0 = never
+    early_stopping_patience: int = DEFAULT_PATIENCE
 
 
 # (learning rate, epochs) per preset, per task and method. Prompt tuning needs a much larger rate and more epochs.
@@ -53,7 +54,6 @@ _MIN_STEPS = {"quick": 60, "balanced": 150, "best": 300}
 # few epochs before it settles: on SMS spam, patience 2 stopped Quick at epoch 8 (spam-F1 0.891), 5 at epoch 15
 # (0.909) for a second more. Backbone methods pay a full pass per epoch, so they stop sooner.
 _PATIENCE = {"head": 5}
-DEFAULT_PATIENCE = 2
 
 
 def preset_values(task: str, method: str, preset: str) -> Hyperparameters:
