@@ -159,8 +159,8 @@ def _not_measured(result: dict[str, Any], name: str) -> list[str]:
     skipped = result.get("not_measured", {}).get(name) or []
     if not skipped:
         return []
-    return ["", f"Not measured yet: {', '.join(skipped)} — the run stopped starting trainings after its "
-                f"{result.get('budget_minutes'):g}-minute budget; `python -m bench --only quality` goes on from here."]
+    return ["", f"Not measured yet: {', '.join(skipped)} — this run had a time budget (`--budget`) and stopped "
+                "before them; `python -m bench --only quality` trains them and keeps the rows above."]
 
 
 def _target_line(published: str, target: float, rows: list[dict[str, Any]], key: str, met: bool) -> str:
