@@ -157,7 +157,6 @@ def delete_dataset(dataset_id: int) -> bool:
         if active:
             raise DatasetInUse(f"Dataset '{dataset.name}' has {len(active)} queued or running run(s) "
                                f"({', '.join(f'#{i}' for i in active)}). Cancel them first, then delete the dataset.")
-        with removed_with(folders):
+        with removed_with(folders, session):
             deleted = delete_dataset_row(session, dataset_id)
-            session.commit()
     return deleted

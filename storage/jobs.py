@@ -213,11 +213,10 @@ def delete_run(run_id: int) -> None:
         if not s.execute(update(Run).where(*still_final).values(status=Run.status)).rowcount:
             # A worker took it (a resume) after the check above.
             raise JobError(f"Run {run_id} was just started again; cancel it first, then delete it.", "still_active")
-        with removed_with(folders):
+        with removed_with(folders, s):
             s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
             s.execute(delete(Prediction).where(Prediction.run_id == run_id))
             s.execute(delete(Run).where(Run.id == run_id))
-            s.commit()
 
 
 # ---------------------------------------------------------------- the worker's verbs

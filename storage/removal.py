@@ -1,11 +1,12 @@
 """Removing folders of the data home together with the rows that point to them: all or nothing.
 
-`removed_with(folders)` wraps a database change: the folders are first renamed to `.deleting-*` siblings (cheap
-and undoable); if the block raises, they are renamed back, so rows and files still match; if it succeeds, they
-are deleted. Callers take the database's write lock first and commit inside the block, so the window between
-the rename and the commit is milliseconds; a crash inside it leaves the rows with their folders set aside as
-`.deleting-*` (the pages then say the files are missing), a crash after the commit a `.deleting-*` folder no row
-points to. Only folders inside the data home are touched, never the home itself, whatever a row says.
+`removed_with(folders, session)` wraps a database change: the folders are first renamed to `.deleting-*` siblings
+(cheap and undoable), then the block deletes the rows and `session` is committed at its end; if the block or the
+commit raises, the folders are renamed back, so rows and files still match; once committed, they are deleted.
+Callers take the database's write lock before entering, so the window between the rename and the commit is
+milliseconds; a crash inside it leaves the rows with their folders set aside as `.deleting-*` (the pages then say
+the files are missing), a crash after the commit a `.deleting-*` folder no row points to. Only folders inside the
+data home are touched, never the home itself, whatever a row says.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from storage.paths import data_home
 
@@ -28,7 +31,7 @@ def _removable(folder: Path, home: Path) -> bool:
 
 
 @contextmanager
-def removed_with(folders: Iterable[Path]) -> Iterator[None]:
+def removed_with(folders: Iterable[Path], session: Session) -> Iterator[None]:
     home = data_home()
     moved: list[tuple[Path, Path]] = []  # (aside, original)
     try:
@@ -38,6 +41,7 @@ def removed_with(folders: Iterable[Path]) -> Iterator[None]:
                 folder.rename(aside)
                 moved.append((aside, folder))
         yield
+        session.commit()  # here, not in the caller: the folders go back if the commit fails
     except BaseException:
         for aside, original in reversed(moved):
             aside.rename(original)
