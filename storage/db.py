@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.paths import database_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing with "database is locked"
@@ -52,16 +56,23 @@ def init_db(url: str | None = None) -> Engine:
     engine = get_engine(url)
     if url not in _migrated:
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(alembic_config(connection), "head")
         _migrated.add(url)
     return engine
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's settings for running this project's migrations on an open connection (inside its transaction)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    url = connection.engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # % is interpolation in Alembic's options
+    config.attributes["connection"] = connection
+    return config
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:

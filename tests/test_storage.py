@@ -57,18 +57,13 @@ def test_deleting_a_dataset_deletes_its_runs():
 def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tuneboard_home):
     """A database created by the first schema (revision 0001), with a finished run, upgraded in place."""
     from alembic import command
-    from alembic.config import Config
 
-    from storage.db import MIGRATIONS_DIR, get_engine
+    from storage.db import alembic_config, get_engine
     from storage.models import MetricPoint, Prediction
     from storage.paths import database_url
 
-    url = database_url()
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    with get_engine(database_url()).begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
         connection.exec_driver_sql(
             "INSERT INTO datasets (id, name, task, created_at, source_name, fingerprint, path, num_examples, labels, "
             "split_counts, split_seed, report) VALUES (1, 'sms', 'text', '2026-11-23', '', '', '', 2, '[\"ham\", \"spam\"]',"
@@ -96,9 +91,8 @@ def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_
     """Undoing revision 0002 drops the column in place: copying `runs`, with foreign keys on, would delete every
     run's predictions and curve points along with it."""
     from alembic import command
-    from alembic.config import Config
 
-    from storage.db import MIGRATIONS_DIR, get_engine
+    from storage.db import alembic_config, get_engine
     from storage.models import MetricPoint, Prediction
     from storage.paths import database_url
 
@@ -112,12 +106,9 @@ def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_
         s.add(Prediction(run_id=run.id, example_index=0, true_label="ham", predicted_label="ham", confidence=0.9,
                          probabilities=[0.9, 0.1]))
         s.add(MetricPoint(run_id=run.id, step=5, epoch=1.0, name="train_loss", value=0.3))
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with get_engine(database_url()).begin() as connection:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0001")
+        command.downgrade(alembic_config(connection), "0001")
         columns = {c["name"] for c in inspect(connection).get_columns("runs")}
         assert "training" not in columns and "config" in columns
         assert connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar() == 1
