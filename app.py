@@ -6,28 +6,16 @@ Run with `streamlit run app.py`. Each page lives in pages/ and stays thin.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import streamlit as st
 
 from core.worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
-from pages.shared.gate import password_required, require_sign_in
+from pages.shared.gate import password_required, require_sign_in, running_through_app
+from pages.shared.navigation import app_pages
 from storage.paths import data_home, database_url
 
-PAGES_DIR = Path(__file__).parent / "pages"
-
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
-
-# Pages in the order a user walks them.
-pages = [
-    st.Page(str(PAGES_DIR / "home.py"), title="Home", icon=":material/home:", default=True),
-    st.Page(str(PAGES_DIR / "data.py"), title="Data", icon=":material/upload:"),
-    st.Page(str(PAGES_DIR / "train.py"), title="Train", icon=":material/model_training:"),
-    st.Page(str(PAGES_DIR / "runs.py"), title="Runs", icon=":material/play_circle:"),
-    st.Page(str(PAGES_DIR / "results.py"), title="Results", icon=":material/insights:"),
-    st.Page(str(PAGES_DIR / "predict.py"), title="Predict", icon=":material/online_prediction:"),
-]
 
 # One background worker for the whole machine: started here if none is alive (the database heartbeat tells,
 # and a file lock inside ensure_worker keeps several browser sessions from starting several).
@@ -45,15 +33,16 @@ def sidebar_ui() -> None:
 
 # st.navigation on every run, signed in or not: calling it switches Streamlit from routing URLs to pages/ files
 # directly (which would skip this script and its password) to running this script first (pages/shared/gate.py).
-# Signed out, the only page is the password form, whatever the URL asked for.
-if password_required():
-    st.navigation([st.Page(require_sign_in, title="Sign in", url_path="sign-in")], position="hidden").run()
-    st.stop()
-page = st.navigation(pages)
-# st.stop() and st.rerun() raise BaseExceptions, so they pass through these handlers untouched.
-try:
-    with st.sidebar:
-        sidebar_ui()
-    page.run()
-except Exception as error:  # noqa: BLE001 - any failure becomes a plain message, never a bare traceback
-    unexpected_error_ui(error)
+# Signed out, the password form answers at every page's URL, so a link to /runs opens Runs once signed in.
+with running_through_app():
+    if password_required():
+        st.navigation(app_pages(stand_in=require_sign_in), position="hidden").run()
+        st.stop()
+    page = st.navigation(app_pages())
+    # st.stop() and st.rerun() raise BaseExceptions, so they pass through these handlers untouched.
+    try:
+        with st.sidebar:
+            sidebar_ui()
+        page.run()
+    except Exception as error:  # noqa: BLE001 - any failure becomes a plain message, never a bare traceback
+        unexpected_error_ui(error)

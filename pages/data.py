@@ -17,7 +17,7 @@ from core.datasets import DatasetInUse, delete_dataset, save_dataset, stored_cop
 from core.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
-from pages.shared.gate import require_sign_in
+from pages.shared.gate import enter_page
 from storage.datasets import get_dataset, list_datasets
 
 TABLE_TYPES = ["csv", "tsv", "txt", "xlsx", "zip", "jpg", "jpeg", "png", "gif", "webp", "bmp"]
@@ -212,7 +212,7 @@ def stored_ui() -> None:
             st.error(str(error))
 
 
-require_sign_in()  # also here: a URL may open this page without app.py (pages/shared/gate.py)
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Data")
 st.write(
     "Upload labeled examples (a table of texts with a label column, or images sorted into one folder per class) "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.shared.gate import require_sign_in
+from pages.shared.gate import enter_page
 from storage.overview import count_datasets_and_runs
 
-require_sign_in()  # also here: a URL may open this page without app.py (pages/shared/gate.py)
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Tuneboard")
 st.write(
     "Teach a pretrained model your own categories, for texts or for images, and see whether it is good enough: "

@@ -20,7 +20,7 @@ from core.predict_service import (
     saved_model_stamp, score, top_classes,
 )
 from core.threshold import from_stored, is_two_class
-from pages.shared.gate import require_sign_in
+from pages.shared.gate import enter_page
 from storage.results import RunResult, finished_runs
 
 IMAGE_TYPES = sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)
@@ -160,7 +160,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
                            help="Every input with its predicted class, confidence and the probability of each class.")
 
 
-require_sign_in()  # also here: a URL may open this page without app.py (pages/shared/gate.py)
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Predict")
 st.write("Try a finished model on a text or an image of your own, or score a whole file, and see why it decided.")
 runs = finished_runs()

@@ -14,7 +14,7 @@ from core.results import (
     per_class_table, recompute_metrics, threshold_curve, with_examples,
 )
 from core.threshold import from_stored, is_two_class, positive_class, to_stored
-from pages.shared.gate import require_sign_in
+from pages.shared.gate import enter_page
 from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
 
 MATRIX_MODES = ["Counts", "Share of each true class"]
@@ -162,7 +162,7 @@ def compare_ui(run: RunResult) -> None:
     st.plotly_chart(charts.comparison_figure(table, metric), key="results_compare_chart")
 
 
-require_sign_in()  # also here: a URL may open this page without app.py (pages/shared/gate.py)
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Results")
 st.write("How good a finished model is, where it goes wrong and how it compares with other runs; then try it on "
          "new inputs on **Predict**.")

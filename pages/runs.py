@@ -15,7 +15,7 @@ from core.display import duration_text
 from core.result_charts import curve_figure
 from core.results import learning_curves
 from pages.shared.errors import guarded
-from pages.shared.gate import require_sign_in
+from pages.shared.gate import enter_page
 from storage import jobs
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
 from storage.overview import count_datasets_and_runs
@@ -136,7 +136,7 @@ def actions_ui(run, model_missing: bool) -> None:
         st.error(st.session_state.pop("runs_error"))
 
 
-require_sign_in()  # also here: a URL may open this page without app.py (pages/shared/gate.py)
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Runs")
 st.write("Every training run with its progress and time left; pick one below to watch it live, and open its results "
          "when it has finished.")

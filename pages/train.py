@@ -16,7 +16,7 @@ from core.methods import get_method, methods_for
 from core.run_config import RunConfig
 from core.training import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
-from pages.shared.gate import require_sign_in
+from pages.shared.gate import enter_page
 from storage import jobs
 from storage.datasets import list_datasets
 
@@ -164,7 +164,7 @@ def launch(dataset, configs: list[RunConfig]) -> None:
     st.session_state["train_launched"] = ids
 
 
-require_sign_in()  # also here: a URL may open this page without app.py (pages/shared/gate.py)
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Train")
 st.write("Pick a dataset, a base model and a tuning method, check what training will cost, then press **Launch**; "
          "the run trains in the background and you can follow it on **Runs**.")

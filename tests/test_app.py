@@ -34,8 +34,8 @@ def test_password_gate_hides_everything_until_the_right_password(monkeypatch):
 def test_a_page_opened_without_app_py_asks_for_the_password_itself(page, monkeypatch):
     """Streamlit's folder routing can run pages/<page>.py alone for a URL like /runs (pages/shared/gate.py).
 
-    Signing in on such a page is checked in a real browser (tests/test_browser.py): run on its own here, a page's
-    links to other pages cannot resolve, as app.py is not the main script."""
+    In a real server the page hands over to app.py (tests/test_browser.py checks that). Run on its own here, app.py
+    is not the main script, so the hand-over cannot happen: the page must still show nothing but the password."""
     monkeypatch.setenv("TUNEBOARD_PASSWORD", "s3cret pilot")
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60).run()
     assert not at.exception

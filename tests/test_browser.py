@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -194,5 +195,29 @@ def test_a_password_protected_app_shows_no_page_before_the_password(browser, tun
                 page.get_by_label("Password", exact=True).fill("pilot-2026")
                 page.keyboard.press("Enter")
                 expect(page.get_by_text(content).first).to_be_visible()  # signed in, the page shows
+                expect_app_navigation(page, "runs")
                 shot(page, "09_signed_in_runs")
             page.context.close()
+
+
+def test_a_page_url_opened_first_on_a_fresh_server_goes_through_app_py(browser, tuneboard_home):
+    """No password: /runs?run=1 as the first request a fresh server gets still runs app.py (its worker, sidebar
+    and navigation), and keeps the URL and its query."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with running_app(tuneboard_home) as url:
+        page = new_page(browser, f"{url}/runs?run=1")
+        expect(page.get_by_text("No runs yet").first).to_be_visible()
+        expect_app_navigation(page, "runs?run=1")
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("Worker:")  # app.py's sidebar_ui ran
+        page.context.close()
+
+
+def expect_app_navigation(page, url_tail: str) -> None:
+    """app.py's navigation (titles such as "Train"), not Streamlit's file-name one ("app", "train"), at the URL
+    that was asked for."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    # Each link's text is its icon's name then its title ("play_circleRuns").
+    titles = ["Home", "Data", "Train", "Runs", "Results", "Predict"]
+    expect(links).to_have_text([re.compile(f"{title}$") for title in titles])
+    assert page.url.endswith(f"/{url_tail}"), page.url
