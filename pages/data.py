@@ -170,9 +170,8 @@ def save_ui(ingested: Ingested) -> None:
     if st.button("Save dataset", key="save_dataset", type="primary",
                  help="Store the kept examples with their training / validation / test split, ready to train on."):
         existing = stored_copy(ingested.fingerprint)
-        dataset_id = save_dataset(ingested, name)
-        already = existing is not None and existing.id == dataset_id
-        st.session_state["data_saved"] = (ingested.fingerprint, dataset_id, get_dataset(dataset_id).name, already)
+        dataset = existing or get_dataset(save_dataset(ingested, name))
+        st.session_state["data_saved"] = (ingested.fingerprint, dataset.id, dataset.name, existing is not None)
     saved = st.session_state.get("data_saved")
     if saved and saved[0] == ingested.fingerprint:  # kept across reruns, so the next step stays in view
         _, dataset_id, stored_name, already = saved
