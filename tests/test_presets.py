@@ -15,6 +15,12 @@ def test_head_only_waits_longer_before_stopping_than_backbone_methods(task):
     assert head.early_stopping_patience > lora.early_stopping_patience >= 1
 
 
+def test_prompt_tuning_runs_all_its_epochs():
+    """Its validation score stays flat for several epochs before it climbs again (core/training/presets.py)."""
+    assert resolve("text", RunConfig(method="prompt")).early_stopping_patience == 0
+    assert resolve("text", RunConfig(method="prefix")).early_stopping_patience >= 1
+
+
 def test_explicit_settings_override_the_preset():
     config = RunConfig(method="lora", preset="best", early_stopping_patience=0, epochs=3, learning_rate=0.5,
                        batch_size=7, max_length=33)
