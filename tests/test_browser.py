@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from pages.shared.navigation import PAGES
 from tests.conftest import ROOT, SMS_SPAM, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -218,6 +219,5 @@ def expect_app_navigation(page, url_tail: str) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
     links = page.get_by_test_id("stSidebarNav").get_by_role("link")
     # Each link's text is its icon's name then its title ("play_circleRuns").
-    titles = ["Home", "Data", "Train", "Runs", "Results", "Predict"]
-    expect(links).to_have_text([re.compile(f"{title}$") for title in titles])
+    expect(links).to_have_text([re.compile(f"{title}$") for title, _icon in PAGES.values()])
     assert page.url.endswith(f"/{url_tail}"), page.url
