@@ -12,8 +12,8 @@ import streamlit as st
 
 from core.catalog import ModelLoadError, is_available_offline, list_models
 from core.display import bytes_text, duration_text, params_text
-from core.methods import get_method, methods_for
-from core.run_config import RunConfig
+from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
+from core.run_config import BOOL, CHOICE, INT, RunConfig
 from core.training import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
 from pages.shared.gate import enter_page
@@ -21,26 +21,6 @@ from storage import jobs
 from storage.datasets import list_datasets
 
 OTHER_MODEL = "other"
-COMPARE_DEFAULT = ("head", "lora", "full")
-# Advanced settings: field -> (widget, bounds, shown for (task, method)). Every RunConfig field but the three above.
-ADVANCED: dict[str, tuple[str, dict[str, Any], Any]] = {
-    "learning_rate": ("float", {"min_value": 1e-6, "max_value": 1.0, "format": "%.0e", "step": 1e-5}, None),
-    "epochs": ("int", {"min_value": 1, "max_value": 500}, None),
-    "batch_size": ("int", {"min_value": 1, "max_value": 1024}, None),
-    "grad_accum": ("int", {"min_value": 1, "max_value": 128}, None),
-    "max_length": ("int", {"min_value": 8, "max_value": 4096}, lambda task, method: task == "text"),
-    "image_size": ("int", {"min_value": 32, "max_value": 1024}, lambda task, method: task == "image"),
-    "lora_rank": ("int", {"min_value": 1, "max_value": 256}, lambda task, method: method == "lora"),
-    "lora_alpha": ("int", {"min_value": 1, "max_value": 1024}, lambda task, method: method == "lora"),
-    "num_virtual_tokens": ("int", {"min_value": 1, "max_value": 200}, lambda task, method: method in ("prompt", "prefix")),
-    "warmup_ratio": ("float", {"min_value": 0.0, "max_value": 0.5, "step": 0.01}, None),
-    "weight_decay": ("float", {"min_value": 0.0, "max_value": 1.0, "step": 0.01}, None),
-    "early_stopping_patience": ("int", {"min_value": 0, "max_value": 100}, None),
-    "class_weighting": ("bool", {}, None),
-    "seed": ("int", {"min_value": 0, "max_value": 2**31 - 1}, None),
-    "device": ("choice", {"options": ["auto", "cpu", "cuda"]}, None),
-    "trust_remote_code": ("bool", {}, None),
-}
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
 
 
@@ -90,34 +70,40 @@ def model_ui(task: str) -> str:
 
 
 def method_ui(task: str) -> str:
-    methods = methods_for(task)
-    return st.radio("Tuning method", [m.key for m in methods], key=f"train_method_{task}",
-                    index=[m.key for m in methods].index("lora"), captions=[m.description for m in methods],
-                    format_func=lambda k: get_method(k).name, help=RunConfig.help("method"))
+    keys = [m.key for m in methods_for(task)]
+    default = DEFAULTS["method"]
+    return st.radio("Tuning method", keys, key=f"train_method_{task}", index=keys.index(default) if default in keys else 0,
+                    captions=[get_method(k).description for k in keys], format_func=lambda k: get_method(k).name,
+                    help=RunConfig.help("method"))
 
 
-def advanced_ui(task: str, method: str, preset_values) -> dict[str, Any]:
-    """Overrides of the preset; an empty number field keeps the preset's value (shown as the placeholder)."""
+def setting_ui(setting, preset_value: Any) -> Any:
+    """One Advanced widget, drawn from the RunConfig field's metadata (kind, bounds, help)."""
+    meta, name = setting.metadata, setting.name
+    label, tip, key = name.replace("_", " ").capitalize(), meta["help"], f"train_adv_{name}"
+    if meta["kind"] == BOOL:
+        return st.checkbox(label, value=DEFAULTS[name], help=tip, key=key)
+    if meta["kind"] == CHOICE:
+        return st.selectbox(label, meta["choices"], help=tip, key=key)
+    default = DEFAULTS[name]
+    placeholder = f"preset: {preset_value:g}" if default is None and preset_value is not None else None
+    bounds = {"min_value": meta["low"], "max_value": meta["high"], "step": meta.get("step"),
+              "format": meta.get("format")}
+    if meta["kind"] == INT and default is not None:
+        default = int(default)
+    return st.number_input(label, value=default, help=tip, key=key, placeholder=placeholder,
+                           **{k: v for k, v in bounds.items() if v is not None})
+
+
+def advanced_ui(task: str, method: str, resolved: RunConfig) -> dict[str, Any]:
+    """Overrides of the preset; an empty number field keeps the preset's value (shown as the placeholder).
+    The settings shown are the ones that apply to this task and method (core.methods.settings_for)."""
     values: dict[str, Any] = {}
     with st.expander("Advanced settings"):
         columns = st.columns(3)
-        shown = [name for name, (_, _, applies) in ADVANCED.items() if applies is None or applies(task, method)]
-        for i, name in enumerate(shown):
-            kind, bounds, _ = ADVANCED[name]
-            label, tip, key = name.replace("_", " ").capitalize(), RunConfig.help(name), f"train_adv_{name}"
+        for i, setting in enumerate(settings_for(task, get_method(method))):
             with columns[i % 3]:
-                if kind == "bool":
-                    values[name] = st.checkbox(label, value=DEFAULTS[name], help=tip, key=key)
-                elif kind == "choice":
-                    values[name] = st.selectbox(label, bounds["options"], help=tip, key=key)
-                else:
-                    default = DEFAULTS[name]
-                    preset = getattr(preset_values, name, None)  # what the preset would use
-                    placeholder = f"preset: {preset:g}" if default is None and preset is not None else None
-                    if kind == "int" and default is not None:
-                        default = int(default)
-                    values[name] = st.number_input(label, value=default, help=tip, key=key, placeholder=placeholder,
-                                                   **bounds)
+                values[setting.name] = setting_ui(setting, getattr(resolved, setting.name))
     return values
 
 
@@ -183,11 +169,11 @@ if not model:
     st.stop()
 base = RunConfig(model=model, method=method, preset=preset)
 try:
-    preset_values = resolve(task, base)
+    resolved = resolve(task, base)
 except ValueError as error:
     error_ui(str(error))
     st.stop()
-config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, preset_values)})
+config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, resolved)})
 entry = next((e for e in list_models(task) if e.key == model), None)
 ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry))
 
@@ -198,7 +184,7 @@ with st.expander("Compare methods"):
     st.caption("Queue one run per method on this dataset and model, with the same preset and settings; "
                "each method keeps its own preset learning rate.")
     chosen = st.multiselect("Methods", [m.key for m in methods_for(task)], key="train_compare_methods",
-                            default=[m for m in COMPARE_DEFAULT if task in get_method(m).tasks],
+                            default=[m for m in COMPARED_BY_DEFAULT if get_method(m).applies_to(task)],
                             format_func=lambda k: get_method(k).name,
                             help="The methods to try side by side; Results compares them on the same test examples.")
     if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen),

@@ -13,10 +13,50 @@ import sys
 from typing import Any
 
 from core.catalog import DEFAULT_MODELS
-from core.methods import METHODS, get_method
-from core.run_config import RunConfig
+from core.methods import METHODS, get_method, settings_for
+from core.run_config import BOOL, CHOICE, INT, RunConfig, out_of_bounds, setting_fields
+from core.training.presets import PRESETS
 
-PRESET_CHOICES = ("quick", "balanced", "best")
+class SettingsError(ValueError):
+    """Flags that cannot make a run: one plain sentence, and a stable `code` for --json."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _bounded(kind: type, name: str):
+    """An argparse type that parses a number and refuses it, in plain words, outside the setting's bounds."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        problem = out_of_bounds(name, value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+    return parse
+
+
+def add_setting_arguments(group) -> None:
+    """One flag per RunConfig setting, built from the field's metadata (kind, bounds, help). Every flag
+    defaults to None, meaning "not given": the RunConfig default or the preset decides."""
+    for setting in setting_fields():
+        meta = setting.metadata
+        names = [_flag(setting.name), *meta.get("flags", ())]
+        if meta["kind"] == BOOL:
+            group.add_argument(*names, dest=setting.name, action=argparse.BooleanOptionalAction, help=meta["help"])
+        elif meta["kind"] == CHOICE:
+            group.add_argument(*names, dest=setting.name, choices=meta["choices"], help=meta["help"])
+        else:
+            kind = int if meta["kind"] == INT else float
+            group.add_argument(*names, dest=setting.name, type=_bounded(kind, setting.name),
+                               metavar=meta["kind"].upper(), help=meta["help"])
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -30,13 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     model = parser.add_argument_group("model and training")
     model.add_argument("--model", metavar="KEY|HF_ID|DIR",
                        help="Catalog key, Hugging Face id or local folder (default: the offline model for the task).")
-    model.add_argument("--method", choices=list(METHODS), default="lora", help=RunConfig.help("method"))
-    model.add_argument("--preset", choices=PRESET_CHOICES, default="quick", help=RunConfig.help("preset"))
-    model.add_argument("--epochs", type=int, help=RunConfig.help("epochs"))
-    model.add_argument("--lr", type=float, dest="learning_rate", help=RunConfig.help("learning_rate"))
-    model.add_argument("--batch-size", type=int, help=RunConfig.help("batch_size"))
-    model.add_argument("--max-length", type=int, help=RunConfig.help("max_length"))
-    model.add_argument("--seed", type=int, default=42, help=RunConfig.help("seed"))
+    model.add_argument("--method", choices=list(METHODS), default=RunConfig.method, help=RunConfig.help("method"))
+    model.add_argument("--preset", choices=PRESETS, default=RunConfig.preset, help=RunConfig.help("preset"))
+    add_setting_arguments(parser.add_argument_group("settings (empty: the preset or the default decides)"))
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="Print one JSON object (stdout) instead of a summary.")
     output.add_argument("--background", action="store_true",
@@ -44,11 +80,19 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def run_config(args: argparse.Namespace, task: str) -> RunConfig:
-    return RunConfig(
-        model=args.model or DEFAULT_MODELS[task], method=args.method, preset=args.preset,
-        learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
-        max_length=args.max_length, seed=args.seed,
-    )
+    """The RunConfig the flags describe. Raises SettingsError for a method that does not apply to the task, or a
+    setting given that this task or method does not read."""
+    method = get_method(args.method)
+    if not method.applies_to(task):
+        raise SettingsError(f"{method.name} works on {' and '.join(method.tasks)} data only; pick another --method "
+                            f"for this {task} dataset.", "method_task")
+    given = {f.name: getattr(args, f.name) for f in setting_fields() if getattr(args, f.name) is not None}
+    applying = {f.name for f in settings_for(task, method)}
+    ignored = [_flag(name) for name in given if name not in applying]
+    if ignored:
+        raise SettingsError(f"{', '.join(ignored)} do{'es' if len(ignored) == 1 else ''} not apply to {method.name} "
+                            f"on {task} data; leave {'it' if len(ignored) == 1 else 'them'} out.", "setting_method")
+    return RunConfig(model=args.model or DEFAULT_MODELS[task], method=method.key, preset=args.preset, **given)
 
 
 def result_json(run) -> dict[str, Any]:
@@ -92,10 +136,10 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
     dataset = get_dataset(dataset_id)
     # 2) the settings, checked before anything is queued
-    config = run_config(args, dataset.task)
-    if dataset.task not in get_method(config.method).tasks:
-        return _fail(f"{get_method(config.method).name} works on {' and '.join(get_method(config.method).tasks)} "
-                     f"data only; pick another --method for this {dataset.task} dataset.", args.json, "method_task")
+    try:
+        config = run_config(args, dataset.task)
+    except SettingsError as error:
+        return _fail(str(error), args.json, error.code)
     name = f"{config.method} · {config.model}"
     # 3a) queue it
     if args.background:

@@ -1,7 +1,8 @@
 """Building classifiers for text and images from the catalog, a Hugging Face id or a local folder.
 
     built = build_model("text", config, labels)   # BuiltModel: module + tokenizer / image settings
-    apply_method(built, config)                   # which weights train (peft wrapper for PEFT methods)
+
+Which of its weights train is the tuning method's business (core.methods.apply_method).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from core.models.libraries import resolve_lazy_imports
 resolve_lazy_imports()  # before anything else here touches transformers / peft (see libraries.py for why)
 
 from core.models import efficientnet, hf  # noqa: E402
-from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel, ImageSettings, count_params, logits_of
-from core.models.tuning import apply_method, find_head_names, set_train_mode
+from core.models.base import (
+    EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel, ImageSettings, count_params, find_head_names, logits_of,
+)
 from core.run_config import RunConfig
 
 __all__ = [
-    "BuiltModel", "ImageSettings", "ModelLoadError", "apply_method", "build_model", "count_params", "logits_of",
-    "set_train_mode", "EFFICIENTNET", "HF_IMAGE", "HF_TEXT",
+    "BuiltModel", "ImageSettings", "ModelLoadError", "build_model", "count_params", "logits_of",
+    "EFFICIENTNET", "HF_IMAGE", "HF_TEXT",
 ]
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from torch import nn
 
-from core.catalog import ModelSource
+from core.catalog import ModelLoadError, ModelSource
 
+# Known classifier-head attribute names on transformers models (top level), in forward order.
+HEAD_NAMES = ("pre_classifier", "classifier", "score", "fc", "head")
 # Families: how a model is called and saved.
 HF_TEXT = "hf-text"  # transformers sequence classifier: model(input_ids=, attention_mask=) -> .logits
 HF_IMAGE = "hf-image"  # transformers image classifier: model(pixel_values=) -> .logits
@@ -46,7 +48,7 @@ class BuiltModel:
     image: ImageSettings | None = None  # image models
     rebuild: dict[str, Any] = field(default_factory=dict)  # EfficientNet: how to rebuild the network
     preprocessor_config: dict[str, Any] | None = None  # HF image models: saved beside the weights
-    method: str = "full"  # set by apply_method
+    method: str = ""  # the tuning method's key, set by core.methods.apply_method
     uses_peft: bool = False
 
     @property
@@ -73,3 +75,17 @@ def count_params(model: nn.Module) -> tuple[int, int]:
         if p.requires_grad:
             trainable += p.numel()
     return trainable, total
+
+
+def find_head_names(model: nn.Module, family: str) -> list[str]:
+    """The dotted names of a model's classifier modules (newly initialised for the user's labels)."""
+    if family == EFFICIENTNET:
+        return ["_fc"]
+    children = dict(model.named_children())
+    names = [n for n in HEAD_NAMES if n in children]
+    if not names:
+        raise ModelLoadError(
+            f"This model has no classification head Tuneboard recognises ({type(model).__name__}); "
+            "pick a model from the catalog.",
+        )
+    return names

@@ -1,25 +1,24 @@
 """Before launch: trainable parameters (by building the model) and an estimate of time and memory.
 
-Speeds are the ones measured on the project's 2-core CPU (STACK.md, samples/s at batch 16), scaled by the
-model's size relative to the default model. Rough by nature: the Train page shows them as estimates.
+Each method's speed is the one measured on the project's 2-core CPU (STACK.md, samples/s at batch 16; held by
+the method, core/methods/), scaled by the model's size relative to the default model. Rough by nature: the Train
+page shows them as estimates.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 
 import torch
 
 from core.catalog import resolve_model
-from core.models import apply_method, build_model, count_params
+from core.methods import apply_method, get_method
+from core.models import build_model, count_params
 from core.run_config import RunConfig
 from core.training.presets import epochs_for, resolve
 
 # samples/s on 2 CPU threads (STACK.md). Text: MiniLM at 64 tokens; images: EfficientNet-Lite0 at 224 px.
-CPU_TRAIN_SPEED = {
-    "text": {"full": 19.0, "lora": 32.0, "prompt": 30.0, "prefix": 30.0, "ia3": 32.0, "bitfit": 30.0, "head": 89.0},
-    "image": {"full": 15.0, "lora": 13.0, "ia3": 14.0, "bitfit": 16.0, "head": 34.0},
-}
 CPU_INFERENCE_SPEED = {"text": 82.0, "image": 40.0}
 REFERENCE_PARAMS = {"text": 22_713_216, "image": 4_652_008}
 REFERENCE_LENGTH = 64  # tokens the text speeds were measured at
@@ -28,10 +27,8 @@ GPU_SPEEDUP = 25.0  # a single modern GPU against 2 CPU cores, for models of thi
 
 
 @functools.lru_cache(maxsize=32)
-def _count(task: str, model: str, method: str, num_labels: int, lora_rank: int, num_virtual_tokens: int,
-           max_length: int | None, image_size: int | None, seed: int, trust_remote_code: bool) -> tuple[int, int]:
-    config = RunConfig(model=model, method=method, lora_rank=lora_rank, num_virtual_tokens=num_virtual_tokens,
-                       max_length=max_length, image_size=image_size, seed=seed, trust_remote_code=trust_remote_code)
+def _count(task: str, config_json: str, num_labels: int) -> tuple[int, int]:
+    config = RunConfig.from_dict(json.loads(config_json))
     labels = [f"class_{i}" for i in range(num_labels)]
     built = apply_method(build_model(task, config, labels), config)
     return count_params(built.model)
@@ -39,8 +36,7 @@ def _count(task: str, model: str, method: str, num_labels: int, lora_rank: int, 
 
 def count_parameters(task: str, config: RunConfig, num_labels: int) -> tuple[int, int]:
     """(trainable, total) parameters for this model and method. Builds the model (seconds for a real one)."""
-    return _count(task, config.model, config.method, num_labels, config.lora_rank, config.num_virtual_tokens,
-                  config.max_length, config.image_size, config.seed, config.trust_remote_code)
+    return _count(task, json.dumps(config.to_dict(), sort_keys=True), num_labels)
 
 
 def _model_size(task: str, config: RunConfig) -> tuple[int, int | None]:
@@ -53,32 +49,32 @@ def _model_size(task: str, config: RunConfig) -> tuple[int, int | None]:
 
 def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
     """{"seconds", "memory_bytes", "device", "epochs"}: expected training time and peak memory on this machine."""
-    hyper = resolve(task, config)
-    steps_per_epoch = -(-num_train_examples // hyper.batch_size)
-    epochs = hyper.epochs if config.method == "head" else epochs_for(hyper, -(-steps_per_epoch // max(1, config.grad_accum)))
+    method = get_method(config.method)
+    config = resolve(task, config)
+    steps_per_epoch = -(-num_train_examples // config.batch_size)
+    epochs = epochs_for(config, -(-steps_per_epoch // max(1, config.grad_accum)))
     params, default_size = _model_size(task, config)
     scale = REFERENCE_PARAMS[task] / max(params, 1)
-    side = hyper.image_size or default_size or 224  # pixels per side (images)
+    side = config.image_size or default_size or 224  # pixels per side (images)
     if task == "text":
-        tokens = min(hyper.max_length or REFERENCE_LENGTH, TYPICAL_TEXT_TOKENS)
+        tokens = min(config.max_length or REFERENCE_LENGTH, TYPICAL_TEXT_TOKENS)
         scale *= REFERENCE_LENGTH / max(tokens, 8)
     else:
         scale *= (224 / side) ** 2  # the speeds were measured at 224 px
-    speed = CPU_TRAIN_SPEED[task].get(config.method, CPU_TRAIN_SPEED[task]["full"]) * scale
+    speed = method.cpu_speed[task] * scale
     use_gpu = torch.cuda.is_available() and config.device in ("auto", "cuda")
     if use_gpu:
         speed *= GPU_SPEEDUP
-    if config.method == "head":
+    if method.frozen_backbone:
         # one backbone pass over every example (train + val + test, ~1.25x train), then the head: negligible
         seconds = 1.25 * num_train_examples / speed
     else:
         validation = 0.25 * num_train_examples / (CPU_INFERENCE_SPEED[task] * scale * (GPU_SPEEDUP if use_gpu else 1))
         seconds = epochs * (num_train_examples / speed + validation)
     # memory: weights (fp32) + gradients and two AdamW moments for what trains + activations of one batch
-    trainable_share = 1.0 if config.method == "full" else 0.05
-    activation_bytes = hyper.batch_size * (
-        (hyper.max_length or 128) * 384 * 4 * 40 if task == "text" else side * side * 32 * 4 * 12
+    activation_bytes = config.batch_size * (
+        (config.max_length or 128) * 384 * 4 * 40 if task == "text" else side * side * 32 * 4 * 12
     )
-    memory = params * 4 * (1 + 3 * trainable_share) + activation_bytes + 300 * 2**20  # + runtime overhead
+    memory = params * 4 * (1 + 3 * method.trainable_share) + activation_bytes + 300 * 2**20  # + runtime overhead
     return {"seconds": round(seconds, 1), "memory_bytes": int(memory), "device": "cuda" if use_gpu else "cpu",
             "epochs": epochs}

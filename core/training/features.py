@@ -19,6 +19,7 @@ from torch import nn
 
 from core.catalog import model_identity
 from core.dataset_files import EXAMPLES_FILE
+from core.methods import get_method
 from core.models.base import BuiltModel
 from core.progress import Progress, Reporter
 from core.training.data import Split, random_batches
@@ -102,7 +103,7 @@ class FeatureBatches:
 
 def supports_cached_features(built: BuiltModel) -> bool:
     """One head module called on one tensor: its input is the feature. Two-part heads train the slow way."""
-    return built.method == "head" and not built.uses_peft and len(built.head_names) == 1
+    return get_method(built.method).frozen_backbone and not built.uses_peft and len(built.head_names) == 1
 
 
 def cache_key(dataset_dir: Path, built: BuiltModel, seed: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,8 @@ import torch
 
 from core.baselines import cached_zero_shot_baseline, majority_baseline
 from core.metrics import classification_metrics
-from core.models import BuiltModel, apply_method, build_model, count_params, set_train_mode
+from core.methods import apply_method, set_train_mode
+from core.models import HF_TEXT, BuiltModel, build_model, count_params
 from core.progress import Progress, Reporter
 from core.run_config import RunConfig
 from core.training import features as cached
@@ -21,7 +21,7 @@ from core.training.data import Split, TextBatches, load_splits
 from core.training.device import choose_device
 from core.training.images import ImageBatches
 from core.training.loop import FitSettings, LoopState, fit, predict_logits
-from core.training.presets import Hyperparameters, epochs_for, resolve
+from core.training.presets import PRESET_FIELDS, epochs_for, resolve
 from core.training.saving import save_model
 from storage.paths import cache_dir
 
@@ -37,7 +37,7 @@ class TrainResult:
     device: str
     size_bytes: int
     history: list[dict] = field(default_factory=list)  # per-epoch validation metrics
-    hyperparameters: dict = field(default_factory=dict)  # what the preset + overrides resolved to
+    hyperparameters: dict = field(default_factory=dict)  # what the preset's fields resolved to, and how far it went
 
 
 def class_weights(train_labels: np.ndarray, num_labels: int) -> torch.Tensor:
@@ -48,7 +48,7 @@ def class_weights(train_labels: np.ndarray, num_labels: int) -> torch.Tensor:
 
 
 def _datasets(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path) -> dict:
-    if built.family == "hf-text":
+    if built.family == HF_TEXT:
         return {name: TextBatches(split, built.tokenizer, built.max_length) for name, split in splits.items()}
     return {name: ImageBatches(split, dataset_dir, built.image) for name, split in splits.items()}
 
@@ -60,24 +60,25 @@ def head_parameter_ids(built: BuiltModel) -> frozenset[int]:
                      if p.requires_grad)
 
 
-def _fit_settings(hyper: Hyperparameters, config: RunConfig, epochs: int, train: Split, num_labels: int) -> FitSettings:
+def _fit_settings(config: RunConfig, epochs: int, train: Split, num_labels: int) -> FitSettings:
+    """The loop's settings from the resolved config (see presets.resolve)."""
     return FitSettings(
-        epochs=epochs, learning_rate=hyper.learning_rate, batch_size=hyper.batch_size,
-        eval_batch_size=hyper.eval_batch_size, weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
-        schedule=hyper.schedule, grad_accum=max(1, config.grad_accum), patience=hyper.early_stopping_patience,
+        epochs=epochs, learning_rate=config.learning_rate, batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size, weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+        schedule=config.schedule, grad_accum=max(1, config.grad_accum), patience=config.early_stopping_patience,
         seed=config.seed, class_weights=class_weights(train.labels, num_labels) if config.class_weighting else None,
     )
 
 
-def _train_head_on_features(built, data, splits, dataset_dir, hyper, config, setup, reporter, output_dir, resume):
+def _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter, output_dir, resume):
     """Head only: cached backbone features, then the head alone trains. Returns (loop state, test logits)."""
-    feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, hyper.eval_batch_size,
+    feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
                                    config.seed, reporter)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
     head.to(setup.device)
     feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
                     for name in splits if len(splits[name])}
-    settings = _fit_settings(hyper, config, hyper.epochs, splits["train"], len(built.labels))
+    settings = _fit_settings(config, config.epochs, splits["train"], len(built.labels))
     settings.phase = "Training the head"
     state = fit(head, head.train, feature_data["train"], feature_data.get("val"), settings, setup, reporter,
                 output_dir, resume)
@@ -85,27 +86,26 @@ def _train_head_on_features(built, data, splits, dataset_dir, hyper, config, set
     return state, predict_logits(head, feature_data["test"], setup, 1024)
 
 
-def prepare_model(task: str, config: RunConfig, labels: list[str], hyper: Hyperparameters | None = None) -> BuiltModel:
+def prepare_model(task: str, config: RunConfig, labels: list[str]) -> BuiltModel:
     """The model as training starts: built, method applied. Seeded, so the same config gives the same weights
     (the new head and any adapter are randomly initialised)."""
-    hyper = hyper or resolve(task, config)
+    config = resolve(task, config)
     torch.manual_seed(config.seed)
-    build_config = dataclasses.replace(config, max_length=hyper.max_length, image_size=hyper.image_size)
-    return apply_method(build_model(task, build_config, labels), config)
+    return apply_method(build_model(task, config, labels), config)
 
 
 def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
               reporter: Reporter, resume: bool = False) -> TrainResult:
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    # 1) settings, device, data
-    hyper = resolve(task, config)
+    # 1) settings (the preset fills what the user left blank), device, data
+    config = resolve(task, config)
     setup = choose_device(config.device)
     reporter.log(f"Device: {setup.label}. Method {config.method}, preset {config.preset}.")
     splits = load_splits(dataset_dir, labels)
     # 2) model and method
     reporter.progress(Progress(0, 0, 0.0, "Loading model"))
-    built = prepare_model(task, config, labels, hyper)
+    built = prepare_model(task, config, labels)
     trainable, total = count_params(built.model)
     reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
     built.model.to(setup.device)
@@ -116,21 +116,21 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     # 3) training
     start = time.perf_counter()
     if cached.supports_cached_features(built):
-        epochs = hyper.epochs
-        state, test_logits = _train_head_on_features(built, data, splits, dataset_dir, hyper, config, setup,
-                                                     reporter, output_dir, resume)
+        epochs = config.epochs
+        state, test_logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
+                                                     output_dir, resume)
         train_seconds = time.perf_counter() - start
         samples_per_second = state.epochs_done * len(splits["train"]) / max(train_seconds, 1e-9)
     else:
-        epochs = epochs_for(hyper, -(-data["train"].num_train_batches(hyper.batch_size) // max(1, config.grad_accum)))
-        settings = _fit_settings(hyper, config, epochs, splits["train"], len(labels))
+        epochs = epochs_for(config, -(-data["train"].num_train_batches(config.batch_size) // max(1, config.grad_accum)))
+        settings = _fit_settings(config, epochs, splits["train"], len(labels))
         settings.head_param_ids = head_parameter_ids(built)
         state: LoopState = fit(built.model, lambda: set_train_mode(built), data["train"], data["val"], settings,
                                setup, reporter, output_dir, resume)
         train_seconds = time.perf_counter() - start
         samples_per_second = state.samples_seen / max(state.step_seconds, 1e-9)
         reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Evaluating on the test set"))
-        test_logits = predict_logits(built.model, data["test"], setup, hyper.eval_batch_size, reporter)
+        test_logits = predict_logits(built.model, data["test"], setup, config.eval_batch_size, reporter)
 
     # 4) test metrics, baselines, per-example predictions
     test = splits["test"]
@@ -161,7 +161,8 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         train_seconds=round(train_seconds, 3), samples_per_second=round(samples_per_second, 2),
         device=setup.label, size_bytes=size_bytes, history=state.history,
         # What it really trained with: the planned epochs (min_steps can raise the preset's) and the model's sizes.
-        hyperparameters={**dataclasses.asdict(hyper), "epochs": epochs, "max_length": built.max_length,
+        hyperparameters={**{name: getattr(config, name) for name in PRESET_FIELDS}, "epochs": epochs,
+                         "max_length": built.max_length,
                          "image_size": built.image.size if built.image else None,
                          "epochs_run": state.epochs_done, "steps": state.step},
     )

@@ -2,9 +2,9 @@
 
 model/ is a Hugging Face folder (config with id2label / label2id, model.safetensors, tokenizer files or
 preprocessor_config.json) — or, for EfficientNet, model.safetensors alone — plus tuneboard.json, which
-says how to load it. LoRA and IA3 are merged into model/ so it stands alone; prompt and prefix tuning
-cannot be merged, so model/ holds the base weights (with the trained head) and tuneboard.json says
-the adapter is needed.
+says how to load it. The tuning method decides what model/ holds (`TuningMethod.standalone`): methods that
+can be merged (LoRA, IA3) are, so model/ stands alone; the others write the base weights with the trained
+head, and tuneboard.json says the adapter is needed.
 
 Both folders are written inside a staging folder and renamed into place at the end (adapter first, model
 last), so a save that fails half-way (a full disk, a killed process) never leaves a model/ that looks complete.
@@ -22,21 +22,12 @@ import torch
 from safetensors.torch import save_file
 
 from core.artifacts import ADAPTER_DIR, DISK_FULL_SAVING, INFO_FILE, MODEL_DIR, DiskFullError, is_disk_full
+from core.methods import get_method
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel
 from core.run_config import RunConfig
 
 STAGING_PREFIX = ".saving-"  # output_dir/.saving-<hex>/{model,adapter} while a save is under way
 FORMAT_VERSION = 1
-
-
-def _plain_state_dict(peft_model) -> dict[str, torch.Tensor]:
-    """Base-model weights with peft's head copies folded back: `x.modules_to_save.default.w` -> `x.w`."""
-    state = {}
-    for key, value in peft_model.get_base_model().state_dict().items():
-        if ".original_module." in key:
-            continue
-        state[key.replace(".modules_to_save.default.", ".")] = value.contiguous()
-    return state
 
 
 def folder_size(path: Path) -> int:
@@ -56,7 +47,7 @@ def model_info(built: BuiltModel, config: RunConfig) -> dict[str, Any]:
         "max_length": built.max_length,
         "image": built.image.to_dict() if built.image else None,
         "rebuild": built.rebuild or None,
-        "needs_adapter": built.method in ("prompt", "prefix"),
+        "needs_adapter": get_method(built.method).needs_adapter,
     }
 
 
@@ -92,14 +83,7 @@ def _write_model(built: BuiltModel, config: RunConfig, model_dir: Path, adapter_
     model = built.model.to("cpu").to(memory_format=torch.contiguous_format)  # safetensors needs plain layout
     if built.uses_peft:
         model.save_pretrained(str(adapter_dir))
-        if built.method in ("lora", "ia3"):
-            model = model.merge_and_unload()
-            state = None
-        else:
-            state = _plain_state_dict(model)
-            model = model.get_base_model()
-    else:
-        state = None
+    model, state = get_method(built.method).standalone(model)
     if built.family == EFFICIENTNET:
         weights = state if state is not None else {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(model_dir / "model.safetensors"))

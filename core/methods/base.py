@@ -1,0 +1,78 @@
+"""What a tuning method is: one object that owns everything method-specific.
+
+A method says where it applies (tasks), its preset rows, which of the settings only some methods read it
+uses, how it sets up a built model (which weights train; a peft wrapper), how it switches the model to
+training mode, how it is saved, and what the time and memory estimate needs to know about it. Training,
+saving, estimating, the pages and the CLI ask the registry (`core.methods`) and never compare method names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from core.models.base import BuiltModel
+
+# Preset rows: task -> preset -> (learning rate, epochs). The new head trains at 10x the rate (loop.FitSettings).
+PresetRows = Mapping[str, Mapping[str, tuple[float, int]]]
+
+
+def in_head(name: str, head_names: list[str]) -> bool:
+    """Whether a parameter or module name lies inside the new classifier."""
+    return any(name == h or name.startswith(h + ".") for h in head_names)
+
+
+def train_only(model: nn.Module, keep: Callable[[str], bool]) -> None:
+    """requires_grad for the parameters whose name `keep` accepts; every other weight is frozen."""
+    for name, param in model.named_parameters():
+        param.requires_grad = bool(keep(name))
+
+
+@dataclass(frozen=True)
+class TuningMethod:
+    key: str  # stored in a run's config; never renamed
+    name: str  # what the pages show
+    description: str  # one line: what trains and the trade-off
+    tasks: tuple[str, ...]  # "text", "image"
+    presets: PresetRows
+    note: str = ""  # limits worth telling the user
+    # RunConfig settings that only some methods read (e.g. lora_rank): the Train page shows them and the CLI
+    # accepts them only for the methods that list them.
+    settings: tuple[str, ...] = ()
+    patience: int | None = None  # early-stopping patience; None: presets.DEFAULT_PATIENCE
+    # Only the head learns on a backbone that never changes: larger batches, no minimum step count, and the
+    # backbone's outputs can be computed once and cached (core.training.features).
+    frozen_backbone: bool = False
+    uses_peft: bool = False
+    # For the estimate before launch: samples/s on 2 CPU threads at batch 16 (STACK.md; MiniLM at 64 tokens,
+    # EfficientNet-Lite0 at 224 px), and the share of weights that carry gradients and two AdamW moments.
+    # Unmeasured methods are assumed as slow as full fine-tuning.
+    cpu_speed: Mapping[str, float] = field(default_factory=lambda: {"text": 19.0, "image": 15.0})
+    trainable_share: float = 0.05
+
+    @property
+    def needs_adapter(self) -> bool:
+        """Whether the saved model/ needs adapter/ beside it to load (its change cannot be merged in)."""
+        return False
+
+    def applies_to(self, task: str) -> bool:
+        return task in self.tasks
+
+    def apply(self, built: BuiltModel, config: Any) -> None:
+        """Set which weights of `built.model` train (in place); a peft method replaces built.model."""
+        raise NotImplementedError
+
+    def set_train_mode(self, built: BuiltModel) -> None:
+        """model.train(), keeping the batch-norm running statistics: small batches would corrupt the
+        pretrained ones. Full fine-tuning overrides this; so does head only (a frozen backbone stays in eval)."""
+        built.model.train()
+        for module in built.model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+    def standalone(self, model: nn.Module) -> tuple[nn.Module, dict | None]:
+        """The module to save as model/ and, where it differs from the module's own, the state dict to write."""
+        return model, None

@@ -1,0 +1,43 @@
+"""LoRA: low-rank add-ons on the attention query/value layers (text) or the 1x1 convolutions (images), plus the
+new classifier; merged into the weights when saved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.methods.peft_method import PeftMethod, text_task_type
+from core.methods.targets import find_targets
+from core.models.base import BuiltModel
+
+# Attention projections by architecture, first match wins.
+ATTENTION = [
+    ["query", "value"],  # BERT, RoBERTa, XLM-R, ViT
+    ["q_lin", "v_lin"],  # DistilBERT
+    ["q_proj", "v_proj"],  # BART-style encoders
+    ["query_proj", "value_proj"],  # DeBERTa
+]
+
+
+@dataclass(frozen=True)
+class LoRA(PeftMethod):
+    def peft_config(self, built: BuiltModel, config: Any):
+        from peft import LoraConfig
+
+        return LoraConfig(task_type=text_task_type(built), r=config.lora_rank, lora_alpha=config.lora_alpha,
+                          lora_dropout=0.1, target_modules=find_targets(built, ATTENTION, self.name),
+                          modules_to_save=list(built.head_names))
+
+
+# Rates were checked on a 600-text slice of SMS spam as well as the full set: at lower rates LoRA stays on the
+# majority class for the ~80 steps a few hundred texts give.
+METHOD = LoRA(
+    "lora", "LoRA",
+    "Small low-rank add-ons learn the change: near-full accuracy, faster, and a tiny file to share.",
+    ("text", "image"),
+    presets={"text": {"quick": (1e-3, 2), "balanced": (1e-3, 3), "best": (8e-4, 6)},
+             "image": {"quick": (2e-3, 3), "balanced": (2e-3, 6), "best": (1e-3, 12)}},
+    note="Text: attention query/value layers. Images: the 1x1 convolutions plus the classifier.",
+    settings=("lora_rank", "lora_alpha"),
+    cpu_speed={"text": 32.0, "image": 13.0},
+)
