@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from core.__main__ import main
 from storage import jobs
 from tests.conftest import ROOT
@@ -160,3 +162,20 @@ def test_train_in_process_prints_the_result_json(tmp_path):
     assert training["max_length"] > 0 and training["image_size"] is None  # the length texts were cut to
     assert run.training == training
     assert "Test accuracy" in out.stderr  # progress lines go to stderr, the JSON alone to stdout
+
+
+def test_train_flags_come_from_the_run_config_and_are_checked(tmp_path, capsys):
+    """Every RunConfig setting is a flag (--lr kept beside --learning-rate); a setting the method does not read,
+    or a value outside its bounds, is refused in plain words before anything is queued."""
+    data = write_texts(tmp_path / "texts.csv")
+    assert main(["train", "--data", str(data), "--method", "lora", "--lora-rank", "4", "--learning-rate", "0.002",
+                 "--class-weighting", "--json", "--background"]) == 0
+    run = jobs.get_run(json.loads(capsys.readouterr().out)["run_id"])
+    assert (run.config["lora_rank"], run.config["learning_rate"], run.config["class_weighting"]) == (4, 0.002, True)
+
+    assert main(["train", "--data", str(data), "--method", "full", "--lora-rank", "4", "--background"]) == 2
+    assert "--lora-rank does not apply to Full fine-tuning on text data" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(data), "--epochs", "0", "--background"])
+    assert "Epochs must be between 1 and 500" in capsys.readouterr().err
+    assert len(jobs.list_runs()) == 1
