@@ -4,9 +4,9 @@ sessions that signed in.
 Why: the password form is drawn by the app's script, but Streamlit accepts uploads at
 `/_stcore/upload_file/<session id>/<file id>` on its own, for any session that is open. A visitor who never
 signed in could open a session, ask it for upload URLs and send files, which Streamlit keeps in memory for the
-session's life (two 200 MB uploads: 400 MB that stayed). Streamlit lets an app add ASGI middleware to its server
-(st.App, Streamlit >= 1.5x on Starlette); `serve.py` adds this one, and the gate answers 403 before a byte of the
-body is read.
+session's life (two 200 MB uploads: 400 MB that stayed). Streamlit 1.67's server is Starlette, and `st.App` lets an
+app put ASGI middleware in front of it; `serve.py` puts this one there, which answers 403 before a byte of the body
+is read.
 
 Plain ASGI (no Starlette import) so that it runs in front of Streamlit's own middleware and stays small.
 """
