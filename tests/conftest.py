@@ -1,4 +1,4 @@
-"""Every test gets its own empty data folder and SQLite database."""
+"""Every test gets its own empty data folder and SQLite database, and a sign-in throttle with no wrong guesses."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ os.environ.setdefault("TUNEBOARD_NO_WORKER", "1")  # pages never spawn a worker 
 
 @pytest.fixture(autouse=True)
 def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from core import sign_in
     from storage.db import reset_engines
+
+    # Wrong passwords slow down later guesses for the whole process (AppTest sessions all share one id and address)
+    monkeypatch.setattr(sign_in, "THROTTLE", sign_in.SignInThrottle())
 
     home = tmp_path / "tuneboard_home"
     monkeypatch.setenv("TUNEBOARD_HOME", str(home))

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,18 +33,21 @@ def free_port() -> int:
 class PageVisit:
     exceptions: list[str] = field(default_factory=list)  # "Type: message" of every exception the page showed
     texts: list[str] = field(default_factory=list)  # headings, markdown, alerts and captions, in order
+    inputs: dict[str, str] = field(default_factory=dict)  # text box label -> widget id
+    session_id: str = ""  # Streamlit's id of the browser session
 
 
 class LiveApp:
     """One `streamlit run app.py` process (its own session, so a kill reaches only it); restartable after a kill."""
 
-    def __init__(self, home: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, home: Path, env: dict[str, str], log: Path, entry: str = "app.py") -> None:
         self.home, self.env, self.log = home, env, log
+        self.entry = entry  # what `streamlit run` is given: app.py, or serve.py (app.py behind the upload gate)
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> None:
-        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / self.entry), "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         with self.log.open("ab") as out:
@@ -101,7 +105,9 @@ class LiveApp:
             forward = ForwardMsg()
             forward.ParseFromString(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
             kind = forward.WhichOneof("type")
-            if kind == "navigation":
+            if kind == "new_session":
+                visit.session_id = forward.new_session.initialize.session_id
+            elif kind == "navigation":
                 pages = {p.url_pathname: p.page_script_hash for p in forward.navigation.app_pages}
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 element = forward.delta.new_element
@@ -110,5 +116,73 @@ class LiveApp:
                     visit.exceptions.append(f"{element.exception.type}: {element.exception.message}")
                 elif shown in ("heading", "markdown", "alert"):
                     visit.texts.append(getattr(element, shown).body)
-            elif kind == "script_finished":
-                return pages
+                elif shown == "text_input":
+                    visit.inputs[element.text_input.label] = element.text_input.id
+            elif kind == "script_finished" and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return pages  # a run cut short by st.rerun() is followed by the run that shows the page
+
+
+class LiveSession:
+    """One browser session kept open on a LiveApp: type into the password box, and upload a file the way the
+    browser's file uploader does (ask the session for an upload URL over the websocket, then PUT the file with
+    Streamlit's XSRF cookie and header, which anyone can make up: the server only checks that they match)."""
+
+    def __init__(self, app: LiveApp, timeout: float = 60.0) -> None:
+        self.app, self.timeout = app, timeout
+        self.visit = PageVisit()
+
+    def __enter__(self) -> LiveSession:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from websockets.sync.client import connect
+
+        self.ws = connect(f"ws://127.0.0.1:{self.app.port}/_stcore/stream", subprotocols=["streamlit"],
+                          open_timeout=self.timeout, close_timeout=1, max_size=None)
+        LiveApp._run(self.ws, BackMsg(), self.visit, self.timeout)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.ws.close()
+
+    def type_into(self, label: str, text: str) -> PageVisit:
+        """Submit `text` in the text box labelled `label` (as pressing Enter does); what the rerun showed."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        message, shown = BackMsg(), PageVisit()
+        widget = message.rerun_script.widget_states.widgets.add()
+        widget.id, widget.string_value = self.visit.inputs[label], text
+        LiveApp._run(self.ws, message, shown, self.timeout)
+        self.visit.inputs.update(shown.inputs)
+        return shown
+
+    def upload(self, name: str, data: bytes) -> int:
+        """Send one file to Streamlit's upload endpoint for this session; the HTTP status it answered."""
+        import uuid
+
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+        ask = BackMsg()
+        ask.file_urls_request.request_id = "upload-1"
+        ask.file_urls_request.session_id = self.visit.session_id
+        ask.file_urls_request.file_names.append(name)
+        self.ws.send(ask.SerializeToString())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            forward = ForwardMsg()
+            forward.ParseFromString(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if forward.WhichOneof("type") == "file_urls_response":
+                url = forward.file_urls_response.file_urls[0].upload_url
+                break
+        token, boundary = generate_xsrf_token_string(), uuid.uuid4().hex
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.app.port}{url}", data=body, method="PUT",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                     "Cookie": f"_streamlit_xsrf={token}", "X-Xsrftoken": token})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return answer.status
+        except urllib.error.HTTPError as refused:
+            return refused.code

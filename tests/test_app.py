@@ -6,11 +6,15 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 
 
-def test_app_opens_on_home_and_shows_the_data_folder(tuneboard_home):
+def test_app_opens_on_home_and_does_not_show_the_data_folder(tuneboard_home):
+    """The sidebar says where data is kept in words, not the server's path (issue 15: a shared Tuneboard's
+    visitors need not know its folders)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception
     assert at.title[0].value == "Tuneboard"
-    assert any(str(tuneboard_home) in c.value for c in at.sidebar.caption)
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "Database: SQLite in the data folder" in sidebar
+    assert str(tuneboard_home) not in sidebar and str(tuneboard_home.parent) not in sidebar
     assert [m.value for m in at.metric] == ["0", "0"]
 
 

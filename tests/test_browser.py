@@ -42,14 +42,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, **extra_env: str):
-    """`streamlit run app.py` as a user starts it, on a free port; stopped (with any worker it started) after."""
+def running_app(home: Path, entry: str = "app.py", **extra_env: str):
+    """`streamlit run app.py` (or serve.py, the shared-deployment server) as a user starts it, on a free port;
+    stopped (with any worker it started) after."""
     port = free_port()
     env = {**os.environ, "TUNEBOARD_HOME": str(home), "HF_HUB_OFFLINE": "1", **extra_env}
     env.pop("TUNEBOARD_NO_WORKER", None)  # the real path: the app starts the background worker
     log = open(home.parent / "streamlit.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -182,7 +183,7 @@ def test_a_password_protected_app_shows_no_page_before_the_password(browser, tun
     """Each page's own URL, opened first in a fresh session (before anyone has visited the root: Streamlit's folder
     routing would run pages/<page>.py without app.py), asks for the password and shows nothing else."""
     expect = pytest.importorskip("playwright.sync_api").expect
-    with running_app(tuneboard_home, TUNEBOARD_PASSWORD="pilot-2026") as url:
+    with running_app(tuneboard_home, "serve.py", TUNEBOARD_PASSWORD="pilot-2026") as url:
         for path, content in [("runs", "No runs yet"), ("data", "Load example"), ("results", "No finished run"),
                               ("train", "No datasets yet"), ("predict", "No finished run"), ("", "Datasets")]:
             page = new_page(browser, f"{url}/{path}")

@@ -11,16 +11,15 @@ lands on the same URL through app.py), and the password is asked for there.
 from __future__ import annotations
 
 import contextlib
-import hmac
-import os
 import threading
 from collections.abc import Iterator
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from core import upload_gate
+from core.sign_in import attempt, password_set
 from pages.shared.navigation import app_pages
-
-PASSWORD_ENV = "TUNEBOARD_PASSWORD"
 
 # Set while app.py runs a page. Streamlit runs a session's scripts on that session's own thread, so this cannot
 # leak into another session, and running_through_app clears it when the run ends.
@@ -37,7 +36,7 @@ def running_through_app() -> Iterator[None]:
 
 
 def password_required() -> bool:
-    return bool(os.environ.get(PASSWORD_ENV)) and not st.session_state.get("signed_in")
+    return password_set() and not st.session_state.get("signed_in")
 
 
 def enter_page() -> None:
@@ -55,14 +54,29 @@ def require_sign_in() -> None:
     """Ask for the password and stop the page until it is right; no-op when none is set or already signed in."""
     if not password_required():
         return
-    expected = os.environ[PASSWORD_ENV]
     st.title("Tuneboard")
-    typed = st.text_input("Password", type="password", key="password",
-                          help="This Tuneboard is shared; ask whoever set it up for the password.")
-    # compare_digest: the time taken does not reveal how much of the password was right
-    if typed and hmac.compare_digest(typed.encode(), expected.encode()):
-        st.session_state["signed_in"] = True
-        st.rerun()
+    if st.context.headers and not upload_gate.installed():
+        # A session that came over HTTP (AppTest's have no headers) on a server started with `streamlit run app.py`,
+        # whose upload endpoint takes files from sessions that never signed in.
+        st.error("This Tuneboard has a password but was started without its upload gate: whoever runs it should "
+                 "start it with `streamlit run serve.py` (README, Shared deployments).")
+        st.stop()
+    st.text_input("Password", type="password", key="password", on_change=_take_guess,
+                  help="This Tuneboard is shared; ask whoever set it up for the password.")
+    # Checked once per submission (the box's on_change), never on other reruns: each check counts as a guess.
+    typed = st.session_state.pop("password_guess", "")
     if typed:
-        st.error("That password is not right. Check it and try again.")
+        ctx = get_script_run_ctx()
+        result = attempt(typed, ctx.session_id if ctx else "", st.context.ip_address)
+        if result.signed_in:
+            st.session_state["signed_in"] = True
+            st.rerun()
+        st.error(result.message)
     st.stop()
+
+
+def _take_guess() -> None:
+    """Take the submitted password out of the box, which is left empty for the next try (a box still holding the
+    same text could not be submitted again after a wait)."""
+    st.session_state["password_guess"] = st.session_state["password"]
+    st.session_state["password"] = ""
