@@ -52,7 +52,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.config.RunConfig as a dict
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.run_config.RunConfig as chosen, as a dict
     status: Mapped[str] = mapped_column(String(20), default=QUEUED, index=True)
     # Progress, written by the worker while it trains.
     progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
