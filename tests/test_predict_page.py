@@ -22,6 +22,8 @@ from storage.paths import data_home
 from storage.results import save_threshold
 from tests.conftest import ROOT
 from tests.finished_runs import image_run, text_run, use_run
+from tests.test_bad_inputs import zip_bomb
+from tests.test_ingest_images import class_folders, photo, zip_of
 
 SPAMMY = "WINNER!! Claim your FREE prize now, call 09061234567"
 
@@ -113,6 +115,13 @@ def test_explain_highlights_the_words_of_the_text(tuneboard_home):
     assert set(words["word"]) <= set(SPAMMY.split()) and len(words) == 5
     assert words["weight"].abs().max() == pytest.approx(1.0)  # scaled to the strongest word
     assert words["weight"].abs().is_monotonic_decreasing
+
+
+def open_data_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
 
 
 def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home):
@@ -224,7 +233,51 @@ def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
     at.file_uploader(key="predict_batch_images").set_value([("broken.zip", b"not a zip", "application/zip")]).run()
     at.button(key="predict_batch_go").click().run()
     assert not at.exception
-    assert at.error[0].value == "The upload is not a valid zip file; zip the image folder again and retry."
+    assert at.error[0].value == "This zip file is damaged and could not be opened. Create it again and upload it."
+
+
+def test_a_zip_bomb_gets_the_data_pages_message(tuneboard_home):
+    use_run(image_run(), tuneboard_home)
+    bomb = zip_bomb()
+    data_page = open_data_page()
+    data_page.file_uploader(key="data_upload").upload("bomb.zip", bomb, "application/zip").run()
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value([("bomb.zip", bomb, "application/zip")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception and not data_page.exception
+    assert [e.value for e in at.error] == [e.value for e in data_page.error]
+    assert "zip bomb" in at.error[0].value
+    assert table_or_none(at) is None  # nothing was scored
+
+
+def test_a_corrupt_image_is_named_with_the_data_pages_reason_and_the_rest_scored(tuneboard_home):
+    run_id = use_run(image_run(), tuneboard_home)
+    files = class_folders(3) | {"ants/cut.jpg": photo(11, size=(64, 64))[:300]}
+    upload = zip_of(files)
+    data_page = open_data_page()
+    data_page.file_uploader(key="data_upload").upload("insects.zip", upload, "application/zip").run()
+    on_data = [w.value for w in data_page.warning if "could not be read" in w.value]
+    assert len(on_data) == 1 and "'ants/cut.jpg: damaged or cut off" in on_data[0]
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value([("insects.zip", upload, "application/zip")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    assert [w.value for w in at.warning if "could not be read" in w.value] == on_data
+    scored = table(at, "input", "predicted", "confidence")
+    good = sorted(name for name in files if name != "ants/cut.jpg")
+    assert scored["input"].tolist() == good
+    expected = reference(run_id, [decoded(files[name]) for name in good])
+    assert scored["P(bees)"].tolist() == pytest.approx([e["bees"] for e in expected], abs=1e-6)
+
+
+def decoded(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def table_or_none(at: AppTest) -> pd.DataFrame | None:
+    return next((d.value for d in at.dataframe if "predicted" in d.value.columns), None)
 
 
 def test_without_a_finished_run_the_page_says_where_to_go():
