@@ -17,13 +17,15 @@ from core.datasets import DatasetInUse, delete_dataset, save_dataset, stored_cop
 from core.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
+from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
+from pages.shared.findings import findings_ui
 from pages.shared.gate import enter_page
 from storage.datasets import get_dataset, list_datasets
 
-TABLE_TYPES = ["csv", "tsv", "txt", "xlsx", "zip", "jpg", "jpeg", "png", "gif", "webp", "bmp"]
+UPLOAD_TYPES = upload_types(TABLE_SUFFIXES, ZIP_SUFFIX, IMAGE_SUFFIXES)
+TEST_UPLOAD_TYPES = upload_types(TABLE_SUFFIXES, ZIP_SUFFIX)
 THUMBNAILS_PER_CLASS = 8
 CLASSES_WITH_THUMBNAILS = 12
-SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
 Files = list[tuple[str, bytes]]  # (name, content) of each uploaded file
 
 
@@ -34,14 +36,14 @@ def upload_ui() -> tuple[list, object | None]:
         "A folder: a folder whose subfolders are the classes (train/ and val/ subfolders are kept as splits).",
     )
     uploads = st.file_uploader(
-        "Labeled data", type=TABLE_TYPES, key="data_upload" if kind == "Files" else "data_folder",
+        "Labeled data", type=UPLOAD_TYPES, key="data_upload" if kind == "Files" else "data_folder",
         accept_multiple_files=True if kind == "Files" else "directory",
         help=f"Up to {MAX_UPLOAD_MB:,} MB per file, {MAX_IMAGES:,} images and {MAX_CLASSES:,} classes.",
     )
     with st.expander("Optional: your own test set"):
         test = st.file_uploader(
             "Test set (same format: a table for texts, a zip of class folders for images)",
-            type=["csv", "tsv", "txt", "xlsx", "zip"], key="test_upload",
+            type=TEST_UPLOAD_TYPES, key="test_upload",
             help="Every run is judged on this set instead of a part set aside from your data.",
         )
     return uploads or [], test
@@ -124,14 +126,6 @@ def columns_ui(columns: list[str], text_column: str | None, label_column: str | 
         if picker not in st.session_state and guess in columns:
             st.session_state[picker] = guess
         column.selectbox(label, columns, key=picker, help=tip)
-
-
-def findings_ui(report) -> None:
-    for finding in report.findings:
-        SHOW[finding.severity](finding.message)
-        if len(finding.details) > 5:
-            with st.expander(f"Show all {len(finding.details):,}", key=f"details_{finding.code}"):
-                st.text("\n".join(finding.details))
 
 
 def summary_ui(ingested: Ingested) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -13,17 +12,19 @@ from PIL import Image, UnidentifiedImageError
 from core import result_charts as charts
 from core.artifacts import model_missing_note
 from core.catalog import ModelLoadError
+from core.csv_export import to_csv_bytes
 from core.explain import TextExplanation, explain_prediction, highlighted_html
 from core.inference import Predictor, load_predictor
-from core.predict_service import (
-    IMAGE_SUFFIXES, BatchError, SinglePrediction, extract_images, guess_text_column, predict_one, read_table,
-    saved_model_stamp, score, top_classes,
-)
+from core.ingest import DataError
+from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
+from core.ingest.unlabeled import read_images, read_texts
+from core.predict_service import SinglePrediction, predict_one, saved_model_stamp, score, top_classes
 from core.threshold import from_stored, is_two_class
+from pages.shared.findings import findings_ui
 from pages.shared.gate import enter_page
 from storage.results import RunResult, finished_runs
 
-IMAGE_TYPES = sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)
+IMAGE_TYPES = upload_types(IMAGE_SUFFIXES)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
@@ -102,23 +103,27 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
 
 
 def batch_ui(predictor: Predictor, run: RunResult) -> None:
+    """Read the upload as the Data page does (core.ingest.unlabeled: same limits and messages), score, offer a CSV."""
+    report = None  # how the images were read (files left out, unreadable ones by name), shown with the result
     if run.task == "text":
-        upload = st.file_uploader("A CSV (or TSV / Excel) file of texts", type=["csv", "tsv", "txt", "xlsx"],
+        upload = st.file_uploader("A CSV (or TSV / Excel) file of texts", type=upload_types(TABLE_SUFFIXES),
                                   key="predict_batch_file",
                                   help="A table with a header row and a column of texts; no labels needed.")
         if upload is None:
             return
-        frame = read_table(upload.name, upload.getvalue())
-        columns = list(frame.columns)
-        column = st.selectbox("Text column", columns, index=columns.index(guess_text_column(frame)),
+        table = read_texts(upload.name, upload.getvalue())
+        findings_ui(table.report, key_prefix="predict_batch_details")
+        columns = list(table.frame.columns)
+        column = st.selectbox("Text column", columns, index=columns.index(table.text_column),
                               key="predict_batch_column",
-                              help="The column holding the texts to score; Tuneboard guessed the one with the longest texts.")
+                              help="The column holding the texts to score; Tuneboard guessed it from the names and "
+                              "the content.")
         job = (run.id, upload.file_id, column)
-        if st.button(f"Score {len(frame):,} texts", key="predict_batch_go", type="primary",
+        if st.button(f"Score {len(table.frame):,} texts", key="predict_batch_go", type="primary",
                      help="Label every row; the result can be downloaded as a CSV."):
             with st.spinner("Scoring…"):
-                result = score(predictor, frame[column].astype(str).tolist(), run.labels, run.threshold)
-            st.session_state["predict_batch"] = (job, result)
+                result = score(predictor, table.frame[column].tolist(), run.labels, run.threshold)
+            st.session_state["predict_batch"] = (job, result, report)
     else:
         source = st.radio("Upload", ["Image files or a zip", "A folder"], horizontal=True, key="predict_batch_source",
                           help="Several images or a zip of them, or a whole folder from your computer.")
@@ -126,7 +131,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
             uploads = st.file_uploader("A folder of images", type=IMAGE_TYPES, accept_multiple_files="directory",
                                        key="predict_batch_folder", help="Every image in the folder is scored.")
         else:
-            uploads = st.file_uploader("Images, or a zip of images", type=IMAGE_TYPES + ["zip"],
+            uploads = st.file_uploader("Images, or a zip of images", type=upload_types(IMAGE_SUFFIXES, ZIP_SUFFIX),
                                        accept_multiple_files=True, key="predict_batch_images",
                                        help="Every image is scored, including those inside a zip.")
         if not uploads:
@@ -134,28 +139,21 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
         job = (run.id, tuple(u.file_id for u in uploads))
         if st.button("Score the images", key="predict_batch_go", type="primary",
                      help="Label every image; the result can be downloaded as a CSV."):
-            with st.spinner("Scoring…"), tempfile.TemporaryDirectory() as folder:
-                names, items = [], []
-                for i, upload in enumerate(uploads):
-                    if upload.name.lower().endswith(".zip"):
-                        unpacked = Path(folder) / str(i)
-                        unpacked.mkdir()
-                        for name, path in extract_images(upload.getvalue(), unpacked):
-                            names.append(f"{upload.name}/{name}")
-                            items.append(path)
-                    else:
-                        names.append(upload.name)
-                        items.append(Image.open(io.BytesIO(upload.getvalue())))
-                result = score(predictor, items, run.labels, run.threshold, shown=names)
-            st.session_state["predict_batch"] = (job, result)
+            with st.spinner("Checking and scoring the images…"):
+                images = read_images([(upload.name, upload.getvalue()) for upload in uploads])
+                result = score(predictor, images.entries, run.labels, run.threshold, shown=images.names,
+                               load=images.load)
+            st.session_state["predict_batch"] = (job, result, images.report)
     stored = st.session_state.get("predict_batch")
     if stored and stored[0] == job:
-        result = stored[1]
+        _, result, report = stored
+        if report is not None:
+            findings_ui(report, key_prefix="predict_batch_details")
         st.dataframe(result, hide_index=True, key="predict_batch_result",
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
         counts = ", ".join(f"{label}: {n}" for label, n in result["predicted"].value_counts().items())
         st.caption(f"{len(result):,} scored · {counts}")
-        st.download_button("Download CSV", result.to_csv(index=False).encode(), file_name=f"predictions_run{run.id}.csv",
+        st.download_button("Download CSV", to_csv_bytes(result), file_name=f"predictions_run{run.id}.csv",
                            mime="text/csv", key="predict_batch_download", on_click="ignore",
                            help="Every input with its predicted class, confidence and the probability of each class.")
 
@@ -196,8 +194,10 @@ with one:
 with many:
     try:
         batch_ui(predictor, run)
-    except BatchError as error:
-        st.error(str(error))
-        if error.__cause__ is not None:  # e.g. the parser's own message: for whoever maintains the file
+    except DataError as error:  # the Data page's refusals, in its words
+        st.error(error.message)
+        if error.report is not None:  # e.g. every unreadable image by name, when none was left to score
+            findings_ui(error.report, key_prefix="predict_batch_details")
+        if error.details:  # e.g. the offending zip entry: for whoever maintains the file
             with st.expander("Technical details", key="predict_batch_error_details"):
-                st.code(f"{type(error.__cause__).__name__}: {error.__cause__}", language=None)
+                st.code(error.details, language=None)

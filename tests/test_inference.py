@@ -14,9 +14,12 @@ from core.__main__ import main as cli_main
 from core.catalog import ModelLoadError
 from core.dataset_files import read_examples
 from core.inference import load_predictor
+from core.ingest import DataError, ingest_bytes
 from core.run_config import RunConfig
 from core.training import train_run
 from tests.finished_runs import image_run, text_run, use_run
+from tests.test_bad_inputs import zip_bomb
+from tests.test_ingest_images import class_folders, photo
 from tests.test_methods_train import IMAGE_LABELS, TEXT_LABELS, Recorder, write_image_dataset, write_text_dataset
 
 CASES = [
@@ -129,6 +132,29 @@ def test_cli_predict_on_an_image_folder(tuneboard_home, capsys):
     out = json.loads(capsys.readouterr().out)
     assert len(out["predictions"]) == len(list(folder.glob("*.png")))
     assert all(set(p["probabilities"]) == {"ants", "bees"} for p in out["predictions"])
+
+
+def test_cli_predict_reads_a_file_as_the_data_page_does(tuneboard_home, capsys, tmp_path):
+    """--file goes through the Predict page's reader: the Data page's refusals, unreadable images named, the rest scored."""
+    run_id = use_run(image_run(), tuneboard_home)
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(zip_bomb())
+    with pytest.raises(DataError) as on_data:
+        ingest_bytes("bomb.zip", bomb.read_bytes())
+    assert cli_main(["predict", "--run", str(run_id), "--file", str(bomb)]) == 2
+    assert capsys.readouterr().err.strip() == on_data.value.message
+
+    files = class_folders(2) | {"ants/cut.jpg": photo(11, size=(64, 64))[:300]}
+    for name, content in files.items():
+        (tmp_path / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "photos" / name).write_bytes(content)
+    assert cli_main(["predict", "--run", str(run_id), "--file", str(tmp_path / "photos"), "--json"]) == 0
+    printed = capsys.readouterr()
+    out = json.loads(printed.out)
+    assert [p["input"] for p in out["predictions"]] == sorted(name for name in files if name != "ants/cut.jpg")
+    (warning,) = out["warnings"]
+    assert warning.startswith("Skipped 1 image that could not be read: 'ants/cut.jpg: damaged or cut off")
+    assert warning in printed.err
 
 
 @pytest.mark.parametrize("args,message", [

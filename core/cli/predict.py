@@ -1,7 +1,9 @@
 """`python -m core predict --run RUN_ID (--text TEXT | --image PATH | --file CSV_OR_FOLDER) [--json]`
 
 Loads the run's saved model and prints each input's label and class probabilities. Uses the same model
-loading, the same two-class threshold and the same table reading as the Predict page, so both agree.
+loading, the same two-class threshold and the same upload reading (core.ingest.unlabeled: the Data page's
+limits and messages) as the Predict page, so both agree. Files left out of a --file (not images,
+unreadable) are named on stderr and under "warnings" in --json.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from core.predict_service import IMAGE_SUFFIXES
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -22,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     source.add_argument("--text", help="One text to classify (text runs).")
     source.add_argument("--image", metavar="PATH", help="One image file to classify (image runs).")
     source.add_argument("--file", metavar="CSV_OR_FOLDER",
-                        help="A CSV of texts (the text column is guessed unless --text-column) or a folder of images.")
+                        help="A CSV / TSV / Excel table of texts (the text column is guessed unless --text-column), "
+                        "or a folder or zip of images.")
     parser.add_argument("--text-column", metavar="C", help="With --file CSV: the column holding the texts.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
 
@@ -31,43 +34,51 @@ class PredictError(ValueError):
     """Something the user must fix before predicting; the message says what."""
 
 
-def _inputs(args: argparse.Namespace, task: str) -> tuple[list[Any], list[str]]:
-    """(inputs for the model, how each is shown)."""
-    from core.predict_service import BatchError, guess_text_column, read_table
+@dataclass
+class Inputs:
+    items: list[Any]  # texts, image paths, or uploaded image files (with `load`)
+    shown: list[str]  # how each item is printed
+    load: Callable[[Any], Any] | None = None  # item -> model input, a batch at a time (core.predict_service)
+    warnings: list[str] = field(default_factory=list)  # what was left out of a --file and why, in plain words
 
+
+def _inputs(args: argparse.Namespace, task: str) -> Inputs:
     if args.text is not None:
         if task != "text":
             raise PredictError(f"Run {args.run_id} classifies images; give --image or --file with a folder of images.")
-        return [args.text], [args.text]
+        return Inputs([args.text], [args.text])
     if args.image is not None:
         if task != "image":
             raise PredictError(f"Run {args.run_id} classifies texts; give --text or --file with a CSV.")
         path = Path(args.image)
         if not path.is_file():
             raise PredictError(f"There is no image at {path}; check the path.")
-        return [path], [str(path)]
-    path = Path(args.file)
-    if path.is_dir():
-        if task != "image":
-            raise PredictError(f"Run {args.run_id} classifies texts; give a CSV file, not a folder.")
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                       and not p.name.startswith("."))
-        if not files:
-            raise PredictError(f"The folder {path} holds no images (jpg, png, bmp, gif, webp or tiff).")
-        return files, [str(p.relative_to(path)) for p in files]
-    if not path.is_file():
+        return Inputs([path], [str(path)])
+    return _file_inputs(args, task)
+
+
+def _file_inputs(args: argparse.Namespace, task: str) -> Inputs:
+    """--file through the Predict page's reader (core.ingest.unlabeled), with its limits and messages."""
+    from core.ingest import DataError
+    from core.ingest.unlabeled import ImageFiles, read_path
+
+    path = Path(args.file).expanduser()
+    if not path.exists():
         raise PredictError(f"There is no file or folder at {path}; check the path.")
-    if task != "text":
-        raise PredictError(f"Run {args.run_id} classifies images; give a folder of images.")
+    if path.is_dir() and task != "image":
+        raise PredictError(f"Run {args.run_id} classifies texts; give a CSV file, not a folder.")
     try:
-        frame = read_table(path.name, path.read_bytes())
-    except BatchError as error:
-        raise PredictError(str(error)) from error
-    column = args.text_column or guess_text_column(frame)
-    if column not in frame.columns:
-        raise PredictError(f"{path.name} has no column '{column}'; its columns are: {', '.join(frame.columns)}.")
-    texts = frame[column].astype(str).tolist()
-    return texts, texts
+        read = read_path(path, task)
+    except DataError as error:
+        raise PredictError(error.message) from error
+    warnings = [f.message for f in read.report.findings if f.severity != "info"]
+    if isinstance(read, ImageFiles):
+        return Inputs(read.entries, read.names, read.load, warnings)
+    column = args.text_column or read.text_column
+    if column not in read.frame.columns:
+        raise PredictError(f"{path.name} has no column '{column}'; its columns are: {', '.join(read.frame.columns)}.")
+    texts = read.frame[column].tolist()
+    return Inputs(texts, texts, warnings=warnings)
 
 
 def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,8 +96,9 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
         raise PredictError(f"Run {args.run_id} is {run.status}, not finished; only a succeeded run can predict.")
     if model_files_missing(data_home() / run.artifact_dir):  # e.g. its folder was deleted by hand
         raise PredictError(missing_model_message(run.id))
-    inputs, shown = _inputs(args, run.dataset.task)
+    inputs = _inputs(args, run.dataset.task)
     from core.inference import load_predictor  # torch: imported only once there is something to load
+    from core.predict_service import predict_batches
 
     try:
         predictor = load_predictor(data_home() / run.artifact_dir)
@@ -94,10 +106,11 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
         raise PredictError(str(error)) from error
     labels = predictor.labels
     predictions = []
-    for name, probabilities in zip(shown, predictor.predict(inputs)):
+    for name, probabilities in zip(inputs.shown, predict_batches(predictor, inputs.items, inputs.load)):
         predictions.append({"input": name, "label": decide(probabilities, labels, run.threshold),
                             "probabilities": {label: round(float(probabilities[label]), 6) for label in labels}})
-    return {"run_id": run.id, "labels": labels, "threshold": run.threshold, "predictions": predictions}
+    return {"run_id": run.id, "labels": labels, "threshold": run.threshold, "predictions": predictions,
+            "warnings": inputs.warnings}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -108,6 +121,8 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps({"status": "error", "error": str(error)}))
         print(str(error), file=sys.stderr)
         return 2
+    for warning in result["warnings"]:  # e.g. the unreadable images, by name, that were left out
+        print(warning, file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -22,10 +22,8 @@ from pathlib import Path, PurePosixPath
 
 from core.ingest.limits import MB, Limits
 from core.ingest.report import DataError, Report, name_list, plural
+from core.ingest.suffixes import ARCHIVE_SUFFIXES, EXCEL_SUFFIXES, IMAGE_KINDS, IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".gif", ".webp", ".bmp"}
-TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".xlsx"}
-ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
 CLUTTER_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "__macosx", ".git", ".ipynb_checkpoints"}
 DRIVE = re.compile(r"^[a-zA-Z]:")
 
@@ -88,6 +86,48 @@ def sort_entries(entries: list[Entry], report: Report) -> Sorted:
     tables = [e for e in kept if e.suffix in TABLE_SUFFIXES]
     others = [e for e in kept if e.suffix not in IMAGE_SUFFIXES | TABLE_SUFFIXES]
     return Sorted(images=images, tables=tables, others=others)
+
+
+def refuse_without_images(found: Sorted, report: Report) -> None:
+    if not found.images:
+        others = found.others + found.tables
+        raise DataError(
+            "no_images",
+            f"There are no images in this upload ({IMAGE_KINDS})."
+            + (f" It holds {name_list([e.name for e in others])}." if others else ""),
+            report=report,
+        )
+
+
+def note_ignored(ignored: list[Entry], report: Report) -> None:
+    """Say which files of an image upload were left out because they are not images."""
+    if ignored:
+        names = [e.name for e in ignored]
+        report.info(
+            "non_image_files",
+            f"Ignored {plural(len(names), 'file')} that {'is' if len(names) == 1 else 'are'} not an image "
+            f"({name_list(names)}).",
+            names,
+        )
+
+
+def check_image_count(count: int, limits: Limits, report: Report) -> None:
+    if count > limits.max_images:
+        raise DataError("too_many_images", f"The upload holds {count:,} images; the limit is {limits.max_images:,}. "
+                        f"Upload a sample.", report=report)
+
+
+def is_zip(filename: str, data: bytes) -> bool:
+    """A zip by its name, or by its first bytes (an .xlsx is a zip too, and is read as a table)."""
+    suffix = PurePosixPath(filename.lower()).suffix
+    return suffix == ZIP_SUFFIX or (suffix not in EXCEL_SUFFIXES and data[:4] == b"PK\x03\x04")
+
+
+def check_upload_size(size: int, limits: Limits, fix: str = "Upload a smaller file.") -> None:
+    """`size` in bytes: of an upload, or of a file on disk before it is read (`fix` then says "Use")."""
+    if size > limits.max_upload_bytes:
+        raise DataError("upload_too_large", f"The file is {size / MB:,.0f} MB; the limit is "
+                        f"{limits.max_upload_bytes / MB:,.0f} MB. {fix}")
 
 
 def _check_count(count: int, limits: Limits) -> None:

@@ -1,13 +1,16 @@
 """What the cells of a table mean: is the first row a header, which column holds texts, which the labels.
 
 The guesses are shown to the user, who can override them; they only have to be right often.
+`read_named_rows` is where every table upload starts, with labels (the Data page) or without (Predict).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.ingest.limits import Limits
 from core.ingest.report import DataError, Report, name_list
+from core.ingest.text import read_table
 
 TEXT_NAMES = {
     "text", "texts", "sentence", "message", "sms", "review", "content", "body", "utterance", "comment",
@@ -112,6 +115,32 @@ def column_stats(names: list[str], rows: list[list[str]]) -> list[ColumnStats]:
     return stats
 
 
+@dataclass
+class NamedRows:
+    names: list[str]  # unique column names ("column 1"... when the file has no header)
+    rows: list[list[str]]  # the data rows (the header removed), each as wide as `names`
+    line_numbers: list[int]  # where each row starts in the file (1-based), for messages
+
+
+def read_named_rows(filename: str, data: bytes, report: Report, limits: Limits, labeled: bool = True) -> NamedRows:
+    """A table upload -> named columns and rows, with the row limit; how it was read goes into `report`.
+
+    `labeled=False`: texts to predict on, where one column is enough and no label is asked for.
+    """
+    table = read_table(filename, data, labeled)
+    report.findings += table.notes.findings
+    header = looks_like_header(table.rows)
+    names = column_names(table.rows[0] if header else None, len(table.rows[0]), report)
+    rows, lines = (table.rows[1:], table.line_numbers[1:]) if header else (table.rows, table.line_numbers)
+    if len(rows) > limits.max_rows:
+        raise DataError("too_many_rows", f"The file has {len(rows):,} rows; the limit is {limits.max_rows:,}.")
+    if not rows:
+        raise DataError("no_rows", "The file has column names but no rows of data. "
+                        + ("Add labeled examples below the header." if labeled else "Add the texts below the header."),
+                        report=report)
+    return NamedRows(names, rows, lines)
+
+
 def _check_named(name: str | None, names: list[str], role: str) -> None:
     if name is not None and name not in names:
         raise DataError(
@@ -134,9 +163,7 @@ def guess_columns(
     _check_named(label_column, names, "labels")
     stats = column_stats(names, rows)
     if text_column is None:
-        candidates = [s for s in stats if s.name != label_column]
-        named = [s for s in candidates if s.name.strip().lower() in TEXT_NAMES and s.filled]
-        text_column = (named or sorted(candidates, key=lambda s: (s.numeric_share < 0.9, s.mean_length), reverse=True))[0].name
+        text_column = _guess_text(stats, label_column)
     if label_column is None:
         candidates = [s for s in stats if s.name != text_column]
         named = [s for s in candidates if s.name.strip().lower() in LABEL_NAMES]
@@ -146,3 +173,14 @@ def guess_columns(
     if text_column == label_column:
         raise DataError("same_column", "The text column and the label column must be two different columns.")
     return text_column, label_column
+
+
+def guess_text_column(names: list[str], rows: list[list[str]]) -> str:
+    """The text column of a table without labels (texts to predict on); the same guess as `guess_columns`."""
+    return _guess_text(column_stats(names, rows), label_column=None)
+
+
+def _guess_text(stats: list[ColumnStats], label_column: str | None) -> str:
+    candidates = [s for s in stats if s.name != label_column]
+    named = [s for s in candidates if s.name.strip().lower() in TEXT_NAMES and s.filled]
+    return (named or sorted(candidates, key=lambda s: (s.numeric_share < 0.9, s.mean_length), reverse=True))[0].name

@@ -4,6 +4,9 @@ Handles JPEG, PNG, GIF, WebP and BMP; grayscale, RGBA / LA / transparent palette
 palette, CMYK and 16-bit images become 8-bit RGB; EXIF orientation is applied; an animated GIF
 keeps its first frame. Headers claiming more than `max_image_pixels` are refused before decoding
 (decompression bombs), as are Pillow's own DecompressionBomb warnings and errors.
+
+Images to predict on (core.ingest.unlabeled) go through the same `load_rgb`, `read_each` and
+`report_unreadable`, so they are checked, converted and reported exactly as a dataset's are.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import os
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,8 +43,20 @@ MODE_NAMES = {
 }
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
 class UnreadableImage(Exception):
     """The reason (a short phrase) an image cannot be used, e.g. 'not an image'."""
+
+
+@dataclass
+class LoadedImage:
+    image: Image.Image  # 8-bit RGB, EXIF orientation applied, first frame
+    source_format: str  # "JPEG", "PNG"... as uploaded
+    converted_from: str  # what the original colour was when not RGB ("CMYK", "16-bit grayscale"...), else ""
+    animated: bool  # only the first frame was kept
 
 
 @dataclass
@@ -103,8 +120,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if mode != "RGB" else image
 
 
-def stage_image(data: bytes, target_stem: Path, limits: Limits) -> StagedImage:
-    """Check, convert and re-encode one image to `target_stem` + .jpg/.png (a name we generated)."""
+def load_rgb(data: bytes, limits: Limits) -> LoadedImage:
+    """Check and decode one uploaded image and bring it to 8-bit RGB: what training and prediction both see."""
     image = open_checked(data, limits)
     source_format = image.format or ""
     original_mode = image.mode
@@ -113,23 +130,50 @@ def stage_image(data: bytes, target_stem: Path, limits: Limits) -> StagedImage:
         image = ImageOps.exif_transpose(image)
     except Exception:  # a malformed EXIF block is not worth refusing a good picture over
         pass
-    image = to_rgb(image)
+    return LoadedImage(
+        image=to_rgb(image),
+        source_format=source_format,
+        converted_from="" if original_mode == "RGB" else MODE_NAMES.get(original_mode, original_mode),
+        animated=animated,
+    )
+
+
+def stage_image(data: bytes, target_stem: Path, limits: Limits) -> StagedImage:
+    """Check, convert and re-encode one image to `target_stem` + .jpg/.png (a name we generated)."""
+    loaded = load_rgb(data, limits)
+    image = loaded.image
     scaled = max(image.size) > limits.max_stored_side
     if scaled:
         image.thumbnail((limits.max_stored_side, limits.max_stored_side), Image.Resampling.LANCZOS)
-    if source_format in LOSSLESS_FORMATS:
+    if loaded.source_format in LOSSLESS_FORMATS:
         path = target_stem.with_suffix(".png")
         image.save(path, format="PNG")
     else:
         path = target_stem.with_suffix(".jpg")
         image.save(path, format="JPEG", quality=JPEG_QUALITY)
-    return StagedImage(
-        path=path,
-        digest=hashlib.sha256(data).hexdigest(),
-        scaled=scaled,
-        converted_from="" if original_mode == "RGB" else MODE_NAMES.get(original_mode, original_mode),
-        animated=animated,
-    )
+    return StagedImage(path=path, digest=hashlib.sha256(data).hexdigest(), scaled=scaled,
+                       converted_from=loaded.converted_from, animated=loaded.animated)
+
+
+def read_each(items: list[T], work: Callable[[T], R]) -> list[R | str]:
+    """`work(item)` for every item, a few at a time; where an image is unreadable, its reason (a str) instead."""
+
+    def attempt(item: T) -> R | str:
+        try:
+            return work(item)
+        except UnreadableImage as problem:
+            return str(problem)
+
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        return list(pool.map(attempt, items))
+
+
+def report_unreadable(names: list[str], results: list, report: Report) -> None:
+    """One warning naming every unreadable image with its reason ('ants/3.jpg: damaged or cut off (...)')."""
+    unreadable = [f"{name}: {result}" for name, result in zip(names, results) if isinstance(result, str)]
+    if unreadable:
+        report.warning("unreadable_images", f"Skipped {plural(len(unreadable), 'image')} that could not be read: "
+                       f"{name_list(unreadable, limit=3)}.", unreadable)
 
 
 def stage_candidates(candidates: list[Candidate], staging: Path, report: Report, limits: Limits,
@@ -139,25 +183,15 @@ def stage_candidates(candidates: list[Candidate], staging: Path, report: Report,
     Staged files get generated names (`images/000001.jpg`, `images/test-000001.png`), never uploaded ones.
     """
 
-    def stage(numbered: tuple[int, Candidate]):
+    def stage(numbered: tuple[int, Candidate]) -> StagedImage:
         number, candidate = numbered
-        try:
-            return stage_image(candidate.entry.read(), staging / "images" / f"{name_prefix}{number:06d}", limits)
-        except UnreadableImage as problem:
-            return str(problem)
+        return stage_image(candidate.entry.read(), staging / "images" / f"{name_prefix}{number:06d}", limits)
 
-    with ThreadPoolExecutor(DECODE_THREADS) as pool:
-        results = list(pool.map(stage, enumerate(candidates, start=1)))
-    rows, unreadable = [], []
-    for candidate, result in zip(candidates, results):
-        if isinstance(result, str):
-            unreadable.append(f"{candidate.entry.name}: {result}")
-            continue
-        rows.append({"input": str(result.path), "label": candidate.label, "split": candidate.split,
-                     "source": candidate.entry.name, "key": result.digest})
-    if unreadable:
-        report.warning("unreadable_images", f"Skipped {plural(len(unreadable), 'image')} that could not be read: "
-                       f"{name_list(unreadable, limit=3)}.", unreadable)
+    results = read_each(list(enumerate(candidates, start=1)), stage)
+    report_unreadable([c.entry.name for c in candidates], results, report)
+    rows = [{"input": str(result.path), "label": candidate.label, "split": candidate.split,
+             "source": candidate.entry.name, "key": result.digest}
+            for candidate, result in zip(candidates, results) if not isinstance(result, str)]
     staged = [r for r in results if not isinstance(r, str)]
     converted = Counter(r.converted_from for r in staged if r.converted_from)
     if converted:

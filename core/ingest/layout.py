@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
-from core.ingest.archive import Entry, Sorted
+from core.ingest.archive import Entry, Sorted, check_image_count, note_ignored, refuse_without_images
 from core.ingest.columns import column_names, guess_columns, looks_like_header
 from core.ingest.limits import Limits
 from core.ingest.report import DataError, Report, name_list, plural
@@ -157,14 +157,7 @@ def from_table(images: list[Entry], table_entry: Entry, report: Report, limits: 
 
 
 def find_layout(found: Sorted, report: Report, limits: Limits, label_column: str | None = None) -> Layout:
-    if not found.images:
-        others = found.others + found.tables
-        raise DataError(
-            "no_images",
-            "There are no images in this upload (JPEG, PNG, GIF, WebP or BMP)."
-            + (f" It holds {name_list([e.name for e in others])}." if others else ""),
-            report=report,
-        )
+    refuse_without_images(found, report)
     layout, used_table = None, None
     for table in found.tables:
         layout = from_table(found.images, table, report, limits, label_column)
@@ -173,18 +166,6 @@ def find_layout(found: Sorted, report: Report, limits: Limits, label_column: str
             break
     if layout is None:
         layout = from_folders(found.images, report)
-    ignored = [e.name for e in found.others + found.tables if e is not used_table]
-    if ignored:
-        report.info(
-            "non_image_files",
-            f"Ignored {plural(len(ignored), 'file')} that {'is' if len(ignored) == 1 else 'are'} not an image "
-            f"({name_list(ignored)}).",
-            ignored,
-        )
-    if len(layout.candidates) > limits.max_images:
-        raise DataError(
-            "too_many_images",
-            f"The upload holds {len(layout.candidates):,} images; the limit is {limits.max_images:,}. Upload a sample.",
-            report=report,
-        )
+    note_ignored([e for e in found.others + found.tables if e is not used_table], report)
+    check_image_count(len(layout.candidates), limits, report)
     return layout

@@ -14,29 +14,21 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from core.ingest.archive import IMAGE_SUFFIXES, Entry, folder_entries, memory_entries, sort_entries, zip_entries
-from core.ingest.columns import column_names, guess_columns, looks_like_header
+from core.ingest.archive import (
+    Entry, check_upload_size, folder_entries, is_zip, memory_entries, sort_entries, zip_entries,
+)
+from core.ingest.columns import column_names, guess_columns, looks_like_header, read_named_rows
 from core.ingest.images import stage_candidates
 from core.ingest.ingested import Ingested, content_digest, entries_digest, fingerprint, new_staging_dir
 from core.ingest.layout import PREVIEW_ROWS, find_layout
-from core.ingest.limits import DEFAULT_LIMITS, MB, Limits
+from core.ingest.limits import DEFAULT_LIMITS, Limits
 from core.ingest.report import DataError, Report, plural
 from core.ingest.split import SPLIT_SEED, TEST, assign_splits
-from core.ingest.text import EXCEL_SUFFIXES, read_table
+from core.ingest.suffixes import EXCEL_SUFFIXES, IMAGE_SUFFIXES
+from core.ingest.text import read_table
 from core.ingest.validate import check_class_count, clean, summarize
 
 Upload = tuple[str, bytes]  # (file name as uploaded, content)
-
-
-def _is_zip(filename: str, data: bytes) -> bool:
-    suffix = PurePosixPath(filename.lower()).suffix
-    return suffix == ".zip" or (suffix not in EXCEL_SUFFIXES and data[:4] == b"PK\x03\x04")
-
-
-def _check_size(data: bytes, limits: Limits) -> None:
-    if len(data) > limits.max_upload_bytes:
-        raise DataError("upload_too_large", f"The file is {len(data) / MB:,.0f} MB; the limit is "
-                        f"{limits.max_upload_bytes / MB:,.0f} MB. Upload a smaller file.")
 
 
 @contextmanager
@@ -55,17 +47,9 @@ def _about_test_file(name: str) -> Iterator[None]:
 def _text_rows(filename: str, data: bytes, report: Report, limits: Limits, text_column: str | None,
                label_column: str | None, source_prefix: str = "") -> tuple[pd.DataFrame, list[str], str, str, pd.DataFrame]:
     """A table -> (raw frame, column names, text column, label column, preview)."""
-    table = read_table(filename, data)
-    report.findings += table.notes.findings
-    header = looks_like_header(table.rows)
-    names = column_names(table.rows[0] if header else None, len(table.rows[0]), report)
-    rows, lines = (table.rows[1:], table.line_numbers[1:]) if header else (table.rows, table.line_numbers)
-    if len(rows) > limits.max_rows:
-        raise DataError("too_many_rows", f"The file has {len(rows):,} rows; the limit is {limits.max_rows:,}.")
+    table = read_named_rows(filename, data, report, limits)
+    names, rows, lines = table.names, table.rows, table.line_numbers
     preview = pd.DataFrame(rows[:PREVIEW_ROWS], columns=names)
-    if not rows:
-        raise DataError("no_rows", "The file has column names but no rows of data. Add labeled examples below the header.",
-                        report=report)
     given = (text_column, label_column)
     try:
         text_column, label_column = guess_columns(names, rows, text_column, label_column, limits.max_classes)
@@ -128,7 +112,7 @@ def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_
         test_name, test_data = test_file
         test_digest = content_digest(test_data)
         with _about_test_file(test_name):
-            _check_size(test_data, limits)
+            check_upload_size(len(test_data), limits)
             test_report = Report()
             test_table = read_table(test_name, test_data)
             test_names = column_names(test_table.rows[0] if looks_like_header(test_table.rows) else None,
@@ -186,7 +170,7 @@ def _ingest_images(entries: list[Entry], source_name: str, digest: str, *, label
 
 def _upload_entries(name: str, data: bytes, limits: Limits) -> list[Entry]:
     """A test upload for images: a zip, or a single labels table is not enough (it needs the images)."""
-    if not _is_zip(name, data):
+    if not is_zip(name, data):
         raise DataError("test_not_zip", "For an image dataset the test set must be a zip of class folders.")
     return zip_entries(data, limits)
 
@@ -201,12 +185,12 @@ def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, 
     `test_file` = (name, bytes) of a separate test set, which replaces the test part of the split.
     Raises DataError (with a plain message and a `code`) when the upload cannot become a dataset.
     """
-    _check_size(data, limits)
+    check_upload_size(len(data), limits)
     if not data:
         raise DataError("empty_file", "The file is empty (0 bytes). Upload a table with a text column and a label "
                         "column, or a zip of image folders.")
     suffix = PurePosixPath(filename.lower()).suffix
-    if _is_zip(filename, data):
+    if is_zip(filename, data):
         entries = zip_entries(data, limits)
         found = sort_entries(entries, Report())
         if not found.images and len(found.tables) == 1:  # a zipped CSV: read the table inside
@@ -216,7 +200,7 @@ def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, 
         test = None
         if test_file is not None:
             with _about_test_file(test_file[0]):
-                _check_size(test_file[1], limits)
+                check_upload_size(len(test_file[1]), limits)
                 test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
         return _ingest_images(entries, filename, content_digest(data), label_column=label_column, test=test, seed=seed,
                               limits=limits)
@@ -241,14 +225,14 @@ def ingest_files(files: list[Upload], *, text_column: str | None = None, label_c
         return ingest_bytes(PurePosixPath(name.replace("\\", "/")).name, data, text_column=text_column,
                             label_column=label_column, test_file=test_file, seed=seed, limits=limits)
     for _, data in files:
-        _check_size(data, limits)
+        check_upload_size(len(data), limits)
     entries = memory_entries(files, limits)
     roots = {e.parts[0] for e in entries if len(e.parts) > 1}
     source_name = next(iter(roots)) if len(roots) == 1 else plural(len(files), "file")
     test = None
     if test_file is not None:
         with _about_test_file(test_file[0]):
-            _check_size(test_file[1], limits)
+            check_upload_size(len(test_file[1]), limits)
             test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
     return _ingest_images(entries, source_name, entries_digest(entries), label_column=label_column, test=test,
                           seed=seed, limits=limits)
@@ -273,10 +257,7 @@ def ingest_path(path: Path, *, text_column: str | None = None, label_column: str
                 test = (test_path.name, _upload_entries(test_path.name, test_data, limits), content_digest(test_data))
         return _ingest_images(entries, path.name, entries_digest(entries), label_column=label_column, test=test,
                               seed=seed, limits=limits)
-    size = path.stat().st_size
-    if size > limits.max_upload_bytes:
-        raise DataError("upload_too_large", f"The file is {size / MB:,.0f} MB; the limit is "
-                        f"{limits.max_upload_bytes / MB:,.0f} MB. Use a smaller file.")
+    check_upload_size(path.stat().st_size, limits, fix="Use a smaller file.")
     test_file = None
     if test_path is not None:
         test_path = Path(test_path).expanduser()

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from core.ingest.report import DataError, Report, name_list, plural
+from core.ingest.suffixes import EXCEL_SUFFIXES, OLD_EXCEL_SUFFIX
 
-TABLE_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 DELIMITERS = ["\t", "|", ";", ","]  # on a tie, the one rarer inside ordinary text wins
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_CHARS = 256 * 1024  # the delimiter is chosen on the first 256 KB
 MAX_CONTROL_SHARE = 0.01  # more control characters than this means binary, not text
+ONE_COLUMN = "\x00"  # splits no line: a decoded table never holds NUL (_refuse_binary)
 
 csv.field_size_limit(64 * 1024 * 1024)  # long texts are allowed (the default limit is 128 KB per cell)
 
@@ -29,7 +29,7 @@ class Table:
     rows: list[list[str]]  # every row has the same number of cells; the first row may be a header
     line_numbers: list[int]  # line in the file where each row starts (1-based), for messages
     encoding: str = ""  # e.g. "UTF-8", "Latin-1 / Windows-1252"; "" for Excel
-    delimiter: str | None = None  # None for Excel
+    delimiter: str | None = None  # None for Excel; ONE_COLUMN for an unlabeled table of one column
     notes: Report = field(default_factory=Report)  # how it was read (encoding, skipped lines)
 
 
@@ -164,17 +164,23 @@ def _rectangular(rows: list[list[str]], lines: list[int], notes: Report) -> tupl
     return kept, kept_lines
 
 
-def read_delimited(data: bytes, suffix: str = "") -> Table:
+def wanted_table(labeled: bool) -> str:
+    """What to upload instead, in the refusals: data to train on needs labels, data to predict on does not."""
+    return "a table with a text column and a label column" if labeled else "a table with a column of texts"
+
+
+def read_delimited(data: bytes, suffix: str = "", labeled: bool = True) -> Table:
     text, encoding = decode(data)
     notes = Report()
     if not text.strip():
-        raise DataError("empty_file", "The file is empty. Upload a table with a text column and a label column.")
+        raise DataError("empty_file", f"The file is empty. Upload {wanted_table(labeled)}.")
     delimiter = sniff_delimiter(text, suffix)
-    if delimiter is None:
+    if delimiter is None and labeled:
         raise DataError(
             "one_column",
             "The file has only one column. It needs at least two: one with the texts and one with their labels.",
         )
+    delimiter = delimiter or ONE_COLUMN  # texts to predict on need no label column
     rows, lines, literal_quotes = parse_delimited(text, delimiter)
     rows, lines = _rectangular(rows, lines, notes)
     if encoding not in {"UTF-8", "UTF-8 with BOM"}:
@@ -184,7 +190,7 @@ def read_delimited(data: bytes, suffix: str = "") -> Table:
     return Table(rows=rows, line_numbers=lines, encoding=encoding, delimiter=delimiter, notes=notes)
 
 
-def read_excel(data: bytes) -> Table:
+def read_excel(data: bytes, labeled: bool = True) -> Table:
     import pandas as pd
 
     notes = Report()
@@ -203,8 +209,8 @@ def read_excel(data: bytes) -> Table:
     frame = frame.loc[(frame.apply(lambda c: c.str.strip()) != "").any(axis=1)]  # drop empty rows
     frame = frame.loc[:, (frame.apply(lambda c: c.str.strip()) != "").any(axis=0)]  # and empty columns
     if frame.empty:
-        raise DataError("empty_file", "The first sheet is empty. Upload a table with a text column and a label column.")
-    if frame.shape[1] < 2:
+        raise DataError("empty_file", f"The first sheet is empty. Upload {wanted_table(labeled)}.")
+    if frame.shape[1] < 2 and labeled:
         raise DataError(
             "one_column",
             "The sheet has only one column. It needs at least two: one with the texts and one with their labels.",
@@ -213,13 +219,17 @@ def read_excel(data: bytes) -> Table:
     return Table(rows=frame.values.tolist(), line_numbers=[int(i) + 1 for i in frame.index], notes=notes)
 
 
-def read_table(filename: str, data: bytes) -> Table:
-    """CSV / TSV / TXT / Excel bytes -> a rectangular Table. Raises DataError with a plain message."""
+def read_table(filename: str, data: bytes, labeled: bool = True) -> Table:
+    """CSV / TSV / TXT / Excel bytes -> a rectangular Table. Raises DataError with a plain message.
+
+    `labeled=False` (texts to predict on) accepts a table of a single column and words the refusals
+    without asking for labels.
+    """
     suffix = PurePosixPath(filename.lower()).suffix
     if not data:
-        raise DataError("empty_file", "The file is empty (0 bytes). Upload a table with a text column and a label column.")
+        raise DataError("empty_file", f"The file is empty (0 bytes). Upload {wanted_table(labeled)}.")
     if suffix in EXCEL_SUFFIXES:
-        return read_excel(data)
-    if suffix == ".xls":
+        return read_excel(data, labeled)
+    if suffix == OLD_EXCEL_SUFFIX:
         raise DataError("old_excel", "Old Excel .xls files are not supported. Save the sheet as .xlsx or CSV and upload that.")
-    return read_delimited(data, suffix)
+    return read_delimited(data, suffix, labeled)

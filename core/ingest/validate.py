@@ -15,6 +15,7 @@ from core.ingest.limits import Limits
 from core.ingest.report import DataError, Report, name_list, plural
 
 RAW_COLUMNS = ["input", "label", "split", "source", "key"]
+NO_USABLE_IMAGES = "No usable images were found in this upload."
 INTEGRAL_FLOAT = re.compile(r"^([-+]?\d+)\.0+$")  # "1.0" from a spreadsheet means class "1"
 
 
@@ -41,7 +42,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
         raise DataError(
             "no_rows",
             "The file has column names but no rows of data. Add labeled examples below the header." if task == "text"
-            else "No usable images were found in this upload.",
+            else NO_USABLE_IMAGES,
             report=report,
         )
     frame["label"] = normalize_labels(frame["label"])
