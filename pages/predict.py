@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import streamlit as st
-from PIL import Image, UnidentifiedImageError
 
 from core import result_charts as charts
 from core.artifacts import model_missing_note
@@ -17,7 +15,7 @@ from core.explain import TextExplanation, explain_prediction, highlighted_html
 from core.inference import Predictor, load_predictor
 from core.ingest import DataError
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
-from core.ingest.unlabeled import read_images, read_texts
+from core.ingest.unlabeled import read_image, read_images, read_texts
 from core.predict_service import SinglePrediction, predict_one, saved_model_stamp, score, top_classes
 from core.threshold import from_stored, is_two_class
 from pages.shared.findings import findings_ui
@@ -57,10 +55,9 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
     if upload is None:
         return None, ""
     try:
-        image = Image.open(io.BytesIO(upload.getvalue()))
-        image.load()
-    except (UnidentifiedImageError, OSError):
-        st.error(f"{upload.name} is not an image this app can read; try a JPEG or PNG.")
+        image = read_image(upload.name, upload.getvalue())
+    except DataError as error:
+        st.error(str(error))
         return None, ""
     st.image(image, width=240)
     return image, upload.file_id

@@ -322,3 +322,21 @@ def table_or_none(at: AppTest) -> pd.DataFrame | None:
 def test_without_a_finished_run_the_page_says_where_to_go():
     at = open_predict()
     assert "No finished run yet" in at.info[0].value
+
+
+def test_a_dropped_image_over_the_pixel_limit_is_refused_like_on_the_data_page(tuneboard_home):
+    """The one-image box reads through core/ingest too: a small file that decodes to a huge picture is refused
+    before it is decoded, with the Data page's reason, and nothing is predicted."""
+    from core.ingest.images import UnreadableImage, open_checked
+    from core.ingest.limits import DEFAULT_LIMITS
+
+    use_run(image_run(), tuneboard_home)
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, format="PNG")  # 400 megapixels in a few kilobytes
+    with pytest.raises(UnreadableImage) as refused:
+        open_checked(buffer.getvalue(), DEFAULT_LIMITS)
+    at = open_predict()
+    at.file_uploader(key="predict_image").set_value(("huge.png", buffer.getvalue(), "image/png")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"huge.png could not be read: {refused.value}. Try a JPEG or PNG."]
+    assert not at.metric

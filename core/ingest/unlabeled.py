@@ -6,6 +6,7 @@ archive reader (zip bombs, entry count, unsafe paths, upload size) and the same 
 limit, damaged files named one by one with their reason). So Predict refuses what the Data page
 refuses, in the same words; only what is about labels (a label column, class folders) is not asked.
 
+    image = read_image("cat.jpg", data)             # one image, RGB; DataError when it cannot be read
     table = read_texts("inbox.csv", data)          # .frame, .text_column (guessed), .report
     images = read_images([("field.zip", data)])     # .entries (readable), .names, .report, .load(entry)
 """
@@ -24,7 +25,7 @@ from core.ingest.archive import (
     refuse_without_images, sort_entries, zip_entries,
 )
 from core.ingest.columns import guess_text_column, read_named_rows
-from core.ingest.images import load_rgb, read_each, report_unreadable
+from core.ingest.images import UnreadableImage, load_rgb, read_each, report_unreadable
 from core.ingest.limits import DEFAULT_LIMITS, Limits
 from core.ingest.report import DataError, Report
 from core.ingest.validate import NO_USABLE_IMAGES
@@ -55,6 +56,15 @@ class ImageFiles:
         """One image as the model gets it (RGB, as training stored it). Decoded again here, a batch at a
         time, so a large upload is never held decoded in memory all at once."""
         return load_rgb(entry.read(), self.limits).image
+
+
+def read_image(filename: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
+    """One uploaded image as the model gets it, with the Data page's checks (pixel limit, damaged files).
+    Raises DataError naming the file and the reason."""
+    try:
+        return load_rgb(data, limits).image
+    except UnreadableImage as problem:
+        raise DataError("unreadable_image", f"{filename} could not be read: {problem}. Try a JPEG or PNG.") from None
 
 
 def read_texts(filename: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> TextTable:
