@@ -10,7 +10,6 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image, UnidentifiedImageError
 
-from core import result_charts as charts
 from core.artifacts import model_missing_note
 from core.catalog import ModelLoadError
 from core.explain import TextExplanation, explain_prediction, highlighted_html
@@ -20,6 +19,7 @@ from core.predict_service import (
     saved_model_stamp, score, top_classes,
 )
 from core.threshold import from_stored, is_two_class
+from pages.shared import charts
 from pages.shared.gate import enter_page
 from storage.results import RunResult, finished_runs
 

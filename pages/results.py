@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import result_charts as charts
 from core.artifacts import model_missing_note
 from core.compare import baseline_deltas, baseline_table, comparison_table
 from core.dataset_files import read_examples
@@ -14,6 +13,7 @@ from core.results import (
     per_class_table, recompute_metrics, threshold_curve, with_examples,
 )
 from core.threshold import from_stored, is_two_class, positive_class, to_stored
+from pages.shared import charts
 from pages.shared.gate import enter_page
 from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
 

@@ -11,10 +11,10 @@ import streamlit as st
 
 from core.artifacts import model_missing_note
 from core.dataset_files import dataset_missing_note
-from core.display import duration_text
-from core.result_charts import curve_figure
 from core.results import learning_curves
+from pages.shared.charts import curve_figure
 from pages.shared.errors import guarded
+from pages.shared.formatting import duration_text
 from pages.shared.gate import enter_page
 from storage import jobs
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED

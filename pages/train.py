@@ -11,11 +11,11 @@ from typing import Any
 import streamlit as st
 
 from core.catalog import ModelLoadError, is_available_offline, list_models
-from core.display import bytes_text, duration_text, params_text
 from core.methods import get_method, methods_for
 from core.run_config import RunConfig
 from core.training import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
+from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
 from storage import jobs
 from storage.datasets import list_datasets

@@ -1,4 +1,6 @@
-"""Plotly figures for the Results and Predict pages, built from plain data (no streamlit here)."""
+"""Plotly figures for the Runs, Results and Predict pages, built from plain data (no streamlit here, so tests can
+build them directly). Only pages draw charts, so they live beside the pages; core returns plain numbers.
+"""
 
 from __future__ import annotations
 
