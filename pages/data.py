@@ -17,6 +17,7 @@ from core.datasets import DatasetInUse, delete_dataset, save_dataset, stored_cop
 from core.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
+from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
 from storage.datasets import get_dataset, list_datasets
 
@@ -226,13 +227,10 @@ if uploads or showing_example:
         source_key, read_files = ("example",), lambda: [example_file()]
     result = ingest(source_key, read_files, test)
     if isinstance(result, DataError):
-        st.error(result.message)
+        error_ui(result.message, result.details, key="error_details")
         columns_ui(result.columns, result.text_column, result.label_column, is_images=False)
         if result.report is not None:
             findings_ui(result.report)
-        if result.details:
-            with st.expander("Technical details", key="error_details"):
-                st.code(result.details, language=None)
     else:
         columns_ui(result.columns, result.text_column, result.label_column, result.task == "image")
         summary_ui(result)

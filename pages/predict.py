@@ -20,7 +20,9 @@ from core.predict_service import (
 )
 from core.threshold import from_stored, is_two_class
 from pages.shared import charts
+from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
 from storage.results import RunResult, finished_runs
 
 IMAGE_TYPES = sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)
@@ -30,16 +32,6 @@ IMAGE_TYPES = sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)
 def cached_predictor(run_id: int, output_dir: str, saved_at: int) -> Predictor:
     """One loaded model per run (and save time), shared by every browser session: the second prediction is fast."""
     return load_predictor(Path(output_dir))
-
-
-def pick_run_ui(runs: list[RunResult]) -> RunResult:
-    ids = [r.id for r in runs]
-    asked = st.query_params.get("run")
-    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="predict_run",
-                          help="The finished model to try; Results shows how well each one scored.")
-    st.query_params["run"] = str(chosen)
-    return runs[ids.index(chosen)]
 
 
 def single_input_ui(run: RunResult) -> tuple[object | None, str]:
@@ -168,7 +160,8 @@ if not runs:
     st.info("No finished run yet — train a model on **Train**; you can try it here when it finishes.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
-run = pick_run_ui(runs)
+run = pick_run_ui(runs, key="predict_run", title=lambda r: r.title,
+                  help="The finished model to try; Results shows how well each one scored.")
 missing = model_missing_note(run.id, run.artifact_dir)
 if missing:  # deleted by hand: say what to do instead of failing to load
     st.error(missing)
@@ -177,10 +170,7 @@ if missing:  # deleted by hand: say what to do instead of failing to load
 try:
     predictor = cached_predictor(run.id, str(run.output_dir), saved_model_stamp(run.output_dir))
 except ModelLoadError as error:
-    st.error(str(error))
-    if error.detail:
-        with st.expander("Technical details", key="predict_error_details"):
-            st.code(error.detail, language=None)
+    error_ui(str(error), error.detail, key="predict_error_details")
     st.stop()
 if is_two_class(run.labels) and run.threshold is not None:
     st.caption(f"Using the threshold saved on **Results**: {run.labels[1]} when P({run.labels[1]}) ≥ "
@@ -197,7 +187,6 @@ with many:
     try:
         batch_ui(predictor, run)
     except BatchError as error:
-        st.error(str(error))
-        if error.__cause__ is not None:  # e.g. the parser's own message: for whoever maintains the file
-            with st.expander("Technical details", key="predict_batch_error_details"):
-                st.code(f"{type(error.__cause__).__name__}: {error.__cause__}", language=None)
+        cause = error.__cause__  # e.g. the parser's own message: for whoever maintains the file
+        error_ui(str(error), f"{type(cause).__name__}: {cause}" if cause is not None else "",
+                 key="predict_batch_error_details")

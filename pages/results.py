@@ -15,23 +15,12 @@ from core.results import (
 from core.threshold import from_stored, is_two_class, positive_class, to_stored
 from pages.shared import charts
 from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
 from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
 
 MATRIX_MODES = ["Counts", "Share of each true class"]
 ERROR_VIEWS = ["Misclassified (most confident first)", "Least confident"]
 THUMBNAILS = 24  # images shown in the error browser; more would slow the page
-
-
-def pick_run_ui(runs: list[RunResult]) -> RunResult:
-    """The run from ?run=ID when it is a finished one, else the latest."""
-    ids = [r.id for r in runs]
-    asked = st.query_params.get("run")
-    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="results_run",
-                          help="A finished run; everything below is measured on its dataset's test examples, "
-                          "which the model never saw while training.")
-    st.query_params["run"] = str(chosen)
-    return runs[ids.index(chosen)]
 
 
 def metric_cards_ui(metrics: dict, recomputed: dict, examples_count: int) -> None:
@@ -171,7 +160,9 @@ if not runs:
     st.info("No finished run yet — train a model on **Train**; its results appear here when it finishes.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
-run = pick_run_ui(runs)
+run = pick_run_ui(runs, key="results_run", title=lambda r: r.title,
+                  help="A finished run; everything below is measured on its dataset's test examples, "
+                  "which the model never saw while training.")
 predictions = run_predictions(run.id)
 if predictions.empty or not run.metrics:
     st.warning("This run has no stored test results; train it again (Retry on **Runs**) to see them.")

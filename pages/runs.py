@@ -16,6 +16,7 @@ from pages.shared.charts import curve_figure
 from pages.shared.errors import guarded
 from pages.shared.formatting import duration_text
 from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
 from storage import jobs
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
 from storage.overview import count_datasets_and_runs
@@ -38,18 +39,6 @@ def runs_frame(runs: list) -> pd.DataFrame:
             "Started": r.started_at, "Name": r.name,
         })
     return pd.DataFrame(rows)
-
-
-def pick_run_ui(runs: list) -> int:
-    """The run from ?run=ID when there is one, else the newest."""
-    ids = [r.id for r in runs]
-    titles = {r.id: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}" for r in runs}
-    asked = st.query_params.get("run")
-    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=titles.get, key="runs_selected",
-                          help="The run to watch below: its progress, learning curves, log and settings.")
-    st.query_params["run"] = str(chosen)
-    return chosen
 
 
 def progress_text(run) -> str:
@@ -202,4 +191,6 @@ def detail(run_id: int) -> None:
 
 
 overview()
-detail(pick_run_ui(all_runs))
+detail(pick_run_ui(all_runs, key="runs_selected",
+                   title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}",
+                   help="The run to watch below: its progress, learning curves, log and settings.").id)

@@ -15,6 +15,7 @@ from core.methods import get_method, methods_for
 from core.run_config import RunConfig
 from core.training import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
+from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
 from storage import jobs
@@ -42,18 +43,11 @@ ADVANCED: dict[str, tuple[str, dict[str, Any], Any]] = {
     "trust_remote_code": ("bool", {}, None),
 }
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+ERROR_DETAILS_KEY = "train_error_details"  # at most one error box shows at a time
 
 
 def speed_text(params: int) -> str:
     return "fast" if params < 30e6 else "medium speed" if params < 100e6 else "slow on a CPU"
-
-
-def error_ui(message: str, detail: str = "", key: str = "train_error_details") -> None:
-    """One plain sentence; the technical detail, if any, folded away below it."""
-    st.error(message)
-    if detail:
-        with st.expander("Technical details", key=key):
-            st.code(detail, language=None)
 
 
 def dataset_ui():
@@ -135,13 +129,13 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     try:
         guess = estimate(dataset.task, config, int(dataset.split_counts.get("train", dataset.num_examples)))
     except (ModelLoadError, ValueError) as error:
-        error_ui(str(error), getattr(error, "detail", ""))
+        error_ui(str(error), getattr(error, "detail", ""), key=ERROR_DETAILS_KEY)
         return False
     cards = st.columns(4)
     if can_count:
         counts = parameter_counts(dataset.task, config.to_dict(), len(dataset.labels))
         if "error" in counts:
-            error_ui(counts["error"], counts["detail"])
+            error_ui(counts["error"], counts["detail"], key=ERROR_DETAILS_KEY)
             return False
         share = counts["trainable"] / max(counts["total"], 1)
         cards[0].metric("Trainable parameters", params_text(counts["trainable"]), border=True,
@@ -185,7 +179,7 @@ base = RunConfig(model=model, method=method, preset=preset)
 try:
     preset_values = resolve(task, base)
 except ValueError as error:
-    error_ui(str(error))
+    error_ui(str(error), key=ERROR_DETAILS_KEY)
     st.stop()
 config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, preset_values)})
 entry = next((e for e in list_models(task) if e.key == model), None)
