@@ -13,6 +13,7 @@ from core.worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in, running_through_app
 from pages.shared.navigation import app_pages
+from pages.shared.user_text import code
 from storage.paths import data_home, database_url
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
@@ -24,7 +25,7 @@ AUTO_WORKER = os.environ.get("TUNEBOARD_NO_WORKER") != "1"
 
 
 def sidebar_ui() -> None:
-    st.caption(f"Data folder: `{data_home()}`")
+    st.caption(f"Data folder: {code(data_home(), limit=None)}")  # set by whoever runs the app: shown as typed
     url = database_url()
     st.caption("Database: SQLite in the data folder" if url.startswith("sqlite") else "Database: DATABASE_URL")
     # A few milliseconds: a file lock and two small queries (ensure_worker starts one only when none is alive).

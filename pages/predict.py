@@ -23,6 +23,7 @@ from pages.shared import charts
 from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
+from pages.shared.user_text import hover, md
 from storage.results import RunResult, finished_runs
 
 IMAGE_TYPES = sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)
@@ -51,7 +52,7 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
         image = Image.open(io.BytesIO(upload.getvalue()))
         image.load()
     except (UnidentifiedImageError, OSError):
-        st.error(f"{upload.name} is not an image this app can read; try a JPEG or PNG.")
+        st.error(f"{md(upload.name)} is not an image this app can read; try a JPEG or PNG.")
         return None, ""
     st.image(image, width=240)
     return image, upload.file_id
@@ -59,7 +60,7 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
 
 def result_ui(result: SinglePrediction) -> None:
     cards = st.columns(3)
-    cards[0].metric("Prediction", result.label, border=True)
+    cards[0].metric("Prediction", md(result.label), border=True, help=hover(result.label))
     cards[1].metric("Probability", f"{result.probabilities[result.label]:.1%}", border=True)
     cards[2].metric("Time", f"{result.seconds * 1000:.0f} ms", border=True, help="Model call, preprocessing included.")
     top = top_classes(result.probabilities, k=5)
@@ -80,13 +81,13 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
         return
     explanation = stored[1]
     if isinstance(explanation, TextExplanation):
-        st.markdown(f"Words in **green** pushed the model towards **{label}**, words in **red** away from it.")
+        st.markdown(f"Words in **green** pushed the model towards **{md(label)}**, words in **red** away from it.")
         st.html(f'<div class="tuneboard-explanation">{highlighted_html(explanation.words)}</div>')
         strongest = sorted(explanation.words, key=lambda w: abs(w.score), reverse=True)[:5]  # either direction
         st.dataframe([{"word": w.word, "weight": round(w.score, 3)} for w in strongest], hide_index=True,
                      key="predict_explanation_words")
     else:
-        st.markdown(f"Red regions raised the probability of **{label}** most: greying them out lowers it.")
+        st.markdown(f"Red regions raised the probability of **{md(label)}** most: greying them out lowers it.")
         st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
     method = "integrated gradients over the word embeddings" if isinstance(explanation, TextExplanation) else \
         "occlusion of a 7 × 7 grid of patches"
@@ -145,7 +146,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
         result = stored[1]
         st.dataframe(result, hide_index=True, key="predict_batch_result",
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
-        counts = ", ".join(f"{label}: {n}" for label, n in result["predicted"].value_counts().items())
+        counts = ", ".join(f"{md(label)}: {n}" for label, n in result["predicted"].value_counts().items())
         st.caption(f"{len(result):,} scored · {counts}")
         st.download_button("Download CSV", result.to_csv(index=False).encode(), file_name=f"predictions_run{run.id}.csv",
                            mime="text/csv", key="predict_batch_download", on_click="ignore",
@@ -173,7 +174,7 @@ except ModelLoadError as error:
     error_ui(str(error), error.detail, key="predict_error_details")
     st.stop()
 if is_two_class(run.labels) and run.threshold is not None:
-    st.caption(f"Using the threshold saved on **Results**: {run.labels[1]} when P({run.labels[1]}) ≥ "
+    st.caption(f"Using the threshold saved on **Results**: {md(run.labels[1])} when P({md(run.labels[1])}) ≥ "
                f"{from_stored(run.threshold, run.labels[1], run.labels):.2f}.")
 
 one, many = st.tabs(["One at a time", "Batch"])

@@ -18,6 +18,7 @@ from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
+from pages.shared.user_text import short
 from storage import jobs
 from storage.datasets import list_datasets
 
@@ -61,7 +62,7 @@ def dataset_ui():
     asked = st.query_params.get("dataset")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
     chosen = st.selectbox("Dataset", ids, index=default, key="train_dataset", format_func=lambda i: (
-        f"{by_id[i].name} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
+        f"{short(by_id[i].name)} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
         help="The labeled examples to learn from, as saved on the Data page. The model is judged on the part "
         "of them set aside for testing.")
     return by_id[chosen]

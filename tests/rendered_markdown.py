@@ -3,7 +3,8 @@
 CommonMark parsing is markdown-it-py's (the reference algorithm Streamlit's react-markdown also follows). On top of
 it, GitHub-flavoured Markdown and Streamlit find links and emoji / icon shortcodes in the plain text after escapes
 are resolved; those are looked for with the patterns Streamlit's own Markdown bundle uses
-(streamlit/static/static/js/StreamlitMarkdown.*.js: `(https?:\\/\\/|www(?=\\.))` and `([-.\\w+]+)@([-\\w]+(?:\\.[-\\w]+)+)`).
+(streamlit/static/static/js/StreamlitMarkdown.*.js: `(https?:\\/\\/|www(?=\\.))` for web addresses and
+`([-.\\w+]+)@([-\\w]+(?:\\.[-\\w]+)+)` for e-mail addresses).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ def live_markup(source: str) -> list[str]:
             found.append(f"{_LIVE_TOKENS[block.type]}: {block.content.strip()}")
         for token in block.children or []:
             if token.type in _LIVE_TOKENS:
-                found.append(f"{_LIVE_TOKENS[token.type]}: {token.attrGet('href') or token.attrGet('src') or token.content}")
+                target = token.attrGet("href") or token.attrGet("src") or token.content
+                found.append(f"{_LIVE_TOKENS[token.type]}: {target}")
             elif token.type == "text":
-                found += [f"{what}: {m.group(0)}" for pattern, what in _FOUND_IN_TEXT for m in pattern.finditer(token.content)]
+                found += [f"{what}: {m.group(0)}" for pattern, what in _FOUND_IN_TEXT
+                          for m in pattern.finditer(token.content)]
     return found
 
 

@@ -37,8 +37,8 @@ def test_class_names_are_escaped_and_cut_on_the_axes_and_whole_in_the_hover():
 def test_every_chart_escapes_the_names_it_shows():
     top = pd.DataFrame({"class": [HTML, LINK], "probability": [0.7, 0.3]})
     curve = pd.DataFrame({"threshold": [0.1, 0.5], "name": ["precision", "precision"], "value": [0.5, 0.6]})
-    table = pd.DataFrame({"run": [f"#1 {HTML}", "majority baseline"], "kind": ["run", "baseline"], "best": [True, False],
-                          "macro_f1": [0.8, 0.4]})
+    table = pd.DataFrame({"run": [f"#1 {HTML}", "majority baseline"], "kind": ["run", "baseline"],
+                          "best": [True, False], "macro_f1": [0.8, 0.4]})
     frame = pd.DataFrame({"label": [HTML, HTML, LINK], "split": ["train", "test", "train"]})
     for figure in (probability_figure(top), threshold_figure(curve, 0.5, HTML), comparison_figure(table),
                    class_balance_figure(frame)):

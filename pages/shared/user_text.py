@@ -51,9 +51,9 @@ def short(text: object, limit: int = NAME_LIMIT) -> str:
 
 
 def md(text: object, limit: int | None = NAME_LIMIT) -> str:
-    """For any place Streamlit renders Markdown: shows exactly the characters typed, never a link, image, HTML tag,
-    heading, list, math or colour. Cut to `limit` characters (None: whole messages, such as an error quoting a name);
-    pair a cut name with `hover(text)` where the element takes a tooltip."""
+    """For any place Streamlit renders Markdown: shows the characters typed (on one line), never a link, image, HTML
+    tag, heading, list, math or colour. Cut to `limit` characters (None: whole messages, such as an error quoting a
+    name); pair a cut name with `hover(text)` where the element takes a tooltip."""
     text = one_line(text) if limit is None else short(text, limit)
     text = _FOUND_IN_TEXT.sub(lambda m: m.group(0) + _WORD_JOINER, text)
     text = "".join("\\" + c if c in _INLINE else c for c in text)
@@ -62,14 +62,14 @@ def md(text: object, limit: int | None = NAME_LIMIT) -> str:
 
 
 def hover(text: object, limit: int = NAME_LIMIT) -> str | None:
-    """The whole text, escaped, for an element's `help=` tooltip when `md` / `short` cut it; None when nothing was cut."""
+    """The whole text, escaped, for an element's `help=` tooltip when `md` / `short` cut it; None if nothing was cut."""
     return md(text, limit=None) if is_cut(text, limit) else None
 
 
-def code(text: object, limit: int = NAME_LIMIT) -> str:
+def code(text: object, limit: int | None = NAME_LIMIT) -> str:
     """Inline code in Markdown (monospace, everything inside shown literally): for names that read best set apart,
     such as a class in a sentence. The fence is one backtick longer than any run of backticks in the text."""
-    text = short(text, limit)
+    text = one_line(text) if limit is None else short(text, limit)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
     return f"{fence}{padded}{fence}"
