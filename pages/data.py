@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core.datasets import DatasetInUse, delete_dataset, save_dataset, stored_copy
@@ -19,7 +18,10 @@ from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
 from pages.shared.findings import findings_ui
+from pages.shared.charts import class_balance_figure
+from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
+from pages.shared.user_text import hover, md, short
 from storage.datasets import get_dataset, list_datasets
 
 UPLOAD_TYPES = upload_types(TABLE_SUFFIXES, ZIP_SUFFIX, IMAGE_SUFFIXES)
@@ -125,7 +127,7 @@ def columns_ui(columns: list[str], text_column: str | None, label_column: str | 
     ):
         if picker not in st.session_state and guess in columns:
             st.session_state[picker] = guess
-        column.selectbox(label, columns, key=picker, help=tip)
+        column.selectbox(label, columns, key=picker, help=tip, format_func=short)
 
 
 def summary_ui(ingested: Ingested) -> None:
@@ -137,10 +139,7 @@ def summary_ui(ingested: Ingested) -> None:
     cols[2].metric("Classes", len(report.class_counts))
     for column, (part, title) in zip(cols[3:], [("train", "Training"), ("val", "Validation"), ("test", "Test")]):
         column.metric(title, f"{report.split_counts.get(part, 0):,}")
-    balance = ingested.frame.groupby(["label", "split"]).size().reset_index(name="examples")
-    figure = px.bar(balance, x="label", y="examples", color="split", title="Examples per class",
-                    category_orders={"split": ["train", "val", "test"]}, labels={"label": "class"})
-    st.plotly_chart(figure, key="class_balance")
+    st.plotly_chart(class_balance_figure(ingested.frame), key="class_balance")
 
 
 def preview_ui(ingested: Ingested) -> None:
@@ -152,8 +151,8 @@ def preview_ui(ingested: Ingested) -> None:
     st.subheader("Examples per class")
     for label in ingested.labels[:CLASSES_WITH_THUMBNAILS]:
         rows = ingested.frame[ingested.frame["label"] == label].head(THUMBNAILS_PER_CLASS)
-        st.markdown(f"**{label}**")
-        st.image(rows["input"].tolist(), caption=[s.rsplit("/", 1)[-1] for s in rows["source"]], width=96)
+        st.markdown(f"**{md(label)}**", help=hover(label))
+        st.image(rows["input"].tolist(), caption=[md(s.rsplit("/", 1)[-1]) for s in rows["source"]], width=96)
     if len(ingested.labels) > CLASSES_WITH_THUMBNAILS:
         st.caption(f"and {len(ingested.labels) - CLASSES_WITH_THUMBNAILS} more classes")
 
@@ -170,9 +169,9 @@ def save_ui(ingested: Ingested) -> None:
     if saved and saved[0] == ingested.fingerprint:  # kept across reruns, so the next step stays in view
         _, dataset_id, stored_name, already = saved
         if already:
-            st.info(f"This data is already stored as '{stored_name}' (#{dataset_id}); nothing new was saved.")
+            st.info(f"This data is already stored as '{md(stored_name)}' (#{dataset_id}); nothing new was saved.")
         else:
-            st.success(f"Saved as dataset #{dataset_id} '{stored_name}'. Next: train a model on it.")
+            st.success(f"Saved as dataset #{dataset_id} '{md(stored_name)}'. Next: train a model on it.")
         st.page_link("pages/train.py", label="Train a model on it", icon=":material/model_training:",
                      query_params={"dataset": str(dataset_id)})
 
@@ -192,7 +191,7 @@ def stored_ui() -> None:
     by_id = {d.id: d for d in datasets}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Delete a dataset (with its runs and their models)", list(by_id), key="delete_choice",
-                            format_func=lambda i: f"#{i} {by_id[i].name}",
+                            format_func=lambda i: f"#{i} {short(by_id[i].name)}",
                             help="Deleting removes the dataset, every run trained on it and their models; "
                             "it cannot be undone.")
     if right.button("Delete", key="delete_dataset", help="Delete the dataset chosen on the left, with its runs."):
@@ -202,7 +201,7 @@ def stored_ui() -> None:
             st.toast(f"Deleted dataset #{chosen}.")
             st.rerun()
         except DatasetInUse as error:
-            st.error(str(error))
+            error_ui(str(error), key="delete_error_details")
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -220,13 +219,10 @@ if uploads or showing_example:
         source_key, read_files = ("example",), lambda: [example_file()]
     result = ingest(source_key, read_files, test)
     if isinstance(result, DataError):
-        st.error(result.message)
+        error_ui(result.message, result.details, key="error_details")
         columns_ui(result.columns, result.text_column, result.label_column, is_images=False)
         if result.report is not None:
             findings_ui(result.report)
-        if result.details:
-            with st.expander("Technical details", key="error_details"):
-                st.code(result.details, language=None)
     else:
         columns_ui(result.columns, result.text_column, result.label_column, result.task == "image")
         summary_ui(result)

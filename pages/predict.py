@@ -7,7 +7,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import result_charts as charts
 from core.artifacts import model_missing_note
 from core.catalog import ModelLoadError
 from core.csv_export import to_csv_bytes
@@ -18,8 +17,12 @@ from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upl
 from core.ingest.unlabeled import read_image, read_images, read_texts
 from core.predict_service import SinglePrediction, predict_one, saved_model_stamp, score, top_classes
 from core.threshold import from_stored, is_two_class
+from pages.shared import charts
+from pages.shared.errors import error_ui
 from pages.shared.findings import findings_ui
 from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
+from pages.shared.user_text import hover, md
 from storage.results import RunResult, finished_runs
 
 IMAGE_TYPES = upload_types(IMAGE_SUFFIXES)
@@ -29,16 +32,6 @@ IMAGE_TYPES = upload_types(IMAGE_SUFFIXES)
 def cached_predictor(run_id: int, output_dir: str, saved_at: int) -> Predictor:
     """One loaded model per run (and save time), shared by every browser session: the second prediction is fast."""
     return load_predictor(Path(output_dir))
-
-
-def pick_run_ui(runs: list[RunResult]) -> RunResult:
-    ids = [r.id for r in runs]
-    asked = st.query_params.get("run")
-    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="predict_run",
-                          help="The finished model to try; Results shows how well each one scored.")
-    st.query_params["run"] = str(chosen)
-    return runs[ids.index(chosen)]
 
 
 def single_input_ui(run: RunResult) -> tuple[object | None, str]:
@@ -57,7 +50,7 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
     try:
         image = read_image(upload.name, upload.getvalue())
     except DataError as error:
-        st.error(str(error))
+        error_ui(str(error), key="predict_image_error_details")  # quotes the file's name: shown escaped
         return None, ""
     st.image(image, width=240)
     return image, upload.file_id
@@ -65,7 +58,7 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
 
 def result_ui(result: SinglePrediction) -> None:
     cards = st.columns(3)
-    cards[0].metric("Prediction", result.label, border=True)
+    cards[0].metric("Prediction", md(result.label), border=True, help=hover(result.label))
     cards[1].metric("Probability", f"{result.probabilities[result.label]:.1%}", border=True)
     cards[2].metric("Time", f"{result.seconds * 1000:.0f} ms", border=True, help="Model call, preprocessing included.")
     top = top_classes(result.probabilities, k=5)
@@ -86,13 +79,13 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
         return
     explanation = stored[1]
     if isinstance(explanation, TextExplanation):
-        st.markdown(f"Words in **green** pushed the model towards **{label}**, words in **red** away from it.")
+        st.markdown(f"Words in **green** pushed the model towards **{md(label)}**, words in **red** away from it.")
         st.html(f'<div class="tuneboard-explanation">{highlighted_html(explanation.words)}</div>')
         strongest = sorted(explanation.words, key=lambda w: abs(w.score), reverse=True)[:5]  # either direction
         st.dataframe([{"word": w.word, "weight": round(w.score, 3)} for w in strongest], hide_index=True,
                      key="predict_explanation_words")
     else:
-        st.markdown(f"Red regions raised the probability of **{label}** most: greying them out lowers it.")
+        st.markdown(f"Red regions raised the probability of **{md(label)}** most: greying them out lowers it.")
         st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
     method = "integrated gradients over the word embeddings" if isinstance(explanation, TextExplanation) else \
         "occlusion of a 7 × 7 grid of patches"
@@ -148,7 +141,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
             findings_ui(report, key_prefix="predict_batch_details")
         st.dataframe(result, hide_index=True, key="predict_batch_result",
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
-        counts = ", ".join(f"{label}: {n}" for label, n in result["predicted"].value_counts().items())
+        counts = ", ".join(f"{md(label)}: {n}" for label, n in result["predicted"].value_counts().items())
         st.caption(f"{len(result):,} scored · {counts}")
         st.download_button("Download CSV", to_csv_bytes(result), file_name=f"predictions_run{run.id}.csv",
                            mime="text/csv", key="predict_batch_download", on_click="ignore",
@@ -163,7 +156,8 @@ if not runs:
     st.info("No finished run yet — train a model on **Train**; you can try it here when it finishes.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
-run = pick_run_ui(runs)
+run = pick_run_ui(runs, key="predict_run", title=lambda r: r.title,
+                  help="The finished model to try; Results shows how well each one scored.")
 missing = model_missing_note(run.id, run.artifact_dir)
 if missing:  # deleted by hand: say what to do instead of failing to load
     st.error(missing)
@@ -172,13 +166,10 @@ if missing:  # deleted by hand: say what to do instead of failing to load
 try:
     predictor = cached_predictor(run.id, str(run.output_dir), saved_model_stamp(run.output_dir))
 except ModelLoadError as error:
-    st.error(str(error))
-    if error.detail:
-        with st.expander("Technical details", key="predict_error_details"):
-            st.code(error.detail, language=None)
+    error_ui(str(error), error.detail, key="predict_error_details")
     st.stop()
 if is_two_class(run.labels) and run.threshold is not None:
-    st.caption(f"Using the threshold saved on **Results**: {run.labels[1]} when P({run.labels[1]}) ≥ "
+    st.caption(f"Using the threshold saved on **Results**: {md(run.labels[1])} when P({md(run.labels[1])}) ≥ "
                f"{from_stored(run.threshold, run.labels[1], run.labels):.2f}.")
 
 one, many = st.tabs(["One at a time", "Batch"])
@@ -192,9 +183,6 @@ with many:
     try:
         batch_ui(predictor, run)
     except DataError as error:  # the Data page's refusals, in its words
-        st.error(error.message)
+        error_ui(error.message, error.details, key="predict_batch_error_details")
         if error.report is not None:  # e.g. every unreadable image by name, when none was left to score
             findings_ui(error.report, key_prefix="predict_batch_details")
-        if error.details:  # e.g. the offending zip entry: for whoever maintains the file
-            with st.expander("Technical details", key="predict_batch_error_details"):
-                st.code(error.details, language=None)

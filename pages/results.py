@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import result_charts as charts
 from core.artifacts import model_missing_note
 from core.compare import baseline_deltas, baseline_table, comparison_table
 from core.dataset_files import read_examples
@@ -14,24 +13,15 @@ from core.results import (
     per_class_table, recompute_metrics, threshold_curve, with_examples,
 )
 from core.threshold import from_stored, is_two_class, positive_class, to_stored
+from pages.shared import charts
 from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
+from pages.shared.user_text import code, hover, md, short
 from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
 
 MATRIX_MODES = ["Counts", "Share of each true class"]
 ERROR_VIEWS = ["Misclassified (most confident first)", "Least confident"]
 THUMBNAILS = 24  # images shown in the error browser; more would slow the page
-
-
-def pick_run_ui(runs: list[RunResult]) -> RunResult:
-    """The run from ?run=ID when it is a finished one, else the latest."""
-    ids = [r.id for r in runs]
-    asked = st.query_params.get("run")
-    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=lambda i: runs[ids.index(i)].title, key="results_run",
-                          help="A finished run; everything below is measured on its dataset's test examples, "
-                          "which the model never saw while training.")
-    st.query_params["run"] = str(chosen)
-    return runs[ids.index(chosen)]
 
 
 def metric_cards_ui(metrics: dict, recomputed: dict, examples_count: int) -> None:
@@ -68,12 +58,12 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
     if run.task == "image":
         columns = st.columns(6)
         for i, row in enumerate(frame.head(THUMBNAILS).itertuples()):
-            caption = f"true {row.true_label} · predicted {row.predicted_label} · {row.confidence:.0%}"
+            caption = f"true {md(row.true_label)} · predicted {md(row.predicted_label)} · {row.confidence:.0%}"
             path = run.dataset_dir / row.input
             if path.is_file():
                 columns[i % 6].image(str(path), width="stretch", caption=caption)
             else:
-                columns[i % 6].caption(f"(image missing: {row.source}) {caption}")
+                columns[i % 6].caption(f"(image missing: {md(row.source)}) {caption}")
         if len(frame) > THUMBNAILS:
             st.caption(f"Showing {THUMBNAILS} of {len(frame)} examples.")
         return
@@ -90,20 +80,23 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     event = st.plotly_chart(charts.confusion_figure(labels, matrix, normalized=mode == MATRIX_MODES[1]),
                             key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
     points = event.selection.points if event else []
-    # A clicked cell drives the two pickers below (they stay usable on their own, e.g. with a keyboard).
-    clicked = (str(points[0]["y"]), str(points[0]["x"])) if points else None
-    if clicked and st.session_state.get("results_cell_clicked") != clicked:
+    # A clicked cell drives the two pickers below (they stay usable on their own, e.g. with a keyboard). The chart
+    # knows the classes by their escaped names (charts.category).
+    by_category = {charts.category(label): label for label in labels}
+    clicked = (by_category.get(str(points[0]["y"])), by_category.get(str(points[0]["x"]))) if points else (None, None)
+    if None not in clicked and st.session_state.get("results_cell_clicked") != clicked:
         st.session_state["results_cell_clicked"] = clicked
         st.session_state[f"results_cell_true_{run.id}"], st.session_state[f"results_cell_pred_{run.id}"] = clicked
     off_diagonal = [(matrix[i][j], i, j) for i in range(len(labels)) for j in range(len(labels)) if i != j]
     _, worst_true, worst_pred = max(off_diagonal, default=(0, 0, 0))
     left, right = st.columns(2)
     true_label = left.selectbox("True class", labels, index=worst_true, key=f"results_cell_true_{run.id}",
-                                help="The right answer. Starts on the most common mistake.")
+                                format_func=short, help="The right answer. Starts on the most common mistake.")
     predicted = right.selectbox("Predicted class", labels, index=worst_pred, key=f"results_cell_pred_{run.id}",
+                                format_func=short,
                                 help="What the model said. Pick the same class as on the left to see what it got right.")
     cell = cell_examples(joined, true_label, predicted)
-    st.markdown(f"**{len(cell)} test examples** are `{true_label}` and were predicted `{predicted}`.")
+    st.markdown(f"**{len(cell)} test examples** are {code(true_label)} and were predicted {code(predicted)}.")
     show_examples(cell, run, key=f"results_cell_examples_{run.id}")
 
 
@@ -113,20 +106,21 @@ def threshold_ui(run: RunResult, predictions: pd.DataFrame) -> None:
              "Lower it to catch more positives (higher recall), raise it for fewer false alarms (higher precision).")
     minority = positive_class(labels, predictions["true_label"])
     positive = st.selectbox("Positive class (the one you want to catch)", labels, index=labels.index(minority),
-                            key=f"results_positive_{run.id}",
+                            key=f"results_positive_{run.id}", format_func=short,
                             help="The class whose probability the threshold applies to, such as spam or fraud.")
     current = round(from_stored(run.threshold, positive, labels), 2)
-    value = st.slider(f"Threshold on P({positive})", 0.01, 0.99, value=min(max(current, 0.01), 0.99), step=0.01,
+    name, whole = md(positive), md(positive, limit=None)  # shown cut in labels, whole in tooltips
+    value = st.slider(f"Threshold on P({name})", 0.01, 0.99, value=min(max(current, 0.01), 0.99), step=0.01,
                       key=f"results_threshold_{run.id}_{positive}",
-                      help=f"The model says {positive} when its probability is at least this. 0.50 is the usual choice.")
+                      help=f"The model says {whole} when its probability is at least this. 0.50 is the usual choice.")
     at = metrics_at_threshold(predictions, labels, positive, value)
     scores = at["per_class"][positive]
     cards = st.columns(4)
-    cards[0].metric(f"Precision ({positive})", f"{scores['precision']:.1%}", border=True,
-                    help=f"Of the examples called {positive}, the share that really are.")
-    cards[1].metric(f"Recall ({positive})", f"{scores['recall']:.1%}", border=True,
-                    help=f"Of the real {positive} examples, the share that are caught.")
-    cards[2].metric(f"F1 ({positive})", f"{scores['f1']:.1%}", border=True)
+    cards[0].metric(f"Precision ({name})", f"{scores['precision']:.1%}", border=True,
+                    help=f"Of the examples called {whole}, the share that really are.")
+    cards[1].metric(f"Recall ({name})", f"{scores['recall']:.1%}", border=True,
+                    help=f"Of the real {whole} examples, the share that are caught.")
+    cards[2].metric(f"F1 ({name})", f"{scores['f1']:.1%}", border=True, help=hover(positive))
     cards[3].metric("Accuracy", f"{at['accuracy']:.1%}", border=True)
     matrix = pd.DataFrame(at["confusion_matrix"]["matrix"], index=[f"true {l}" for l in labels],
                           columns=[f"predicted {l}" for l in labels])
@@ -137,15 +131,16 @@ def threshold_ui(run: RunResult, predictions: pd.DataFrame) -> None:
                  help="Use this threshold from now on for predictions on Predict and from the command line."):
         run.threshold = to_stored(value, positive, labels)
         save_threshold(run.id, run.threshold)
-        st.success(f"Saved: {positive} when P({positive}) ≥ {value:.2f}.")
+        st.success(f"Saved: {name} when P({name}) ≥ {value:.2f}.")
     saved = "not set (the most probable class wins)" if run.threshold is None else \
-        f"{from_stored(run.threshold, positive, labels):.2f} on P({positive})"
+        f"{from_stored(run.threshold, positive, labels):.2f} on P({name})"
     st.caption(f"Saved threshold: {saved}. Predictions on **Predict** and from the command line use it.")
 
 
 def compare_ui(run: RunResult) -> None:
     table = comparison_table(finished_runs(run.dataset_id))
-    st.write(f"Every finished run on **{run.dataset_name}**, judged on the same test examples, with the untuned baselines.")
+    st.markdown(f"Every finished run on **{md(run.dataset_name)}**, judged on the same test examples, with the untuned "
+                "baselines.", help=hover(run.dataset_name))
     shown = table.drop(columns=["kind"]).rename(columns={
         "macro_f1": "macro-F1", "train_seconds": "train time (s)", "trainable_params": "trainable parameters",
         "size_mb": "size on disk (MB)"})
@@ -171,14 +166,16 @@ if not runs:
     st.info("No finished run yet — train a model on **Train**; its results appear here when it finishes.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
-run = pick_run_ui(runs)
+run = pick_run_ui(runs, key="results_run", title=lambda r: r.title,
+                  help="A finished run; everything below is measured on its dataset's test examples, "
+                  "which the model never saw while training.")
 predictions = run_predictions(run.id)
 if predictions.empty or not run.metrics:
     st.warning("This run has no stored test results; train it again (Retry on **Runs**) to see them.")
     st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_circle:", query_params={"run": str(run.id)})
     st.stop()
-st.caption(f"{run.task.capitalize()} classification · {len(run.labels)} classes · model {run.model} · method "
-           f"{run.method} · {len(predictions)} test examples · trained in {run.train_seconds or 0:.0f} s on {run.device or 'cpu'}")
+st.caption(f"{run.task.capitalize()} classification · {len(run.labels)} classes · model {md(run.model)} · method "
+           f"{md(run.method)} · {len(predictions)} test examples · trained in {run.train_seconds or 0:.0f} s on {run.device or 'cpu'}")
 
 missing = model_missing_note(run.id, run.artifact_dir)
 if missing:  # the stored numbers still hold; only predicting needs the files

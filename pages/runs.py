@@ -11,11 +11,13 @@ import streamlit as st
 
 from core.artifacts import model_missing_note
 from core.dataset_files import dataset_missing_note
-from core.display import duration_text
-from core.result_charts import curve_figure
 from core.results import learning_curves
+from pages.shared.charts import curve_figure
 from pages.shared.errors import guarded
+from pages.shared.formatting import duration_text
 from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
+from pages.shared.user_text import is_cut, md
 from storage import jobs
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
 from storage.overview import count_datasets_and_runs
@@ -38,18 +40,6 @@ def runs_frame(runs: list) -> pd.DataFrame:
             "Started": r.started_at, "Name": r.name,
         })
     return pd.DataFrame(rows)
-
-
-def pick_run_ui(runs: list) -> int:
-    """The run from ?run=ID when there is one, else the newest."""
-    ids = [r.id for r in runs]
-    titles = {r.id: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}" for r in runs}
-    asked = st.query_params.get("run")
-    default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Run", ids, index=default, format_func=titles.get, key="runs_selected",
-                          help="The run to watch below: its progress, learning curves, log and settings.")
-    st.query_params["run"] = str(chosen)
-    return chosen
 
 
 def progress_text(run) -> str:
@@ -131,9 +121,9 @@ def actions_ui(run, model_missing: bool) -> None:
                     st.toast(f"Run {run.id} deleted.")
                     forget_and_rerun()
     except jobs.JobError as error:
-        st.error(str(error))
+        st.error(md(str(error), limit=None))
     if "runs_error" in st.session_state:
-        st.error(st.session_state.pop("runs_error"))
+        st.error(md(st.session_state.pop("runs_error"), limit=None))
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -173,14 +163,16 @@ def detail(run_id: int) -> None:
         st.warning(f"Run {run_id} no longer exists.")
         return
     config = run.config or {}
-    st.subheader(f"{STATUS_ICONS.get(run.status, '')} Run {run.id}: {config.get('method', '')} on "
-                 f"{config.get('model', '')} · {run.dataset.name}")
+    model, dataset = config.get("model", ""), run.dataset.name  # typed by the user: escaped, long ones cut
+    whole = f"Model: {md(model, limit=None)}  \nDataset: {md(dataset, limit=None)}"
+    st.subheader(f"{STATUS_ICONS.get(run.status, '')} Run {run.id}: {md(config.get('method', ''))} on {md(model)} · "
+                 f"{md(dataset)}", help=whole if is_cut(model) or is_cut(dataset) else None)
     st.progress(min(1.0, max(0.0, run.progress or 0.0)), text=progress_text(run))
     if run.error:
-        st.error(run.error)
+        st.error(md(run.error, limit=None))  # it may quote a model name or a file
     model_missing = model_missing_note(run.id, run.artifact_dir) if run.status == SUCCEEDED else None
     for note in filter(None, (model_missing, dataset_missing_note(run.dataset.name, run.dataset.path))):
-        st.warning(note)  # files deleted by hand: the numbers stay, but say what no longer works
+        st.warning(md(note, limit=None))  # files deleted by hand: the numbers stay, but say what no longer works
     if run.status == QUEUED and not jobs.alive_workers():
         st.warning("No worker is running, so this run waits. Start one with `python -m core worker`.")
     if run.status == SUCCEEDED and run.metrics:
@@ -202,4 +194,6 @@ def detail(run_id: int) -> None:
 
 
 overview()
-detail(pick_run_ui(all_runs))
+detail(pick_run_ui(all_runs, key="runs_selected",
+                   title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}",
+                   help="The run to watch below: its progress, learning curves, log and settings.").id)

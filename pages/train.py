@@ -11,29 +11,24 @@ from typing import Any
 import streamlit as st
 
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
-from core.display import bytes_text, duration_text, params_text
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig
 from core.training import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
+from pages.shared.errors import error_ui
+from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
+from pages.shared.user_text import short
 from storage import jobs
 from storage.datasets import list_datasets
 
 OTHER_MODEL = "other"
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+ERROR_DETAILS_KEY = "train_error_details"  # at most one error box shows at a time
 
 
 def speed_text(params: int) -> str:
     return "fast" if params < 30e6 else "medium speed" if params < 100e6 else "slow on a CPU"
-
-
-def error_ui(message: str, detail: str = "", key: str = "train_error_details") -> None:
-    """One plain sentence; the technical detail, if any, folded away below it."""
-    st.error(message)
-    if detail:
-        with st.expander("Technical details", key=key):
-            st.code(detail, language=None)
 
 
 def dataset_ui():
@@ -47,7 +42,7 @@ def dataset_ui():
     asked = st.query_params.get("dataset")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
     chosen = st.selectbox("Dataset", ids, index=default, key="train_dataset", format_func=lambda i: (
-        f"{by_id[i].name} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
+        f"{short(by_id[i].name)} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
         help="The labeled examples to learn from, as saved on the Data page. The model is judged on the part "
         "of them set aside for testing.")
     return by_id[chosen]
@@ -122,13 +117,13 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     try:
         guess = estimate(dataset.task, config, int(dataset.split_counts.get("train", dataset.num_examples)))
     except (ModelLoadError, ValueError) as error:
-        error_ui(str(error), getattr(error, "detail", ""))
+        error_ui(str(error), getattr(error, "detail", ""), key=ERROR_DETAILS_KEY)
         return False
     cards = st.columns(4)
     if can_count:
         counts = parameter_counts(dataset.task, config.to_dict(), len(dataset.labels))
         if "error" in counts:
-            error_ui(counts["error"], counts["detail"])
+            error_ui(counts["error"], counts["detail"], key=ERROR_DETAILS_KEY)
             return False
         share = counts["trainable"] / max(counts["total"], 1)
         cards[0].metric("Trainable parameters", params_text(counts["trainable"]), border=True,
@@ -171,13 +166,13 @@ if not model:
 try:
     model = checked_model_name(model, task)  # a folder typed here is read only under the allowed folders
 except ModelLoadError as error:
-    error_ui(str(error), error.detail)
+    error_ui(str(error), error.detail, key=ERROR_DETAILS_KEY)
     st.stop()
 base = RunConfig(model=model, method=method, preset=preset)
 try:
     resolved = resolve(task, base)
 except ValueError as error:
-    error_ui(str(error))
+    error_ui(str(error), key=ERROR_DETAILS_KEY)
     st.stop()
 config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, resolved)})
 entry = next((e for e in list_models(task) if e.key == model), None)

@@ -195,7 +195,7 @@ def test_threshold_is_saved_on_the_run_and_validated():
 
 
 def test_confusion_figure_shows_counts_or_rates_and_one_clickable_point_per_cell():
-    from core.result_charts import confusion_figure
+    from pages.shared.charts import confusion_figure
 
     counts = confusion_figure(LABELS, [[3, 1], [0, 2]], normalized=False)
     heatmap, cells = counts.data

@@ -1,4 +1,7 @@
-"""What a user sees when a page fails in a way nobody planned for: one plain sentence, the traceback folded away."""
+"""What a user sees when something fails: one plain sentence, the technical detail folded away below it.
+
+`error_ui` for failures a page expects (bad data, a model that will not load), `unexpected_error_ui` for the rest.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,22 @@ from typing import ParamSpec
 
 import streamlit as st
 
+from pages.shared.user_text import md
+
 log = logging.getLogger("tuneboard.app")
 P = ParamSpec("P")
+DETAILS_LABEL = "Technical details"
+
+
+def error_ui(message: str, detail: str = "", *, key: str) -> None:
+    """The plain sentence, then the detail (a parser's message, a traceback) in a folded box under `key`.
+
+    The message is shown as plain text: it often quotes what the user typed (a file, column or model name).
+    """
+    st.error(md(message, limit=None))
+    if detail:
+        with st.expander(DETAILS_LABEL, key=key):
+            st.code(detail, language=None)
 
 
 def unexpected_error_ui(error: Exception, key: str = "app_error_details") -> None:
@@ -21,7 +38,7 @@ def unexpected_error_ui(error: Exception, key: str = "app_error_details") -> Non
     log.exception("Page failed", exc_info=error)
     st.error("Something went wrong on this page: reload it to try again, and if that does not help, send the "
              "technical details below to whoever looks after Tuneboard.")
-    with st.expander("Technical details", key=key):
+    with st.expander(DETAILS_LABEL, key=key):
         st.exception(error)
 
 

@@ -1,15 +1,34 @@
-"""Plotly figures for the Results and Predict pages, built from plain data (no streamlit here)."""
+"""Plotly figures for the Runs, Results and Predict pages, built from plain data (no streamlit here, so tests can
+build them directly). Only pages draw charts, so they live beside the pages; core returns plain numbers.
+
+Class names and run names are the user's: plotly renders HTML tags in chart text, so they are escaped
+(pages/shared/user_text.py). On a category axis the categories are the whole escaped names (two long names that
+start alike stay two columns, and a clicked cell gives its whole name back) and the ticks show them shortened.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import pandas as pd
+import plotly.express as px
 import plotly.graph_objects as go
 
 from core.results import row_normalized
+from pages.shared.user_text import chart
 
 CORRECT_COLOR, WRONG_COLOR, BASELINE_COLOR, BEST_COLOR, RUN_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#f9a825", "#1565c0"
+
+
+def category(name: object) -> str:
+    """A user's name as a category on a chart axis: whole and escaped (what a clicked point reports back)."""
+    return chart(name, limit=None)
+
+
+def category_axis(names: Sequence[object]) -> dict:
+    """Axis settings that show each category (see `category`) shortened; the whole name is in the hover box."""
+    values = [category(n) for n in names]
+    return {"type": "category", "tickmode": "array", "tickvals": values, "ticktext": [chart(n) for n in names]}
 
 
 def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], normalized: bool) -> go.Figure:
@@ -18,7 +37,8 @@ def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], nor
     A transparent marker sits on every cell: plotly selects points of a scatter trace on click, so the
     page can list the examples of the clicked cell (its x is the predicted class, its y the true class).
     """
-    labels = [str(label) for label in labels]
+    axis = category_axis(labels)
+    labels = axis["tickvals"]  # whole and escaped
     n = len(labels)
     rates = row_normalized(matrix)
     counts = [[int(v) for v in row] for row in matrix]
@@ -40,8 +60,8 @@ def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], nor
         hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
     ))
     figure.update_layout(
-        xaxis={"title": "Predicted class", "type": "category", "side": "top"},
-        yaxis={"title": "True class", "type": "category", "autorange": "reversed"},
+        xaxis={"title": "Predicted class", **axis, "side": "top"},
+        yaxis={"title": "True class", **axis, "autorange": "reversed"},
         height=max(300, cell * n + 140), margin={"l": 10, "r": 10, "t": 60, "b": 10},
         clickmode="event+select",
     )
@@ -72,7 +92,7 @@ def histogram_figure(histogram: pd.DataFrame) -> go.Figure:
 
 def threshold_figure(curve: pd.DataFrame, threshold: float, positive: str) -> go.Figure:
     """Precision / recall / F1 of the positive class against the threshold, with the chosen one marked."""
-    figure = curve_figure(curve, "threshold", f"'{positive}' detection across thresholds", "score")
+    figure = curve_figure(curve, "threshold", f"'{chart(positive)}' detection across thresholds", "score")
     figure.add_vline(x=threshold, line_dash="dash", line_color=WRONG_COLOR)
     return figure
 
@@ -81,17 +101,30 @@ def comparison_figure(table: pd.DataFrame, metric: str = "macro_f1") -> go.Figur
     """Bars of one metric per run and baseline; the best run in gold, baselines in grey."""
     colors = [BEST_COLOR if best else BASELINE_COLOR if kind == "baseline" else RUN_COLOR
               for best, kind in zip(table["best"], table["kind"])]
-    figure = go.Figure(go.Bar(x=table["run"], y=table[metric], marker_color=colors,
+    axis = category_axis(table["run"])
+    figure = go.Figure(go.Bar(x=axis["tickvals"], y=table[metric], marker_color=colors,
                               text=[None if pd.isna(v) else f"{v:.3f}" for v in table[metric]], textposition="outside"))
-    figure.update_layout(yaxis={"title": metric.replace("_", "-"), "range": [0, 1.08]}, height=340,
+    figure.update_layout(xaxis=axis, yaxis={"title": metric.replace("_", "-"), "range": [0, 1.08]}, height=340,
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
 
 
 def probability_figure(top: pd.DataFrame) -> go.Figure:
     """Horizontal bars of the top classes' probabilities (top: columns class, probability; most likely first)."""
-    figure = go.Figure(go.Bar(x=top["probability"], y=top["class"], orientation="h", marker_color=RUN_COLOR,
+    axis = category_axis(top["class"])
+    figure = go.Figure(go.Bar(x=top["probability"], y=axis["tickvals"], orientation="h", marker_color=RUN_COLOR,
                               text=[f"{p:.1%}" for p in top["probability"]], textposition="auto"))
-    figure.update_layout(xaxis={"range": [0, 1], "title": "probability"}, yaxis={"autorange": "reversed"},
+    figure.update_layout(xaxis={"range": [0, 1], "title": "probability"}, yaxis={**axis, "autorange": "reversed"},
                          height=60 + 40 * len(top), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def class_balance_figure(frame: pd.DataFrame) -> go.Figure:
+    """Stacked bars of examples per class, one colour per split (frame: one row per example, columns label, split)."""
+    balance = frame.groupby(["label", "split"]).size().reset_index(name="examples")
+    axis = category_axis(balance["label"].drop_duplicates())
+    balance["label"] = balance["label"].map(category)
+    figure = px.bar(balance, x="label", y="examples", color="split", title="Examples per class",
+                    category_orders={"split": ["train", "val", "test"]}, labels={"label": "class"})
+    figure.update_xaxes(**axis)
     return figure

@@ -1,4 +1,6 @@
-"""How numbers read to a person on the Train and Runs pages: durations, memory sizes, parameter counts."""
+"""How numbers read to a person on the Train and Runs pages: durations, memory sizes, parameter counts.
+
+Only pages show them, so they live beside the pages (core returns plain numbers)."""
 
 from __future__ import annotations
 
