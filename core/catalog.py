@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.paths import INFO_FILE
+
 
 class ModelLoadError(RuntimeError):
     """A base model cannot be used. `str(error)` is one plain sentence for the user; `detail` is technical."""
@@ -178,7 +180,7 @@ def resolve_model(name: str, task: str) -> ModelSource:
 
     folder = Path(name).expanduser()
     if folder.is_dir():
-        if (folder / "tuneboard.json").is_file() and not (folder / "config.json").is_file():
+        if (folder / INFO_FILE).is_file() and not (folder / "config.json").is_file():
             return ModelSource(name, task, "saved-efficientnet", str(folder.resolve()))
         if not (folder / "config.json").is_file():
             raise ModelLoadError(f"The folder {folder} does not hold a Hugging Face model (config.json is missing).")
