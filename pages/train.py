@@ -1,6 +1,6 @@
 """Train: pick a dataset, a base model, a tuning method and a preset; see what it will cost; queue it.
 
-Widgets -> a RunConfig -> storage.jobs.enqueue. The background worker trains it; Runs shows it live.
+Widgets -> a RunConfig -> storage.run_requests.enqueue. The background worker trains it; Runs shows it live.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from core.run_config import RunConfig
 from core.training import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
 from pages.shared.gate import enter_page
-from storage import jobs
 from storage.datasets import list_datasets
+from storage.run_requests import enqueue
 
 OTHER_MODEL = "other"
 COMPARE_DEFAULT = ("head", "lora", "full")
@@ -160,7 +160,7 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
 
 
 def launch(dataset, configs: list[RunConfig]) -> None:
-    ids = [jobs.enqueue(dataset.id, c.to_dict(), name=f"{c.method} · {c.model}") for c in configs]
+    ids = [enqueue(dataset.id, c.to_dict(), name=f"{c.method} · {c.model}") for c in configs]
     st.session_state["train_launched"] = ids
 
 
