@@ -1,7 +1,7 @@
 """Reading runs as the pages, the CLI and the worker see them: rows, curve points and test predictions.
 
-Rows come back detached (each read opens and closes its own session), with what the callers read next
-loaded already, so their attributes can be read freely.
+Rows come back detached (each read opens and closes its own session); a run comes with its dataset loaded,
+so the callers read their attributes freely.
 """
 
 from __future__ import annotations
