@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from storage.paths import RunFiles
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 SMS = SHARED / "sms_spam" / "SMSSpamCollection.tsv"
@@ -111,7 +113,7 @@ def train_with_cli(home: Path, data: Path, *args: str) -> CliRun:
     if done.returncode != 0:
         raise RuntimeError(f"training failed ({done.returncode}): {done.stderr[-2000:]}")
     result = json.loads(done.stdout)
-    log_file = home / "runs" / str(result["run_id"]) / "train.log"
+    log_file = RunFiles(home / "runs" / str(result["run_id"])).log
     return CliRun(wall, result, log_file.read_text() if log_file.exists() else "")
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import psutil
 
 from bench.common import ROOT, SMS, markdown_table, require, verdict
+from storage.paths import RunFiles
 
 TARGET_SHARE_PERCENT = 1.0
 RENDERS = 5
@@ -60,7 +61,7 @@ def bookkeeping(rows: int, method: str) -> dict[str, Any]:
             except psutil.Error:
                 break
             time.sleep(0.5)
-        log = (home / "runs" / str(run_id) / "train.log").read_text()
+        log = RunFiles(home / "runs" / str(run_id)).log.read_text()
         found = re.search(r"Finished in ([\d.]+) s; database bookkeeping took ([\d.]+) s", log)
         if not found:
             raise RuntimeError(f"the run did not finish: {log[-1500:]}")
@@ -100,15 +101,16 @@ def watching_cost(seconds: float) -> dict[str, Any]:
                                    "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
-        from storage import jobs
         from storage.db import reset_engines
+        from storage.runs import get_run
+        from storage.workers import alive_workers
 
         reset_engines()
 
         def rate() -> float:
-            first, start = jobs.get_run(1).step, time.monotonic()
+            first, start = get_run(1).step, time.monotonic()
             time.sleep(seconds)
-            return (jobs.get_run(1).step - first) / (time.monotonic() - start)
+            return (get_run(1).step - first) / (time.monotonic() - start)
 
         try:
             for _ in range(120):
@@ -124,7 +126,7 @@ def watching_cost(seconds: float) -> dict[str, Any]:
                 page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
                 page.goto(url)  # the first visit starts the app's worker
                 deadline = time.monotonic() + 300
-                while jobs.get_run(1).step < 20 and time.monotonic() < deadline:  # into the training steps
+                while get_run(1).step < 20 and time.monotonic() < deadline:  # into the training steps
                     time.sleep(2)
                 page.goto("about:blank")
                 time.sleep(5)
@@ -139,7 +141,7 @@ def watching_cost(seconds: float) -> dict[str, Any]:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-            for worker in jobs.alive_workers():
+            for worker in alive_workers():
                 try:
                     os.killpg(worker.pid, signal.SIGTERM)
                 except OSError:

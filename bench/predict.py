@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.common import ANTS_BEES, ROOT, markdown_table, read_sms, require, sms_sample, train_with_cli, verdict
+from storage.paths import RunFiles
 
 TARGET_P95_MS = 50.0  # warm single text, default text model, 2-core CPU
 TEXT_TRAIN_ROWS = 600
@@ -104,7 +105,7 @@ def text_part(scratch: Path, singles: int, batch: int, busy: bool) -> dict[str, 
 
     predictor = load_predictor(run_dir)
     labels = predictor.labels
-    plain = pipeline("text-classification", model=str(run_dir / "model"), device=-1, truncation=True,
+    plain = pipeline("text-classification", model=str(RunFiles(run_dir).model), device=-1, truncation=True,
                      max_length=predictor.max_length or 128, top_k=None)
     ours_single = latency(lambda t: predict_one(predictor, t, labels, None), spread, 10)
     plain_single = latency(lambda t: plain(t), spread, 10)
@@ -137,7 +138,7 @@ def image_part(scratch: Path, singles: int, batch: int) -> dict[str, Any]:
     from efficientnet_lite_pytorch import EfficientNet
 
     plain_model = EfficientNet.from_name("efficientnet-lite0", num_classes=len(labels))
-    plain_model.load_state_dict(load_file(str(run_dir / "model" / "model.safetensors")))
+    plain_model.load_state_dict(load_file(str(RunFiles(run_dir).model / "model.safetensors")))
     plain_model.eval()
 
     size = predictor.image.size  # the size the run was trained and is served at

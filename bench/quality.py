@@ -103,9 +103,9 @@ def _dataset_id(home: Path, run_id: int) -> int:
     import os
 
     os.environ["TUNEBOARD_HOME"] = str(home)
-    from storage import jobs
+    from storage.runs import get_run
 
-    return jobs.get_run(run_id).dataset_id
+    return get_run(run_id).dataset_id
 
 
 def run(quick: bool, budget_minutes: float | None = None) -> dict[str, Any]:

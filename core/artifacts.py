@@ -13,9 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from storage.paths import data_home
+from storage.paths import ADAPTER_DIR, INFO_FILE, MODEL_DIR, data_home
 
-MODEL_DIR, ADAPTER_DIR, INFO_FILE = "model", "adapter", "tuneboard.json"
 WEIGHTS_SUFFIX = ".safetensors"  # every saved model (and adapter) keeps its weights in safetensors files
 # Errors that mean "no room left": the disk is full, a file grew past the allowed size, or a quota is used up.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.paths import data_home
+from storage.paths import INFO_FILE, data_home
 
 MODEL_DIRS_ENV = "TUNEBOARD_MODEL_DIRS"
 # One sentence for a folder that is missing and for one outside the allowed roots alike, without the name: the
@@ -210,7 +210,7 @@ def resolve_model(name: str, task: str, roots: Sequence[Path] | None = None) -> 
     folder = Path(name).expanduser()
     allowed = roots is None or any(folder.resolve().is_relative_to(root) for root in roots)
     if allowed and folder.is_dir():
-        if (folder / "tuneboard.json").is_file() and not (folder / "config.json").is_file():
+        if (folder / INFO_FILE).is_file() and not (folder / "config.json").is_file():
             return ModelSource(name, task, "saved-efficientnet", str(folder.resolve()))
         if not (folder / "config.json").is_file():
             raise ModelLoadError(f"The folder {folder} does not hold a Hugging Face model (config.json is missing).")

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.artifacts import ADAPTER_DIR, INFO_FILE, MODEL_DIR
 from core.catalog import ModelLoadError
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, ImageSettings
 from core.training.data import Split, TextBatches
 from core.training.device import choose_device
 from core.training.images import eval_tensor, load_working_image, stack
 from core.training.loop import predict_logits
+from storage.paths import ADAPTER_DIR, INFO_FILE, MODEL_DIR
 
 PREDICT_BATCH = 32
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.ingest.report import DataError
 from core.threshold import decide
+from storage.paths import CHECKPOINT_DIR
 
 BATCH_SIZE = 32  # inputs per predict() call; bounds memory for large uploads
 # One text or image is predicted with one CPU thread. Idle, two threads save about 3 ms on a short text;
@@ -101,5 +102,5 @@ def saved_model_stamp(output_dir: Path) -> int:
     """Newest modification time (ns) of the run's saved files: part of the loaded-model cache key, so a
     model saved again (e.g. a run retrained into the same folder) is loaded afresh."""
     output_dir = Path(output_dir)
-    files = [p for p in output_dir.rglob("*") if p.is_file() and "checkpoint" not in p.relative_to(output_dir).parts]
+    files = [p for p in output_dir.rglob("*") if p.is_file() and CHECKPOINT_DIR not in p.relative_to(output_dir).parts]
     return max((p.stat().st_mtime_ns for p in files), default=0)

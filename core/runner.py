@@ -25,9 +25,11 @@ from typing import Any, TextIO
 from core.artifacts import DISK_FULL_WRITING, is_disk_full
 from core.progress import Progress
 from core.run_config import RunConfig
-from storage import jobs
+from storage import run_queue
 from storage.models import CANCELLED, FAILED, RUNNING, SUCCEEDED
-from storage.paths import data_home
+from storage.paths import data_home, run_dir, run_files
+from storage.runs import get_run
+from storage.workers import heartbeat
 
 DEFAULT_TRAIN_FN = "core.training:train_run"
 MAX_OOM_RETRIES = 3  # halve the batch at most this many times
@@ -95,7 +97,7 @@ class DbReporter:
             self._last_check = start
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 self.lost = True  # the worker died; its successor marks this run interrupted
-            elif jobs.is_cancel_requested(self.run_id):
+            elif run_queue.is_cancel_requested(self.run_id):
                 self.cancel_seen = True
         self.bookkeeping_seconds += time.perf_counter() - start
         return self.cancel_seen or self.lost
@@ -109,11 +111,11 @@ class DbReporter:
     def _write(self) -> None:
         self._last_write = time.perf_counter()
         points, self._points = self._points, []
-        jobs.add_metric_points(self.run_id, points)
+        run_queue.add_metric_points(self.run_id, points)
         p = self._latest
         if p is not None:
             self.progress_writes += 1
-            still_ours = jobs.report_progress(
+            still_ours = run_queue.report_progress(
                 self.run_id, self.worker_id, step=p.step, total_steps=p.total_steps, epoch=p.epoch,
                 message=p.message, eta_seconds=p.eta_seconds, samples_per_second=p.samples_per_second)
             self._written_message = p.message or self._written_message
@@ -128,17 +130,17 @@ def execute_run(run_id: int, worker_id: str, *, train_fn: Callable[..., Any] | s
     `train_fn` defaults to core.training.train_run (also accepted as "module:function").
     `heartbeat_seconds`: keep the run's heartbeat fresh from a thread (the CLI; a worker does it itself).
     """
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     if run is None or run.status != RUNNING or run.worker_id != worker_id:
         return RunOutcome(status="", error=f"Run {run_id} is not claimed by {worker_id}.")
-    output_dir = jobs.run_dir(run_id)
+    output_dir = run_dir(run_id)
     output_dir.mkdir(parents=True, exist_ok=True)
     stop_heartbeat = threading.Event()
     if heartbeat_seconds:
         threading.Thread(target=_heartbeat_loop, args=(worker_id, run_id, heartbeat_seconds, stop_heartbeat),
                          daemon=True).start()
     try:
-        with jobs.log_path(run_id).open("a", encoding="utf-8") as log_stream:
+        with run_files(run_id).log.open("a", encoding="utf-8") as log_stream:
             reporter = DbReporter(run_id, worker_id, log_stream, echo=echo, parent_pid=parent_pid)
             return _train_and_record(run, reporter, output_dir, train_fn)
     finally:
@@ -149,13 +151,13 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
     run_id, worker_id = run.id, reporter.worker_id
     config = RunConfig.from_dict(run.config)
     dataset_dir = data_home() / run.dataset.path
-    resume = bool(run.resume_requested) and jobs.has_checkpoint(run_id)
+    resume = bool(run.resume_requested) and run_files(run_id).has_checkpoint()
     reporter.log(f"Run {run_id} (attempt {run.attempt}) on dataset '{run.dataset.name}': {config.method} on "
                  f"{config.model}, preset {config.preset}" + (", resuming from the last checkpoint" if resume else ""))
     missing = _missing_dataset(run)
     if missing:  # its folder was deleted by hand: say so, rather than fail later with a file-not-found traceback
         reporter.log(missing)
-        return RunOutcome(FAILED if jobs.fail(run_id, worker_id, missing) else "", error=missing)
+        return RunOutcome(FAILED if run_queue.fail(run_id, worker_id, missing) else "", error=missing)
     started = time.perf_counter()
     for oom_retry in range(MAX_OOM_RETRIES + 1):
         try:
@@ -179,7 +181,7 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
         return RunOutcome(status="", **spent)
     share = 100 * reporter.bookkeeping_seconds / wall if wall else 0.0
     reporter.log(f"Finished in {wall:.1f} s; database bookkeeping took {reporter.bookkeeping_seconds:.3f} s ({share:.2f}%).")
-    recorded = jobs.finish(
+    recorded = run_queue.finish(
         run_id, worker_id, metrics=result.metrics, predictions=result.predictions,
         trainable_params=result.trainable_params, total_params=result.total_params,
         train_seconds=result.train_seconds, samples_per_second=result.samples_per_second, device=result.device,
@@ -205,7 +207,7 @@ def _handle_error(error: Exception, run, config: RunConfig, reporter: DbReporter
         return RunOutcome(status="", **spent)
     if reporter.cancel_seen or type(error).__name__ == "TrainingCancelled":
         reporter.log("Cancelled by the user.")
-        return RunOutcome(CANCELLED if jobs.mark_cancelled(run.id, reporter.worker_id) else "", **spent)
+        return RunOutcome(CANCELLED if run_queue.mark_cancelled(run.id, reporter.worker_id) else "", **spent)
     if _is_cuda_oom(error) and oom_retry < MAX_OOM_RETRIES:
         smaller = _halve_batch(config, run.dataset.task)
         if smaller is not None:
@@ -213,11 +215,11 @@ def _handle_error(error: Exception, run, config: RunConfig, reporter: DbReporter
             reporter.log(f"Out of GPU memory with batch size {_batch_size(config, run.dataset.task)}; retrying with "
                          f"batch size {smaller.batch_size} and gradient accumulation {smaller.grad_accum} "
                          f"(same effective batch of {smaller.batch_size * smaller.grad_accum}).")
-            jobs.update_config(run.id, reporter.worker_id, smaller.to_dict())
+            run_queue.update_config(run.id, reporter.worker_id, smaller.to_dict())
             return smaller
     reporter.log("Training failed:\n" + "".join(traceback.format_exception(error)).rstrip())
     message = failure_message(error)
-    return RunOutcome(FAILED if jobs.fail(run.id, reporter.worker_id, message) else "", error=message, **spent)
+    return RunOutcome(FAILED if run_queue.fail(run.id, reporter.worker_id, message) else "", error=message, **spent)
 
 
 def failure_message(error: BaseException) -> str:
@@ -275,7 +277,7 @@ def _resolve(train_fn: Callable[..., Any] | str | None) -> Callable[..., Any]:
 def _heartbeat_loop(worker_id: str, run_id: int, every: float, stop: threading.Event) -> None:
     while not stop.wait(every):
         try:
-            jobs.heartbeat(worker_id, [run_id])
+            heartbeat(worker_id, [run_id])
         except Exception:  # noqa: BLE001 - a missed heartbeat must not kill training; the next one retries
             pass
 

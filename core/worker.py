@@ -1,6 +1,6 @@
 """The background worker: `python -m core worker [--concurrency N] [--once] [--poll-seconds S]`.
 
-1) claims queued runs from the database (exactly once across processes, see storage.jobs.claim_next);
+1) claims queued runs from the database (exactly once across processes, see storage.run_queue.claim_next);
 2) trains each in a child process (`python -m core.runner`), its output appended to runs/<id>/train.log;
 3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.runner import DEFAULT_TRAIN_FN
-from storage import jobs
+from storage import run_queue
 from storage.models import CANCELLED, RUNNING
-from storage.paths import data_home
+from storage.paths import data_home, run_files
+from storage.processes import process_alive, process_identity
+from storage.runs import get_run, list_runs
+from storage.workers import alive_workers, heartbeat, register_worker, stop_worker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # While training, how often the worker looks for cancel requests: a cancel is noticed within this time, and a
@@ -77,17 +80,17 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.gpus = visible_gpus()
         self.concurrency = self.settings.concurrency or max(1, len(self.gpus))
-        self.worker_id = jobs.process_identity()
+        self.worker_id = process_identity()
         self.children: dict[int, Child] = {}
         self.stopping = False
         self._last_heartbeat = self._last_orphan_check = float("-inf")
 
     # 1) the loop
     def run(self) -> int:
-        jobs.register_worker(self.worker_id)
+        register_worker(self.worker_id)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._request_stop)
-        interrupted = jobs.interrupt_orphaned_runs()
+        interrupted = run_queue.interrupt_orphaned_runs()
         self._last_orphan_check = time.monotonic()
         if interrupted:
             log.info("marked runs %s interrupted: their worker had stopped", interrupted)
@@ -109,13 +112,13 @@ class Worker:
         self._enforce_cancels()
         now = time.monotonic()
         if now - self._last_heartbeat >= self.settings.heartbeat_seconds:
-            jobs.heartbeat(self.worker_id, list(self.children))
+            heartbeat(self.worker_id, list(self.children))
             self._last_heartbeat = now
         if now - self._last_orphan_check >= self.settings.orphan_check_seconds:
-            jobs.interrupt_orphaned_runs()
+            run_queue.interrupt_orphaned_runs()
             self._last_orphan_check = now
         while len(self.children) < self.concurrency and not self.stopping:
-            claimed = jobs.claim_next(self.worker_id)
+            claimed = run_queue.claim_next(self.worker_id)
             if claimed is None:
                 return True
             self._start(*claimed)
@@ -132,7 +135,7 @@ class Worker:
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.concurrency))  # share the cores
         command = [sys.executable, "-m", "core.runner", str(run_id), "--worker-id", self.worker_id,
                    "--parent-pid", str(os.getpid()), "--train-fn", self.settings.train_fn]
-        log_file = jobs.log_path(run_id)
+        log_file = run_files(run_id).log
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("ab") as out:  # the child keeps its own copy of the descriptor
             # Own session: a Ctrl-C in the worker's terminal reaches only the worker, which then stops children itself.
@@ -148,7 +151,7 @@ class Worker:
             if code is None:
                 continue
             del self.children[run_id]
-            run = jobs.get_run(run_id)
+            run = get_run(run_id)
             if run is None or run.status != RUNNING or run.worker_id != self.worker_id:
                 log.info("run %d: %s", run_id, run.status if run else "deleted")
                 if run is not None and run.status not in (CANCELLED,) and run.error:
@@ -156,19 +159,19 @@ class Worker:
                 continue
             # The child ended without recording an outcome: it was killed, or crashed hard.
             if child.cancel_seen_at is not None:
-                jobs.mark_cancelled(run_id, self.worker_id)
+                run_queue.mark_cancelled(run_id, self.worker_id)
                 self._append_log(run_id, "Cancelled: the training process was stopped.")
                 log.info("run %d: cancelled", run_id)
             else:
                 reason = "was killed (often: the machine ran out of memory)" if code < 0 else f"exited with code {code}"
                 message = f"The training process {reason}; the run's log has the details."
-                jobs.fail(run_id, self.worker_id, message)
+                run_queue.fail(run_id, self.worker_id, message)
                 self._append_log(run_id, message)
                 log.warning("run %d failed: %s", run_id, message)
 
     def _enforce_cancels(self) -> None:
         now = time.monotonic()
-        for run_id in jobs.cancel_requested_among(list(self.children)):
+        for run_id in run_queue.cancel_requested_among(list(self.children)):
             child = self.children[run_id]
             if child.cancel_seen_at is None:
                 child.cancel_seen_at = now
@@ -192,7 +195,7 @@ class Worker:
 
     @staticmethod
     def _append_log(run_id: int, line: str) -> None:
-        with jobs.log_path(run_id).open("a", encoding="utf-8") as f:
+        with run_files(run_id).log.open("a", encoding="utf-8") as f:
             f.write(f"{time.strftime('%H:%M:%S')} {line}\n")
 
     # 3) stopping
@@ -211,11 +214,11 @@ class Worker:
                 self._signal(child, signal.SIGKILL)
                 child.process.wait()
         for run_id in list(self.children):
-            if jobs.mark_interrupted(run_id, self.worker_id, "Interrupted: the worker was stopped. Resume it from "
-                                     "the last checkpoint or retry it."):
+            if run_queue.mark_interrupted(run_id, self.worker_id, "Interrupted: the worker was stopped. Resume it from "
+                                          "the last checkpoint or retry it."):
                 self._append_log(run_id, "Interrupted: the worker was stopped.")
         self.children.clear()
-        jobs.stop_worker(self.worker_id)
+        stop_worker(self.worker_id)
         log.info("worker %s stopped", self.worker_id)
 
 
@@ -250,8 +253,8 @@ class WorkerState:
 
 
 def worker_state() -> WorkerState:
-    running = [r.id for r in jobs.list_runs(statuses=(RUNNING,))]
-    return WorkerState(alive=len(jobs.alive_workers()), busy_runs=sorted(running))
+    running = [r.id for r in list_runs(statuses=(RUNNING,))]
+    return WorkerState(alive=len(alive_workers()), busy_runs=sorted(running))
 
 
 def ensure_worker() -> WorkerState:
@@ -270,11 +273,11 @@ def ensure_worker() -> WorkerState:
         if state.alive:
             return state
         pid_file = home / "worker.pid"
-        if pid_file.exists() and jobs.process_alive(pid_file.read_text().strip()):
+        if pid_file.exists() and process_alive(pid_file.read_text().strip()):
             return WorkerState(alive=0, started=True)
         with (home / "worker.log").open("ab") as out:
             process = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=PROJECT_ROOT,
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-        pid_file.write_text(jobs.process_identity(process.pid))
+        pid_file.write_text(process_identity(process.pid))
         return WorkerState(alive=0, started=True, pid=process.pid)

@@ -18,10 +18,13 @@ from pages.shared.formatting import duration_text
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import is_cut, md
-from storage import jobs
-from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED
+from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RESUMABLE_STATES, RETRYABLE_STATES, RUNNING, SUCCEEDED
 from storage.overview import count_datasets_and_runs
+from storage.paths import run_files
 from storage.results import metric_points
+from storage.run_requests import JobError, clone_run, delete_run, request_cancel, request_resume, retry_run
+from storage.runs import LIST_LIMIT, get_run, list_runs
+from storage.workers import alive_workers
 
 REFRESH_SECONDS = 2
 STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
@@ -89,7 +92,7 @@ def request(verb, run_id: int, done: str) -> None:
     try:
         verb(run_id)
         st.toast(done)
-    except jobs.JobError as error:
+    except JobError as error:
         st.session_state["runs_error"] = str(error)
 
 
@@ -99,28 +102,28 @@ def actions_ui(run, model_missing: bool) -> None:
     if run.status in ACTIVE_STATES:
         columns[0].button("Cancel", key=f"runs_cancel_{run.id}", disabled=run.cancel_requested, icon=":material/stop:",
                           help="Stop this run within seconds; Resume can continue it later from its last checkpoint.",
-                          on_click=request, args=(jobs.request_cancel, run.id, "Cancel requested."))
-    if run.status in jobs.RESUMABLE_STATES and jobs.has_checkpoint(run.id) and not run.resume_requested:
+                          on_click=request, args=(request_cancel, run.id, "Cancel requested."))
+    if run.status in RESUMABLE_STATES and run_files(run.id).has_checkpoint() and not run.resume_requested:
         columns[1].button("Resume", key=f"runs_resume_{run.id}", icon=":material/play_arrow:",
                           help="Continue from the last checkpoint (optimizer state included).", on_click=request,
-                          args=(jobs.request_resume, run.id, f"Run {run.id} will resume from its last checkpoint."))
+                          args=(request_resume, run.id, f"Run {run.id} will resume from its last checkpoint."))
     try:
         # A succeeded run is retried only when its model files are gone (Clone starts an ordinary copy).
-        if run.status in jobs.RETRYABLE_STATES and (run.status != SUCCEEDED or model_missing) and columns[2].button(
+        if run.status in RETRYABLE_STATES and (run.status != SUCCEEDED or model_missing) and columns[2].button(
                 "Retry", key=f"runs_retry_{run.id}", icon=":material/replay:",
                 help="Train again from the start, as a new run with the same settings."):
-            select_and_rerun(jobs.retry_run(run.id))
+            select_and_rerun(retry_run(run.id))
         if columns[3].button("Clone", key=f"runs_clone_{run.id}", icon=":material/content_copy:",
                              help="Queue a new run with the same dataset and settings."):
-            select_and_rerun(jobs.clone_run(run.id, name=f"Copy of run {run.id}"))
+            select_and_rerun(clone_run(run.id, name=f"Copy of run {run.id}"))
         if run.status in FINAL_STATES:
             with columns[4].popover("Delete", icon=":material/delete:"):
                 st.write(f"Delete run {run.id} with its model, log, curves and test predictions? This cannot be undone.")
                 if st.button(f"Delete run {run.id}", key=f"runs_delete_{run.id}", type="primary"):
-                    jobs.delete_run(run.id)
+                    delete_run(run.id)
                     st.toast(f"Run {run.id} deleted.")
                     forget_and_rerun()
-    except jobs.JobError as error:
+    except JobError as error:
         st.error(md(str(error), limit=None))
     if "runs_error" in st.session_state:
         st.error(md(st.session_state.pop("runs_error"), limit=None))
@@ -130,7 +133,7 @@ enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Runs")
 st.write("Every training run with its progress and time left; pick one below to watch it live, and open its results "
          "when it has finished.")
-all_runs = jobs.list_runs()
+all_runs = list_runs()
 if not all_runs:
     st.info("No runs yet — pick a dataset and a model on **Train** and launch one.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
@@ -141,8 +144,8 @@ live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else 
 @st.fragment(run_every=live)
 @guarded
 def overview() -> None:
-    shown = jobs.list_runs()
-    if len(shown) == jobs.LIST_LIMIT and (total := count_datasets_and_runs()[1]) > len(shown):  # counted only then
+    shown = list_runs()
+    if len(shown) == LIST_LIMIT and (total := count_datasets_and_runs()[1]) > len(shown):  # counted only then
         st.caption(f"Showing the newest {len(shown):,} of {total:,} runs.")
     st.dataframe(
         runs_frame(shown), hide_index=True, key="runs_table",
@@ -158,7 +161,7 @@ def overview() -> None:
 @st.fragment(run_every=live)
 @guarded
 def detail(run_id: int) -> None:
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     if run is None:
         st.warning(f"Run {run_id} no longer exists.")
         return
@@ -173,7 +176,7 @@ def detail(run_id: int) -> None:
     model_missing = model_missing_note(run.id, run.artifact_dir) if run.status == SUCCEEDED else None
     for note in filter(None, (model_missing, dataset_missing_note(run.dataset.name, run.dataset.path))):
         st.warning(md(note, limit=None))  # files deleted by hand: the numbers stay, but say what no longer works
-    if run.status == QUEUED and not jobs.alive_workers():
+    if run.status == QUEUED and not alive_workers():
         st.warning("No worker is running, so this run waits. Start one with `python -m core worker`.")
     if run.status == SUCCEEDED and run.metrics:
         st.caption(f"Test accuracy {run.metrics.get('accuracy', 0):.1%} · macro-F1 {run.metrics.get('macro_f1', 0):.1%}"
@@ -183,7 +186,7 @@ def detail(run_id: int) -> None:
     actions_ui(run, model_missing is not None)
     curves_ui(run.id)
     with st.expander("Log"):  # collapsed: a failure's traceback is detail, the plain sentence above says what to do
-        st.code(jobs.log_tail(run.id, 40) or "(no log yet)", language=None)
+        st.code(run_files(run.id).log_tail(40) or "(no log yet)", language=None)
     with st.expander("Settings"):
         st.caption("As chosen: empty values take the preset's.")
         st.json(config, expanded=True)

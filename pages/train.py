@@ -1,6 +1,6 @@
 """Train: pick a dataset, a base model, a tuning method and a preset; see what it will cost; queue it.
 
-Widgets -> a RunConfig -> storage.jobs.enqueue. The background worker trains it; Runs shows it live.
+Widgets -> a RunConfig -> storage.run_requests.enqueue. The background worker trains it; Runs shows it live.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
 from pages.shared.user_text import short
-from storage import jobs
 from storage.datasets import list_datasets
+from storage.run_requests import enqueue
 
 OTHER_MODEL = "other"
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
@@ -142,7 +142,7 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
 
 
 def launch(dataset, configs: list[RunConfig]) -> None:
-    ids = [jobs.enqueue(dataset.id, c.to_dict(), name=f"{c.method} · {c.model}") for c in configs]
+    ids = [enqueue(dataset.id, c.to_dict(), name=f"{c.method} · {c.model}") for c in configs]
     st.session_state["train_launched"] = ids
 
 

@@ -24,6 +24,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failin
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
+_sessionmakers: dict[str, sessionmaker[Session]] = {}  # one per engine (same key), made once it is migrated
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
@@ -76,14 +77,28 @@ def alembic_config(connection: Connection) -> Config:
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    """`with session_factory().begin() as s:` — the caller owns the session's lifecycle."""
-    return sessionmaker(init_db(url), expire_on_commit=False)
+    """`with session_factory().begin() as s:` — the caller owns the session's lifecycle.
+
+    The same sessionmaker every time for one URL (until reset_engines), built once its engine is migrated.
+    """
+    url = url or database_url()
+    factory = _sessionmakers.get(url)
+    if factory is None:
+        engine = init_db(url)
+        with _lock:
+            factory = _sessionmakers.get(url)
+            if factory is None:
+                factory = sessionmaker(engine, expire_on_commit=False)
+                if _engines.get(url) is engine:  # unless reset_engines forgot the engine meanwhile
+                    _sessionmakers[url] = factory
+    return factory
 
 
 def reset_engines() -> None:
-    """Forget cached engines (tests switch TUNEBOARD_HOME between cases)."""
+    """Forget cached engines and their sessionmakers (tests switch TUNEBOARD_HOME between cases)."""
     with _lock:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
         _migrated.clear()
+        _sessionmakers.clear()

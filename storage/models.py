@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +12,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def json_safe(value: Any) -> Any:
+    """A copy fit for a JSON column (numpy scalars and arrays from training become floats and lists)."""
+    def default(o: Any) -> Any:
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        return str(o)
+    return json.loads(json.dumps(value, default=default))
 
 
 class Base(DeclarativeBase):
@@ -23,6 +33,8 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
 )
 ACTIVE_STATES = (QUEUED, RUNNING)
 FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED, INTERRUPTED)
+RESUMABLE_STATES = (INTERRUPTED, CANCELLED, FAILED)  # stopped before the end: a checkpoint may continue it
+RETRYABLE_STATES = (INTERRUPTED, CANCELLED, FAILED, SUCCEEDED)  # trained again from the start, as a new run
 
 
 class Dataset(Base):

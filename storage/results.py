@@ -1,5 +1,5 @@
 """Reading a finished run's results as the Results, Compare and Predict pages need them (and saving its
-decision threshold). Rows come from the job store (storage/jobs.py); here they become frames and summaries.
+decision threshold). Rows come from storage/runs.py; here they become frames and summaries.
 Each function opens and closes its own short session, so pages can call them directly. No torch, no core.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from storage import jobs
+from storage import runs
 from storage.db import session_factory
 from storage.models import SUCCEEDED, Dataset, Run
 from storage.paths import data_home
@@ -98,13 +98,13 @@ def run_result(run_id: int) -> RunResult | None:
 
 def run_predictions(run_id: int) -> pd.DataFrame:
     """The run's per-test-example predictions, ordered by example (columns: PREDICTION_COLUMNS)."""
-    records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in jobs.predictions(run_id)]
+    records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in runs.predictions(run_id)]
     return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
 
 
 def metric_points(run_id: int) -> pd.DataFrame:
     """Curves recorded while training (columns: step, epoch, name, value), in recording order."""
-    records = [{c: getattr(row, c) for c in POINT_COLUMNS} for row in jobs.metric_points(run_id)]
+    records = [{c: getattr(row, c) for c in POINT_COLUMNS} for row in runs.metric_points(run_id)]
     return pd.DataFrame(records, columns=POINT_COLUMNS)
 
 

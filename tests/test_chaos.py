@@ -28,8 +28,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from storage import jobs
 from storage.models import ACTIVE_STATES, INTERRUPTED, RUNNING, SUCCEEDED
+from storage.paths import run_dir, run_files
+from storage.processes import process_alive
+from storage.run_requests import JobError, enqueue, request_resume, retry_run
+from storage.runs import list_runs, metric_points, predictions
+from storage.workers import alive_workers
 from tests.conftest import ROOT
 from tests.live_app import LiveApp
 from tests.tiny_training import make_dataset
@@ -88,8 +92,8 @@ class Chaos:
 
     def live_worker_pids(self) -> set[int]:
         """Every worker process alive now: ours, and the app's (from the workers table and the app's pid file)."""
-        identities = {w.id for w in jobs.alive_workers()} | set(self.app_workers)
-        pids = {int(i.rsplit(":", 2)[1]) for i in identities if jobs.process_alive(i)}
+        identities = {w.id for w in alive_workers()} | set(self.app_workers)
+        pids = {int(i.rsplit(":", 2)[1]) for i in identities if process_alive(i)}
         return pids | {p.pid for p in self.own_workers if p.poll() is None}
 
     def kill_workers(self) -> None:
@@ -125,37 +129,37 @@ class Chaos:
         deadline = time.monotonic() + 15
         # train_tiny reports "Training" once torch is imported and the first step is about to run
         while time.monotonic() < deadline and not any(
-                r.message == "Training" for r in jobs.list_runs(statuses=(RUNNING,))):
+                r.message == "Training" for r in list_runs(statuses=(RUNNING,))):
             time.sleep(0.05)
         time.sleep(into)
         self.note(f"waited until {into:.1f} s into a training")
 
     def keep_busy(self, dataset_id: int) -> None:
         """Launch a run when nothing is left to train, so every kill can hit one (the Train page's Launch)."""
-        if not any(r.status in ACTIVE_STATES or r.resume_requested for r in jobs.list_runs()):
-            self.created.append(jobs.enqueue(dataset_id, CONFIG, name="chaos, launched later"))
+        if not any(r.status in ACTIVE_STATES or r.resume_requested for r in list_runs()):
+            self.created.append(enqueue(dataset_id, CONFIG, name="chaos, launched later"))
             self.note(f"launched {self.created[-1]}")
 
     def react(self, chance: float) -> None:
         """Resume interrupted runs that have a checkpoint, retry the others (Runs page buttons)."""
-        for run in jobs.list_runs(statuses=(INTERRUPTED,)):
+        for run in list_runs(statuses=(INTERRUPTED,)):
             if run.id in self.retried or run.resume_requested or self.rng.random() > chance:
                 continue
             try:
-                if jobs.has_checkpoint(run.id):
-                    jobs.request_resume(run.id)
+                if run_files(run.id).has_checkpoint():
+                    request_resume(run.id)
                     self.resumes += 1
                     self.note(f"resume {run.id}")
                 else:
-                    retry = jobs.retry_run(run.id)
+                    retry = retry_run(run.id)
                     self.retried[run.id] = retry
                     self.created.append(retry)
                     self.note(f"retry {run.id} as {retry}")
-            except jobs.JobError as refused:  # it moved on meanwhile (e.g. a worker took it): the page says so
+            except JobError as refused:  # it moved on meanwhile (e.g. a worker took it): the page says so
                 self.note(f"refused for {run.id}: {refused}")
 
     def drained(self) -> bool:
-        runs = jobs.list_runs()
+        runs = list_runs()
         return all(r.status not in ACTIVE_STATES and not r.resume_requested for r in runs) and all(
             r.id in self.retried for r in runs if r.status == INTERRUPTED)
 
@@ -226,7 +230,7 @@ def chaos(tuneboard_home: Path):
 def test_killing_workers_and_the_app_at_random_loses_doubles_or_strands_no_run(chaos: Chaos):
     rng = chaos.rng
     dataset_id = make_dataset()
-    chaos.created += [jobs.enqueue(dataset_id, CONFIG, name=f"chaos {i}") for i in range(QUEUED_RUNS)]
+    chaos.created += [enqueue(dataset_id, CONFIG, name=f"chaos {i}") for i in range(QUEUED_RUNS)]
     started = time.monotonic()
     # 1) rounds: bring things up as a user would, wait a random moment, kill -9 something
     for round_no in range(ROUNDS):
@@ -264,7 +268,7 @@ def test_killing_workers_and_the_app_at_random_loses_doubles_or_strands_no_run(c
 
 
 def check_invariants(chaos: Chaos) -> None:
-    runs = {r.id: r for r in jobs.list_runs()}
+    runs = {r.id: r for r in list_runs()}
     # 1) no run vanished, none appeared twice, none is left running or waiting
     assert sorted(runs) == sorted(chaos.created), failure(chaos, "runs lost or added")
     stuck = {i: r.status for i, r in runs.items() if r.status in ACTIVE_STATES or r.resume_requested}
@@ -278,8 +282,8 @@ def check_invariants(chaos: Chaos) -> None:
             final = chaos.retried[final]
         assert runs[final].status == SUCCEEDED, failure(chaos, f"run {run_id} never succeeded (last: {final})")
     for run in runs.values():
-        folder = jobs.run_dir(run.id)
-        log = jobs.log_path(run.id).read_text() if jobs.log_path(run.id).exists() else ""
+        folder = run_dir(run.id)
+        log = run_files(run.id).log.read_text() if run_files(run.id).log.exists() else ""
         # 3) never trained by two processes at the same moment (a double claim; see tests/tiny_training.py)
         assert list(folder.glob("overlap_*")) == [], failure(chaos, f"run {run.id} was trained twice at once")
         # 4) each attempt started at most one training process, and only attempts that were claimed
@@ -290,9 +294,9 @@ def check_invariants(chaos: Chaos) -> None:
             continue
         # 5) a finished run's results were written once: its test predictions, and a curve point per step and
         # attempt. (A killed attempt loses the points it had not yet flushed; the last attempt's are all there.)
-        examples = [p.example_index for p in jobs.predictions(run.id)]
+        examples = [p.example_index for p in predictions(run.id)]
         assert len(examples) == 8 and len(set(examples)) == 8, failure(chaos, f"run {run.id}: predictions {examples}")
-        steps = [p.step for p in jobs.metric_points(run.id) if p.name == "train_loss"]
+        steps = [p.step for p in metric_points(run.id) if p.name == "train_loss"]
         last_attempt = set(range(run.metrics["resumed_from_step"] + 1, STEPS + 1))
         assert last_attempt <= set(steps), failure(chaos, f"run {run.id}: steps missing from its curve")
         assert max(steps.count(s) for s in set(steps)) <= run.attempt, failure(chaos, f"run {run.id}: doubled points")
@@ -301,7 +305,7 @@ def check_invariants(chaos: Chaos) -> None:
     # 6) the app never showed an error; no worker is left, and no training process outlived its worker
     assert chaos.page_exceptions == [], failure(chaos, "the app showed an exception")
     assert chaos.orphans == [], failure(chaos, f"training processes outlived their killed worker: {chaos.orphans}")
-    assert jobs.alive_workers() == [], failure(chaos, "a worker is still alive")
+    assert alive_workers() == [], failure(chaos, "a worker is still alive")
     assert chaos.training_processes() == [], failure(chaos, "a training process outlived its worker")
     # 7) and the chaos really happened: workers and the app were killed, the app started workers, and kills
     # interrupted runs both before their first checkpoint (retried) and after one (resumed)
@@ -313,7 +317,7 @@ def check_invariants(chaos: Chaos) -> None:
 
 def failure(chaos: Chaos, what: str) -> str:
     runs = "\n".join(f"  run {r.id}: {r.status} attempt {r.attempt} {r.message!r} {r.error!r}"
-                     for r in sorted(jobs.list_runs(), key=lambda r: r.id))
+                     for r in sorted(list_runs(), key=lambda r: r.id))
     events = "\n".join(f"  {line}" for line in chaos.log[-60:])
     return (f"{what}\nreplay with CHAOS_SEED={SEED} (kills {chaos.kills}, resumes {chaos.resumes}, "
             f"retries {chaos.retried})\nruns:\n{runs}\nevents:\n{events}")

@@ -10,7 +10,11 @@ import time
 import pytest
 
 from core.__main__ import main
-from storage import jobs
+from storage import run_queue
+from storage.paths import run_files
+from storage.run_requests import enqueue
+from storage.runs import get_run, list_runs
+from storage.workers import alive_workers
 from tests.conftest import ROOT
 from tests.tiny_training import make_dataset
 
@@ -19,9 +23,9 @@ CONFIG = {"model": "minilm", "method": "lora", "preset": "quick"}
 
 def test_runs_lists_status_and_progress_as_a_table_and_as_json(capsys):
     dataset_id = make_dataset(name="support tickets")
-    first, second = jobs.enqueue(dataset_id, CONFIG), jobs.enqueue(dataset_id, {**CONFIG, "method": "head"})
-    jobs.claim_next("w1")
-    jobs.report_progress(first, "w1", step=30, total_steps=120, epoch=0.5, eta_seconds=90.0)
+    first, second = enqueue(dataset_id, CONFIG), enqueue(dataset_id, {**CONFIG, "method": "head"})
+    run_queue.claim_next("w1")
+    run_queue.report_progress(first, "w1", step=30, total_steps=120, epoch=0.5, eta_seconds=90.0)
     assert main(["runs"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["id", "status", "progress"]
@@ -39,10 +43,10 @@ def test_runs_on_an_empty_store_says_how_to_start(capsys):
 
 
 def test_cancel_a_queued_run_and_refuse_a_finished_one(capsys):
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    run_id = enqueue(make_dataset(), CONFIG)
     assert main(["cancel", str(run_id)]) == 0
     assert "now cancelled" in capsys.readouterr().out
-    assert jobs.get_run(run_id).status == "cancelled"
+    assert get_run(run_id).status == "cancelled"
     assert main(["cancel", str(run_id)]) == 1
     assert "already cancelled" in capsys.readouterr().err
     assert main(["cancel", "999"]) == 1
@@ -50,25 +54,25 @@ def test_cancel_a_queued_run_and_refuse_a_finished_one(capsys):
 
 
 def test_cancel_a_running_run_sets_the_request(capsys):
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
     assert main(["cancel", str(run_id)]) == 0
     assert "cancel requested" in capsys.readouterr().out
-    assert jobs.get_run(run_id).cancel_requested
+    assert get_run(run_id).cancel_requested
 
 
 def test_resume_an_interrupted_run_with_a_checkpoint(capsys):
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    jobs.mark_interrupted(run_id, "w1", "Interrupted")
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_queue.mark_interrupted(run_id, "w1", "Interrupted")
     assert main(["resume", str(run_id)]) == 1
     assert "no checkpoint" in capsys.readouterr().err
-    (jobs.run_dir(run_id) / "checkpoint").mkdir(parents=True)
-    (jobs.run_dir(run_id) / "checkpoint" / "trainer.json").write_text("{}")
+    run_files(run_id).checkpoint.mkdir(parents=True)
+    (run_files(run_id).checkpoint / "trainer.json").write_text("{}")
     assert main(["resume", str(run_id)]) == 0
     captured = capsys.readouterr()
     assert "will resume" in captured.out and "No worker is running" in captured.err
-    assert jobs.get_run(run_id).resume_requested
+    assert get_run(run_id).resume_requested
 
 
 def test_runs_command_is_quick_because_it_does_not_import_torch():
@@ -85,7 +89,7 @@ def test_worker_once_on_an_empty_queue_exits_cleanly():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "started: 1 run(s) at a time on CPU" in out.stderr and "stopped" in out.stderr
-    assert jobs.alive_workers() == []
+    assert alive_workers() == []
 
 
 def test_worker_rejects_a_zero_concurrency(capsys):
@@ -107,14 +111,14 @@ def test_train_background_queues_the_run_and_prints_its_id(tmp_path, capsys):
     captured = capsys.readouterr()
     run_id = int(captured.out.strip())
     assert "No worker is running" in captured.err
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert run.status == "queued" and run.dataset.task == "text"
     assert {k: run.config[k] for k in ("model", "method", "preset", "epochs", "learning_rate", "seed")} == {
         "model": "minilm", "method": "head", "preset": "best", "epochs": 3, "learning_rate": 0.01, "seed": 42}
     # The same file again reuses the stored dataset.
     assert main(["train", "--data", str(data), "--json", "--background"]) == 0
     second = json.loads(capsys.readouterr().out)
-    assert second["status"] == "queued" and jobs.get_run(second["run_id"]).dataset_id == run.dataset_id
+    assert second["status"] == "queued" and get_run(second["run_id"]).dataset_id == run.dataset_id
 
 
 def test_train_refuses_a_method_that_does_not_fit_the_data(tmp_path, capsys):
@@ -126,7 +130,7 @@ def test_train_refuses_a_method_that_does_not_fit_the_data(tmp_path, capsys):
             Image.new("RGB", (16, 16), tuple(max(0, c - 5 * i) for c in colour)).save(tmp_path / "photos" / label / f"{i}.png")
     assert main(["train", "--data", str(tmp_path / "photos"), "--method", "prompt", "--background"]) == 2
     assert "Prompt tuning works on text data only" in capsys.readouterr().err
-    assert jobs.list_runs() == []
+    assert list_runs() == []
 
 
 def test_train_reports_unusable_data_in_one_sentence(tmp_path, capsys):
@@ -153,7 +157,7 @@ def test_train_in_process_prints_the_result_json(tmp_path):
         c["support"] for c in result["metrics"]["per_class"].values())
     assert 0 < result["trainable_params"] < result["total_params"]
     assert result["device"].startswith("cpu") and "majority" in result["baselines"]
-    run = jobs.get_run(result["run_id"])
+    run = get_run(result["run_id"])
     assert (run.status, run.config["epochs"], run.config["seed"], run.attempt) == ("succeeded", 2, 3, 1)
     # What the preset resolved to, as trained: the explicit epochs and batch, the preset's rate, the steps taken.
     training = result["training"]
@@ -170,7 +174,7 @@ def test_train_flags_come_from_the_run_config_and_are_checked(tmp_path, capsys):
     data = write_texts(tmp_path / "texts.csv")
     assert main(["train", "--data", str(data), "--method", "lora", "--lora-rank", "4", "--learning-rate", "0.002",
                  "--class-weighting", "--json", "--background"]) == 0
-    run = jobs.get_run(json.loads(capsys.readouterr().out)["run_id"])
+    run = get_run(json.loads(capsys.readouterr().out)["run_id"])
     assert (run.config["lora_rank"], run.config["learning_rate"], run.config["class_weighting"]) == (4, 0.002, True)
 
     assert main(["train", "--data", str(data), "--method", "full", "--lora-rank", "4", "--background"]) == 2
@@ -178,4 +182,4 @@ def test_train_flags_come_from_the_run_config_and_are_checked(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--data", str(data), "--epochs", "0", "--background"])
     assert "Epochs must be between 1 and 500" in capsys.readouterr().err
-    assert len(jobs.list_runs()) == 1
+    assert len(list_runs()) == 1

@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from core.runner import execute_run
-from storage import jobs
+from storage import run_queue
 from storage.models import ACTIVE_STATES
+from storage.processes import process_identity
 from storage.results import run_predictions, save_threshold
+from storage.run_requests import JobError, clone_run, enqueue, request_cancel
+from storage.runs import get_run, list_runs, metric_points, predictions
 from tests.test_worker import wait_for, workers  # noqa: F401 - `workers` is a fixture
 from tests.tiny_training import make_dataset, train_tiny
 
@@ -60,30 +63,30 @@ class Session:
             save_threshold(run_id, value)
             self.thresholds[run_id] = value
         elif roll < 0.55 and len(self.new_runs) < MAX_NEW_RUNS:  # Train: Launch
-            self.new_runs.append(jobs.enqueue(dataset_id, CONFIG, name=f"{self.name} launch"))
+            self.new_runs.append(enqueue(dataset_id, CONFIG, name=f"{self.name} launch"))
         elif roll < 0.65 and len(self.new_runs) < MAX_NEW_RUNS:  # Runs: Clone
-            source = rng.choice(jobs.list_runs(limit=20)).id
-            self.new_runs.append(jobs.clone_run(source, name=f"{self.name} clone of {source}"))
+            source = rng.choice(list_runs(limit=20)).id
+            self.new_runs.append(clone_run(source, name=f"{self.name} clone of {source}"))
         elif roll < 0.72 and self.new_runs:  # Runs: Cancel one of its own runs, whatever state it is in
             run_id = rng.choice(self.new_runs)
             if run_id not in self.cancels:
                 try:
-                    self.cancels[run_id] = jobs.request_cancel(run_id)
-                except jobs.JobError as refused:  # it had already finished: the page shows this sentence
+                    self.cancels[run_id] = request_cancel(run_id)
+                except JobError as refused:  # it had already finished: the page shows this sentence
                     assert refused.code == "not_active", refused
                     self.cancels[run_id] = "too late"
         else:  # every page reads: the runs table, a run's detail, its curves and predictions
-            runs = jobs.list_runs()
+            runs = list_runs()
             run_id = rng.choice(runs).id
-            jobs.get_run(run_id)
-            jobs.metric_points(run_id)
+            get_run(run_id)
+            metric_points(run_id)
             run_predictions(run_id)
 
 
 def finished_in_process(dataset_id: int) -> int:
-    run_id = jobs.enqueue(dataset_id, {**CONFIG, "epochs": 1})
-    worker_id = jobs.process_identity()
-    assert jobs.claim_next(worker_id) == (run_id, False)
+    run_id = enqueue(dataset_id, {**CONFIG, "epochs": 1})
+    worker_id = process_identity()
+    assert run_queue.claim_next(worker_id) == (run_id, False)
     assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
     return run_id
 
@@ -91,11 +94,11 @@ def finished_in_process(dataset_id: int) -> int:
 def test_two_sessions_and_two_workers_write_at_once_without_locking_or_losing_anything(workers):  # noqa: F811
     dataset_id = make_dataset()
     finished = [finished_in_process(dataset_id) for _ in range(4)]  # thresholds need finished runs
-    queued = [jobs.enqueue(dataset_id, CONFIG) for _ in range(6)]
+    queued = [enqueue(dataset_id, CONFIG) for _ in range(6)]
     sessions = [Session("A", 1, finished[:2]), Session("B", 2, finished[2:])]
     started = [workers(step_seconds=0.02), workers(step_seconds=0.02)]  # progress and curve points every step
 
-    wait_for(lambda: any(jobs.get_run(r).status == "running" for r in queued), timeout=60, every=0.05)
+    wait_for(lambda: any(get_run(r).status == "running" for r in queued), timeout=60, every=0.05)
     until = time.monotonic() + SESSION_SECONDS
     threads = [threading.Thread(target=s.click_around, args=(dataset_id, until)) for s in sessions]
     for thread in threads:
@@ -106,10 +109,10 @@ def test_two_sessions_and_two_workers_write_at_once_without_locking_or_losing_an
     assert [(s.name, repr(e)) for s in sessions for e in s.errors] == []
     assert all(s.actions > 20 for s in sessions), [s.actions for s in sessions]  # they really kept writing
     created = queued + [r for s in sessions for r in s.new_runs]
-    wait_for(lambda: all(jobs.get_run(r).status not in ACTIVE_STATES for r in created), timeout=120, every=0.2)
+    wait_for(lambda: all(get_run(r).status not in ACTIVE_STATES for r in created), timeout=120, every=0.2)
     # ... nor the workers or their training processes (a database error there fails the run or kills the worker)
     assert [w.poll() for w in started] == [None, None]
-    runs = {r.id: r for r in jobs.list_runs()}
+    runs = {r.id: r for r in list_runs()}
     assert {r.id: r.error for r in runs.values() if r.status == "failed"} == {}
 
     # 2) every run asked for exists once, ran once, and ended where it should
@@ -123,7 +126,7 @@ def test_two_sessions_and_two_workers_write_at_once_without_locking_or_losing_an
             assert runs[run_id].status in expected, (s.name, run_id, answer, runs[run_id].status)
     for run in runs.values():
         if run.status == "succeeded":
-            assert len(jobs.predictions(run.id)) == 8, run.id
+            assert len(predictions(run.id)) == 8, run.id
     # 3) the last threshold each session saved is the one stored
     for s in sessions:
         assert {r: runs[r].threshold for r in s.thresholds} == pytest.approx(s.thresholds), s.name

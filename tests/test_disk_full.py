@@ -17,7 +17,9 @@ import pytest
 from core.artifacts import DISK_FULL_SAVING, DISK_FULL_WRITING, DiskFullError, is_disk_full, model_files_missing
 from core.catalog import ModelLoadError
 from core.runner import failure_message
-from storage import jobs
+from storage.paths import run_dir, run_files
+from storage.run_requests import enqueue, retry_run
+from storage.runs import get_run
 from tests.conftest import ROOT
 from tests.full_disk import set_disk_limit
 from tests.test_worker import wait_for
@@ -74,7 +76,7 @@ def small_disk_worker():
 
 
 def finished(run_id: int):
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     return run if run.status not in ("queued", "running") else None
 
 
@@ -84,16 +86,16 @@ def test_a_full_disk_while_saving_fails_the_run_cleanly_and_the_worker_goes_on(s
 
     dataset_id = make_dataset(rows=60)
     set_disk_limit(LIMIT_BYTES)
-    full = jobs.enqueue(dataset_id, TINY_BERT_LORA)
+    full = enqueue(dataset_id, TINY_BERT_LORA)
     run = wait_for(lambda: finished(full), timeout=180, every=0.2)
 
     # 1) failed, in one plain sentence; the details (the kernel's refusal) are in the log
     assert (run.status, run.error) == ("failed", DISK_FULL_SAVING)
-    log = jobs.log_path(full).read_text()
+    log = run_files(full).log.read_text()
     assert run.message == "Failed" and "File too large" in log
     # 2) nothing that could be loaded as if complete, and no half-written files left taking space
-    folder = jobs.run_dir(full)
-    assert not (folder / "model").exists() and not (folder / "adapter").exists()
+    folder = run_dir(full)
+    assert not run_files(full).model.exists() and not run_files(full).adapter.exists()
     assert [p.name for p in folder.iterdir() if p.name.startswith(".saving")] == []
     assert model_files_missing(folder)
     with pytest.raises(ModelLoadError, match="No saved model was found"):
@@ -101,10 +103,10 @@ def test_a_full_disk_while_saving_fails_the_run_cleanly_and_the_worker_goes_on(s
 
     # 3) the user frees space and presses Retry: the same worker trains it and the model loads
     set_disk_limit(None)
-    retry = jobs.retry_run(full)
+    retry = retry_run(full)
     again = wait_for(lambda: finished(retry), timeout=180, every=0.2)
     assert (again.status, again.error) == ("succeeded", "")
     assert again.worker_id == run.worker_id and small_disk_worker.poll() is None
-    assert not model_files_missing(jobs.run_dir(retry))
-    (probabilities,) = load_predictor(jobs.run_dir(retry)).predict(["win cash now 3"])
+    assert not model_files_missing(run_dir(retry))
+    (probabilities,) = load_predictor(run_dir(retry)).predict(["win cash now 3"])
     assert set(probabilities) == {"ham", "spam"}

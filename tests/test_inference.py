@@ -109,10 +109,10 @@ def test_cli_predict_prints_what_the_saved_model_says(tuneboard_home, capsys):
     text = "WINNER!! Claim your FREE prize now"
     assert cli_main(["predict", "--run", str(run_id), "--text", text, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    from storage import jobs
     from storage.paths import data_home
+    from storage.runs import get_run
 
-    (expected,) = load_predictor(data_home() / jobs.get_run(run_id).artifact_dir).predict([text])
+    (expected,) = load_predictor(data_home() / get_run(run_id).artifact_dir).predict([text])
     (item,) = out["predictions"]
     assert item["input"] == text and item["label"] == max(expected, key=expected.get)
     assert item["probabilities"] == pytest.approx(expected, abs=1e-6)

@@ -1,4 +1,6 @@
-"""The job store's verbs (storage/jobs.py): claiming, progress, outcomes, requests, orphan detection."""
+"""The job store: the queue's verbs (storage/run_queue.py), the requests of pages and the CLI
+(storage/run_requests.py) and the worker registry (storage/workers.py): claiming, progress, outcomes, requests,
+orphan detection."""
 
 from __future__ import annotations
 
@@ -10,9 +12,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from storage import jobs
+from storage import run_queue
 from storage.db import session_factory
 from storage.models import Run, utcnow
+from storage.paths import run_dir, run_files
+from storage.processes import process_identity
+from storage.run_requests import (
+    JobError, clone_run, delete_run, enqueue, enqueue_claimed, request_cancel, request_resume, retry_run,
+)
+from storage.runs import get_run, list_runs, metric_points, predictions
+from storage.workers import alive_workers, register_worker, stop_worker
 from tests.tiny_training import make_dataset
 
 CONFIG = {"model": "minilm", "method": "lora", "preset": "quick"}
@@ -26,24 +35,24 @@ def _claim_all(home: str, worker: str, start, out) -> None:
     session_factory()  # connect and migrate before the start line, so all processes race from the same moment
     start.wait()
     got = []
-    while (claimed := jobs.claim_next(worker)) is not None:
+    while (claimed := run_queue.claim_next(worker)) is not None:
         got.append(claimed[0])
     out.put((worker, got))
 
 
 def test_claim_next_takes_the_oldest_queued_run_once():
     dataset_id = make_dataset()
-    first, second = jobs.enqueue(dataset_id, CONFIG), jobs.enqueue(dataset_id, CONFIG)
-    assert jobs.claim_next("w1") == (first, False)
-    assert jobs.claim_next("w2") == (second, False)
-    assert jobs.claim_next("w1") is None
-    run = jobs.get_run(first)
+    first, second = enqueue(dataset_id, CONFIG), enqueue(dataset_id, CONFIG)
+    assert run_queue.claim_next("w1") == (first, False)
+    assert run_queue.claim_next("w2") == (second, False)
+    assert run_queue.claim_next("w1") is None
+    run = get_run(first)
     assert (run.status, run.worker_id, run.attempt, run.dataset.name) == ("running", "w1", 1, "tiny")
 
 
 def test_four_processes_claim_a_hundred_runs_each_exactly_once(tuneboard_home):
     dataset_id = make_dataset()
-    queued = [jobs.enqueue(dataset_id, CONFIG) for _ in range(100)]
+    queued = [enqueue(dataset_id, CONFIG) for _ in range(100)]
     context = multiprocessing.get_context("spawn")
     start, out = context.Barrier(4), context.Queue()
     processes = [context.Process(target=_claim_all, args=(str(tuneboard_home), f"w{i}", start, out)) for i in range(4)]
@@ -55,133 +64,133 @@ def test_four_processes_claim_a_hundred_runs_each_exactly_once(tuneboard_home):
     claimed = [run_id for got in results.values() for run_id in got]
     assert sorted(claimed) == queued  # every run once, none twice
     assert sum(1 for got in results.values() if got) >= 2  # they really raced
-    assert {r.worker_id for r in jobs.list_runs()} <= set(results)
+    assert {r.worker_id for r in list_runs()} <= set(results)
 
 
 def test_progress_is_written_only_by_the_owning_worker():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    assert jobs.report_progress(run_id, "w1", step=5, total_steps=20, epoch=0.5, message="Epoch 1/2", eta_seconds=9.0)
-    assert not jobs.report_progress(run_id, "intruder", step=19, total_steps=20, epoch=1.9)
-    run = jobs.get_run(run_id)
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    assert run_queue.report_progress(run_id, "w1", step=5, total_steps=20, epoch=0.5, message="Epoch 1/2", eta_seconds=9.0)
+    assert not run_queue.report_progress(run_id, "intruder", step=19, total_steps=20, epoch=1.9)
+    run = get_run(run_id)
     assert (run.step, run.progress, run.message, run.eta_seconds) == (5, 0.25, "Epoch 1/2", 9.0)
 
 
 def test_finish_stores_metrics_predictions_and_relative_artifact_dir(tuneboard_home):
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    jobs.add_metric_points(run_id, [(1, 0.1, "train_loss", 0.9), (10, 1.0, "val_accuracy", 0.8)])
-    predictions = [{"example_index": 3, "true_label": "spam", "predicted_label": "ham", "confidence": 0.6,
-                    "probabilities": [0.6, 0.4]}]
-    assert not jobs.finish(run_id, "intruder", metrics={}, predictions=[], trainable_params=1, total_params=1,
-                           train_seconds=1.0, samples_per_second=1.0, device="cpu", artifact_dir="x", size_bytes=1)
-    assert jobs.finish(run_id, "w1", metrics={"accuracy": 0.75, "per_class": {"ham": {"f1": 0.8}}},
-                       predictions=predictions, trainable_params=100, total_params=1000, train_seconds=12.5,
-                       samples_per_second=40.0, device="cpu", artifact_dir=jobs.run_dir(run_id), size_bytes=2048)
-    run = jobs.get_run(run_id)
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_queue.add_metric_points(run_id, [(1, 0.1, "train_loss", 0.9), (10, 1.0, "val_accuracy", 0.8)])
+    predicted = [{"example_index": 3, "true_label": "spam", "predicted_label": "ham", "confidence": 0.6,
+                  "probabilities": [0.6, 0.4]}]
+    assert not run_queue.finish(run_id, "intruder", metrics={}, predictions=[], trainable_params=1, total_params=1,
+                                train_seconds=1.0, samples_per_second=1.0, device="cpu", artifact_dir="x", size_bytes=1)
+    assert run_queue.finish(run_id, "w1", metrics={"accuracy": 0.75, "per_class": {"ham": {"f1": 0.8}}},
+                            predictions=predicted, trainable_params=100, total_params=1000, train_seconds=12.5,
+                            samples_per_second=40.0, device="cpu", artifact_dir=run_dir(run_id), size_bytes=2048)
+    run = get_run(run_id)
     assert (run.status, run.progress, run.metrics["accuracy"], run.trainable_params) == ("succeeded", 1.0, 0.75, 100)
     assert run.artifact_dir == f"runs/{run_id}"
-    assert [(p.example_index, p.predicted_label, p.probabilities) for p in jobs.predictions(run_id)] == [(3, "ham", [0.6, 0.4])]
-    assert [(p.name, p.value) for p in jobs.metric_points(run_id)] == [("train_loss", 0.9), ("val_accuracy", 0.8)]
+    assert [(p.example_index, p.predicted_label, p.probabilities) for p in predictions(run_id)] == [(3, "ham", [0.6, 0.4])]
+    assert [(p.name, p.value) for p in metric_points(run_id)] == [("train_loss", 0.9), ("val_accuracy", 0.8)]
 
 
 def test_cancel_of_a_queued_run_is_immediate_and_of_a_running_run_is_a_request():
     dataset_id = make_dataset()
-    queued, running = jobs.enqueue(dataset_id, CONFIG), jobs.enqueue(dataset_id, CONFIG)
-    jobs.claim_next("w1")  # both are running now
-    jobs.claim_next("w1")
-    third = jobs.enqueue(dataset_id, CONFIG)
-    assert jobs.request_cancel(third) == "cancelled"
-    assert jobs.get_run(third).status == "cancelled"
-    assert jobs.request_cancel(running) == "running"
-    run = jobs.get_run(running)
+    queued, running = enqueue(dataset_id, CONFIG), enqueue(dataset_id, CONFIG)
+    run_queue.claim_next("w1")  # both are running now
+    run_queue.claim_next("w1")
+    third = enqueue(dataset_id, CONFIG)
+    assert request_cancel(third) == "cancelled"
+    assert get_run(third).status == "cancelled"
+    assert request_cancel(running) == "running"
+    run = get_run(running)
     assert (run.status, run.cancel_requested) == ("running", True)
-    assert jobs.cancel_requested_among([queued, running]) == {running}
-    with pytest.raises(jobs.JobError, match="already cancelled"):
-        jobs.request_cancel(third)
+    assert run_queue.cancel_requested_among([queued, running]) == {running}
+    with pytest.raises(JobError, match="already cancelled"):
+        request_cancel(third)
 
 
 def test_runs_of_dead_or_silent_workers_are_marked_interrupted():
     dataset_id = make_dataset()
-    dead_local, alive_local, silent_remote, fresh_remote = (jobs.enqueue(dataset_id, CONFIG) for _ in range(4))
+    dead_local, alive_local, silent_remote, fresh_remote = (enqueue(dataset_id, CONFIG) for _ in range(4))
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_identity = jobs.process_identity().rsplit(":", 2)[0] + f":{finished.stdout.strip()}:1"
-    for run_id, owner in [(dead_local, dead_identity), (alive_local, jobs.process_identity()),
+    dead_identity = process_identity().rsplit(":", 2)[0] + f":{finished.stdout.strip()}:1"
+    for run_id, owner in [(dead_local, dead_identity), (alive_local, process_identity()),
                           (silent_remote, "other-host:1:1"), (fresh_remote, "other-host:2:2")]:
-        assert jobs.claim_next(owner)[0] == run_id
+        assert run_queue.claim_next(owner)[0] == run_id
     with session_factory().begin() as s:
         s.execute(update(Run).where(Run.id == silent_remote).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
-    assert sorted(jobs.interrupt_orphaned_runs()) == [dead_local, silent_remote]
-    assert [jobs.get_run(r).status for r in (dead_local, alive_local, silent_remote, fresh_remote)] == [
+    assert sorted(run_queue.interrupt_orphaned_runs()) == [dead_local, silent_remote]
+    assert [get_run(r).status for r in (dead_local, alive_local, silent_remote, fresh_remote)] == [
         "interrupted", "running", "interrupted", "running"]
-    assert "Resume" in jobs.get_run(dead_local).message
+    assert "Resume" in get_run(dead_local).message
 
 
 def test_resume_needs_a_checkpoint_and_is_claimed_as_a_resume():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    jobs.mark_interrupted(run_id, "w1", "Interrupted")
-    with pytest.raises(jobs.JobError, match="no checkpoint"):
-        jobs.request_resume(run_id)
-    (jobs.run_dir(run_id) / "checkpoint").mkdir(parents=True)
-    (jobs.run_dir(run_id) / "checkpoint" / "state.pt").write_bytes(b"x")
-    jobs.request_resume(run_id)
-    assert jobs.claim_next("w2") == (run_id, True)
-    run = jobs.get_run(run_id)
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_queue.mark_interrupted(run_id, "w1", "Interrupted")
+    with pytest.raises(JobError, match="no checkpoint"):
+        request_resume(run_id)
+    run_files(run_id).checkpoint.mkdir(parents=True)
+    (run_files(run_id).checkpoint / "state.pt").write_bytes(b"x")
+    request_resume(run_id)
+    assert run_queue.claim_next("w2") == (run_id, True)
+    run = get_run(run_id)
     assert (run.status, run.attempt, run.worker_id) == ("running", 2, "w2")
 
 
 def test_resume_of_a_running_run_is_refused():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    with pytest.raises(jobs.JobError, match="only interrupted, cancelled or failed"):
-        jobs.request_resume(run_id)
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    with pytest.raises(JobError, match="only interrupted, cancelled or failed"):
+        request_resume(run_id)
 
 
 def test_retry_and_clone_queue_new_runs_with_the_settings():
-    run_id = jobs.enqueue(make_dataset(), CONFIG, name="first")
-    with pytest.raises(jobs.JobError, match="still queued"):
-        jobs.retry_run(run_id)
-    jobs.claim_next("w1")
-    jobs.fail(run_id, "w1", "The model could not be loaded.")
-    retry = jobs.retry_run(run_id)
-    clone = jobs.clone_run(run_id, config={**CONFIG, "method": "head"})
-    assert [(r.id, r.status, r.config["method"]) for r in jobs.list_runs()] == [
+    run_id = enqueue(make_dataset(), CONFIG, name="first")
+    with pytest.raises(JobError, match="still queued"):
+        retry_run(run_id)
+    run_queue.claim_next("w1")
+    run_queue.fail(run_id, "w1", "The model could not be loaded.")
+    retry = retry_run(run_id)
+    clone = clone_run(run_id, config={**CONFIG, "method": "head"})
+    assert [(r.id, r.status, r.config["method"]) for r in list_runs()] == [
         (clone, "queued", "head"), (retry, "queued", "lora"), (run_id, "failed", "lora")]
-    assert jobs.get_run(retry).name == f"Retry of run {run_id}: first"
-    assert jobs.get_run(run_id).error == "The model could not be loaded."
+    assert get_run(retry).name == f"Retry of run {run_id}: first"
+    assert get_run(run_id).error == "The model could not be loaded."
 
 
 def test_alive_workers_follow_heartbeat_and_stop():
-    me = jobs.process_identity()
-    jobs.register_worker(me)
-    jobs.register_worker("other-host:5:5")
+    me = process_identity()
+    register_worker(me)
+    register_worker("other-host:5:5")
     with session_factory().begin() as s:
         from storage.models import Worker
 
         s.execute(update(Worker).where(Worker.id == "other-host:5:5").values(heartbeat_at=utcnow() - timedelta(minutes=5)))
-    assert [w.id for w in jobs.alive_workers()] == [me]
-    jobs.stop_worker(me)
-    assert jobs.alive_workers() == []
+    assert [w.id for w in alive_workers()] == [me]
+    stop_worker(me)
+    assert alive_workers() == []
 
 
 def test_enqueue_on_a_missing_dataset_says_so():
-    with pytest.raises(jobs.JobError, match="does not exist"):
-        jobs.enqueue(999, CONFIG)
+    with pytest.raises(JobError, match="does not exist"):
+        enqueue(999, CONFIG)
 
 
 def test_log_tail_returns_the_last_lines():
-    jobs.run_dir(7).mkdir(parents=True)
-    jobs.log_path(7).write_text("".join(f"line {i}\n" for i in range(500)))
-    assert jobs.log_tail(7, lines=3).splitlines() == ["line 497", "line 498", "line 499"]
-    assert jobs.log_tail(8) == ""
+    run_dir(7).mkdir(parents=True)
+    run_files(7).log.write_text("".join(f"line {i}\n" for i in range(500)))
+    assert run_files(7).log_tail(lines=3).splitlines() == ["line 497", "line 498", "line 499"]
+    assert run_files(8).log_tail() == ""
 
 
 def test_a_run_the_cli_trains_itself_is_never_claimable():
-    run_id = jobs.enqueue_claimed(make_dataset(), CONFIG, "cli:1:1")
-    run = jobs.get_run(run_id)
+    run_id = enqueue_claimed(make_dataset(), CONFIG, "cli:1:1")
+    run = get_run(run_id)
     assert (run.status, run.worker_id, run.attempt) == ("running", "cli:1:1", 1)
-    assert jobs.claim_next("w1") is None
+    assert run_queue.claim_next("w1") is None
 
 
 # ---------------------------------------------------------------- deleting a run
@@ -192,9 +201,9 @@ def finished_run(dataset_id: int) -> int:
     from core.runner import execute_run
     from tests.tiny_training import train_tiny
 
-    run_id = jobs.enqueue(dataset_id, {"model": "tiny", "epochs": 1})
-    worker_id = jobs.process_identity()
-    assert jobs.claim_next(worker_id) == (run_id, False)
+    run_id = enqueue(dataset_id, {"model": "tiny", "epochs": 1})
+    worker_id = process_identity()
+    assert run_queue.claim_next(worker_id) == (run_id, False)
     assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
     return run_id
 
@@ -215,27 +224,27 @@ def test_deleting_a_finished_run_removes_its_rows_and_its_folder_and_nothing_els
     dataset_id = make_dataset()
     doomed, kept = finished_run(dataset_id), finished_run(dataset_id)
     assert rows_of(doomed)[0] == 1 and rows_of(doomed)[1] > 0 and rows_of(doomed)[2] == 8
-    jobs.delete_run(doomed)
+    delete_run(doomed)
     assert rows_of(doomed) == (0, 0, 0)
-    assert not jobs.run_dir(doomed).exists()
+    assert not run_dir(doomed).exists()
     assert [p.name for p in (tuneboard_home / "runs").iterdir()] == [str(kept)]  # nothing set aside is left
-    assert rows_of(kept)[0] == 1 and rows_of(kept)[2] == 8 and jobs.log_path(kept).exists()
-    with pytest.raises(jobs.JobError, match=f"There is no run {doomed}"):
-        jobs.delete_run(doomed)
+    assert rows_of(kept)[0] == 1 and rows_of(kept)[2] == 8 and run_files(kept).log.exists()
+    with pytest.raises(JobError, match=f"There is no run {doomed}"):
+        delete_run(doomed)
 
 
 @pytest.mark.parametrize("status", ["queued", "running"])
 def test_deleting_a_queued_or_running_run_is_refused_and_changes_nothing(status):
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    run_id = enqueue(make_dataset(), CONFIG)
     if status == "running":
-        jobs.claim_next("w1")
-        jobs.run_dir(run_id).mkdir(parents=True)
-        jobs.log_path(run_id).write_text("training\n")
-    with pytest.raises(jobs.JobError, match=f"Run {run_id} is {status}; cancel it first, then delete it.") as refused:
-        jobs.delete_run(run_id)
+        run_queue.claim_next("w1")
+        run_dir(run_id).mkdir(parents=True)
+        run_files(run_id).log.write_text("training\n")
+    with pytest.raises(JobError, match=f"Run {run_id} is {status}; cancel it first, then delete it.") as refused:
+        delete_run(run_id)
     assert refused.value.code == "still_active"
-    assert jobs.get_run(run_id).status == status
-    assert status == "queued" or jobs.log_path(run_id).read_text() == "training\n"
+    assert get_run(run_id).status == status
+    assert status == "queued" or run_files(run_id).log.read_text() == "training\n"
 
 
 def test_a_delete_racing_a_resume_waits_for_it_and_then_refuses_with_the_folder_untouched():
@@ -253,20 +262,20 @@ def test_a_delete_racing_a_resume_waits_for_it_and_then_refuses_with_the_folder_
 
     def delete() -> None:
         try:
-            jobs.delete_run(run_id)
+            delete_run(run_id)
         except BaseException as error:  # noqa: BLE001 - handed to the test thread
             errors.append(error)
 
     deleting = threading.Thread(target=delete)
     deleting.start()
     time.sleep(1.0)  # the delete has read "succeeded" and now waits on the lock
-    assert deleting.is_alive() and jobs.run_dir(run_id).is_dir()
+    assert deleting.is_alive() and run_dir(run_id).is_dir()
     worker_session.commit()
     worker_session.close()
     deleting.join(timeout=30)
     [error] = errors
-    assert isinstance(error, jobs.JobError) and "was just started again" in str(error)
-    assert rows_of(run_id) == before and jobs.log_path(run_id).exists()
+    assert isinstance(error, JobError) and "was just started again" in str(error)
+    assert rows_of(run_id) == before and run_files(run_id).log.exists()
 
 
 def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consistent():
@@ -274,7 +283,7 @@ def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consis
 
     dataset_id = make_dataset()
     first, second = finished_run(dataset_id), finished_run(dataset_id)
-    jobs.delete_run(first)
-    assert [r.id for r in jobs.list_runs()] == [second]
+    delete_run(first)
+    assert [r.id for r in list_runs()] == [second]
     assert delete_dataset(dataset_id)  # deleting the dataset afterwards still removes the rest
-    assert jobs.list_runs() == [] and not jobs.run_dir(second).exists()
+    assert list_runs() == [] and not run_dir(second).exists()

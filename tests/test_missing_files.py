@@ -14,7 +14,11 @@ import pytest
 
 from core.artifacts import missing_model_message, model_files_missing
 from core.runner import execute_run
-from storage import jobs
+from storage import run_queue
+from storage.paths import run_dir, run_files
+from storage.processes import process_identity
+from storage.run_requests import enqueue
+from storage.runs import get_run, list_runs
 from tests.conftest import ROOT
 from tests.finished_runs import text_run, use_run
 from tests.test_predict_page import open_predict
@@ -22,8 +26,8 @@ from tests.test_results_page import metric, open_results
 from tests.test_runs_page import open_runs_page
 from tests.tiny_training import make_dataset, train_tiny
 
-REMOVED = {"model folder": lambda run_id: jobs.run_dir(run_id) / "model",
-           "whole run folder": lambda run_id: jobs.run_dir(run_id)}
+REMOVED = {"model folder": lambda run_id: run_files(run_id).model,
+           "whole run folder": lambda run_id: run_dir(run_id)}
 
 
 @pytest.fixture(params=list(REMOVED))
@@ -36,9 +40,9 @@ def run_without_model(request, tuneboard_home) -> int:
 
 def test_a_model_folder_without_its_weights_is_missing_too(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
-    folder = jobs.run_dir(run_id)
+    folder = run_dir(run_id)
     assert not model_files_missing(folder)
-    (folder / "model" / "model.safetensors").unlink()  # tuneboard.json alone does not make a model
+    (run_files(run_id).model / "model.safetensors").unlink()  # tuneboard.json alone does not make a model
     assert model_files_missing(folder)
 
 
@@ -47,7 +51,7 @@ def test_results_show_the_stored_numbers_and_say_the_model_files_are_missing(run
     assert [w.value for w in at.warning if "model files" in w.value] == [
         f"{missing_model_message(run_without_model)} The numbers below are the ones stored when it finished; "
         "it cannot predict until retrained."]
-    stored = jobs.get_run(run_without_model).metrics
+    stored = get_run(run_without_model).metrics
     assert metric(at, "Accuracy").value == f"{stored['accuracy']:.1%}"
     assert metric(at, "Macro-F1").value == f"{stored['macro_f1']:.1%}"
 
@@ -74,9 +78,9 @@ def test_runs_page_says_so_and_offers_retry(run_without_model):
     assert missing_model_message(run_without_model) in [w.value for w in at.warning]
     at.button(key=f"runs_retry_{run_without_model}").click().run()
     assert not at.exception
-    retry = max(r.id for r in jobs.list_runs())
-    assert retry != run_without_model and jobs.get_run(retry).status == "queued"
-    assert jobs.get_run(retry).config == jobs.get_run(run_without_model).config
+    retry = max(r.id for r in list_runs())
+    assert retry != run_without_model and get_run(retry).status == "queued"
+    assert get_run(retry).config == get_run(run_without_model).config
 
 
 def test_a_succeeded_run_with_its_model_offers_no_retry(tuneboard_home):
@@ -93,11 +97,11 @@ DATASET_MISSING = ("The files of dataset '{}' are missing, so it cannot be train
 
 def test_a_deleted_dataset_folder_keeps_results_and_says_so_on_runs(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
-    dataset = jobs.get_run(run_id).dataset
+    dataset = get_run(run_id).dataset
     shutil.rmtree(tuneboard_home / dataset.path)
     at = open_results(run_id)
     assert "The dataset's files are missing" in " ".join(w.value for w in at.warning)
-    assert metric(at, "Accuracy").value == f"{jobs.get_run(run_id).metrics['accuracy']:.1%}"
+    assert metric(at, "Accuracy").value == f"{get_run(run_id).metrics['accuracy']:.1%}"
     at = open_runs_page(run_id)
     assert not at.exception
     assert DATASET_MISSING.format(dataset.name) in [w.value for w in at.warning]
@@ -105,9 +109,9 @@ def test_a_deleted_dataset_folder_keeps_results_and_says_so_on_runs(tuneboard_ho
 
 def test_training_on_a_deleted_dataset_fails_in_one_sentence(tuneboard_home):
     dataset_id = make_dataset(name="tickets")
-    run_id = jobs.enqueue(dataset_id, {"model": "tiny"})
+    run_id = enqueue(dataset_id, {"model": "tiny"})
     shutil.rmtree(tuneboard_home / "datasets" / str(dataset_id))
-    worker_id = jobs.process_identity()
-    jobs.claim_next(worker_id)
+    worker_id = process_identity()
+    run_queue.claim_next(worker_id)
     assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "failed"
-    assert jobs.get_run(run_id).error == DATASET_MISSING.format("tickets")
+    assert get_run(run_id).error == DATASET_MISSING.format("tickets")

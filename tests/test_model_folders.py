@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.catalog import NO_SUCH_FOLDER, ModelLoadError, checked_model_name, resolve_model
-from storage import jobs
+from storage.runs import list_runs
 from tests.conftest import ROOT
 from tests.finished_runs import text_run
 from tests.tiny_training import make_dataset
@@ -79,5 +79,5 @@ def test_a_finished_run_under_tuneboard_model_dirs_trains_from_the_train_page(tm
     cards = {m.label: m.value for m in at.metric}
     assert cards["Trainable parameters"] not in ("", "—", "0")
     at.button(key="train_launch").click().run()
-    [run] = jobs.list_runs()
+    [run] = list_runs()
     assert (run.dataset_id, run.config["model"]) == (dataset_id, str((models / "spam-model").resolve()))

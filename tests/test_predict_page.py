@@ -18,9 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 import core.inference
 from core.inference import load_predictor
-from storage import jobs
 from storage.paths import data_home
 from storage.results import save_threshold
+from storage.runs import get_run
 from tests.conftest import ROOT
 from tests.finished_runs import image_run, text_run, use_run
 from tests.test_bad_inputs import zip_bomb
@@ -54,7 +54,7 @@ def table(block, *columns: str) -> pd.DataFrame:
 
 def reference(run_id: int, inputs: list) -> list[dict[str, float]]:
     """What the saved model itself says, loaded afresh outside the page."""
-    return load_predictor(data_home() / jobs.get_run(run_id).artifact_dir).predict(inputs)
+    return load_predictor(data_home() / get_run(run_id).artifact_dir).predict(inputs)
 
 
 def test_a_typed_text_gets_the_models_label_probabilities_and_timing(tuneboard_home):
@@ -80,7 +80,7 @@ def cli_predict(home, run_id: int, *args: str) -> dict:
 
 def test_the_page_agrees_with_the_command_line(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
-    labels = jobs.get_run(run_id).dataset.labels
+    labels = get_run(run_id).dataset.labels
     for threshold in (None, 0.2):  # without a saved threshold, and with one that can change the answer
         save_threshold(run_id, threshold)
         cli = cli_predict(tuneboard_home, run_id, "--text", SPAMMY)
@@ -93,7 +93,7 @@ def test_the_page_agrees_with_the_command_line(tuneboard_home):
 
 def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
-    labels = jobs.get_run(run_id).dataset.labels
+    labels = get_run(run_id).dataset.labels
     (expected,) = reference(run_id, [SPAMMY])
     # A threshold just under the second class's probability makes it the answer, even when it is not the argmax.
     save_threshold(run_id, expected[labels[1]] - 0.01)
@@ -158,7 +158,7 @@ def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tun
     scored = table(at, "input", "predicted", "confidence")
     assert scored["input"].tolist() == texts
     expected = reference(run_id, texts)
-    labels = jobs.get_run(run_id).dataset.labels
+    labels = get_run(run_id).dataset.labels
     for row, probabilities in zip(scored.to_dict("records"), expected):
         assert [row[f"P({label})"] for label in labels] == pytest.approx([probabilities[l] for l in labels], abs=1e-6)
         assert row["predicted"] == max(probabilities, key=probabilities.get)

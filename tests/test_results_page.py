@@ -12,8 +12,8 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from streamlit.testing.v1 import AppTest
 
-from storage import jobs
 from storage.paths import data_home
+from storage.runs import get_run, predictions
 from tests.conftest import ROOT
 from tests.finished_runs import image_run, text_run, use_run
 
@@ -30,10 +30,10 @@ def open_results(run_id: int | None = None) -> AppTest:
 
 def stored_rows(run_id: int) -> tuple[dict, pd.DataFrame]:
     """The run's stored metrics and its prediction rows (as the job store returns them), plus the examples."""
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     rows = pd.DataFrame([{"example_index": p.example_index, "true": p.true_label, "predicted": p.predicted_label,
                           "confidence": p.confidence, "probabilities": p.probabilities}
-                         for p in jobs.predictions(run_id)])
+                         for p in predictions(run_id)])
     examples = pd.read_csv(data_home() / run.dataset.path / "examples.csv", dtype=str, keep_default_na=False)
     rows["input"] = examples.loc[rows["example_index"], "input"].to_numpy()
     return run.metrics, rows
@@ -149,7 +149,7 @@ def test_threshold_changes_precision_and_recall_and_is_saved(tuneboard_home):
     at.button(key=f"results_save_threshold_{run_id}").click().run()
     assert not at.exception
     assert at.success[0].value == f"Saved: {rarer} when P({rarer}) ≥ 0.70."
-    stored = jobs.get_run(run_id).threshold  # kept on P(labels[1]) whichever class the user looked from
+    stored = get_run(run_id).threshold  # kept on P(labels[1]) whichever class the user looked from
     assert stored == pytest.approx(0.7 if rarer == labels[1] else 0.3)
     assert any("Saved threshold: 0.70 on P(" in c.value for c in at.caption)
 
@@ -162,7 +162,7 @@ def test_compare_lists_the_run_with_its_baselines(tuneboard_home):
     run_row = compared[compared["run"].str.startswith(f"#{run_id} ")].iloc[0]
     assert run_row["accuracy"] == pytest.approx(metrics["accuracy"]) and bool(run_row["best"])
     assert (run_row["model"], run_row["method"]) == ("tiny-bert", "full")
-    assert run_row["trainable parameters"] == jobs.get_run(run_id).trainable_params
+    assert run_row["trainable parameters"] == get_run(run_id).trainable_params
     majority = compared[compared["run"] == "Always the most common class"].iloc[0]
     assert majority["macro-F1"] == pytest.approx(metrics["baselines"]["majority"]["macro_f1"])
     assert majority["trainable parameters"] == 0

@@ -5,7 +5,12 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core.runner import execute_run
-from storage import jobs
+from storage import run_queue
+from storage.paths import run_dir, run_files
+from storage.processes import process_identity
+from storage.run_requests import enqueue
+from storage.runs import get_run, list_runs
+from storage.workers import register_worker
 from tests.conftest import ROOT
 from tests.tiny_training import make_dataset, train_tiny
 
@@ -27,13 +32,13 @@ def test_without_runs_the_page_points_to_train():
 
 def test_lists_runs_with_status_progress_and_eta():
     dataset_id = make_dataset(name="tickets")
-    queued = jobs.enqueue(dataset_id, CONFIG)
-    running = jobs.enqueue(dataset_id, {**CONFIG, "method": "full"})
-    jobs.claim_next("w1")  # takes `queued`, the older one ...
-    jobs.claim_next("w1")  # ... and `running`
-    jobs.mark_cancelled(queued, "w1")
-    jobs.report_progress(running, "w1", step=30, total_steps=40, epoch=1.5, message="Epoch 2/2", eta_seconds=75.0,
-                         samples_per_second=12.5)
+    queued = enqueue(dataset_id, CONFIG)
+    running = enqueue(dataset_id, {**CONFIG, "method": "full"})
+    run_queue.claim_next("w1")  # takes `queued`, the older one ...
+    run_queue.claim_next("w1")  # ... and `running`
+    run_queue.mark_cancelled(queued, "w1")
+    run_queue.report_progress(running, "w1", step=30, total_steps=40, epoch=1.5, message="Epoch 2/2", eta_seconds=75.0,
+                              samples_per_second=12.5)
     at = open_runs_page(running)
     assert not at.exception
     table = at.dataframe[0].value
@@ -44,9 +49,9 @@ def test_lists_runs_with_status_progress_and_eta():
 
 
 def test_a_finished_run_shows_curves_results_and_its_log():
-    run_id = jobs.enqueue(make_dataset(), {**CONFIG, "epochs": 2})
-    worker_id = jobs.process_identity()
-    jobs.claim_next(worker_id)
+    run_id = enqueue(make_dataset(), {**CONFIG, "epochs": 2})
+    worker_id = process_identity()
+    run_queue.claim_next(worker_id)
     assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
     at = open_runs_page(run_id)
     assert not at.exception
@@ -59,54 +64,54 @@ def test_a_finished_run_shows_curves_results_and_its_log():
 
 
 def test_cancel_a_queued_run_from_the_page():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
+    run_id = enqueue(make_dataset(), CONFIG)
     at = open_runs_page(run_id)
     at.button(key=f"runs_cancel_{run_id}").click().run()
     assert not at.exception
-    assert jobs.get_run(run_id).status == "cancelled"
+    assert get_run(run_id).status == "cancelled"
 
 
 def test_cancel_a_running_run_only_requests_it():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
     at = open_runs_page(run_id)
     at.button(key=f"runs_cancel_{run_id}").click().run()
     assert not at.exception
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert (run.status, run.cancel_requested) == ("running", True)
 
 
 def test_retry_and_clone_queue_new_runs_and_select_them():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    jobs.fail(run_id, "w1", "The model could not be loaded.")
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_queue.fail(run_id, "w1", "The model could not be loaded.")
     at = open_runs_page(run_id)
     assert "The model could not be loaded." in at.error[0].value
     at.button(key=f"runs_retry_{run_id}").click().run()
     assert not at.exception
-    retry = max(r.id for r in jobs.list_runs())
-    assert jobs.get_run(retry).status == "queued" and jobs.get_run(retry).config == jobs.get_run(run_id).config
+    retry = max(r.id for r in list_runs())
+    assert get_run(retry).status == "queued" and get_run(retry).config == get_run(run_id).config
     assert at.selectbox(key="runs_selected").value == retry
     at.button(key=f"runs_clone_{retry}").click().run()
-    assert len(jobs.list_runs()) == 3 and not at.exception
+    assert len(list_runs()) == 3 and not at.exception
 
 
 def test_resume_an_interrupted_run_with_a_checkpoint():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    jobs.mark_interrupted(run_id, "w1", "Interrupted: its worker stopped.")
-    (jobs.run_dir(run_id) / "checkpoint").mkdir(parents=True)
-    (jobs.run_dir(run_id) / "checkpoint" / "state.pt").write_bytes(b"x")
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_queue.mark_interrupted(run_id, "w1", "Interrupted: its worker stopped.")
+    run_files(run_id).checkpoint.mkdir(parents=True)
+    (run_files(run_id).checkpoint / "state.pt").write_bytes(b"x")
     at = open_runs_page(run_id)
     at.button(key=f"runs_resume_{run_id}").click().run()
     assert not at.exception
-    assert jobs.get_run(run_id).resume_requested
+    assert get_run(run_id).resume_requested
 
 
 def test_the_sidebar_tells_whether_a_worker_is_alive():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert "Worker: none running" in at.sidebar.caption[-1].value
-    jobs.register_worker(jobs.process_identity())  # this test process stands in as a live worker
+    register_worker(process_identity())  # this test process stands in as a live worker
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert at.sidebar.caption[-1].value == "Worker: 1 running, idle."
@@ -114,23 +119,23 @@ def test_the_sidebar_tells_whether_a_worker_is_alive():
 
 def test_delete_a_finished_run_from_the_page():
     dataset_id = make_dataset()
-    worker_id = jobs.process_identity()
-    kept = jobs.enqueue(dataset_id, CONFIG)
-    doomed = jobs.enqueue(dataset_id, CONFIG)
+    worker_id = process_identity()
+    kept = enqueue(dataset_id, CONFIG)
+    doomed = enqueue(dataset_id, CONFIG)
     for _ in (kept, doomed):
-        run_id, _resume = jobs.claim_next(worker_id)
+        run_id, _resume = run_queue.claim_next(worker_id)
         assert execute_run(run_id, worker_id, train_fn=train_tiny).status == "succeeded"
     at = open_runs_page(doomed)
     at.button(key=f"runs_delete_{doomed}").click().run()
     assert not at.exception
-    assert [r.id for r in jobs.list_runs()] == [kept] and not jobs.run_dir(doomed).exists()
+    assert [r.id for r in list_runs()] == [kept] and not run_dir(doomed).exists()
     assert at.selectbox(key="runs_selected").value == kept  # the page moved on to a run that exists
     assert at.dataframe[0].value["Run"].tolist() == [kept]
 
 
 def test_a_running_run_cannot_be_deleted_from_the_page():
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
     at = open_runs_page(run_id)
     assert not at.exception
     assert not [b for b in at.button if b.key == f"runs_delete_{run_id}"]
@@ -143,15 +148,15 @@ def test_settings_show_what_a_real_run_resolved_to_and_how_far_it_trained(tunebo
     at = open_runs_page(run_id)
     assert not at.exception
     shown = [j.value for j in at.json]
-    trained = jobs.get_run(run_id).training
+    trained = get_run(run_id).training
     assert trained["epochs_run"] >= 1 and trained["learning_rate"] > 0
     assert any('"epochs_run"' in value and f'"steps": {trained["steps"]}' in value for value in shown)
 
 
 def test_with_more_runs_than_the_table_lists_the_page_says_so():
     dataset_id = make_dataset()
-    for _ in range(501):  # one more than storage.jobs.list_runs returns by default
-        jobs.enqueue(dataset_id, CONFIG)
+    for _ in range(501):  # one more than storage.runs.list_runs returns by default
+        enqueue(dataset_id, CONFIG)
     at = open_runs_page()
     assert not at.exception
     assert len(at.dataframe[0].value) == 500
@@ -161,10 +166,10 @@ def test_with_more_runs_than_the_table_lists_the_page_says_so():
 def test_a_failure_inside_the_live_part_reads_as_one_sentence_with_the_traceback_folded_away(tuneboard_home):
     """The live overview and detail are fragments: their reruns never pass through app.py's handler, so they
     carry their own. The failure here: the run's log path is a folder (a damaged data folder)."""
-    run_id = jobs.enqueue(make_dataset(), CONFIG)
-    jobs.claim_next("w1")
-    jobs.log_path(run_id).parent.mkdir(parents=True, exist_ok=True)
-    jobs.log_path(run_id).mkdir()
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_files(run_id).log.parent.mkdir(parents=True, exist_ok=True)
+    run_files(run_id).log.mkdir()
     at = open_runs_page(run_id)
     [error] = at.error
     assert error.value.startswith("Something went wrong on this page: reload it to try again")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, select
 
-from storage.db import init_db, reset_engines, session_factory
+from storage.db import get_engine, init_db, reset_engines, session_factory
 from storage.models import QUEUED, Dataset, Run
 
 
@@ -24,6 +24,21 @@ def test_upgrade_keeps_existing_rows(tuneboard_home):
     with session_factory()() as s:
         (row,) = s.scalars(select(Dataset)).all()
         assert row.labels == ["a", "b"]
+
+
+def test_one_sessionmaker_per_engine_made_once(tmp_path):
+    first = session_factory()
+    assert session_factory() is first  # not a new sessionmaker per call
+    assert first.kw["bind"] is get_engine()
+    elsewhere = session_factory(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert elsewhere is not first and elsewhere.kw["bind"] is not first.kw["bind"]  # another engine, its own
+    reset_engines()  # tests switch data folders: the old engine is disposed, its sessionmaker forgotten
+    again = session_factory()
+    assert again is not first and again.kw["bind"] is get_engine() and session_factory() is again
+    with again.begin() as s:  # bound to the new engine, whose schema is there
+        s.add(Dataset(name="d", task="text"))
+    with again() as s:
+        assert s.scalars(select(Dataset.name)).all() == ["d"]
 
 
 def test_database_url_overrides_the_default(tmp_path, monkeypatch, tuneboard_home):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from storage import jobs
+from storage.runs import list_runs
 from tests.conftest import ROOT
 from tests.tiny_training import make_dataset
 
@@ -47,7 +47,7 @@ def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
 
     at.button(key="train_launch").click().run()
     assert not at.exception
-    [run] = jobs.list_runs()
+    [run] = list_runs()
     assert (run.status, run.dataset_id) == ("queued", dataset_id)
     assert {k: run.config[k] for k in ("model", "method", "preset", "epochs", "seed", "class_weighting")} == {
         "model": "tiny-bert", "method": "ia3", "preset": "balanced", "epochs": 2, "seed": 7, "class_weighting": True}
@@ -66,7 +66,7 @@ def test_compare_methods_queues_one_run_per_method():
     at.run()
     at.button(key="train_compare").click().run()
     assert not at.exception
-    runs = jobs.list_runs()
+    runs = list_runs()
     assert sorted(r.config["method"] for r in runs) == ["bitfit", "head", "lora"]
     assert {r.config["model"] for r in runs} == {"tiny-bert"} and {r.status for r in runs} == {"queued"}
     assert "Queued runs" in at.success[0].value
@@ -102,5 +102,5 @@ def test_an_image_dataset_offers_image_models_and_methods_only(image_dataset):
     assert "EfficientNet-Lite0 (ImageNet)" in at.radio(key="train_model_image").options
     assert at.number_input(key="train_adv_image_size") is not None
     at.button(key="train_launch").click().run()
-    [run] = jobs.list_runs()
+    [run] = list_runs()
     assert (run.dataset_id, run.config["model"], run.config["method"]) == (image_dataset, "tiny-image", "lora")

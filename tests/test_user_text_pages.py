@@ -22,9 +22,10 @@ from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
 from pages.shared.user_text import short
-from storage import jobs
 from storage.datasets import list_datasets
 from storage.results import save_threshold
+from storage.run_requests import enqueue
+from storage.runs import get_run
 from tests.conftest import ROOT
 from tests.finished_runs import HAM, SPAM, TrainedHome, messages, train_with_cli, use_run
 from tests.rendered_markdown import live_markup, rendered_text
@@ -145,7 +146,7 @@ def test_train_page_shows_names_as_plain_text(evil_run, tuneboard_home):
 
 def test_runs_page_shows_names_as_plain_text(evil_run, tuneboard_home):
     run_id = use_run(evil_run, tuneboard_home)
-    queued = jobs.enqueue(list_datasets()[0].id, {**jobs.get_run(run_id).config, "model": LONG}, name=HTML)
+    queued = enqueue(list_datasets()[0].id, {**get_run(run_id).config, "model": LONG}, name=HTML)
     at = open_page("runs", queued)
     assert at.selectbox(key="runs_selected").options[0] == f"#{queued} · {short(HTML)} · queued"
     shown = assert_shown_as_plain_text(at, minimum=2)

@@ -16,8 +16,10 @@ from streamlit.testing.v1 import AppTest
 
 from core.run_config import RunConfig
 from core.runner import execute_run
-from storage import jobs
+from storage import run_queue
 from storage.datasets import list_datasets
+from storage.processes import process_identity
+from storage.run_requests import enqueue
 from tests.conftest import ROOT
 from tests.finished_runs import TrainedHome, image_run, text_run, use_run
 
@@ -150,9 +152,9 @@ def add_failed_run(tmp_path) -> int:
     """A run that really fails in the real training code: its base model folder does not exist."""
     [dataset] = list_datasets()
     config = RunConfig(model=str(tmp_path / "deleted-model"), method="lora")
-    run_id = jobs.enqueue(dataset.id, config.to_dict(), name="lora · deleted model")
-    worker_id = jobs.process_identity()
-    assert jobs.claim_next(worker_id) == (run_id, False)
+    run_id = enqueue(dataset.id, config.to_dict(), name="lora · deleted model")
+    worker_id = process_identity()
+    assert run_queue.claim_next(worker_id) == (run_id, False)
     assert execute_run(run_id, worker_id).status == "failed"
     return run_id
 

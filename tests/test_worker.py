@@ -16,7 +16,12 @@ import psutil
 import pytest
 
 from core.runner import execute_run
-from storage import jobs
+from storage import run_queue
+from storage.paths import run_dir, run_files
+from storage.processes import process_identity
+from storage.run_requests import enqueue, request_cancel, request_resume
+from storage.runs import get_run, metric_points, predictions
+from storage.workers import alive_workers
 from tests.conftest import ROOT
 from tests.tiny_training import make_dataset, train_tiny
 
@@ -57,8 +62,8 @@ def workers():
 
 
 def claim(run_id: int) -> str:
-    worker_id = jobs.process_identity()
-    assert jobs.claim_next(worker_id) == (run_id, False)
+    worker_id = process_identity()
+    assert run_queue.claim_next(worker_id) == (run_id, False)
     return worker_id
 
 
@@ -66,29 +71,29 @@ def claim(run_id: int) -> str:
 
 
 def test_execute_run_records_result_predictions_curves_and_log():
-    run_id = jobs.enqueue(make_dataset(), {"model": "tiny", "method": "full", "epochs": 3})
+    run_id = enqueue(make_dataset(), {"model": "tiny", "method": "full", "epochs": 3})
     worker_id = claim(run_id)
     outcome = execute_run(run_id, worker_id, train_fn=train_tiny)
     assert outcome.status == "succeeded"
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert (run.status, run.step, run.total_steps, run.progress, run.metrics["steps"]) == ("succeeded", 30, 30, 1.0, 30)
-    assert len(jobs.predictions(run_id)) == 8  # the test split of make_dataset's 30 rows
-    points = jobs.metric_points(run_id)
+    assert len(predictions(run_id)) == 8  # the test split of make_dataset's 30 rows
+    points = metric_points(run_id)
     assert [p.step for p in points if p.name == "train_loss"] == list(range(1, 31))  # all kept, written in batches
     assert [p.value for p in points if p.name == "val_accuracy"] == pytest.approx([0.5 + 0.5 * k / 3 for k in (1, 2, 3)])
-    log = jobs.log_path(run_id).read_text()
+    log = run_files(run_id).log.read_text()
     assert "Run %d (attempt 1)" % run_id in log and "database bookkeeping took" in log
 
 
 def test_progress_writes_are_throttled(monkeypatch):
     """200 progress and 200 metric calls over ~2 s must cost a handful of database writes, not 400."""
     monkeypatch.setenv("TINY_STEP_SECONDS", "0.01")
-    run_id = jobs.enqueue(make_dataset(), {"model": "tiny", "epochs": 20})
+    run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 20})
     outcome = execute_run(run_id, claim(run_id), train_fn=train_tiny)
     assert outcome.status == "succeeded"
     # One write per second of training, one per epoch's validation point (20), the first, and the final flush.
     assert 2 <= outcome.progress_writes <= outcome.wall_seconds + 1 + 20 + 2
-    assert len([p for p in jobs.metric_points(run_id) if p.name == "train_loss"]) == 200  # nothing lost
+    assert len([p for p in metric_points(run_id) if p.name == "train_loss"]) == 200  # nothing lost
     assert outcome.bookkeeping_seconds < outcome.wall_seconds
 
 
@@ -96,30 +101,30 @@ def test_a_failing_training_is_recorded_with_a_plain_message_and_the_traceback_i
     def broken(*args, **kwargs):
         raise KeyError("label_column")
 
-    run_id = jobs.enqueue(make_dataset(), {"model": "tiny"})
+    run_id = enqueue(make_dataset(), {"model": "tiny"})
     outcome = execute_run(run_id, claim(run_id), train_fn=broken)
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert outcome.status == run.status == "failed"
     assert run.error == "Training stopped with an unexpected error (KeyError); the run's log has the details."
-    assert "Traceback" in jobs.log_path(run_id).read_text()
+    assert "Traceback" in run_files(run_id).log.read_text()
 
 
 def test_out_of_gpu_memory_halves_the_batch_and_keeps_the_effective_batch():
-    run_id = jobs.enqueue(make_dataset(), {"model": "oom", "batch_size": 16, "grad_accum": 1})
+    run_id = enqueue(make_dataset(), {"model": "oom", "batch_size": 16, "grad_accum": 1})
     outcome = execute_run(run_id, claim(run_id), train_fn=train_tiny)
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert outcome.status == "succeeded"
     assert (run.metrics["batch_size"], run.metrics["grad_accum"]) == (4, 4)  # 16x1 -> 8x2 -> 4x4
     assert (run.config["batch_size"], run.config["grad_accum"]) == (4, 4)
-    log = jobs.log_path(run_id).read_text()
+    log = run_files(run_id).log.read_text()
     assert "Out of GPU memory with batch size 16; retrying with batch size 8 and gradient accumulation 2" in log
 
 
 def test_a_run_claimed_by_someone_else_is_not_touched():
-    run_id = jobs.enqueue(make_dataset(), {"model": "tiny"})
+    run_id = enqueue(make_dataset(), {"model": "tiny"})
     claim(run_id)
     outcome = execute_run(run_id, "another-worker", train_fn=train_tiny)
-    assert outcome.status == "" and jobs.get_run(run_id).status == "running"
+    assert outcome.status == "" and get_run(run_id).status == "running"
 
 
 # ---------------------------------------------------------------- worker processes
@@ -127,78 +132,78 @@ def test_a_run_claimed_by_someone_else_is_not_touched():
 
 def test_two_workers_run_ten_queued_runs_each_exactly_once(workers):
     dataset_id = make_dataset()
-    queued = [jobs.enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(10)]
+    queued = [enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(10)]
     first, second = workers(once=True), workers(once=True)
     assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
-    runs = [jobs.get_run(r) for r in queued]
+    runs = [get_run(r) for r in queued]
     assert [r.status for r in runs] == ["succeeded"] * 10
     assert [r.attempt for r in runs] == [1] * 10
-    assert [len(list(jobs.run_dir(r).glob("executed_by_*"))) for r in queued] == [1] * 10
+    assert [len(list(run_dir(r).glob("executed_by_*"))) for r in queued] == [1] * 10
     assert len({r.worker_id for r in runs}) == 2  # both workers took a share
-    assert all("Finished in" in jobs.log_path(r).read_text() for r in queued)  # one log per run
+    assert all("Finished in" in run_files(r).log.read_text() for r in queued)  # one log per run
 
 
 def test_kill_9_of_the_worker_interrupts_the_run_and_resume_finishes_it(workers):
-    run_id = jobs.enqueue(make_dataset(), {"model": "tiny", "epochs": 6})  # 60 steps of 0.1 s
+    run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 6})  # 60 steps of 0.1 s
     worker = workers(step_seconds=0.1)
-    wait_for(lambda: (jobs.get_run(run_id).step or 0) >= 12, timeout=60)  # two checkpoints written
+    wait_for(lambda: (get_run(run_id).step or 0) >= 12, timeout=60)  # two checkpoints written
     child = psutil.Process(worker.pid).children()[0]
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
     wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=5)  # died with it
-    assert jobs.get_run(run_id).status == "running"  # nobody has noticed yet
+    assert get_run(run_id).status == "running"  # nobody has noticed yet
 
     assert workers(once=True).wait(timeout=60) == 0  # a restart notices
-    run = jobs.get_run(run_id)
-    assert run.status == "interrupted" and jobs.has_checkpoint(run_id)
+    run = get_run(run_id)
+    assert run.status == "interrupted" and run_files(run_id).has_checkpoint()
 
-    jobs.request_resume(run_id)
+    request_resume(run_id)
     assert workers(once=True, step_seconds=0.01).wait(timeout=60) == 0
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert (run.status, run.attempt, run.step) == ("succeeded", 2, 60)
     assert run.metrics["resumed_from_step"] >= 10  # continued from the checkpoint, not from zero
-    assert f"Resumed from step {run.metrics['resumed_from_step']}" in jobs.log_path(run_id).read_text()
+    assert f"Resumed from step {run.metrics['resumed_from_step']}" in run_files(run_id).log.read_text()
 
 
 @pytest.mark.parametrize("model", ["tiny", "stubborn"], ids=["stops-itself", "needs-a-kill"])
 def test_cancel_stops_a_running_training_within_5_seconds(workers, model):
-    run_id = jobs.enqueue(make_dataset(), {"model": model, "epochs": 100})  # 1000 steps of 0.05 s: ~50 s
+    run_id = enqueue(make_dataset(), {"model": model, "epochs": 100})  # 1000 steps of 0.05 s: ~50 s
     worker = workers(step_seconds=0.05)
-    wait_for(lambda: (jobs.get_run(run_id).step or 0) >= 3, timeout=60)
+    wait_for(lambda: (get_run(run_id).step or 0) >= 3, timeout=60)
     child = psutil.Process(worker.pid).children()[0]
     asked = time.monotonic()
-    assert jobs.request_cancel(run_id) == "running"
-    wait_for(lambda: jobs.get_run(run_id).status == "cancelled", timeout=10, every=0.05)
+    assert request_cancel(run_id) == "running"
+    wait_for(lambda: get_run(run_id).status == "cancelled", timeout=10, every=0.05)
     stopped_after = time.monotonic() - asked
     print(f"cancel took {stopped_after:.2f} s")
     assert stopped_after < 5, stopped_after
     wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=2)
     assert worker.poll() is None  # the worker keeps going
-    assert "Cancelled" in jobs.log_path(run_id).read_text()
+    assert "Cancelled" in run_files(run_id).log.read_text()
 
 
 def test_a_crashing_run_fails_and_the_worker_keeps_going(workers):
     dataset_id = make_dataset()
-    crash = jobs.enqueue(dataset_id, {"model": "crash"})
-    fine = jobs.enqueue(dataset_id, {"model": "tiny", "epochs": 1})
+    crash = enqueue(dataset_id, {"model": "crash"})
+    fine = enqueue(dataset_id, {"model": "tiny", "epochs": 1})
     worker = workers(once=True)
     assert worker.wait(timeout=60) == 0
-    crashed = jobs.get_run(crash)
+    crashed = get_run(crash)
     assert crashed.status == "failed"
     assert crashed.error == "The training process exited with code 7; the run's log has the details."
-    assert jobs.get_run(fine).status == "succeeded"
+    assert get_run(fine).status == "succeeded"
     assert "failed" in worker.stdout.read()
 
 
 def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
-    run_id = jobs.enqueue(make_dataset(), {"model": "tiny", "epochs": 100})
+    run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 100})
     worker = workers(step_seconds=0.05)
-    wait_for(lambda: (jobs.get_run(run_id).step or 0) >= 6, timeout=60)
+    wait_for(lambda: (get_run(run_id).step or 0) >= 6, timeout=60)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=10) == 0
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert run.status == "interrupted" and "the worker was stopped" in run.message
-    assert jobs.alive_workers() == []
+    assert alive_workers() == []
 
 
 def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
@@ -212,7 +217,7 @@ def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tun
     assert len(pids) == 1 and all(s.started for s in states)
     worker = psutil.Process(pids[0])
     try:
-        wait_for(jobs.alive_workers, timeout=30)
+        wait_for(alive_workers, timeout=30)
         again = ensure_worker()
         assert (again.started, again.alive) == (False, 1)
         assert again.describe() == "Worker: 1 running, idle."
@@ -220,7 +225,7 @@ def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tun
     finally:
         worker.terminate()  # SIGTERM: the worker stops cleanly
         worker.wait(timeout=15)
-    assert jobs.alive_workers() == []
+    assert alive_workers() == []
     assert "stopped" in (tuneboard_home / "worker.log").read_text()
 
 
@@ -251,35 +256,35 @@ def real_workers():
 
 @pytest.mark.slow  # the real engine in real processes: tens of seconds on 2 cores
 def test_real_engine_kill_9_then_resume_continues_from_the_epoch_checkpoint(real_workers):
-    run_id = jobs.enqueue(make_dataset(rows=120), {**TINY_BERT, "epochs": 3, "batch_size": 4})
+    run_id = enqueue(make_dataset(rows=120), {**TINY_BERT, "epochs": 3, "batch_size": 4})
     worker = real_workers()
-    wait_for(lambda: jobs.has_checkpoint(run_id), timeout=90)  # at least one epoch done and saved
+    wait_for(lambda: run_files(run_id).has_checkpoint(), timeout=90)  # at least one epoch done and saved
     child = psutil.Process(worker.pid).children()[0]
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
     wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=5)
     assert real_workers("--once").wait(timeout=60) == 0
-    assert jobs.get_run(run_id).status == "interrupted"
+    assert get_run(run_id).status == "interrupted"
 
-    jobs.request_resume(run_id)
+    request_resume(run_id)
     assert real_workers("--once").wait(timeout=180) == 0
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     assert (run.status, run.attempt, run.error) == ("succeeded", 2, "")
-    log = jobs.log_path(run_id).read_text()
+    log = run_files(run_id).log.read_text()
     assert "Resumed from the checkpoint after epoch" in log
-    assert len(jobs.predictions(run_id)) == run.dataset.split_counts["test"]
-    assert (jobs.run_dir(run_id) / "model").is_dir()
+    assert len(predictions(run_id)) == run.dataset.split_counts["test"]
+    assert run_files(run_id).model.is_dir()
 
 
 @pytest.mark.slow  # the real engine in real processes: tens of seconds on 2 cores
 def test_real_engine_cancel_stops_training_within_5_seconds(real_workers):
-    run_id = jobs.enqueue(make_dataset(rows=240), {**TINY_BERT, "epochs": 200, "batch_size": 4})
+    run_id = enqueue(make_dataset(rows=240), {**TINY_BERT, "epochs": 200, "batch_size": 4})
     worker = real_workers()
-    wait_for(lambda: (jobs.get_run(run_id).step or 0) >= 2, timeout=90)
+    wait_for(lambda: (get_run(run_id).step or 0) >= 2, timeout=90)
     child = psutil.Process(worker.pid).children()[0]
     asked = time.monotonic()
-    jobs.request_cancel(run_id)
-    wait_for(lambda: jobs.get_run(run_id).status == "cancelled", timeout=10, every=0.05)
+    request_cancel(run_id)
+    wait_for(lambda: get_run(run_id).status == "cancelled", timeout=10, every=0.05)
     stopped_after = time.monotonic() - asked
     print(f"real engine: cancel took {stopped_after:.2f} s")
     assert stopped_after < 5

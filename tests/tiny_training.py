@@ -30,7 +30,7 @@ from core.progress import Progress
 from core.run_config import RunConfig
 from storage.db import session_factory
 from storage.models import Dataset
-from storage.paths import datasets_dir
+from storage.paths import RunFiles, datasets_dir
 
 STEPS_PER_EPOCH = 10
 CHECKPOINT_EVERY = 5
@@ -119,7 +119,7 @@ def _train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConf
     model = torch.nn.Linear(16, len(labels))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate or 0.1)
     total = STEPS_PER_EPOCH * (config.epochs or 2)
-    checkpoint = output_dir / "checkpoint" / "state.pt"
+    checkpoint = RunFiles(output_dir).checkpoint / "state.pt"
     start_step = 0
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
-from storage import jobs
+from storage.run_requests import JobError, request_cancel, request_resume
+from storage.runs import list_runs
+from storage.workers import alive_workers
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -49,7 +51,7 @@ def run_summary(run) -> dict:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    rows = [run_summary(r) for r in jobs.list_runs(limit=args.limit)]
+    rows = [run_summary(r) for r in list_runs(limit=args.limit)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -67,8 +69,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     try:
-        status = jobs.request_cancel(args.run_id)
-    except jobs.JobError as error:
+        status = request_cancel(args.run_id)
+    except JobError as error:
         print(error, file=sys.stderr)
         return 1
     if status == "cancelled":
@@ -80,11 +82,11 @@ def _cancel(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     try:
-        jobs.request_resume(args.run_id)
-    except jobs.JobError as error:
+        request_resume(args.run_id)
+    except JobError as error:
         print(error, file=sys.stderr)
         return 1
     print(f"Run {args.run_id} will resume from its last checkpoint.")
-    if not jobs.alive_workers():
+    if not alive_workers():
         print("No worker is running: start one with `python -m core worker`.", file=sys.stderr)
     return 0

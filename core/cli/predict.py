@@ -86,10 +86,10 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
     from core.artifacts import missing_model_message, model_files_missing
     from core.catalog import ModelLoadError
     from core.threshold import decide
-    from storage import jobs
     from storage.paths import data_home
+    from storage.runs import get_run
 
-    run = jobs.get_run(args.run_id)
+    run = get_run(args.run_id)
     if run is None:
         raise PredictError(f"There is no run {args.run_id}; `python -m core runs` lists them.")
     if run.status != "succeeded" or not run.artifact_dir:

@@ -123,8 +123,9 @@ def _fail(message: str, as_json: bool, code: str) -> int:
 def main(args: argparse.Namespace) -> int:
     from core.datasets import register_path
     from core.ingest import DataError
-    from storage import jobs
     from storage.datasets import get_dataset
+    from storage.run_requests import enqueue
+    from storage.workers import alive_workers
 
     # 1) the dataset (a stored one is reused when the same content and choices were registered before)
     try:
@@ -143,9 +144,9 @@ def main(args: argparse.Namespace) -> int:
     name = f"{config.method} · {config.model}"
     # 3a) queue it
     if args.background:
-        run_id = jobs.enqueue(dataset_id, config.to_dict(), name=name)
+        run_id = enqueue(dataset_id, config.to_dict(), name=name)
         print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else run_id)
-        if not jobs.alive_workers():
+        if not alive_workers():
             print("No worker is running yet: start one with `python -m core worker` (or open the dashboard).",
                   file=sys.stderr)
         return 0
@@ -155,19 +156,23 @@ def main(args: argparse.Namespace) -> int:
 
 def _train_here(dataset_id: int, dataset_name: str, config: RunConfig, name: str, as_json: bool) -> int:
     from core.runner import execute_run
-    from storage import jobs
+    from storage import run_queue
+    from storage.paths import run_files
+    from storage.processes import process_identity
+    from storage.run_requests import enqueue_claimed
+    from storage.runs import get_run
 
-    worker_id = jobs.process_identity()
-    run_id = jobs.enqueue_claimed(dataset_id, config.to_dict(), worker_id, name=name)
-    print(f"Run {run_id}: {config.method} on {config.model}, dataset '{dataset_name}' (log: {jobs.log_path(run_id)})",
+    worker_id = process_identity()
+    run_id = enqueue_claimed(dataset_id, config.to_dict(), worker_id, name=name)
+    print(f"Run {run_id}: {config.method} on {config.model}, dataset '{dataset_name}' (log: {run_files(run_id).log})",
           file=sys.stderr)
     try:
         execute_run(run_id, worker_id, echo=lambda line: print(line, file=sys.stderr), heartbeat_seconds=5.0)
     except KeyboardInterrupt:
-        jobs.mark_cancelled(run_id, worker_id)
+        run_queue.mark_cancelled(run_id, worker_id)
         print(f"Run {run_id} cancelled.", file=sys.stderr)
         return 130
-    run = jobs.get_run(run_id)
+    run = get_run(run_id)
     result = result_json(run)
     if as_json:
         print(json.dumps(result, indent=2))

@@ -20,6 +20,7 @@ from core.models.base import (
     EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel, ImageSettings, count_params, find_head_names, logits_of,
 )
 from core.run_config import RunConfig
+from storage.paths import INFO_FILE
 
 __all__ = [
     "BuiltModel", "ImageSettings", "ModelLoadError", "build_model", "count_params", "logits_of",
@@ -66,7 +67,7 @@ def build_model(task: str, config: RunConfig, labels: list[str], source: ModelSo
 def _saved_efficientnet_as_base(source: ModelSource, config: RunConfig, labels: list[str]) -> BuiltModel:
     """A run saved by Tuneboard used as the starting point of a new run (its head is replaced)."""
     folder = Path(source.location)
-    info = json.loads((folder / "tuneboard.json").read_text())
+    info = json.loads((folder / INFO_FILE).read_text())
     net = efficientnet.load_saved(folder, info["rebuild"], len(info["labels"]))
     fresh_head = efficientnet.build_network(info["rebuild"]["variant"], len(labels), info["rebuild"].get("overrides"))._fc
     net._fc = fresh_head

@@ -22,7 +22,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-CHECKPOINT_DIR = "checkpoint"
+from storage.paths import CHECKPOINT_DIR
+
+# Inside output_dir/CHECKPOINT_DIR (see the docstring above).
+WEIGHTS_FILE, BEST_FILE, OPTIMIZER_FILE, RNG_FILE, STATE_FILE = (
+    "weights.safetensors", "best.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json",
+)
 
 
 @dataclass
@@ -82,17 +87,17 @@ def save_checkpoint(output_dir: Path, model: nn.Module, best: dict[str, torch.Te
     tmp = output_dir / (CHECKPOINT_DIR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file(_contiguous(trainable_state(model)), str(tmp / "weights.safetensors"))
+    save_file(_contiguous(trainable_state(model)), str(tmp / WEIGHTS_FILE))
     if best is not None:
-        save_file(_contiguous(best), str(tmp / "best.safetensors"))
+        save_file(_contiguous(best), str(tmp / BEST_FILE))
     opt_tensors, opt_meta = _optimizer_to_files(optimizer)
-    save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+    save_file(opt_tensors, str(tmp / OPTIMIZER_FILE))
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng.update({f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
-    save_file(rng, str(tmp / "rng.safetensors"))
+    save_file(rng, str(tmp / RNG_FILE))
     scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
-    (tmp / "state.json").write_text(json.dumps(
+    (tmp / STATE_FILE).write_text(json.dumps(
         {"loop": asdict(state), "optimizer": opt_meta, "scheduler": scheduler_state}, indent=1,
     ))
     old = output_dir / (CHECKPOINT_DIR + ".old")
@@ -104,28 +109,28 @@ def save_checkpoint(output_dir: Path, model: nn.Module, best: dict[str, torch.Te
 
 
 def has_checkpoint(output_dir: Path) -> bool:
-    return (output_dir / CHECKPOINT_DIR / "state.json").is_file()
+    return (output_dir / CHECKPOINT_DIR / STATE_FILE).is_file()
 
 
 def load_checkpoint(output_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler) -> tuple[LoopState, dict[str, torch.Tensor] | None]:
     """Restore model, optimizer, scheduler and RNG in place; returns (loop state, best weights or None)."""
     folder = output_dir / CHECKPOINT_DIR
-    saved = json.loads((folder / "state.json").read_text())
-    load_trainable_state(model, load_file(str(folder / "weights.safetensors")))
+    saved = json.loads((folder / STATE_FILE).read_text())
+    load_trainable_state(model, load_file(str(folder / WEIGHTS_FILE)))
     device = next(model.parameters()).device
     opt_tensors = {k: v.to(device) if not k.endswith(".step") else v
-                   for k, v in load_file(str(folder / "optimizer.safetensors")).items()}
+                   for k, v in load_file(str(folder / OPTIMIZER_FILE)).items()}
     optimizer.load_state_dict(_optimizer_from_files(opt_tensors, saved["optimizer"]))
     # The lambdas themselves are code, not saved; LambdaLR.load_state_dict still expects the key (None = keep).
     scheduler.load_state_dict({**saved["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
-    rng = load_file(str(folder / "rng.safetensors"))
+    rng = load_file(str(folder / RNG_FILE))
     torch.set_rng_state(rng["torch"])
     if torch.cuda.is_available():
         cuda_states = [rng[k] for k in sorted(k for k in rng if k.startswith("cuda"))]
         if cuda_states:
             torch.cuda.set_rng_state_all(cuda_states)
-    best_path = folder / "best.safetensors"
+    best_path = folder / BEST_FILE
     best = load_file(str(best_path)) if best_path.is_file() else None
     return LoopState(**saved["loop"]), best
 

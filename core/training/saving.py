@@ -21,10 +21,11 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from core.artifacts import ADAPTER_DIR, DISK_FULL_SAVING, INFO_FILE, MODEL_DIR, DiskFullError, is_disk_full
+from core.artifacts import DISK_FULL_SAVING, DiskFullError, is_disk_full
 from core.methods import get_method
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel
 from core.run_config import RunConfig
+from storage.paths import ADAPTER_DIR, INFO_FILE, MODEL_DIR
 
 STAGING_PREFIX = ".saving-"  # output_dir/.saving-<hex>/{model,adapter} while a save is under way
 FORMAT_VERSION = 1

@@ -1,0 +1,162 @@
+"""The queue's verbs a worker uses (after huey): claim a run, report its progress, record how it ended.
+
+States (storage.models): queued -> running -> succeeded | failed | cancelled | interrupted.
+Only a worker (or the CLI training one run in-process, which acts as its own worker) moves a run between
+states, and every write it makes is guarded by `status='running' AND worker_id=<its id>`: a training
+process that outlived its worker can never overwrite a run that was since marked interrupted or resumed.
+The pages and the CLI only request changes (storage.run_requests).
+
+Every verb opens its own short transaction, so a page, a worker and a training child can share one
+SQLite file (WAL) or one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+
+from storage.db import session_factory
+from storage.models import (
+    CANCELLED, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, RUNNING, SUCCEEDED,
+    MetricPoint, Prediction, Run, json_safe, utcnow,
+)
+from storage.paths import data_home
+from storage.processes import process_alive
+
+RUN_STALE_SECONDS = 60.0  # a running run whose heartbeat is older than this belongs to a dead worker
+
+
+def claim_next(worker_id: str) -> tuple[int, bool] | None:
+    """Take the oldest queued (or resume-requested) run for `worker_id`: (run_id, resume) or None.
+
+    One conditional UPDATE: whoever changes the row first owns it. A worker that loses the race sees no row
+    (SQLite serialises writers; PostgreSQL re-checks the WHERE clause after waiting for the row lock) and
+    tries the next candidate, so each run is claimed exactly once across processes and machines.
+    """
+    claimable = or_(Run.status == QUEUED, and_(Run.resume_requested.is_(True), Run.status.in_(RESUMABLE_STATES)))
+    for _ in range(10):
+        now = utcnow()
+        candidate = select(Run.id).where(claimable).order_by(Run.id).limit(1).scalar_subquery()
+        with session_factory().begin() as s:
+            row = s.execute(
+                update(Run).where(Run.id == candidate, claimable).values(
+                    status=RUNNING, worker_id=worker_id, attempt=Run.attempt + 1, heartbeat_at=now,
+                    started_at=now, finished_at=None, cancel_requested=False, error="", message="Starting",
+                ).returning(Run.id, Run.resume_requested)
+            ).first()
+        if row is not None:
+            return int(row.id), bool(row.resume_requested)
+        with session_factory()() as s:
+            if s.scalar(select(Run.id).where(claimable).limit(1)) is None:
+                return None  # nothing left; otherwise another worker won that row: try the next one
+    return None
+
+
+def _owned(run_id: int, worker_id: str):
+    return and_(Run.id == run_id, Run.status == RUNNING, Run.worker_id == worker_id)
+
+
+def report_progress(run_id: int, worker_id: str, *, step: int, total_steps: int, epoch: float, message: str = "",
+                    eta_seconds: float | None = None, samples_per_second: float | None = None) -> bool:
+    """Store the latest progress. False when the run is no longer this worker's (stop training)."""
+    progress = min(1.0, step / total_steps) if total_steps else 0.0
+    values: dict[str, Any] = dict(step=step, total_steps=total_steps, epoch=epoch, progress=progress,
+                                  eta_seconds=eta_seconds, samples_per_second=samples_per_second, heartbeat_at=utcnow())
+    if message:
+        values["message"] = message
+    with session_factory().begin() as s:
+        return s.execute(update(Run).where(_owned(run_id, worker_id)).values(**values)).rowcount == 1
+
+
+def add_metric_points(run_id: int, points: list[tuple[int, float, str, float]]) -> None:
+    """Append curve points: (step, epoch, name, value), e.g. (120, 1.5, "train_loss", 0.31)."""
+    if not points:
+        return
+    rows = [dict(run_id=run_id, step=int(st), epoch=float(ep), name=str(n), value=float(v)) for st, ep, n, v in points]
+    with session_factory().begin() as s:
+        s.execute(insert(MetricPoint), rows)
+
+
+def update_config(run_id: int, worker_id: str, config: dict[str, Any]) -> None:
+    """The worker changed the settings (e.g. a smaller batch after running out of GPU memory)."""
+    with session_factory().begin() as s:
+        s.execute(update(Run).where(_owned(run_id, worker_id)).values(config=json_safe(config)))
+
+
+def is_cancel_requested(run_id: int) -> bool:
+    with session_factory()() as s:
+        return bool(s.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+
+
+def cancel_requested_among(run_ids: list[int]) -> set[int]:
+    if not run_ids:
+        return set()
+    with session_factory()() as s:
+        return set(s.scalars(select(Run.id).where(Run.id.in_(run_ids), Run.cancel_requested.is_(True))))
+
+
+def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions: list[dict[str, Any]],
+           trainable_params: int | None, total_params: int | None, train_seconds: float | None,
+           samples_per_second: float | None, device: str, artifact_dir: Path | str, size_bytes: int | None,
+           threshold: float | None = None, training: dict[str, Any] | None = None) -> bool:
+    """Record a successful run: test metrics, per-example predictions, sizes and timings, and `training`: the
+    settings the run resolved to and how many epochs and steps it trained."""
+    artifact = Path(artifact_dir)
+    if artifact.is_absolute() and artifact.is_relative_to(data_home()):
+        artifact = artifact.relative_to(data_home())  # stored relative, so the data folder can move
+    rows = [dict(run_id=run_id, example_index=int(p["example_index"]), true_label=str(p["true_label"]),
+                 predicted_label=str(p["predicted_label"]), confidence=float(p["confidence"]),
+                 probabilities=[float(x) for x in p.get("probabilities", [])]) for p in predictions]
+    with session_factory().begin() as s:
+        done = s.execute(update(Run).where(_owned(run_id, worker_id)).values(
+            status=SUCCEEDED, progress=1.0, eta_seconds=0.0, finished_at=utcnow(), heartbeat_at=utcnow(),
+            metrics=json_safe(metrics), trainable_params=trainable_params, total_params=total_params,
+            train_seconds=train_seconds, samples_per_second=samples_per_second, device=device,
+            artifact_dir=str(artifact), size_bytes=size_bytes, threshold=threshold, training=json_safe(training or {}),
+            message="Finished", error="", resume_requested=False, cancel_requested=False,
+        )).rowcount == 1
+        if done:
+            s.execute(delete(Prediction).where(Prediction.run_id == run_id))
+            if rows:
+                s.execute(insert(Prediction), rows)
+        return done
+
+
+def _end(run_id: int, worker_id: str | None, status: str, message: str, error: str = "") -> bool:
+    where = _owned(run_id, worker_id) if worker_id else and_(Run.id == run_id, Run.status == RUNNING)
+    with session_factory().begin() as s:
+        return s.execute(update(Run).where(where).values(
+            status=status, finished_at=utcnow(), message=message, error=error, eta_seconds=None,
+            resume_requested=False, cancel_requested=False,
+        )).rowcount == 1
+
+
+def fail(run_id: int, worker_id: str | None, error: str) -> bool:
+    """Record a failure: `error` is one plain sentence; the details belong in the run's log."""
+    return _end(run_id, worker_id, FAILED, "Failed", error)
+
+
+def mark_cancelled(run_id: int, worker_id: str | None) -> bool:
+    return _end(run_id, worker_id, CANCELLED, "Cancelled")
+
+
+def mark_interrupted(run_id: int, worker_id: str | None, reason: str) -> bool:
+    return _end(run_id, worker_id, INTERRUPTED, reason)
+
+
+def interrupt_orphaned_runs(stale_seconds: float = RUN_STALE_SECONDS) -> list[int]:
+    """Mark `interrupted` every running run whose worker is dead (gone from this host, or silent too long)."""
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    with session_factory()() as s:
+        running = s.execute(select(Run.id, Run.worker_id, Run.heartbeat_at).where(Run.status == RUNNING)).all()
+    orphaned = []
+    for run_id, worker_id, heartbeat_at in running:
+        alive = process_alive(worker_id)
+        if alive is False or (alive is None and (heartbeat_at is None or heartbeat_at < cutoff)):
+            reason = "Interrupted: its worker stopped. Resume it from the last checkpoint or retry it."
+            if mark_interrupted(run_id, worker_id, reason):
+                orphaned.append(run_id)
+    return orphaned

@@ -1,0 +1,136 @@
+"""What the pages and the CLI ask of runs: queue one, cancel, resume, retry, clone or delete it.
+
+They only *request*: a cancel or a resume is a flag on the row that a worker acts on (storage.run_queue), and
+a retry or a clone is a new queued run. A refusal is a `JobError`: one plain sentence for the user.
+Every function opens its own short transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from storage.db import session_factory
+from storage.models import (
+    CANCELLED, FINAL_STATES, QUEUED, RESUMABLE_STATES, RETRYABLE_STATES, RUNNING,
+    Dataset, MetricPoint, Prediction, Run, json_safe, utcnow,
+)
+from storage.paths import data_home, run_dir, run_files
+from storage.removal import removed_with
+from storage.runs import get_run
+
+
+class JobError(ValueError):
+    """A request the user must change: one plain sentence in the message, a stable `code` for programs."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def enqueue(dataset_id: int, config: dict[str, Any], name: str = "") -> int:
+    return _insert_run(dataset_id, config, name)
+
+
+def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, name: str = "") -> int:
+    """A run created already running under `worker_id`: the CLI trains it in-process, so no worker may take it.
+
+    One INSERT: the row is never queued, not even for an instant a worker could claim it in.
+    """
+    return _insert_run(dataset_id, config, name, worker_id)
+
+
+def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None) -> int:
+    with session_factory().begin() as s:
+        if s.get(Dataset, dataset_id) is None:
+            raise JobError(f"Dataset {dataset_id} does not exist; upload it on the Data page first.", "no_dataset")
+        run = Run(dataset_id=dataset_id, config=json_safe(config), name=name, status=QUEUED,
+                  message="Waiting for a worker")
+        if worker_id is not None:
+            now = utcnow()
+            run.status, run.worker_id, run.attempt, run.message = RUNNING, worker_id, 1, "Starting"
+            run.started_at = run.heartbeat_at = now
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def request_cancel(run_id: int) -> str:
+    """Cancel a run. A queued run is cancelled at once; a running one is stopped by its worker within seconds.
+
+    Returns the run's status after the request.
+    """
+    with session_factory().begin() as s:
+        done = s.execute(update(Run).where(Run.id == run_id, Run.status == QUEUED).values(
+            status=CANCELLED, finished_at=utcnow(), message="Cancelled before it started", resume_requested=False))
+        if done.rowcount:
+            return CANCELLED
+        running = s.execute(update(Run).where(Run.id == run_id, Run.status == RUNNING).values(
+            cancel_requested=True, message="Cancelling"))
+        if running.rowcount:
+            return RUNNING
+        status = s.scalar(select(Run.status).where(Run.id == run_id))
+    if status is None:
+        raise JobError(f"There is no run {run_id}.", "no_run")
+    raise JobError(f"Run {run_id} is already {status}; only queued or running runs can be cancelled.", "not_active")
+
+
+def request_resume(run_id: int) -> None:
+    """Ask a worker to continue a stopped run from its last checkpoint (optimizer state included)."""
+    with session_factory()() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise JobError(f"There is no run {run_id}.", "no_run")
+        if run.status not in RESUMABLE_STATES:
+            raise JobError(f"Run {run_id} is {run.status}; only interrupted, cancelled or failed runs can be resumed.", "not_resumable")
+    if not run_files(run_id).has_checkpoint():
+        raise JobError(f"Run {run_id} has no checkpoint to resume from; use Retry to train it again from the start.", "no_checkpoint")
+    with session_factory().begin() as s:
+        s.execute(update(Run).where(Run.id == run_id, Run.status.in_(RESUMABLE_STATES)).values(
+            resume_requested=True, cancel_requested=False, message="Waiting for a worker to resume it"))
+
+
+def clone_run(run_id: int, config: dict[str, Any] | None = None, name: str | None = None) -> int:
+    """Queue a new run on the same dataset, with the same config unless `config` is given."""
+    with session_factory()() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise JobError(f"There is no run {run_id}.", "no_run")
+        dataset_id, old_config, old_name = run.dataset_id, dict(run.config), run.name
+    return enqueue(dataset_id, config if config is not None else old_config, name if name is not None else old_name)
+
+
+def retry_run(run_id: int) -> int:
+    """Train a finished or stopped run again from the start, as a new queued run with the same settings."""
+    run = get_run(run_id)
+    if run is None:
+        raise JobError(f"There is no run {run_id}.", "no_run")
+    if run.status not in RETRYABLE_STATES:
+        raise JobError(f"Run {run_id} is still {run.status}; wait for it to finish or cancel it first.", "still_active")
+    return clone_run(run_id, name=f"Retry of run {run_id}" + (f": {run.name}" if run.name else ""))
+
+
+def delete_run(run_id: int) -> None:
+    """Delete a finished run: its row, curve points and test predictions, and its folder (model, log, checkpoint).
+
+    Queued and running runs are refused: cancel them first. A guarded UPDATE takes the write lock before anything
+    is touched, so no worker can claim the run (for a resume) until the commit; only then are the folders moved
+    aside with the rows (storage.removal.removed_with: put back if the commit fails).
+    """
+    with session_factory()() as s:
+        row = s.execute(select(Run.status, Run.artifact_dir).where(Run.id == run_id)).first()
+    if row is None:
+        raise JobError(f"There is no run {run_id}.", "no_run")
+    if row.status not in FINAL_STATES:
+        raise JobError(f"Run {run_id} is {row.status}; cancel it first, then delete it.", "still_active")
+    folders = [run_dir(run_id)] + ([data_home() / row.artifact_dir] if row.artifact_dir else [])
+    with session_factory()() as s:  # closing without a commit rolls back
+        still_final = Run.id == run_id, Run.status.in_(FINAL_STATES)
+        if not s.execute(update(Run).where(*still_final).values(status=Run.status)).rowcount:
+            # A worker took it (a resume) after the check above.
+            raise JobError(f"Run {run_id} was just started again; cancel it first, then delete it.", "still_active")
+        with removed_with(folders, s):
+            s.execute(delete(MetricPoint).where(MetricPoint.run_id == run_id))
+            s.execute(delete(Prediction).where(Prediction.run_id == run_id))
+            s.execute(delete(Run).where(Run.id == run_id))

@@ -1,0 +1,42 @@
+"""Reading runs as the pages, the CLI and the worker see them: rows, curve points and test predictions.
+
+Rows come back detached (each read opens and closes its own session); a run comes with its dataset loaded,
+so the callers read their attributes freely.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from storage.db import session_factory
+from storage.models import MetricPoint, Prediction, Run
+
+LIST_LIMIT = 500  # newest runs a listing returns: the Runs page stays fast with thousands stored
+
+
+def get_run(run_id: int) -> Run | None:
+    """The run row with its dataset loaded."""
+    with session_factory()() as s:
+        return s.scalar(select(Run).where(Run.id == run_id).options(selectinload(Run.dataset)))
+
+
+def list_runs(limit: int = LIST_LIMIT, statuses: tuple[str, ...] | None = None) -> list[Run]:
+    """Newest first, each with its dataset loaded."""
+    query = select(Run).options(selectinload(Run.dataset)).order_by(Run.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(Run.status.in_(statuses))
+    with session_factory()() as s:
+        return list(s.scalars(query))
+
+
+def metric_points(run_id: int) -> list[MetricPoint]:
+    """Curve points in recording order."""
+    with session_factory()() as s:
+        return list(s.scalars(select(MetricPoint).where(MetricPoint.run_id == run_id).order_by(MetricPoint.id)))
+
+
+def predictions(run_id: int) -> list[Prediction]:
+    """Per-test-example predictions, in the dataset's example order."""
+    with session_factory()() as s:
+        return list(s.scalars(select(Prediction).where(Prediction.run_id == run_id).order_by(Prediction.example_index)))
