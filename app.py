@@ -9,7 +9,7 @@ import os
 
 import streamlit as st
 
-from core.worker import ensure_worker, worker_state
+from core.jobs.worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in, running_through_app
 from pages.shared.navigation import app_pages

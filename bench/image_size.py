@@ -27,7 +27,7 @@ def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from core.progress import NullReporter
+    from core.training.progress import NullReporter
     from core.run_config import RunConfig
     from core.training.data import Split
     from core.training.device import choose_device

@@ -94,8 +94,8 @@ def busy_latency(scratch: Path, data: Path, call_one: Callable[[Any], Any], call
 def text_part(scratch: Path, singles: int, batch: int, busy: bool) -> dict[str, Any]:
     from transformers import pipeline
 
-    from core.inference import load_predictor
-    from core.predict_service import predict_one, score
+    from core.serving.inference import load_predictor
+    from core.serving.predict_service import predict_one, score
 
     frame = read_sms()
     data = sms_sample(TEXT_TRAIN_ROWS, scratch)
@@ -127,8 +127,8 @@ def image_part(scratch: Path, singles: int, batch: int) -> dict[str, Any]:
     from PIL import Image
     from safetensors.torch import load_file
 
-    from core.inference import load_predictor
-    from core.predict_service import predict_one, score
+    from core.serving.inference import load_predictor
+    from core.serving.predict_service import predict_one, score
 
     run_dir = train_head_run(scratch / "image_home", require(ANTS_BEES))
     photos = sorted(str(p) for p in (ANTS_BEES / "val").rglob("*.jpg"))

@@ -43,7 +43,7 @@ def bag_of_words(home: Path, dataset_id: int) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
-    from core.datasets import load_examples
+    from core.datasets.store import load_examples
 
     frame = load_examples(dataset_id)
     train, test = frame[frame.split != "test"], frame[frame.split == "test"]  # train + val: nothing to stop early

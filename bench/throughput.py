@@ -28,8 +28,8 @@ EQUAL_ACCURACY_POINTS = 1.0
 
 
 def ours(path: Path, config_values: dict[str, Any], out: Path) -> dict[str, Any]:
-    from core.datasets import dataset_dir, register_path
-    from core.progress import NullReporter
+    from core.datasets.store import dataset_dir, register_path
+    from core.training.progress import NullReporter
     from core.run_config import RunConfig
     from core.training import train_run
     from storage.datasets import get_dataset
@@ -43,7 +43,7 @@ def ours(path: Path, config_values: dict[str, Any], out: Path) -> dict[str, Any]
 
 def split_lists(dataset) -> dict[str, tuple[list[str], list[int]]]:
     """The stored split as (inputs, label ids), so the baselines see exactly the same examples."""
-    from core.datasets import dataset_dir, load_examples
+    from core.datasets.store import dataset_dir, load_examples
 
     frame = load_examples(dataset.id)
     index = {label: i for i, label in enumerate(dataset.labels)}

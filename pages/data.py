@@ -1,7 +1,7 @@
 """Data: upload labeled texts or images (or load the example), see what is wrong with them, and store them.
 
-Widgets -> core.ingest (read + validate + split) -> show the report -> core.datasets.save_dataset.
-The example (core.examples) is an upload like any other: same ingestion, same report, same saving.
+Widgets -> core.ingest (read + validate + split) -> show the report -> core.datasets.store.save_dataset.
+The example (core.datasets.examples) is an upload like any other: same ingestion, same report, same saving.
 The ingested upload is kept in session state, so reruns do not decode the images again.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.datasets import DatasetInUse, delete_dataset, save_dataset, stored_copy
-from core.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
+from core.datasets.store import DatasetInUse, delete_dataset, save_dataset, stored_copy
+from core.datasets.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types

@@ -9,14 +9,14 @@ import streamlit as st
 
 from core.artifacts import model_missing_note
 from core.catalog import ModelLoadError
-from core.csv_export import to_csv_bytes
-from core.explain import TextExplanation, explain_prediction, highlighted_html
-from core.inference import Predictor, load_predictor
+from core.serving.csv_export import to_csv_bytes
+from core.serving.explain import TextExplanation, explain_prediction, highlighted_html
+from core.serving.inference import Predictor, load_predictor
 from core.ingest import DataError
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
 from core.ingest.unlabeled import read_image, read_images, read_texts
-from core.predict_service import SinglePrediction, predict_one, saved_model_stamp, score, top_classes
-from core.threshold import from_stored, is_two_class
+from core.serving.predict_service import SinglePrediction, predict_one, saved_model_stamp, score, top_classes
+from core.evaluation.threshold import from_stored, is_two_class
 from pages.shared import charts
 from pages.shared.errors import error_ui
 from pages.shared.findings import findings_ui

@@ -6,13 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from core.artifacts import model_missing_note
-from core.compare import baseline_deltas, baseline_table, comparison_table
-from core.dataset_files import read_examples
-from core.results import (
+from core.evaluation.compare import baseline_deltas, baseline_table, comparison_table
+from core.datasets.files import read_examples
+from core.evaluation.results import (
     cell_examples, confidence_histogram, learning_curves, least_confident, metrics_at_threshold, misclassified,
     per_class_table, recompute_metrics, threshold_curve, with_examples,
 )
-from core.threshold import from_stored, is_two_class, positive_class, to_stored
+from core.evaluation.threshold import from_stored, is_two_class, positive_class, to_stored
 from pages.shared import charts
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core.artifacts import model_missing_note
-from core.dataset_files import dataset_missing_note
-from core.results import learning_curves
+from core.datasets.files import dataset_missing_note
+from core.evaluation.results import learning_curves
 from pages.shared.charts import curve_figure
 from pages.shared.errors import guarded
 from pages.shared.formatting import duration_text

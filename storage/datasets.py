@@ -1,7 +1,7 @@
 """Data access for stored datasets: plain functions over `storage.models.Dataset`.
 
 Each function takes an open session (`with session_factory().begin() as s: add_dataset(s, ...)`) or,
-when given none, opens a short one itself. Files on disk are `core.datasets`'s business.
+when given none, opens a short one itself. Files on disk are `core.datasets.store`'s business.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class RunResult:
     dataset_path: str  # relative to the data home
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    threshold: float | None = None  # stored on P(labels[1]); see core/threshold.py
+    threshold: float | None = None  # stored on P(labels[1]); see core/evaluation/threshold.py
     artifact_dir: str = ""  # relative to the data home
     train_seconds: float | None = None
     trainable_params: int | None = None

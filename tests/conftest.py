@@ -18,7 +18,7 @@ os.environ.setdefault("TUNEBOARD_NO_WORKER", "1")  # pages never spawn a worker 
 
 @pytest.fixture(autouse=True)
 def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from core import sign_in
+    from core.access import sign_in
     from storage.db import reset_engines
 
     # Wrong passwords slow down later guesses for the whole process (AppTest sessions all share one id and address)

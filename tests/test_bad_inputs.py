@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.datasets import dataset_dir, save_dataset
-from core.dataset_files import read_examples
+from core.datasets.store import dataset_dir, save_dataset
+from core.datasets.files import read_examples
 from core.ingest import DataError, Ingested, Limits, ingest_bytes
 from storage.datasets import get_dataset, list_datasets
 from tests.test_ingest_images import class_folders, encode, photo, zip_of
@@ -252,7 +252,7 @@ def _dataset_with_runs(statuses: list[str]) -> tuple[int, list[int]]:
 def test_delete_dataset_removes_rows_runs_and_folders(tuneboard_home):
     from sqlalchemy import func, select
 
-    from core.datasets import delete_dataset
+    from core.datasets.store import delete_dataset
     from storage.db import session_factory
     from storage.models import MetricPoint, Run
 
@@ -269,7 +269,7 @@ def test_delete_dataset_removes_rows_runs_and_folders(tuneboard_home):
 
 
 def test_a_dataset_with_a_running_run_is_not_deleted(tuneboard_home):
-    from core.datasets import DatasetInUse, delete_dataset
+    from core.datasets.store import DatasetInUse, delete_dataset
 
     dataset_id, run_ids = _dataset_with_runs(["running"])
     with pytest.raises(DatasetInUse, match="Cancel them first"):

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.baselines import cached_zero_shot_baseline, majority_baseline, zero_shot_baseline
+from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline, zero_shot_baseline
 from core.catalog import minilm_path
-from core.dataset_files import EXAMPLES_FILE
+from core.datasets.files import EXAMPLES_FILE
 
 TEXTS = ["I want my money back, the charge was wrong", "refund the double payment on my card please",
          "the parcel never arrived at my door", "where is my delivery, the package is late"]

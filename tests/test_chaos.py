@@ -3,7 +3,7 @@ let the queue drain (resuming or retrying interrupted runs as a user would) and 
 doubled, or left running.
 
 Everything is real and local: `streamlit run app.py` (its page views, over Streamlit's websocket, start the
-app's own worker through core.worker.ensure_worker), `python -m core worker` processes, and their training
+app's own worker through core.jobs.worker.ensure_worker), `python -m core worker` processes, and their training
 processes. Training is tests.tiny_training.train_tiny, a real torch loop of 20 short steps that checkpoints as
 it goes (TUNEBOARD_TRAIN_FN points every worker at it, the app's too). The kills are SIGKILL: nothing gets to
 clean up. Kills land at random moments: while a worker claims a run or its training process starts, or at a
@@ -106,7 +106,7 @@ class Chaos:
                 process.wait(timeout=10)
         self.kills["worker"] += bool(pids)
         self.note(f"kill -9 workers {sorted(pids)} (training processes {[c.pid for c in children]})")
-        # A training process must die with its worker (core.runner asks the kernel for that), or it would go on
+        # A training process must die with its worker (core.jobs.runner asks the kernel for that), or it would go on
         # training a run that the next worker marks interrupted and trains again. One that had not yet made the
         # request notices the missing parent by itself within seconds.
         _, alive = psutil.wait_procs(children, timeout=10)
@@ -164,11 +164,11 @@ class Chaos:
             r.id in self.retried for r in runs if r.status == INTERRUPTED)
 
     def training_processes(self) -> list[psutil.Process]:
-        """`python -m core.runner` processes working in this test's data folder, whoever started them."""
+        """`python -m core.jobs.runner` processes working in this test's data folder, whoever started them."""
         found = []
         for process in psutil.process_iter(["cmdline"]):
             try:
-                if "core.runner" in (process.info["cmdline"] or []) and \
+                if "core.jobs.runner" in (process.info["cmdline"] or []) and \
                         process.environ().get("TUNEBOARD_HOME") == str(self.home):
                     found.append(process)
             except psutil.Error:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from core.runner import execute_run
+from core.jobs.runner import execute_run
 from storage import run_queue
 from storage.models import ACTIVE_STATES
 from storage.processes import process_identity

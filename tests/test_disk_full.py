@@ -16,7 +16,7 @@ import pytest
 
 from core.artifacts import DISK_FULL_SAVING, DISK_FULL_WRITING, DiskFullError, is_disk_full, model_files_missing
 from core.catalog import ModelLoadError
-from core.runner import failure_message
+from core.jobs.runner import failure_message
 from storage.paths import run_dir, run_files
 from storage.run_requests import enqueue, retry_run
 from storage.runs import get_run
@@ -63,7 +63,7 @@ def test_a_full_disk_is_recognised_through_the_errors_it_caused():
 @pytest.fixture
 def small_disk_worker():
     """One `python -m core worker`-equivalent process training with tests.full_disk's function; killed at the end."""
-    code = ("import sys; from core.worker import WorkerSettings, run_worker; "
+    code = ("import sys; from core.jobs.worker import WorkerSettings, run_worker; "
             f"sys.exit(run_worker(WorkerSettings(poll_seconds=0.2, train_fn={SMALL_DISK!r})))")
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -82,7 +82,7 @@ def finished(run_id: int):
 
 @pytest.mark.slow  # the real engine (tiny-bert) in real processes: about 20 s on 2 cores
 def test_a_full_disk_while_saving_fails_the_run_cleanly_and_the_worker_goes_on(small_disk_worker):
-    from core.inference import load_predictor
+    from core.serving.inference import load_predictor
 
     dataset_id = make_dataset(rows=60)
     set_disk_limit(LIMIT_BYTES)

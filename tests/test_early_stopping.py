@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.progress import NullReporter
+from core.training.progress import NullReporter
 from core.training.data import Split
 from core.training.device import choose_device
 from core.training.features import FeatureBatches

@@ -1,4 +1,4 @@
-"""The "Load example" dataset (core/examples.py): it ingests with nothing to fix, has the four intended
+"""The "Load example" dataset (core/datasets/examples.py): it ingests with nothing to fix, has the four intended
 classes, is byte-for-byte the same in every process, needs more than one keyword per class, and (slow)
 a head-only Quick run on the bundled MiniLM learns it far above the majority baseline."""
 
@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from core.datasets import dataset_dir, save_dataset
-from core.examples import EXAMPLE_SOURCE, example_file, example_rows
+from core.datasets.store import dataset_dir, save_dataset
+from core.datasets.examples import EXAMPLE_SOURCE, example_file, example_rows
 from core.ingest import ingest_bytes
 from core.run_config import RunConfig
 from storage.datasets import get_dataset, list_datasets
@@ -43,7 +43,7 @@ def test_the_example_ingests_with_nothing_to_fix_and_the_intended_classes():
 
 def test_the_example_is_the_same_in_every_process():
     # A fresh interpreter with another string-hash seed: no set or dict-of-str order may leak into the file.
-    code = "import hashlib; from core.examples import example_file; print(hashlib.sha256(example_file()[1]).hexdigest())"
+    code = "import hashlib; from core.datasets.examples import example_file; print(hashlib.sha256(example_file()[1]).hexdigest())"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert other.stdout.strip() == hashlib.sha256(example_file()[1]).hexdigest()

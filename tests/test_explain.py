@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.explain import WordScore, explain_image, explain_text, heatmap_overlay, highlighted_html, merge_into_words
+from core.serving.explain import WordScore, explain_image, explain_text, heatmap_overlay, highlighted_html, merge_into_words
 
 
 @pytest.fixture(scope="module")

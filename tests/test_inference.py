@@ -12,8 +12,8 @@ from PIL import Image
 
 from core.__main__ import main as cli_main
 from core.catalog import ModelLoadError
-from core.dataset_files import read_examples
-from core.inference import load_predictor
+from core.datasets.files import read_examples
+from core.serving.inference import load_predictor
 from core.ingest import DataError, ingest_bytes
 from core.run_config import RunConfig
 from core.training import train_run

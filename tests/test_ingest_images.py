@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.datasets import dataset_dir, save_dataset
-from core.dataset_files import read_examples
+from core.datasets.store import dataset_dir, save_dataset
+from core.datasets.files import read_examples
 from core.ingest import DataError, Limits, ingest_bytes, ingest_files, ingest_path
 from storage.datasets import get_dataset
 from tests.conftest import HYMENOPTERA, require
@@ -278,7 +278,7 @@ def test_streamlit_upload_limit_matches_the_ingestion_limit():
 
 
 def test_register_path_reuses_a_stored_image_folder(tmp_path):
-    from core.datasets import register_path
+    from core.datasets.store import register_path
     from storage.datasets import list_datasets
 
     for name, content in class_folders(4).items():

@@ -249,8 +249,8 @@ def test_sms_spam_collection():
 
 
 def test_register_path_stores_once_per_content(tmp_path):
-    from core.datasets import dataset_dir, register_path
-    from core.dataset_files import read_examples
+    from core.datasets.store import dataset_dir, register_path
+    from core.datasets.files import read_examples
     from storage.datasets import get_dataset, list_datasets
 
     path = tmp_path / "tickets.csv"

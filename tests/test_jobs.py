@@ -198,7 +198,7 @@ def test_a_run_the_cli_trains_itself_is_never_claimable():
 
 def finished_run(dataset_id: int) -> int:
     """A run trained for real (tests.tiny_training): a folder with its log and checkpoint, curves, predictions."""
-    from core.runner import execute_run
+    from core.jobs.runner import execute_run
     from tests.tiny_training import train_tiny
 
     run_id = enqueue(dataset_id, {"model": "tiny", "epochs": 1})
@@ -279,7 +279,7 @@ def test_a_delete_racing_a_resume_waits_for_it_and_then_refuses_with_the_folder_
 
 
 def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consistent():
-    from core.datasets import delete_dataset
+    from core.datasets.store import delete_dataset
 
     dataset_id = make_dataset()
     first, second = finished_run(dataset_id), finished_run(dataset_id)

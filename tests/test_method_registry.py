@@ -11,7 +11,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core.inference import load_predictor
+from core.serving.inference import load_predictor
 from core.methods import METHODS, TuningMethod, get_method, methods_for, register, settings_for, unregister
 from core.methods.base import in_head, train_only
 from core.models.base import BuiltModel

@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from core.metrics import classification_metrics
-from core.progress import NullReporter
+from core.evaluation.metrics import classification_metrics
+from core.training.progress import NullReporter
 from core.run_config import RunConfig
 from core.training import TrainingCancelled, train_run
 from core.training.run import prepare_model

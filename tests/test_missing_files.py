@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from core.artifacts import missing_model_message, model_files_missing
-from core.runner import execute_run
+from core.jobs.runner import execute_run
 from storage import run_queue
 from storage.paths import run_dir, run_files
 from storage.processes import process_identity

@@ -16,8 +16,8 @@ from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-import core.inference
-from core.inference import load_predictor
+import core.serving.inference
+from core.serving.inference import load_predictor
 from storage.paths import data_home
 from storage.results import save_threshold
 from storage.runs import get_run
@@ -185,13 +185,13 @@ def test_the_download_neutralises_formulas(tuneboard_home, media_files):
 def test_the_model_is_loaded_once_and_kept(tuneboard_home, monkeypatch):
     use_run(text_run(), tuneboard_home)
     calls = []
-    real_load = core.inference.load_predictor
+    real_load = core.serving.inference.load_predictor
 
     def counting_load(output_dir):  # a spy: counts and calls the real loader
         calls.append(output_dir)
         return real_load(output_dir)
 
-    monkeypatch.setattr(core.inference, "load_predictor", counting_load)
+    monkeypatch.setattr(core.serving.inference, "load_predictor", counting_load)
     at = predict_text(open_predict(), SPAMMY)
     predict_text(at, "Lunch tomorrow?")
     predict_text(at, "Call me back please")

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.ingest import DataError, ingest_bytes
 from core.ingest.unlabeled import read_images, read_path, read_texts
-from core.predict_service import top_classes
+from core.serving.predict_service import top_classes
 from tests.test_bad_inputs import bomb_png, zip_bomb
 from tests.test_ingest_images import class_folders, photo, zip_of
 
@@ -113,7 +113,7 @@ def test_top_classes_are_sorted_and_cut():
 def test_cpu_threads_caps_torch_inside_the_block_and_restores_it():
     import torch
 
-    from core.predict_service import cpu_threads
+    from core.serving.predict_service import cpu_threads
 
     before = torch.get_num_threads()
     with cpu_threads(1):

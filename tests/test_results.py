@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import compare, results, threshold
+from core.evaluation import compare
+
+from core.evaluation import results
+
+from core.evaluation import threshold
 from storage import results as stored
 from storage.db import session_factory
 from storage.models import FAILED, SUCCEEDED, Dataset, MetricPoint, Prediction, Run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from core.runner import execute_run
+from core.jobs.runner import execute_run
 from storage import run_queue
 from storage.paths import run_dir, run_files
 from storage.processes import process_identity

@@ -1,4 +1,4 @@
-"""Password guessing is slowed down (core/guess_throttle.py, core/sign_in.py): a growing delay per browser session
+"""Password guessing is slowed down (core/access/guess_throttle.py, core/access/sign_in.py): a growing delay per browser session
 and per client address, capped so the real user never waits long. A stepped clock stands in for time passing."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import sign_in
-from core.guess_throttle import Backoff, GuessThrottle
-from core.sign_in import SignInThrottle, attempt, is_signed_in
+from core.access import sign_in
+from core.access.guess_throttle import Backoff, GuessThrottle
+from core.access.sign_in import SignInThrottle, attempt, is_signed_in
 from tests.conftest import ROOT
 
 PASSWORD = "s3cret pilot"

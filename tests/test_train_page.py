@@ -85,7 +85,7 @@ def test_a_model_that_cannot_be_used_blocks_the_launch_with_a_plain_message(tmp_
 def image_dataset(tmp_path) -> int:
     from PIL import Image
 
-    from core.datasets import register_path
+    from core.datasets.store import register_path
 
     for label, colour in (("ants", (200, 40, 40)), ("bees", (40, 40, 200))):
         (tmp_path / "photos" / label).mkdir(parents=True)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.inference import load_predictor
+from core.serving.inference import load_predictor
 from core.run_config import RunConfig
 from core.training import count_parameters, estimate, train_run
 from tests.conftest import HYMENOPTERA, SMS_SPAM, require

@@ -1,5 +1,5 @@
 """Uploads need the password: with TUNEBOARD_PASSWORD set, Streamlit's upload endpoint refuses files for a browser
-session that has not signed in (core/upload_gate.py, put in front of Streamlit by serve.py).
+session that has not signed in (core/access/upload_gate.py, put in front of Streamlit by serve.py).
 
 The real server, started as README's shared-deployment recipe says (`streamlit run serve.py`); the visitor is a
 websocket client that does what the attack did: open a session, ask it for an upload URL, PUT a file with a

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.run_config import RunConfig
-from core.runner import execute_run
+from core.jobs.runner import execute_run
 from storage import run_queue
 from storage.datasets import list_datasets
 from storage.processes import process_identity

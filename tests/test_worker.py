@@ -15,7 +15,7 @@ import time
 import psutil
 import pytest
 
-from core.runner import execute_run
+from core.jobs.runner import execute_run
 from storage import run_queue
 from storage.paths import run_dir, run_files
 from storage.processes import process_identity
@@ -44,7 +44,7 @@ def workers():
     started: list[subprocess.Popen] = []
 
     def start(once: bool = False, step_seconds: float = 0.01) -> subprocess.Popen:
-        code = ("import sys; from core.worker import WorkerSettings, run_worker; "
+        code = ("import sys; from core.jobs.worker import WorkerSettings, run_worker; "
                 f"sys.exit(run_worker(WorkerSettings(once={once}, poll_seconds=0.2, train_fn={TINY!r})))")
         env = {**os.environ, "TINY_STEP_SECONDS": str(step_seconds)}
         process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
@@ -209,7 +209,7 @@ def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
 def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.worker import ensure_worker
+    from core.jobs.worker import ensure_worker
 
     with ThreadPoolExecutor(4) as pool:  # four browser sessions opening the app at the same moment
         states = list(pool.map(lambda _: ensure_worker(), range(4)))

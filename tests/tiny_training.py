@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from core.dataset_files import write_examples
-from core.progress import Progress
+from core.datasets.files import write_examples
+from core.training.progress import Progress
 from core.run_config import RunConfig
 from storage.db import session_factory
 from storage.models import Dataset

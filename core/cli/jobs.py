@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from core.worker import WorkerSettings, run_worker
+    from core.jobs.worker import WorkerSettings, run_worker
 
     if args.concurrency is not None and args.concurrency < 1:
         print("--concurrency must be at least 1.", file=sys.stderr)

@@ -38,7 +38,7 @@ class PredictError(ValueError):
 class Inputs:
     items: list[Any]  # texts, image paths, or uploaded image files (with `load`)
     shown: list[str]  # how each item is printed
-    load: Callable[[Any], Any] | None = None  # item -> model input, a batch at a time (core.predict_service)
+    load: Callable[[Any], Any] | None = None  # item -> model input, a batch at a time (core.serving.predict_service)
     warnings: list[str] = field(default_factory=list)  # what was left out of a --file and why, in plain words
 
 
@@ -85,7 +85,7 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
     """{"run_id", "labels", "predictions": [{"input", "label", "probabilities"}]} or raises PredictError."""
     from core.artifacts import missing_model_message, model_files_missing
     from core.catalog import ModelLoadError
-    from core.threshold import decide
+    from core.evaluation.threshold import decide
     from storage.paths import data_home
     from storage.runs import get_run
 
@@ -97,8 +97,8 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
     if model_files_missing(data_home() / run.artifact_dir):  # e.g. its folder was deleted by hand
         raise PredictError(missing_model_message(run.id))
     inputs = _inputs(args, run.dataset.task)
-    from core.inference import load_predictor  # torch: imported only once there is something to load
-    from core.predict_service import predict_batches
+    from core.serving.inference import load_predictor  # torch: imported only once there is something to load
+    from core.serving.predict_service import predict_batches
 
     try:
         predictor = load_predictor(data_home() / run.artifact_dir)

@@ -121,7 +121,7 @@ def _fail(message: str, as_json: bool, code: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from core.datasets import register_path
+    from core.datasets.store import register_path
     from core.ingest import DataError
     from storage.datasets import get_dataset
     from storage.run_requests import enqueue
@@ -155,7 +155,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _train_here(dataset_id: int, dataset_name: str, config: RunConfig, name: str, as_json: bool) -> int:
-    from core.runner import execute_run
+    from core.jobs.runner import execute_run
     from storage import run_queue
     from storage.paths import run_files
     from storage.processes import process_identity

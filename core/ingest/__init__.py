@@ -5,7 +5,7 @@
     ingested.frame                                       # input, label, split, source
     ingested.report.findings                             # what was dropped and why, in plain words
 
-Store it with `core.datasets.save_dataset(ingested, name)`.
+Store it with `core.datasets.store.save_dataset(ingested, name)`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`Ingested`: an upload turned into examples and a report, not yet stored; and its staging folder.
 
 Images are decoded and re-encoded at ingestion (so problems show before anything is saved) into a
-staging folder under the data home: `staging/<random>/images/000001.jpg`. `core.datasets.save_dataset`
+staging folder under the data home: `staging/<random>/images/000001.jpg`. `core.datasets.store.save_dataset`
 links those files into the dataset's folder; `cleanup()` removes the staging folder. Staging folders
 older than a day (an upload that was never saved) are removed when the next one is made.
 """

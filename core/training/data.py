@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.dataset_files import read_examples
+from core.datasets.files import read_examples
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, list[int]]
 

@@ -18,10 +18,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.catalog import model_identity
-from core.dataset_files import EXAMPLES_FILE
+from core.datasets.files import EXAMPLES_FILE
 from core.methods import get_method
 from core.models.base import BuiltModel
-from core.progress import Progress, Reporter
+from core.training.progress import Progress, Reporter
 from core.training.data import Split, random_batches
 from core.training.device import DeviceSetup
 from core.training.loop import PROGRESS_INTERVAL_S, Throttle, TrainingCancelled, to_device

@@ -2,7 +2,7 @@
 
 Every image is first brought to a working size: its shorter side becomes size / crop_pct (256 for 224).
 Evaluation then takes the centre square of `size`; training takes a random resized crop and a random
-horizontal flip. Inference (core.inference) uses the same `load_working_image` + `eval_tensor`, so a saved
+horizontal flip. Inference (core.serving.inference) uses the same `load_working_image` + `eval_tensor`, so a saved
 model sees exactly what it was evaluated on. Batches are (B, 3, size, size) float32 in channels_last layout.
 """
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.metrics import accuracy_and_macro_f1
+from core.evaluation.metrics import accuracy_and_macro_f1
 from core.models.base import logits_of
-from core.progress import Progress, Reporter
+from core.training.progress import Progress, Reporter
 from core.training.checkpoint import (
     LoopState, has_checkpoint, load_checkpoint, load_trainable_state, save_checkpoint, trainable_state,
 )

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.baselines import cached_zero_shot_baseline, majority_baseline
-from core.metrics import classification_metrics
+from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline
+from core.evaluation.metrics import classification_metrics
 from core.methods import apply_method, set_train_mode
 from core.models import HF_TEXT, BuiltModel, build_model, count_params
-from core.progress import Progress, Reporter
+from core.training.progress import Progress, Reporter
 from core.run_config import RunConfig
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
@@ -28,7 +28,7 @@ from storage.paths import cache_dir
 
 @dataclass
 class TrainResult:
-    metrics: dict  # test metrics (core.metrics.classification_metrics) + "baselines"
+    metrics: dict  # test metrics (core.evaluation.metrics.classification_metrics) + "baselines"
     predictions: list[dict]  # one per test example
     trainable_params: int
     total_params: int

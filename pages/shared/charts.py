@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.results import row_normalized
+from core.evaluation.results import row_normalized
 from pages.shared.user_text import chart
 
 CORRECT_COLOR, WRONG_COLOR, BASELINE_COLOR, BEST_COLOR, RUN_COLOR = "#2e7d32", "#c62828", "#9e9e9e", "#f9a825", "#1565c0"

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import upload_gate
-from core.sign_in import attempt, password_set
+from core.access import upload_gate
+from core.access.sign_in import attempt, password_set
 from pages.shared.navigation import app_pages
 
 # Set while app.py runs a page. Streamlit runs a session's scripts on that session's own thread, so this cannot

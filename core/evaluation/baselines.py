@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from core.catalog import minilm_path
-from core.dataset_files import EXAMPLES_FILE
-from core.metrics import accuracy_and_macro_f1
+from core.datasets.files import EXAMPLES_FILE
+from core.evaluation.metrics import accuracy_and_macro_f1
 
 ZERO_SHOT_BATCH = 64
 ZERO_SHOT_MAX_LENGTH = 128

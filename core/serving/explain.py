@@ -155,7 +155,7 @@ def heatmap_overlay(image: Image.Image, heatmap: np.ndarray, opacity: float = 0.
 
 
 def explain_prediction(predictor, item, target: str) -> TextExplanation | ImageExplanation:
-    """Explain why `predictor` (a core.inference.Predictor) gives `item` (a text, or a PIL image / path) class `target`."""
+    """Explain why `predictor` (a core.serving.inference.Predictor) gives `item` (a text, or a PIL image / path) class `target`."""
     target_index = predictor.labels.index(target)
     device = predictor.setup.device
     if predictor.task == "text":

@@ -1,6 +1,6 @@
 """Predictions as the Predict page offers them: one input with its timing, or a whole batch as a table.
 
-The model itself is `core.inference.Predictor` (`predict(inputs) -> [{label: probability}]`); this module
+The model itself is `core.serving.inference.Predictor` (`predict(inputs) -> [{label: probability}]`); this module
 adds what users need around it: the run's saved two-class threshold, the top classes and a result table
 for a batch. Uploads to score are read by `core.ingest.unlabeled`, with the Data page's limits and messages.
 """
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from core.ingest.report import DataError
-from core.threshold import decide
+from core.evaluation.threshold import decide
 from storage.paths import CHECKPOINT_DIR
 
 BATCH_SIZE = 32  # inputs per predict() call; bounds memory for large uploads

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.metrics import classification_metrics
-from core.threshold import predict_at
+from core.evaluation.metrics import classification_metrics
+from core.evaluation.threshold import predict_at
 
 PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
 

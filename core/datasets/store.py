@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from core.dataset_files import EXAMPLES_FILE, read_examples, write_examples
+from core.datasets.files import EXAMPLES_FILE, read_examples, write_examples
 from core.ingest import SPLIT_SEED, Ingested, ingest_path
 from core.ingest.archive import folder_entries
 from core.ingest.ingested import content_digest, entries_digest, fingerprint

@@ -1,6 +1,6 @@
 """Run one claimed training run and record its outcome: `execute_run(run_id, worker_id)`.
 
-The worker starts it in a child process (`python -m core.runner RUN_ID --worker-id W`), so a crash or an
+The worker starts it in a child process (`python -m core.jobs.runner RUN_ID --worker-id W`), so a crash or an
 out-of-memory kill cannot take the worker down and Cancel can always stop it; the CLI calls it in-process.
 Training talks to the database only through `DbReporter`, which throttles writes so bookkeeping stays far
 below 1% of training time.
@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from core.artifacts import DISK_FULL_WRITING, is_disk_full
-from core.progress import Progress
+from core.training.progress import Progress
 from core.run_config import RunConfig
 from storage import run_queue
 from storage.models import CANCELLED, FAILED, RUNNING, SUCCEEDED
@@ -45,7 +45,7 @@ class RunOutcome:
 
 
 class DbReporter:
-    """core.progress.Reporter that writes to the database at a bounded rate.
+    """core.training.progress.Reporter that writes to the database at a bounded rate.
 
     progress: at most one row update per `progress_interval` s (and at once when the phase message changes);
     metric points: buffered, written with the next progress update or at once for validation metrics;
@@ -191,7 +191,7 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
 
 
 def _missing_dataset(run) -> str | None:
-    from core.dataset_files import dataset_missing_note  # imported here: pandas would slow every worker's start
+    from core.datasets.files import dataset_missing_note  # imported here: pandas would slow every worker's start
 
     return dataset_missing_note(run.dataset.name, run.dataset.path)
 
@@ -294,7 +294,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.runner", description="Train one claimed run (started by the worker).")
+    parser = argparse.ArgumentParser(prog="python -m core.jobs.runner", description="Train one claimed run (started by the worker).")
     parser.add_argument("run_id", type=int)
     parser.add_argument("--worker-id", required=True)
     parser.add_argument("--parent-pid", type=int, default=None)

@@ -1,7 +1,7 @@
 """The background worker: `python -m core worker [--concurrency N] [--once] [--poll-seconds S]`.
 
 1) claims queued runs from the database (exactly once across processes, see storage.run_queue.claim_next);
-2) trains each in a child process (`python -m core.runner`), its output appended to runs/<id>/train.log;
+2) trains each in a child process (`python -m core.jobs.runner`), its output appended to runs/<id>/train.log;
 3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
 5) records a crashed child as failed and keeps going.
@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.runner import DEFAULT_TRAIN_FN
+from core.jobs.runner import DEFAULT_TRAIN_FN
 from storage import run_queue
 from storage.models import CANCELLED, RUNNING
 from storage.paths import data_home, run_files
@@ -133,7 +133,7 @@ class Worker:
             env["CUDA_VISIBLE_DEVICES"] = gpu
         elif self.concurrency > 1 and "OMP_NUM_THREADS" not in env:
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.concurrency))  # share the cores
-        command = [sys.executable, "-m", "core.runner", str(run_id), "--worker-id", self.worker_id,
+        command = [sys.executable, "-m", "core.jobs.runner", str(run_id), "--worker-id", self.worker_id,
                    "--parent-pid", str(os.getpid()), "--train-fn", self.settings.train_fn]
         log_file = run_files(run_id).log
         log_file.parent.mkdir(parents=True, exist_ok=True)

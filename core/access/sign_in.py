@@ -1,5 +1,5 @@
 """Signing in with the shared password (TUNEBOARD_PASSWORD): one guess at a time, slowed down after wrong ones,
-and the list of browser sessions that got in, which the server's upload gate reads (core/upload_gate.py).
+and the list of browser sessions that got in, which the server's upload gate reads (core/access/upload_gate.py).
 
 The password form itself is pages/shared/gate.py; this module holds what it decides, without Streamlit.
 """
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.guess_throttle import Backoff, GuessThrottle
+from core.access.guess_throttle import Backoff, GuessThrottle
 
 PASSWORD_ENV = "TUNEBOARD_PASSWORD"
 NOT_RIGHT = "That password is not right."

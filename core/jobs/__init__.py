@@ -1,0 +1,1 @@
+"""Background jobs: the worker that claims queued runs, and the runner that trains one in a child process."""

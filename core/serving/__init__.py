@@ -1,0 +1,1 @@
+"""Using a finished run: loading and predicting, batch scoring, explanations, downloads."""
