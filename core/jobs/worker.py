@@ -30,7 +30,7 @@ from storage.processes import process_alive, process_identity
 from storage.runs import get_run, list_runs
 from storage.workers import alive_workers, heartbeat, register_worker, stop_worker
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/jobs/worker.py -> the project folder
 # While training, how often the worker looks for cancel requests: a cancel is noticed within this time, and a
 # child that does not stop on its own is killed within cancel_grace + kill_grace more seconds.
 BUSY_POLL_SECONDS = 0.5
