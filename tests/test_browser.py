@@ -128,6 +128,7 @@ def open_page(page, title: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+@pytest.mark.timeout(RUN_TIMEOUT_S + 300)  # the run's own limit, plus starting the app, the upload and the Train page
 def test_user_path_from_upload_to_prediction(page):
     sms = require(SMS_SPAM)
     expect = pytest.importorskip("playwright.sync_api").expect

@@ -54,6 +54,7 @@ def reference(run_id: int, inputs: list) -> list[dict[str, float]]:
     return load_predictor(data_home() / jobs.get_run(run_id).artifact_dir).predict(inputs)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_typed_text_gets_the_models_label_probabilities_and_timing(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     (expected,) = reference(run_id, [SPAMMY])
@@ -75,6 +76,7 @@ def cli_predict(home, run_id: int, *args: str) -> dict:
     return prediction
 
 
+@pytest.mark.slow  # a finished run and a CLI process
 def test_the_page_agrees_with_the_command_line(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     labels = jobs.get_run(run_id).dataset.labels
@@ -88,6 +90,7 @@ def test_the_page_agrees_with_the_command_line(tuneboard_home):
         assert set(shown) == set(labels)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     labels = jobs.get_run(run_id).dataset.labels
@@ -102,6 +105,7 @@ def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
     assert metric(at, "Prediction") == labels[0]
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_explain_highlights_the_words_of_the_text(tuneboard_home):
     use_run(text_run(), tuneboard_home)
     at = predict_text(open_predict(), SPAMMY)
@@ -115,6 +119,7 @@ def test_explain_highlights_the_words_of_the_text(tuneboard_home):
     assert words["weight"].abs().is_monotonic_decreasing
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     texts = [SPAMMY, "See you at the station at 6", "Your parcel is waiting, pay the fee at bit.ly/x"]
@@ -134,6 +139,7 @@ def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tun
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_the_model_is_loaded_once_and_kept(tuneboard_home, monkeypatch):
     use_run(text_run(), tuneboard_home)
     calls = []
@@ -156,6 +162,7 @@ def png(path) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_dropped_image_gets_a_prediction_and_an_occlusion_heatmap(tuneboard_home):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -173,6 +180,7 @@ def test_a_dropped_image_gets_a_prediction_and_an_occlusion_heatmap(tuneboard_ho
     assert "What the model saw, with the regions that drove it" in captions
 
 
+@pytest.mark.slow  # a finished run and a CLI process
 def test_the_page_agrees_with_the_command_line_on_an_image(tuneboard_home):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -185,6 +193,7 @@ def test_the_page_agrees_with_the_command_line_on_an_image(tuneboard_home):
     assert shown == pytest.approx(cli["probabilities"], abs=2e-6)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
     trained = image_run()
     use_run(trained, tuneboard_home)
@@ -204,6 +213,7 @@ def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
     assert scored[["P(ants)", "P(bees)"]].sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_folder_of_images_is_scored(tuneboard_home):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -218,6 +228,7 @@ def test_a_folder_of_images_is_scored(tuneboard_home):
     assert scored["P(bees)"].tolist() == pytest.approx([e["bees"] for e in expected], abs=1e-6)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
     use_run(image_run(), tuneboard_home)
     at = open_predict()
