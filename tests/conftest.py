@@ -10,7 +10,7 @@ import pytest
 # Hooks, registered by their names: under CI=true a skipped test fails (see tests/skips_in_ci.py).
 from tests.skips_in_ci import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 
-pytest_plugins = ["pytester"]  # tests/test_skips_in_ci.py runs pytest on small example files
+pytest_plugins = ["pytester"]  # tests/test_ci.py runs pytest on small example files
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"

@@ -228,7 +228,6 @@ def test_deleting_a_finished_run_removes_its_rows_and_its_folder_and_nothing_els
 
 
 @pytest.mark.parametrize("status", ["queued", "running"])
-@pytest.mark.slow  # trains a tiny model (finished_run)
 def test_deleting_a_queued_or_running_run_is_refused_and_changes_nothing(status):
     run_id = jobs.enqueue(make_dataset(), CONFIG)
     if status == "running":

@@ -1,5 +1,5 @@
 """CI runs every test: under CI=true each way a test can skip fails with its reason; elsewhere it still skips.
-Also the CI script itself: the README's test command verbatim, and no build without Chromium."""
+Also the CI script itself (the README's test command verbatim, no build without Chromium) and the per-test limit."""
 
 from __future__ import annotations
 
@@ -103,3 +103,10 @@ def test_ci_fails_before_testing_when_chromium_cannot_be_installed(tmp_path):
     assert done.returncode != 0
     assert "CI could not install Debian's chromium package, which the browser test needs." in done.stderr
     assert not marker.exists()
+
+
+def test_every_test_runs_under_a_time_limit(request):
+    """pytest-timeout (requirements-dev.txt) is active, with pytest.ini's limit for tests that set none."""
+    assert request.config.pluginmanager.hasplugin("timeout")
+    assert float(request.config.getini("timeout")) == 600
+    assert request.config.getini("timeout_method") == "signal"  # the test fails, the suite goes on
