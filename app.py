@@ -12,10 +12,12 @@ import streamlit as st
 from core.jobs.worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in, running_through_app
+from pages.shared.header import header_ui
 from pages.shared.navigation import app_pages
 from storage.paths import database_url
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
+header_ui()  # before the password form too: its reruns show the header as well
 
 # One background worker for the whole machine: started here if none is alive (the database heartbeat tells,
 # and a file lock inside ensure_worker keeps several browser sessions from starting several).

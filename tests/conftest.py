@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Hooks, registered by their names: under CI=true a skipped test fails (see tests/skips_in_ci.py).
+from tests.skips_in_ci import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
+
+pytest_plugins = ["pytester"]  # tests/test_ci.py runs pytest on small example files
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 SMS_SPAM = SHARED_DATASETS / "sms_spam" / "SMSSpamCollection.tsv"
@@ -33,6 +38,7 @@ def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def require(path: Path) -> Path:
+    """The real data set at `path`; without it the test skips (and fails in CI, tests/skips_in_ci.py)."""
     if not path.exists():
         pytest.skip(f"real data set not found at {path} (the shared datasets folder sits beside the repo)")
     return path

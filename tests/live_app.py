@@ -32,6 +32,7 @@ def free_port() -> int:
 @dataclass
 class PageVisit:
     exceptions: list[str] = field(default_factory=list)  # "Type: message" of every exception the page showed
+    traces: list[str] = field(default_factory=list)  # the traceback lines those exceptions showed
     texts: list[str] = field(default_factory=list)  # headings, markdown, alerts and captions, in order
     inputs: dict[str, str] = field(default_factory=dict)  # text box label -> widget id
     session_id: str = ""  # Streamlit's id of the browser session
@@ -77,8 +78,11 @@ class LiveApp:
                 pass
             self.process.wait(timeout=30)
 
-    def visit(self, page: str = "", timeout: float = 60.0) -> PageVisit:
-        """Open the app in a new session, then go to `page` (its URL path, e.g. "runs") through the navigation."""
+    def visit(self, page: str = "", timeout: float = 60.0, trigger: str | None = None) -> PageVisit:
+        """Open the app in a new session, then go to `page` (its URL path, e.g. "runs") through the navigation.
+
+        `trigger`: then rerun as a browser does when a button is pressed, with the widget id `trigger` (any string:
+        the browser is the client, so a visitor can send ids the page never drew)."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from websockets.sync.client import connect
 
@@ -90,6 +94,12 @@ class LiveApp:
                 move = BackMsg()
                 move.rerun_script.page_script_hash = pages[page]
                 self._run(ws, move, visit, timeout)
+            if trigger is not None:
+                press = BackMsg()
+                if page:
+                    press.rerun_script.page_script_hash = pages[page]
+                press.rerun_script.widget_states.widgets.add(id=trigger, trigger_value=True)
+                self._run(ws, press, visit, timeout)
         return visit
 
     @staticmethod
@@ -114,6 +124,7 @@ class LiveApp:
                 shown = element.WhichOneof("type")
                 if shown == "exception":
                     visit.exceptions.append(f"{element.exception.type}: {element.exception.message}")
+                    visit.traces += element.exception.stack_trace
                 elif shown in ("heading", "markdown", "alert"):
                     visit.texts.append(getattr(element, shown).body)
                 elif shown == "text_input":

@@ -129,6 +129,7 @@ def open_page(page, title: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+@pytest.mark.timeout(RUN_TIMEOUT_S + 300)  # the run's own limit, plus starting the app, the upload and the Train page
 def test_user_path_from_upload_to_prediction(page):
     sms = require(SMS_SPAM)
     expect = pytest.importorskip("playwright.sync_api").expect
@@ -188,6 +189,8 @@ def test_a_password_protected_app_shows_no_page_before_the_password(browser, tun
                               ("train", "No datasets yet"), ("predict", "No finished run"), ("", "Datasets")]:
             page = new_page(browser, f"{url}/{path}")
             expect(page.get_by_label("Password", exact=True)).to_be_visible()
+            if path == "runs":
+                expect_a_users_header(page)  # signed out, too
             expect(page.get_by_text(content).first).not_to_be_visible()
             page.get_by_label("Password", exact=True).fill("wrong")
             page.keyboard.press("Enter")
@@ -222,3 +225,27 @@ def expect_app_navigation(page, url_tail: str) -> None:
     # Each link's text is its icon's name then its title ("play_circleRuns").
     expect(links).to_have_text([re.compile(f"{title}$") for title, _icon in PAGES.values()])
     assert page.url.endswith(f"/{url_tail}"), page.url
+
+
+def expect_a_users_header(page) -> None:
+    """Streamlit's header as users get it: no Deploy button and no developer items in the menu (Rerun, Clear cache:
+    the cache is shared by everyone), .streamlit/config.toml client.toolbarMode; no "Stop" (pages/shared/header.py)."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page.get_by_test_id("stMainMenuButton").click()
+    items = page.get_by_test_id("stMainMenuItemLabel")
+    expect(items.first).to_be_visible()
+    labels = items.all_inner_texts()
+    assert "Print" in labels and not {"Rerun", "Clear cache"} & set(labels), labels
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)  # checked once the header has long been drawn
+    # "Stop" shows inside Streamlit's status widget only while a run takes over 0.5 s, too briefly to catch
+    # reliably; a widget of the same make added to this live page shows that the app's style hides its button.
+    display = page.evaluate("""() => {
+        const widget = document.body.appendChild(document.createElement("div"));
+        widget.setAttribute("data-testid", "stStatusWidget");
+        const stop = widget.appendChild(document.createElement("button"));
+        const display = getComputedStyle(stop).display;
+        widget.remove();
+        return display;
+    }""")
+    assert display == "none"

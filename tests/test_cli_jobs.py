@@ -75,6 +75,7 @@ def test_resume_an_interrupted_run_with_a_checkpoint(capsys):
     assert get_run(run_id).resume_requested
 
 
+@pytest.mark.slow  # a Python process
 def test_runs_command_is_quick_because_it_does_not_import_torch():
     code = "import sys; from core.__main__ import main; main(['runs']); print('torch' in sys.modules)"
     started = time.monotonic()
@@ -84,6 +85,7 @@ def test_runs_command_is_quick_because_it_does_not_import_torch():
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.slow  # a worker process
 def test_worker_once_on_an_empty_queue_exits_cleanly():
     out = subprocess.run([sys.executable, "-m", "core", "worker", "--once", "--poll-seconds", "0.1"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
@@ -140,6 +142,7 @@ def test_train_reports_unusable_data_in_one_sentence(tmp_path, capsys):
     assert "There is no file or folder" in captured.err
 
 
+@pytest.mark.slow  # trains tiny-bert in a `python -m core train` process
 def test_train_in_process_prints_the_result_json(tmp_path):
     """The real command and engine on a tiny random-weight BERT: the JSON issue 3 specifies, and a stored run."""
     data = write_texts(tmp_path / "messages.csv", rows=60)

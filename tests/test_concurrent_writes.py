@@ -27,6 +27,8 @@ from storage.runs import get_run, list_runs, metric_points, predictions
 from tests.test_worker import wait_for, workers  # noqa: F401 - `workers` is a fixture
 from tests.tiny_training import make_dataset, train_tiny
 
+pytestmark = pytest.mark.slow  # two worker processes and two sessions, for seconds
+
 CONFIG = {"model": "tiny", "method": "lora", "preset": "quick", "epochs": 3}
 SESSION_SECONDS = 6.0  # how long the two sessions keep clicking while the workers train
 MAX_NEW_RUNS = 3  # launches + clones per session, so the queue drains in seconds

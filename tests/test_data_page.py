@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.datasets.store import save_dataset
@@ -20,6 +21,7 @@ def open_data_page() -> AppTest:
     return at
 
 
+@pytest.mark.slow  # about a second: several runs of the page
 def test_upload_a_csv_see_the_report_and_save_it():
     at = open_data_page()
     assert at.title[0].value == "Data"
@@ -43,6 +45,7 @@ def test_upload_a_csv_see_the_report_and_save_it():
     assert at.dataframe[-1].value["name"].tolist() == ["Support tickets"]  # the stored datasets table
 
 
+@pytest.mark.slow  # about a second: several runs of the page
 def test_changing_the_label_column_re_reads_the_file():
     csv = ("text,source,label\n" + "".join(f"{t},{'web' if i % 2 else 'mail'},{label}\n" for i, (t, label) in enumerate(ROWS))).encode()
     at = open_data_page()
@@ -66,6 +69,7 @@ def test_a_refused_upload_shows_one_plain_error_and_offers_the_columns():
     assert list_datasets() == []
 
 
+@pytest.mark.slow  # about a second: several runs of the page
 def test_delete_a_stored_dataset():
     ingested = ingest_bytes("tickets.csv", CSV)
     dataset_id = save_dataset(ingested, "to delete")
@@ -77,6 +81,7 @@ def test_delete_a_stored_dataset():
     assert any(c.value.startswith("No datasets yet") for c in at.caption)
 
 
+@pytest.mark.slow  # over a second: images read and drawn
 def test_upload_a_zip_of_image_folders_shows_thumbnails_per_class():
     from tests.test_ingest_images import class_folders, zip_of
 
@@ -91,6 +96,7 @@ def test_upload_a_zip_of_image_folders_shows_thumbnails_per_class():
     assert [(d.task, d.num_examples) for d in list_datasets()] == [("image", 8)]
 
 
+@pytest.mark.slow  # over a second: two reports, one save
 def test_load_example_shows_the_same_report_as_an_upload_and_saves_it():
     at = open_data_page()
     at.button(key="data_load_example").click().run()

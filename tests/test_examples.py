@@ -41,6 +41,7 @@ def test_the_example_ingests_with_nothing_to_fix_and_the_intended_classes():
     assert "not real customer data" in EXAMPLE_SOURCE  # what the page says about where it comes from
 
 
+@pytest.mark.slow  # a Python process
 def test_the_example_is_the_same_in_every_process():
     # A fresh interpreter with another string-hash seed: no set or dict-of-str order may leak into the file.
     code = "import hashlib; from core.datasets.examples import example_file; print(hashlib.sha256(example_file()[1]).hexdigest())"

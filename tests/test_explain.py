@@ -41,6 +41,7 @@ class BagOfWords(torch.nn.Module):
         return SimpleNamespace(logits=self.head(summed))
 
 
+@pytest.mark.slow  # about a second: attributions over many passes
 def test_the_word_that_drives_the_class_gets_the_top_score(tokenizer):
     signal = tokenizer.convert_tokens_to_ids("free")
     model = BagOfWords(tokenizer.vocab_size, signal)
@@ -56,6 +57,7 @@ def test_the_word_that_drives_the_class_gets_the_top_score(tokenizer):
     assert explanation.seconds > 0 and explanation.target == "spam"
 
 
+@pytest.mark.slow  # about a second
 def test_explaining_a_real_tiny_bert_keeps_every_word_and_leaves_it_in_eval_mode(tokenizer):
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -115,6 +117,7 @@ def test_overlay_ignores_negative_evidence():
 
 
 @pytest.mark.parametrize("method", ["prompt", "prefix"])
+@pytest.mark.slow  # about a second each
 def test_explaining_a_peft_wrapped_model_attributes_only_the_real_words(tokenizer, method):
     from peft import PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
     from transformers import BertConfig, BertForSequenceClassification

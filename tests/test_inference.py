@@ -42,6 +42,7 @@ def split_test_inputs(dataset_dir: Path, task: str) -> list:
 
 
 @pytest.mark.parametrize("task,model,method", CASES, ids=[f"{m}-{k}" for _, m, k in CASES])
+@pytest.mark.slow  # trains tiny models: seconds each
 def test_a_saved_run_predicts_what_it_predicted_at_evaluation(task, model, method, datasets, tmp_path):
     labels = TEXT_LABELS if task == "text" else IMAGE_LABELS
     config = RunConfig(model=model, method=method, epochs=2, learning_rate=5e-3, seed=11)
@@ -62,6 +63,7 @@ def test_a_saved_run_predicts_what_it_predicted_at_evaluation(task, model, metho
         assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_the_saved_hf_folder_carries_labels_and_its_tokenizer(datasets, tmp_path):
     train_run(datasets["text"], TEXT_LABELS, "text", RunConfig(model="tiny-bert", method="lora", epochs=1),
               tmp_path, Recorder())
@@ -73,6 +75,7 @@ def test_the_saved_hf_folder_carries_labels_and_its_tokenizer(datasets, tmp_path
     assert info["config"]["model"] == "tiny-bert" and info["max_length"] == 64
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_images_predict_the_same_from_a_path_or_an_opened_image(datasets, tmp_path):
     train_run(datasets["image"], IMAGE_LABELS, "image", RunConfig(model="tiny-image", method="full", epochs=1),
               tmp_path, Recorder())
@@ -85,6 +88,7 @@ def test_images_predict_the_same_from_a_path_or_an_opened_image(datasets, tmp_pa
 
 
 @pytest.mark.parametrize("task,model", [("text", "tiny-bert"), ("image", "tiny-image")])
+@pytest.mark.slow  # trains tiny models twice
 def test_a_saved_model_folder_is_a_base_model_for_a_new_run(task, model, datasets, tmp_path):
     labels = TEXT_LABELS if task == "text" else IMAGE_LABELS
     train_run(datasets[task], labels, task, RunConfig(model=model, method="full", epochs=1), tmp_path / "first",
@@ -104,6 +108,7 @@ def test_a_missing_model_is_a_plain_error(tmp_path):
         load_predictor(tmp_path)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_cli_predict_prints_what_the_saved_model_says(tuneboard_home, capsys):
     run_id = use_run(text_run(), tuneboard_home)
     text = "WINNER!! Claim your FREE prize now"
@@ -124,6 +129,7 @@ def test_cli_predict_prints_what_the_saved_model_says(tuneboard_home, capsys):
     assert "see you at lunch" in printed and "FREE entry" in printed and printed.count("->") == 2
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_cli_predict_on_an_image_folder(tuneboard_home, capsys):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -161,6 +167,7 @@ def test_cli_predict_reads_a_file_as_the_data_page_does(tuneboard_home, capsys, 
     (["--run", "999", "--text", "hi"], "There is no run 999"),
     (["--run", "{run}", "--image", "x.png"], "classifies texts"),
 ])
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_cli_predict_refuses_with_a_plain_message(args, message, tuneboard_home, capsys):
     run_id = use_run(text_run(), tuneboard_home)
     assert cli_main(["predict", *[a.format(run=run_id) for a in args]]) == 2

@@ -247,6 +247,7 @@ def test_saved_images_live_in_the_dataset_folder_under_generated_names():
 # 6) The real hymenoptera photos ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the real data set, zipped and read back: several seconds
 def test_hymenoptera_zip(tmp_path):
     root = require(HYMENOPTERA)
     archive = tmp_path / "hymenoptera.zip"

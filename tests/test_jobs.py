@@ -50,6 +50,7 @@ def test_claim_next_takes_the_oldest_queued_run_once():
     assert (run.status, run.worker_id, run.attempt, run.dataset.name) == ("running", "w1", 1, "tiny")
 
 
+@pytest.mark.slow  # four processes
 def test_four_processes_claim_a_hundred_runs_each_exactly_once(tuneboard_home):
     dataset_id = make_dataset()
     queued = [enqueue(dataset_id, CONFIG) for _ in range(100)]
@@ -110,6 +111,7 @@ def test_cancel_of_a_queued_run_is_immediate_and_of_a_running_run_is_a_request()
         request_cancel(third)
 
 
+@pytest.mark.slow  # a Python process (for a pid that is dead)
 def test_runs_of_dead_or_silent_workers_are_marked_interrupted():
     dataset_id = make_dataset()
     dead_local, alive_local, silent_remote, fresh_remote = (enqueue(dataset_id, CONFIG) for _ in range(4))
@@ -220,6 +222,7 @@ def rows_of(run_id: int) -> tuple[int, int, int]:
                                            (Prediction, Prediction.run_id)))
 
 
+@pytest.mark.slow  # trains a tiny model (finished_run)
 def test_deleting_a_finished_run_removes_its_rows_and_its_folder_and_nothing_else(tuneboard_home):
     dataset_id = make_dataset()
     doomed, kept = finished_run(dataset_id), finished_run(dataset_id)
@@ -247,6 +250,7 @@ def test_deleting_a_queued_or_running_run_is_refused_and_changes_nothing(status)
     assert status == "queued" or run_files(run_id).log.read_text() == "training\n"
 
 
+@pytest.mark.slow  # trains a tiny model (finished_run)
 def test_a_delete_racing_a_resume_waits_for_it_and_then_refuses_with_the_folder_untouched():
     """A worker claims the run for a resume (its transaction still open) while someone deletes it: the delete's
     first write waits for the worker's commit, sees the run running, and touches neither rows nor folder."""
@@ -278,6 +282,7 @@ def test_a_delete_racing_a_resume_waits_for_it_and_then_refuses_with_the_folder_
     assert rows_of(run_id) == before and run_files(run_id).log.exists()
 
 
+@pytest.mark.slow  # trains a tiny model (finished_run)
 def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consistent():
     from core.datasets.store import delete_dataset
 

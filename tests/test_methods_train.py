@@ -126,6 +126,7 @@ def datasets(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("task,model,method", CASES, ids=[f"{m}-{k}" for _, m, k in CASES])
+@pytest.mark.slow  # trains tiny models: seconds each
 def test_method_trains_what_it_says_and_nothing_else(task, model, method, datasets, tmp_path):
     labels = TEXT_LABELS if task == "text" else IMAGE_LABELS
     # A large learning rate so every trainable weight moves visibly in a few steps.
@@ -181,6 +182,7 @@ def test_method_trains_what_it_says_and_nothing_else(task, model, method, datase
     assert not (tmp_path / "checkpoint").exists(), "the resume checkpoint is removed once the model is saved"
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_progress_and_curves_are_reported(datasets, tmp_path):
     reporter = Recorder()
     train_run(datasets["text"], TEXT_LABELS, "text", RunConfig(model="tiny-bert", method="lora", epochs=2),
@@ -192,6 +194,7 @@ def test_progress_and_curves_are_reported(datasets, tmp_path):
     assert any(p.total_steps > 0 and p.loss is not None and p.eta_seconds is not None for p in reporter.progresses)
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_cancel_stops_training_with_training_cancelled(datasets, tmp_path):
     reporter = Recorder(stop_after=3)
     with pytest.raises(TrainingCancelled):
@@ -203,6 +206,7 @@ def test_cancel_stops_training_with_training_cancelled(datasets, tmp_path):
 
 @pytest.mark.parametrize("task,model,method", [("text", "tiny-bert", "lora"), ("image", "tiny-image", "full"),
                                                ("text", "tiny-bert", "head")])
+@pytest.mark.slow  # trains tiny models twice
 def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(task, model, method, datasets,
                                                                                tmp_path):
     labels = TEXT_LABELS if task == "text" else IMAGE_LABELS
@@ -224,6 +228,7 @@ def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(t
                                [p["probabilities"] for p in whole.predictions], atol=1e-5)
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_class_weighting_and_gradient_accumulation_run(datasets, tmp_path):
     config = RunConfig(model="tiny-bert", method="bitfit", epochs=1, batch_size=4, grad_accum=3,
                        class_weighting=True, early_stopping_patience=0)

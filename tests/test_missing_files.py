@@ -38,6 +38,7 @@ def run_without_model(request, tuneboard_home) -> int:
     return run_id
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_model_folder_without_its_weights_is_missing_too(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     folder = run_dir(run_id)
@@ -46,6 +47,7 @@ def test_a_model_folder_without_its_weights_is_missing_too(tuneboard_home):
     assert model_files_missing(folder)
 
 
+@pytest.mark.slow  # a finished run (CLI process)
 def test_results_show_the_stored_numbers_and_say_the_model_files_are_missing(run_without_model):
     at = open_results(run_without_model)
     assert [w.value for w in at.warning if "model files" in w.value] == [
@@ -56,6 +58,7 @@ def test_results_show_the_stored_numbers_and_say_the_model_files_are_missing(run
     assert metric(at, "Macro-F1").value == f"{stored['macro_f1']:.1%}"
 
 
+@pytest.mark.slow  # a finished run (CLI process)
 def test_predict_says_the_model_files_are_missing_and_how_to_get_them_back(run_without_model):
     at = open_predict()
     assert [e.value for e in at.error] == [
@@ -63,6 +66,7 @@ def test_predict_says_the_model_files_are_missing_and_how_to_get_them_back(run_w
     assert len(at.text_area) == 0  # nothing offered that cannot work
 
 
+@pytest.mark.slow  # a finished run and a CLI process
 def test_cli_predict_exits_non_zero_with_the_plain_sentence(run_without_model, tuneboard_home):
     env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "core", "predict", "--run", str(run_without_model), "--text", "hi"],
@@ -72,6 +76,7 @@ def test_cli_predict_exits_non_zero_with_the_plain_sentence(run_without_model, t
     assert done.stdout == ""
 
 
+@pytest.mark.slow  # a finished run (CLI process)
 def test_runs_page_says_so_and_offers_retry(run_without_model):
     at = open_runs_page(run_without_model)
     assert not at.exception
@@ -83,6 +88,7 @@ def test_runs_page_says_so_and_offers_retry(run_without_model):
     assert get_run(retry).config == get_run(run_without_model).config
 
 
+@pytest.mark.slow  # a finished run (CLI process)
 def test_a_succeeded_run_with_its_model_offers_no_retry(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     at = open_runs_page(run_id)
@@ -95,6 +101,7 @@ DATASET_MISSING = ("The files of dataset '{}' are missing, so it cannot be train
                    "upload it again on the Data page.")
 
 
+@pytest.mark.slow  # a finished run (CLI process)
 def test_a_deleted_dataset_folder_keeps_results_and_says_so_on_runs(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     dataset = get_run(run_id).dataset

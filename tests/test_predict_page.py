@@ -57,6 +57,7 @@ def reference(run_id: int, inputs: list) -> list[dict[str, float]]:
     return load_predictor(data_home() / get_run(run_id).artifact_dir).predict(inputs)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_typed_text_gets_the_models_label_probabilities_and_timing(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     (expected,) = reference(run_id, [SPAMMY])
@@ -78,6 +79,7 @@ def cli_predict(home, run_id: int, *args: str) -> dict:
     return prediction
 
 
+@pytest.mark.slow  # a finished run and a CLI process
 def test_the_page_agrees_with_the_command_line(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     labels = get_run(run_id).dataset.labels
@@ -91,6 +93,7 @@ def test_the_page_agrees_with_the_command_line(tuneboard_home):
         assert set(shown) == set(labels)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     labels = get_run(run_id).dataset.labels
@@ -105,6 +108,7 @@ def test_the_saved_threshold_decides_two_class_predictions(tuneboard_home):
     assert metric(at, "Prediction") == labels[0]
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_explain_highlights_the_words_of_the_text(tuneboard_home):
     use_run(text_run(), tuneboard_home)
     at = predict_text(open_predict(), SPAMMY)
@@ -146,6 +150,7 @@ def open_data_page() -> AppTest:
     return at
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tuneboard_home, media_files):
     run_id = use_run(text_run(), tuneboard_home)
     texts = [SPAMMY, "See you at the station at 6", "Your parcel is waiting, pay the fee at bit.ly/x"]
@@ -182,6 +187,7 @@ def test_the_download_neutralises_formulas(tuneboard_home, media_files):
     assert saved["confidence"].dtype == float  # numbers stay numbers
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_the_model_is_loaded_once_and_kept(tuneboard_home, monkeypatch):
     use_run(text_run(), tuneboard_home)
     calls = []
@@ -204,6 +210,7 @@ def png(path) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_dropped_image_gets_a_prediction_and_an_occlusion_heatmap(tuneboard_home):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -221,6 +228,7 @@ def test_a_dropped_image_gets_a_prediction_and_an_occlusion_heatmap(tuneboard_ho
     assert "What the model saw, with the regions that drove it" in captions
 
 
+@pytest.mark.slow  # a finished run and a CLI process
 def test_the_page_agrees_with_the_command_line_on_an_image(tuneboard_home):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -233,6 +241,7 @@ def test_the_page_agrees_with_the_command_line_on_an_image(tuneboard_home):
     assert shown == pytest.approx(cli["probabilities"], abs=2e-6)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
     trained = image_run()
     use_run(trained, tuneboard_home)
@@ -252,6 +261,7 @@ def test_a_zip_and_loose_images_are_scored_together(tuneboard_home):
     assert scored[["P(ants)", "P(bees)"]].sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_folder_of_images_is_scored(tuneboard_home):
     trained = image_run()
     run_id = use_run(trained, tuneboard_home)
@@ -266,6 +276,7 @@ def test_a_folder_of_images_is_scored(tuneboard_home):
     assert scored["P(bees)"].tolist() == pytest.approx([e["bees"] for e in expected], abs=1e-6)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
     use_run(image_run(), tuneboard_home)
     at = open_predict()
@@ -275,6 +286,7 @@ def test_a_bad_upload_gets_a_plain_message(tuneboard_home):
     assert at.error[0].value == "This zip file is damaged and could not be opened. Create it again and upload it."
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_zip_bomb_gets_the_data_pages_message(tuneboard_home):
     use_run(image_run(), tuneboard_home)
     bomb = zip_bomb()
@@ -289,6 +301,7 @@ def test_a_zip_bomb_gets_the_data_pages_message(tuneboard_home):
     assert table_or_none(at) is None  # nothing was scored
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_corrupt_image_is_named_with_the_data_pages_reason_and_the_rest_scored(tuneboard_home):
     run_id = use_run(image_run(), tuneboard_home)
     files = class_folders(3) | {"ants/cut.jpg": photo(11, size=(64, 64))[:300]}
@@ -324,6 +337,7 @@ def test_without_a_finished_run_the_page_says_where_to_go():
     assert "No finished run yet" in at.info[0].value
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_a_dropped_image_over_the_pixel_limit_is_refused_like_on_the_data_page(tuneboard_home):
     """The one-image box reads through core/ingest too: a small file that decodes to a huge picture is refused
     before it is decoded, with the Data page's reason, and nothing is predicted."""

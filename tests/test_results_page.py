@@ -52,6 +52,7 @@ def table(block, *columns: str) -> pd.DataFrame:
     return next(d.value for d in block.dataframe if set(columns) <= set(d.value.columns))
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_numbers_equal_the_stored_metrics_and_the_stored_predictions(tuneboard_home):
     trained = text_run()
     run_id = use_run(trained, tuneboard_home)
@@ -85,6 +86,7 @@ def test_numbers_equal_the_stored_metrics_and_the_stored_predictions(tuneboard_h
     assert metric(at, "Macro-F1").delta == f"{(macro_f1 - reference['macro_f1']) * 100:+.1f} points"
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_picking_a_confusion_cell_lists_its_test_examples(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     metrics, rows = stored_rows(run_id)
@@ -107,6 +109,7 @@ def test_picking_a_confusion_cell_lists_its_test_examples(tuneboard_home):
     assert not at.exception
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_error_browser_shows_mistakes_and_unsure_examples(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     _, rows = stored_rows(run_id)
@@ -123,6 +126,7 @@ def test_error_browser_shows_mistakes_and_unsure_examples(tuneboard_home):
     assert unsure["confidence"].tolist() == sorted(rows["confidence"])[:5]
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_threshold_changes_precision_and_recall_and_is_saved(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     metrics, rows = stored_rows(run_id)
@@ -154,6 +158,7 @@ def test_threshold_changes_precision_and_recall_and_is_saved(tuneboard_home):
     assert any("Saved threshold: 0.70 on P(" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_compare_lists_the_run_with_its_baselines(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     metrics, _ = stored_rows(run_id)
@@ -168,6 +173,7 @@ def test_compare_lists_the_run_with_its_baselines(tuneboard_home):
     assert majority["trainable parameters"] == 0
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_image_errors_show_thumbnails_with_true_and_predicted(tuneboard_home):
     run_id = use_run(image_run(), tuneboard_home)
     _, rows = stored_rows(run_id)

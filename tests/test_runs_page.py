@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.jobs.runner import execute_run
@@ -48,6 +49,7 @@ def test_lists_runs_with_status_progress_and_eta():
     assert (progress.value, progress.text) == (75, "Epoch 2/2 · epoch 1.5 · step 30/40 · 12.5 examples/s · about 1 min 15 s left")
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_a_finished_run_shows_curves_results_and_its_log():
     run_id = enqueue(make_dataset(), {**CONFIG, "epochs": 2})
     worker_id = process_identity()
@@ -81,6 +83,7 @@ def test_cancel_a_running_run_only_requests_it():
     assert (run.status, run.cancel_requested) == ("running", True)
 
 
+@pytest.mark.slow  # about a second: several runs of the page
 def test_retry_and_clone_queue_new_runs_and_select_them():
     run_id = enqueue(make_dataset(), CONFIG)
     run_queue.claim_next("w1")
@@ -117,6 +120,7 @@ def test_the_sidebar_tells_whether_a_worker_is_alive():
     assert at.sidebar.caption[-1].value == "Worker: 1 running, idle."
 
 
+@pytest.mark.slow  # trains a tiny model, then several runs of the page
 def test_delete_a_finished_run_from_the_page():
     dataset_id = make_dataset()
     worker_id = process_identity()
@@ -141,6 +145,7 @@ def test_a_running_run_cannot_be_deleted_from_the_page():
     assert not [b for b in at.button if b.key == f"runs_delete_{run_id}"]
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_settings_show_what_a_real_run_resolved_to_and_how_far_it_trained(tuneboard_home):
     from tests.finished_runs import text_run, use_run
 
@@ -153,6 +158,7 @@ def test_settings_show_what_a_real_run_resolved_to_and_how_far_it_trained(tunebo
     assert any('"epochs_run"' in value and f'"steps": {trained["steps"]}' in value for value in shown)
 
 
+@pytest.mark.slow  # 501 runs queued: about 2 s
 def test_with_more_runs_than_the_table_lists_the_page_says_so():
     dataset_id = make_dataset()
     for _ in range(501):  # one more than storage.runs.list_runs returns by default

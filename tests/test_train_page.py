@@ -29,6 +29,7 @@ def test_without_datasets_the_page_says_to_upload_one():
     assert "No datasets yet" in at.info[0].value
 
 
+@pytest.mark.slow  # over a second: Train, then Runs
 def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
     dataset_id = make_dataset(name="tickets")
     at = open_train_page(**TINY_TEXT)
@@ -59,6 +60,7 @@ def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
     assert table[["Run", "Status", "Method", "Dataset"]].values.tolist() == [[run.id, "⏳ queued", "ia3", "tickets"]]
 
 
+@pytest.mark.slow  # about a second: several runs of the page
 def test_compare_methods_queues_one_run_per_method():
     make_dataset()
     at = open_train_page(**TINY_TEXT)
@@ -94,6 +96,7 @@ def image_dataset(tmp_path) -> int:
     return register_path(tmp_path / "photos")
 
 
+@pytest.mark.slow  # about a second: several runs of the page
 def test_an_image_dataset_offers_image_models_and_methods_only(image_dataset):
     at = open_train_page(train_model_image="other", train_model_other="tiny-image")
     assert not at.exception

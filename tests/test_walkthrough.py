@@ -99,6 +99,7 @@ def links(at: AppTest) -> list[str]:
 # a) A new user with an empty data folder ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # about a second: every page
 def test_every_page_with_no_data_says_what_it_is_for_and_where_to_go_next():
     at = open_app()
     for page in walk(at):
@@ -125,6 +126,7 @@ LIBRARY_FAILURES = {"not excel", "damaged zip", "binary"}  # the reader raised: 
 
 
 @pytest.mark.parametrize("case", list(BAD_UPLOADS))
+@pytest.mark.slow  # about a second each: every page
 def test_a_bad_upload_gets_one_plain_sentence_and_every_page_still_leads_on(case):
     name, data, message = BAD_UPLOADS[case]
     at = open_app()
@@ -160,6 +162,7 @@ def add_failed_run(tmp_path) -> int:
 
 
 @pytest.mark.parametrize("trained", [text_run, image_run], ids=["text", "image"])
+@pytest.mark.slow  # finished runs (tests/finished_runs.py: CLI processes)
 def test_every_page_with_finished_runs_shows_results_and_plain_errors(trained, tuneboard_home, tmp_path):
     home: TrainedHome = trained()
     run_id = use_run(home, tuneboard_home)

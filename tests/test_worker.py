@@ -70,6 +70,7 @@ def claim(run_id: int) -> str:
 # ---------------------------------------------------------------- runner, in-process
 
 
+@pytest.mark.slow  # trains: several seconds on 2 cores
 def test_execute_run_records_result_predictions_curves_and_log():
     run_id = enqueue(make_dataset(), {"model": "tiny", "method": "full", "epochs": 3})
     worker_id = claim(run_id)
@@ -85,6 +86,7 @@ def test_execute_run_records_result_predictions_curves_and_log():
     assert "Run %d (attempt 1)" % run_id in log and "database bookkeeping took" in log
 
 
+@pytest.mark.slow  # trains for about 2 s by design
 def test_progress_writes_are_throttled(monkeypatch):
     """200 progress and 200 metric calls over ~2 s must cost a handful of database writes, not 400."""
     monkeypatch.setenv("TINY_STEP_SECONDS", "0.01")
@@ -109,6 +111,7 @@ def test_a_failing_training_is_recorded_with_a_plain_message_and_the_traceback_i
     assert "Traceback" in run_files(run_id).log.read_text()
 
 
+@pytest.mark.slow  # trains three times
 def test_out_of_gpu_memory_halves_the_batch_and_keeps_the_effective_batch():
     run_id = enqueue(make_dataset(), {"model": "oom", "batch_size": 16, "grad_accum": 1})
     outcome = execute_run(run_id, claim(run_id), train_fn=train_tiny)
@@ -130,6 +133,7 @@ def test_a_run_claimed_by_someone_else_is_not_touched():
 # ---------------------------------------------------------------- worker processes
 
 
+@pytest.mark.slow  # worker processes
 def test_two_workers_run_ten_queued_runs_each_exactly_once(workers):
     dataset_id = make_dataset()
     queued = [enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(10)]
@@ -143,6 +147,7 @@ def test_two_workers_run_ten_queued_runs_each_exactly_once(workers):
     assert all("Finished in" in run_files(r).log.read_text() for r in queued)  # one log per run
 
 
+@pytest.mark.slow  # worker processes
 def test_kill_9_of_the_worker_interrupts_the_run_and_resume_finishes_it(workers):
     run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 6})  # 60 steps of 0.1 s
     worker = workers(step_seconds=0.1)
@@ -166,6 +171,7 @@ def test_kill_9_of_the_worker_interrupts_the_run_and_resume_finishes_it(workers)
 
 
 @pytest.mark.parametrize("model", ["tiny", "stubborn"], ids=["stops-itself", "needs-a-kill"])
+@pytest.mark.slow  # worker processes
 def test_cancel_stops_a_running_training_within_5_seconds(workers, model):
     run_id = enqueue(make_dataset(), {"model": model, "epochs": 100})  # 1000 steps of 0.05 s: ~50 s
     worker = workers(step_seconds=0.05)
@@ -182,6 +188,7 @@ def test_cancel_stops_a_running_training_within_5_seconds(workers, model):
     assert "Cancelled" in run_files(run_id).log.read_text()
 
 
+@pytest.mark.slow  # worker processes
 def test_a_crashing_run_fails_and_the_worker_keeps_going(workers):
     dataset_id = make_dataset()
     crash = enqueue(dataset_id, {"model": "crash"})
@@ -195,6 +202,7 @@ def test_a_crashing_run_fails_and_the_worker_keeps_going(workers):
     assert "failed" in worker.stdout.read()
 
 
+@pytest.mark.slow  # worker processes
 def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
     run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 100})
     worker = workers(step_seconds=0.05)
@@ -206,6 +214,7 @@ def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
     assert alive_workers() == []
 
 
+@pytest.mark.slow  # starts a worker process
 def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
     from concurrent.futures import ThreadPoolExecutor
 
