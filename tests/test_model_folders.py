@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.catalog import NO_SUCH_FOLDER, ModelLoadError, checked_model_name, resolve_model
+from pages.shared.user_text import md
 from storage.runs import list_runs
 from tests.conftest import ROOT
 from tests.finished_runs import text_run
@@ -70,7 +71,7 @@ def test_a_finished_run_under_tuneboard_model_dirs_trains_from_the_train_page(tm
 
     at = train_page()  # not a listed folder yet: refused as a missing one
     assert not at.exception
-    assert [e.value for e in at.error] == [NO_SUCH_FOLDER]
+    assert [e.value for e in at.error] == [md(NO_SUCH_FOLDER, limit=None)]  # shown escaped, as every error box
     assert not [b for b in at.button if b.key == "train_launch"]  # the page stopped before Launch
 
     monkeypatch.setenv("TUNEBOARD_MODEL_DIRS", str(models))

@@ -141,7 +141,8 @@ def test_train_page_shows_names_as_plain_text(evil_run, tuneboard_home):
     use_run(evil_run, tuneboard_home)
     at = open_page("train", train_model_text="other", train_model_other=LINK)
     assert at.selectbox(key="train_dataset").options[0].startswith(short(DATASET_NAME) + " · text")
-    assert_shown_as_plain_text(at, minimum=1)  # the error about the typed model quotes it
+    # The typed model id is refused without being quoted (core.catalog.NO_SUCH_FOLDER); nothing on the page is live.
+    assert_shown_as_plain_text(at, minimum=0)
 
 
 def test_runs_page_shows_names_as_plain_text(evil_run, tuneboard_home):
@@ -180,15 +181,3 @@ def test_predict_page_shows_names_as_plain_text(evil_run, tuneboard_home):
     at.file_uploader(key="predict_batch_file").upload("texts.csv", b"text\nhello there\nFREE prize\n", "text/csv").run()
     at.button(key="predict_batch_go").click().run()
     assert_shown_as_plain_text(at, minimum=4)  # the counts per predicted class
-
-
-def test_sidebar_shows_the_data_folder_as_typed(tmp_path, monkeypatch):
-    from storage.db import reset_engines
-
-    home = tmp_path / "x` [Login again](https:" / "evil.example) `y"  # a backtick would end a plain code span
-    monkeypatch.setenv("TUNEBOARD_HOME", str(home))
-    reset_engines()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    assert not at.exception
-    [folder] = [c.value for c in at.sidebar.caption if c.value.startswith("Data folder")]
-    assert live_markup(folder) == [] and rendered_text(folder) == f"Data folder: {home}"
