@@ -13,7 +13,7 @@ import streamlit as st
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig
-from core.training import count_parameters, estimate
+from core.training.estimate import count_parameters, estimate
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,9 @@ def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TUNEBOARD_HOME", str(home))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     reset_engines()
+    # AppTest runs a page as __main__ and leaves it there when the page raises; a later test that spawns processes
+    # (multiprocessing re-runs __main__'s file in each child) would then start children that run that page.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     yield home
     reset_engines()
 

@@ -49,7 +49,7 @@ def test_a_signed_out_visitor_sending_a_made_up_widget_id_sees_no_traceback_and_
     log = tuneboard_home.parent / "streamlit.log"
     env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1", "TUNEBOARD_NO_WORKER": "1",
            "TUNEBOARD_PASSWORD": "pilot-2026"}
-    app = LiveApp(tuneboard_home, env, log)
+    app = LiveApp(tuneboard_home, env, log, entry="serve.py")  # with a password, the app runs only behind the gate
     app.start()
     try:
         visit = app.visit(trigger="made-up-widget")

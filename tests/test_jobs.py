@@ -31,13 +31,19 @@ def _claim_all(home: str, worker: str, start, out) -> None:
     """Runs in a separate process: claim until the queue is empty, report what it got."""
     import os
 
+    import traceback
+
     os.environ["TUNEBOARD_HOME"] = home
-    session_factory()  # connect and migrate before the start line, so all processes race from the same moment
-    start.wait()
-    got = []
-    while (claimed := run_queue.claim_next(worker)) is not None:
-        got.append(claimed[0])
-    out.put((worker, got))
+    try:
+        session_factory()  # connect and migrate before the start line, so all processes race from the same moment
+        start.wait(timeout=60)
+        got = []
+        while (claimed := run_queue.claim_next(worker)) is not None:
+            got.append(claimed[0])
+        out.put((worker, got))
+    except BaseException:  # the test shows why, instead of its other processes waiting at the barrier for ever
+        out.put((worker, traceback.format_exc()))
+        raise
 
 
 def test_claim_next_takes_the_oldest_queued_run_once():
@@ -59,9 +65,10 @@ def test_four_processes_claim_a_hundred_runs_each_exactly_once(tuneboard_home):
     processes = [context.Process(target=_claim_all, args=(str(tuneboard_home), f"w{i}", start, out)) for i in range(4)]
     for p in processes:
         p.start()
-    results = dict(out.get(timeout=60) for _ in processes)
+    results = dict(out.get(timeout=120) for _ in processes)
     for p in processes:
         p.join(timeout=30)
+    assert all(isinstance(got, list) for got in results.values()), results
     claimed = [run_id for got in results.values() for run_id in got]
     assert sorted(claimed) == queued  # every run once, none twice
     assert sum(1 for got in results.values() if got) >= 2  # they really raced

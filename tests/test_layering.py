@@ -42,7 +42,7 @@ CORE_LAYERS = {
     "datasets": {"ingest"},
     "models": set(),
     "methods": {"models"},
-    "evaluation": {"datasets"},
+    "evaluation": {"datasets", "models"},
     "training": {"methods", "models", "evaluation", "datasets"},
     "serving": {"training", "models", "evaluation", "ingest"},
     "jobs": {"training", "datasets"},

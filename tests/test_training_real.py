@@ -15,7 +15,8 @@ from PIL import Image
 
 from core.serving.inference import load_predictor
 from core.run_config import RunConfig
-from core.training import count_parameters, estimate, train_run
+from core.training import train_run
+from core.training.estimate import count_parameters, estimate
 from tests.conftest import HYMENOPTERA, SMS_SPAM, require
 from tests.test_methods_train import Recorder
 

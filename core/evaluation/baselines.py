@@ -39,6 +39,9 @@ def majority_baseline(train_labels: np.ndarray, test_labels: np.ndarray, num_lab
 
 @functools.lru_cache(maxsize=1)
 def _sentence_model():
+    from core.models.libraries import resolve_lazy_imports
+
+    resolve_lazy_imports()  # transformers' names, once and under a lock (Streamlit runs pages in threads)
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging
 

@@ -7,20 +7,15 @@ Which of its weights train is the tuning method's business (core.methods.apply_m
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.catalog import ModelLoadError, ModelSource, resolve_model
-from core.models.libraries import resolve_lazy_imports
-
-resolve_lazy_imports()  # before anything else here touches transformers / peft (see libraries.py for why)
-
-from core.models import efficientnet, hf  # noqa: E402
+from core.catalog import ModelLoadError
 from core.models.base import (
     EFFICIENTNET, HF_IMAGE, HF_TEXT, BuiltModel, ImageSettings, count_params, find_head_names, logits_of,
 )
-from core.run_config import RunConfig
-from storage.paths import INFO_FILE
+
+if TYPE_CHECKING:
+    from core.models.build import build_model
 
 __all__ = [
     "BuiltModel", "ImageSettings", "ModelLoadError", "build_model", "count_params", "logits_of",
@@ -28,50 +23,11 @@ __all__ = [
 ]
 
 
-def build_model(task: str, config: RunConfig, labels: list[str], source: ModelSource | None = None) -> BuiltModel:
-    """Load (or, for tiny test models, create) the base classifier with a fresh head for `labels`."""
-    source = source or resolve_model(config.model, task)
-    entry = source.entry
-    if source.kind == "efficientnet" or source.kind == "tiny-image":
-        net, rebuild = (efficientnet.build_tiny if source.kind == "tiny-image" else efficientnet.build_pretrained)(len(labels))
-        default_size = entry.default_image_size if entry else 224
-        image = ImageSettings(size=config.image_size or default_size, mean=efficientnet.EFFICIENTNET_MEAN_STD,
-                              std=efficientnet.EFFICIENTNET_MEAN_STD)
-        built = BuiltModel(net, EFFICIENTNET, source, labels, ["_fc"], image=image, rebuild=rebuild)
-    elif source.kind == "saved-efficientnet":
-        built = _saved_efficientnet_as_base(source, config, labels)
-    elif task == "text":
-        if source.kind == "tiny-bert":
-            model, tokenizer = hf.build_tiny_bert(labels, config.seed)
-        else:
-            model, tokenizer = hf.load_text(source, labels, config.trust_remote_code)
-        default_length = (entry.default_max_length if entry else None) or 128
-        max_length = config.max_length or default_length
-        model_limit = getattr(model.config, "max_position_embeddings", None) or 512
-        max_length = min(max_length, model_limit)
-        built = BuiltModel(model, HF_TEXT, source, labels, find_head_names(model, HF_TEXT), tokenizer=tokenizer,
-                           max_length=max_length)
-    else:
-        if source.kind == "tiny-vit":
-            model, image = hf.build_tiny_vit(labels, config.seed)
-            processor_config = hf.processor_config_for(image)
-        else:
-            model, image, processor_config = hf.load_image(source, labels, config.trust_remote_code)
-        if config.image_size:
-            image.size = config.image_size
-        built = BuiltModel(model, HF_IMAGE, source, labels, find_head_names(model, HF_IMAGE), image=image,
-                           preprocessor_config=processor_config or hf.processor_config_for(image))
-    return built
+def __getattr__(name: str):
+    # build_model brings transformers and peft (seconds of imports): only code that builds a model pays for them,
+    # not the worker, the pages or a training process's start, which need the light names above.
+    if name == "build_model":
+        from core.models.build import build_model
 
-
-def _saved_efficientnet_as_base(source: ModelSource, config: RunConfig, labels: list[str]) -> BuiltModel:
-    """A run saved by Tuneboard used as the starting point of a new run (its head is replaced)."""
-    folder = Path(source.location)
-    info = json.loads((folder / INFO_FILE).read_text())
-    net = efficientnet.load_saved(folder, info["rebuild"], len(info["labels"]))
-    fresh_head = efficientnet.build_network(info["rebuild"]["variant"], len(labels), info["rebuild"].get("overrides"))._fc
-    net._fc = fresh_head
-    image = ImageSettings.from_dict(info["image"])
-    if config.image_size:
-        image.size = config.image_size
-    return BuiltModel(net, EFFICIENTNET, source, labels, ["_fc"], image=image, rebuild=info["rebuild"])
+        return build_model
+    raise AttributeError(f"module 'core.models' has no attribute {name!r}")

@@ -3,7 +3,8 @@
 transformers and peft resolve their public names lazily, and that lookup is not thread-safe: two
 Streamlit script threads (say, a rerun that starts while the last one still counts parameters) that
 import at the same moment fail with "cannot import name 'AutoModelForSequenceClassification'".
-`core.models` calls this when it is imported, and Python's import lock makes other threads wait for it.
+`core.models.build` calls this when it is imported (and the saved-model and baseline loaders before they load), and
+Python's import lock makes other threads wait for it.
 """
 
 from __future__ import annotations

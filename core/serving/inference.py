@@ -18,6 +18,7 @@ from PIL import Image
 
 from core.catalog import ModelLoadError
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, ImageSettings
+from core.models.libraries import resolve_lazy_imports
 from core.training.data import Split, TextBatches
 from core.training.device import choose_device
 from core.training.images import eval_tensor, load_working_image, stack
@@ -89,6 +90,7 @@ def load_predictor(output_dir: Path) -> Predictor:
     trust = bool(info.get("config", {}).get("trust_remote_code", False))
     family = info["family"]
     tokenizer = None
+    resolve_lazy_imports()  # transformers / peft names, once and under a lock (Streamlit runs pages in threads)
     try:
         if family == EFFICIENTNET:
             from core.models.efficientnet import load_saved
