@@ -29,10 +29,10 @@ def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
 
     from core.training.progress import NullReporter
     from core.run_config import RunConfig
-    from core.training.data import Split
+    from core.models.text_inputs import Split
     from core.training.device import choose_device
     from core.training.features import extract
-    from core.training.images import ImageBatches
+    from core.models.image_inputs import ImageBatches
     from core.training.run import prepare_model
 
     root = require(ANTS_BEES)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from core.training.progress import NullReporter
-from core.training.data import Split
+from core.models.text_inputs import Split
 from core.training.device import choose_device
 from core.training.features import FeatureBatches
 from core.training.loop import FitSettings, fit

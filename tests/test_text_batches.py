@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.training.data import Split, TextBatches, random_batches
+from core.models.text_inputs import Split, TextBatches, random_batches
 
 
 class WordTokenizer:

@@ -63,10 +63,16 @@ class VirtualTokenMethod(PeftMethod):
     """Prompt and prefix tuning: learned virtual tokens (text only), saved as base model + adapter."""
 
     settings: tuple[str, ...] = ("num_virtual_tokens",)
+    peft_config_class: str = ""  # peft's config class for it: PromptTuningConfig, PrefixTuningConfig
 
     @property
     def needs_adapter(self) -> bool:
         return True
+
+    def peft_config(self, built: BuiltModel, config: Any):
+        import peft
+
+        return getattr(peft, self.peft_config_class)(task_type="SEQ_CLS", num_virtual_tokens=config.num_virtual_tokens)
 
     def apply(self, built: BuiltModel, config: Any) -> None:
         super().apply(built, config)

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from core.models.base import logits_of
-from core.training.images import eval_tensor, load_working_image
+from core.models.image_inputs import eval_tensor, load_working_image
 
 TEXT_STEPS = 16  # integration steps; 16 keeps the completeness error small on short texts, 50 is captum's default
 IMAGE_GRID = 7  # occlusion patches per side (7 x 7 = 49 forward passes, batched)

@@ -19,9 +19,9 @@ from PIL import Image
 from core.catalog import ModelLoadError
 from core.models.base import EFFICIENTNET, HF_IMAGE, HF_TEXT, ImageSettings
 from core.models.libraries import resolve_lazy_imports
-from core.training.data import Split, TextBatches
+from core.models.text_inputs import Split, TextBatches
 from core.training.device import choose_device
-from core.training.images import eval_tensor, load_working_image, stack
+from core.models.image_inputs import eval_tensor, load_working_image, stack
 from core.training.loop import predict_logits
 from storage.paths import ADAPTER_DIR, INFO_FILE, MODEL_DIR
 

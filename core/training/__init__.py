@@ -2,7 +2,7 @@
 
     result = train_run(dataset_dir, labels, task, config, output_dir, reporter, resume=False)
 
-Modules: data (text batches), images (image transforms), presets, device, loop (the optimizer loop),
+Modules: data (the stored splits), presets, device, loop (the optimizer loop),
 checkpoint (resume), features (head-only cache), saving (model/ and adapter/), estimate (before launch),
 run (the story from data to saved model).
 """

@@ -1,25 +1,13 @@
-"""Reading a stored dataset's splits and turning text into padded batches.
-
-Text batches use dynamic padding: each batch is padded to its own longest text, not to max_length. On SMS spam
-(mean 25 tokens, p95 55) random batches of 16 then compute 2.5 tokens per real token, against 5.1 when every
-text is padded to 128. Training batches are drawn in random order, not grouped by length: grouping cuts padding
-to 1.05x, but where length follows the class (spam texts are twice as long as the rest) it makes batches of one
-class, and a one-epoch run on 800 SMS texts never learned spam (spam-F1 0.00 against 0.92 with random batches;
-docs/BENCHMARKS.md). Evaluation batches are sorted by length: order cannot change what the model predicts.
-A batch is (inputs for model(**inputs), labels (B,), positions (B,) = rows within the split).
-"""
+"""Reading a stored dataset's splits for training (texts or image paths with their class ids)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from core.datasets.files import read_examples
-
-Batch = tuple[dict[str, torch.Tensor], torch.Tensor, list[int]]
+from core.models.text_inputs import Split
 
 
 class TrainingDataError(ValueError):
@@ -28,16 +16,6 @@ class TrainingDataError(ValueError):
     def __init__(self, message: str, code: str = "data") -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass
-class Split:
-    example_index: list[int]  # row numbers in examples.csv
-    inputs: list[str]  # texts, or image paths relative to the dataset folder
-    labels: np.ndarray  # (N,) int64 class ids (index into the dataset's label list)
-
-    def __len__(self) -> int:
-        return len(self.inputs)
 
 
 def load_splits(dataset_dir: Path, labels: list[str]) -> dict[str, Split]:
@@ -59,59 +37,3 @@ def load_splits(dataset_dir: Path, labels: list[str]) -> dict[str, Split]:
     if len(splits["test"]) == 0:
         raise TrainingDataError("The dataset has no test examples to evaluate on.", "empty_test")
     return splits
-
-
-def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
-    """Token ids per text, truncated to max_length, not padded (padding happens per batch)."""
-    encoded = tokenizer(texts, truncation=True, max_length=max_length, padding=False,
-                        return_attention_mask=False, return_token_type_ids=False)
-    return encoded["input_ids"]
-
-
-def random_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
-    """Training order: a fresh permutation per (seed, epoch), cut into batches."""
-    order = np.random.default_rng(seed).permutation(count).tolist()
-    return [order[i:i + batch_size] for i in range(0, count, batch_size)]
-
-
-def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Evaluation order: longest first, so each batch pads little; callers restore order by position."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def collate_text(token_ids: list[list[int]], positions: list[int], labels: np.ndarray, pad_id: int) -> Batch:
-    """Pad the chosen examples to the longest among them: input_ids and attention_mask are (B, T)."""
-    rows = [token_ids[i] for i in positions]
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, ids in enumerate(rows):
-        input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[r, :len(ids)] = 1
-    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-    return inputs, torch.as_tensor(labels[positions], dtype=torch.long), list(positions)
-
-
-class TextBatches:
-    """Batches for one text split; tokenised once up front."""
-
-    def __init__(self, split: Split, tokenizer, max_length: int) -> None:
-        self.split = split
-        self.token_ids = tokenize(tokenizer, split.inputs, max_length) if len(split) else []
-        self.lengths = [len(t) for t in self.token_ids]
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    def __len__(self) -> int:
-        return len(self.split)
-
-    def train(self, batch_size: int, seed: int):
-        for positions in random_batches(len(self), batch_size, seed):
-            yield collate_text(self.token_ids, positions, self.split.labels, self.pad_id)
-
-    def evaluate(self, batch_size: int):
-        for positions in sorted_batches(self.lengths, batch_size):
-            yield collate_text(self.token_ids, positions, self.split.labels, self.pad_id)
-
-    def num_train_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)

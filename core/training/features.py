@@ -22,7 +22,7 @@ from core.datasets.files import EXAMPLES_FILE
 from core.methods import get_method
 from core.models.base import BuiltModel
 from core.training.progress import Progress, Reporter
-from core.training.data import Split, random_batches
+from core.models.text_inputs import Split, random_batches
 from core.training.device import DeviceSetup
 from core.training.loop import PROGRESS_INTERVAL_S, Throttle, TrainingCancelled, to_device
 

@@ -17,9 +17,10 @@ from core.training.progress import Progress, Reporter
 from core.run_config import RunConfig
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
-from core.training.data import Split, TextBatches, load_splits
+from core.models.text_inputs import Split, TextBatches
+from core.training.data import load_splits
 from core.training.device import choose_device
-from core.training.images import ImageBatches
+from core.models.image_inputs import ImageBatches
 from core.training.loop import FitSettings, LoopState, fit, predict_logits
 from core.training.presets import PRESET_FIELDS, epochs_for, resolve
 from core.training.saving import save_model

@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageOps
 
 from core.models.base import ImageSettings
-from core.training.data import Batch, Split
+from core.models.text_inputs import Batch, Split
 
 RESAMPLE = Image.Resampling.BILINEAR
 CROP_SCALE = (0.35, 1.0)  # share of the image area a training crop keeps: light augmentation
