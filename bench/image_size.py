@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from bench.common import ANTS_BEES, require
+from core.ingest.suffixes import IMAGE_SUFFIXES
 
 SIZES = (224, 256, 288, 320)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
