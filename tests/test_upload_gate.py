@@ -19,6 +19,9 @@ PASSWORD = "s3cret pilot"
 SMALL_FILE = b"text,label\n" + b"hello,greeting\n" * 60  # about 1 kB
 
 
+pytestmark = pytest.mark.slow  # each test starts a real Streamlit server
+
+
 def started(home: Path, entry: str) -> LiveApp:
     env = {**os.environ, "TUNEBOARD_HOME": str(home), "TUNEBOARD_NO_WORKER": "1", "TUNEBOARD_PASSWORD": PASSWORD}
     app = LiveApp(home, env, home.parent / f"{entry}.log", entry=entry)

@@ -45,6 +45,9 @@ PLAIN_ELEMENTS = {"code", "json", "text", "html", "arrow_data_frame", "dataframe
 PLAIN_OPTIONS = {"selectbox", "multiselect"}
 
 
+pytestmark = pytest.mark.slow  # one real training run, shared by the module: about 16 s
+
+
 @pytest.fixture(scope="module")
 def evil_run(tmp_path_factory) -> TrainedHome:
     """A finished run on 100 messages labelled LINK (60) and LONG (40), in a dataset named DATASET_NAME."""
