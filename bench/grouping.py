@@ -29,8 +29,15 @@ def data_sets(home: Path, quick: bool) -> dict[str, Path]:
     if not quick:
         sets["SMS, all"] = sms_sample(None, home)
         sets["fortunes (26 classes)"] = require(FORTUNES)
-    only = os.environ.get("BENCH_GROUPING_SETS")  # e.g. "SMS, all": to measure one set at a time
+    only = os.environ.get("BENCH_GROUPING_SETS")  # e.g. "SMS, all;SMS, 800-text slice": a subset of the sets
     return {k: v for k, v in sets.items() if not only or k in only.split(";")}
+
+
+def seeds_for(name: str, quick: bool) -> tuple[int, ...]:
+    """All SEEDS; one in quick mode. BENCH_GROUPING_ONE_SEED names sets measured with one seed only (a shorter run;
+    the table says how many seeds each row averages)."""
+    short = os.environ.get("BENCH_GROUPING_ONE_SEED", "").split(";")
+    return SEEDS[:1] if quick or name in short else SEEDS
 
 
 def one_run(dataset, grouped: bool, seed: int, out: Path) -> dict[str, Any]:
@@ -71,9 +78,9 @@ def run(quick: bool) -> dict[str, Any]:
 
     home = Path(tempfile.mkdtemp(prefix="tuneboard-bench-grouping-"))
     os.environ["TUNEBOARD_HOME"] = str(home)
-    seeds = SEEDS[:1] if quick else SEEDS
     results = {}
     for name, path in data_sets(home, quick).items():
+        seeds = seeds_for(name, quick)
         dataset = get_dataset(register_path(path))
         runs = [one_run(dataset, grouped, seed, home / f"run-{dataset.id}-{seed}-{grouped}")
                 for seed in seeds for grouped in (False, True)]
