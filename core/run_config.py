@@ -67,6 +67,9 @@ class RunConfig:
                                                  INT, low=0, high=100)
     class_weighting: bool = _field(False, "Count mistakes on rare classes more heavily, so the model does not "
                                      "ignore them (helps when some classes have far fewer examples).", BOOL)
+    length_grouping: bool = _field(True, "Text only: after the first batches, put texts of similar length together, "
+                                   "so less time goes into padding short texts to the length of long ones (the "
+                                   "accuracy stays the same; docs/BENCHMARKS.md).", BOOL, task="text")
     seed: int = _field(42, "Random seed: the same seed and data give the same run.", INT, low=0, high=2**31 - 1)
     device: str = _field("auto", "auto uses a GPU when one is present, else the CPU.", CHOICE,
                          choices=("auto", "cpu", "cuda"))

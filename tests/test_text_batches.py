@@ -1,13 +1,15 @@
-"""Text batches: dynamic padding, every example once per epoch, a reproducible order, and batches that mix the
-classes even when text length follows the class (length-grouped batches did not, and a short run never learned
-the rare class)."""
+"""Text batches: dynamic padding, every example once per epoch, a reproducible order, batches that mix the classes
+even when text length follows the class, and length grouping that pads less only after random batches first
+(grouped batches alone hold one class where length follows the class, and a short run never learned the rare one)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.models.text_inputs import Split, TextBatches, random_batches
+from core.models.text_inputs import (
+    GROUP_WARMUP_BATCHES, Split, TextBatches, grouped_batches, padding_ratio, random_batches,
+)
 
 
 class WordTokenizer:
@@ -19,11 +21,12 @@ class WordTokenizer:
         return {"input_ids": [[1] + [2 + len(w) for w in t.split()][: max_length - 1] for t in texts]}
 
 
-def split_where_length_follows_the_class() -> Split:
-    # 80 short "ham" texts (3 words) and 20 long "spam" texts (12 words), as in SMS spam.
-    texts = ["hi there you"] * 80 + ["win a free prize now call this number to claim it today"] * 20
-    labels = np.array([0] * 80 + [1] * 20)
-    return Split(list(range(100)), texts, labels)
+def split_where_length_follows_the_class(copies: int = 1) -> Split:
+    # 80 short "ham" texts (3 words) and 20 long "spam" texts (12 words), as in SMS spam; ham lengths vary a little.
+    ham = ["hi there you", "hi there you all", "ok"]
+    texts = ([ham[i % 3] for i in range(80)] + ["win a free prize now call this number to claim it today"] * 20) * copies
+    labels = np.array(([0] * 80 + [1] * 20) * copies)
+    return Split(list(range(len(texts))), texts, labels)
 
 
 def test_each_batch_is_padded_to_its_own_longest_text():
@@ -57,3 +60,39 @@ def test_evaluation_covers_the_split_longest_first():
     assert sorted(p for _, _, positions in batches for p in positions) == list(range(100))
     widths = [inputs["input_ids"].shape[1] for inputs, _, _ in batches]
     assert widths == sorted(widths, reverse=True)
+
+
+def test_grouped_batches_cover_the_epoch_once_in_as_many_batches_and_reproducibly():
+    lengths = np.random.default_rng(0).integers(1, 60, 1000).tolist()
+    batches = grouped_batches(lengths, 16, seed=3, random_first=10)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    assert len(batches) == len(random_batches(1000, 16, seed=3))
+    assert batches == grouped_batches(lengths, 16, seed=3, random_first=10)
+    assert batches != grouped_batches(lengths, 16, seed=4, random_first=10)
+
+
+def test_grouping_pads_far_less_than_random_batches():
+    lengths = np.random.default_rng(1).lognormal(3, 0.6, 4000).astype(int).clip(2, 128).tolist()
+    grouped = padding_ratio(lengths, grouped_batches(lengths, 16, seed=0))
+    shuffled = padding_ratio(lengths, random_batches(4000, 16, seed=0))
+    assert grouped < 1.15 < 1.6 < shuffled, (grouped, shuffled)
+
+
+def test_the_run_starts_with_random_batches_that_mix_the_classes_then_groups():
+    data = TextBatches(split_where_length_follows_the_class(copies=20), WordTokenizer(), 64, grouped=True)
+    first_epoch = data.train_order(batch_size=16, seed=5, epoch=0)
+    labels = data.split.labels
+    mixed = [0 < labels[b].mean() < 1 for b in first_epoch]
+    assert sum(mixed[:GROUP_WARMUP_BATCHES]) >= GROUP_WARMUP_BATCHES - 5  # random: nearly all mix
+    assert sum(mixed[GROUP_WARMUP_BATCHES:]) <= 0.2 * len(mixed[GROUP_WARMUP_BATCHES:])  # grouped: most do not
+    later = padding_ratio(data.lengths, first_epoch[GROUP_WARMUP_BATCHES:])
+    assert later < padding_ratio(data.lengths, first_epoch[:GROUP_WARMUP_BATCHES])
+    # the warm-up counts the run's batches, not each epoch's: a later epoch groups from its first batch
+    assert data.num_train_batches(16) > GROUP_WARMUP_BATCHES
+    second_epoch = data.train_order(batch_size=16, seed=6, epoch=1)
+    assert padding_ratio(data.lengths, second_epoch) < padding_ratio(data.lengths, random_batches(len(data), 16, 6))
+
+
+def test_without_grouping_the_order_is_random_batches():
+    data = TextBatches(split_where_length_follows_the_class(), WordTokenizer(), 64, grouped=False)
+    assert data.train_order(16, seed=2, epoch=3) == random_batches(100, 16, seed=2)

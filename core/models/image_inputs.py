@@ -110,7 +110,7 @@ class ImageBatches:
         labels = torch.as_tensor(self.split.labels[positions], dtype=torch.long)
         return {"pixel_values": stack(tensors)}, labels, list(positions)
 
-    def train(self, batch_size: int, seed: int):
+    def train(self, batch_size: int, seed: int, epoch: int = 0):  # order from (seed, epoch) alone
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(self)).tolist()
         for start in range(0, len(order), batch_size):

@@ -89,7 +89,7 @@ class FeatureBatches:
         labels = torch.as_tensor(self.split.labels[positions], dtype=torch.long)
         return {"features": self.features[index]}, labels, positions
 
-    def train(self, batch_size: int, seed: int):
+    def train(self, batch_size: int, seed: int, epoch: int = 0):  # order from (seed, epoch) alone
         for positions in random_batches(len(self), batch_size, seed):
             yield self._batch(positions)
 

@@ -2,7 +2,7 @@
 weights, early stopping on validation macro-F1 with the best weights restored, a checkpoint every epoch.
 
 `fit` works on anything that yields batches (text, images, or cached features for head-only training):
-    data.train(batch_size, seed) -> iterator of (inputs, labels, positions); data.num_train_batches(batch_size)
+    data.train(batch_size, seed, epoch) -> iterator of (inputs, labels, positions); data.num_train_batches(batch_size)
     data.evaluate(batch_size)    -> the same, in a fixed order;                len(data)
 """
 
@@ -171,7 +171,7 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
         optimizer.zero_grad(set_to_none=True)
         epoch_start = time.perf_counter()
         # Each epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
-        for i, (inputs, labels, _) in enumerate(train_data.train(settings.batch_size, settings.seed * 1000 + epoch)):
+        for i, (inputs, labels, _) in enumerate(train_data.train(settings.batch_size, settings.seed * 1000 + epoch, epoch)):
             if reporter.should_stop():
                 raise TrainingCancelled()
             with setup.autocast():

@@ -48,9 +48,10 @@ def class_weights(train_labels: np.ndarray, num_labels: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def _datasets(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path) -> dict:
+def _datasets(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path, config: RunConfig) -> dict:
     if built.family == HF_TEXT:
-        return {name: TextBatches(split, built.tokenizer, built.max_length) for name, split in splits.items()}
+        return {name: TextBatches(split, built.tokenizer, built.max_length, grouped=config.length_grouping)
+                for name, split in splits.items()}
     return {name: ImageBatches(split, dataset_dir, built.image) for name, split in splits.items()}
 
 
@@ -102,7 +103,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     # 1) settings (the preset fills what the user left blank), device, data
     config = resolve(task, config)
     setup = choose_device(config.device)
-    reporter.log(f"Device: {setup.label}. Method {config.method}, preset {config.preset}.")
+    reporter.log(f"Device: {setup.label} ({setup.why}). Method {config.method}, preset {config.preset}.")
     splits = load_splits(dataset_dir, labels)
     # 2) model and method
     reporter.progress(Progress(0, 0, 0.0, "Loading model"))
@@ -112,7 +113,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     built.model.to(setup.device)
     if built.image is not None:
         built.model.to(memory_format=torch.channels_last)
-    data = _datasets(built, splits, dataset_dir)
+    data = _datasets(built, splits, dataset_dir, config)
 
     # 3) training
     start = time.perf_counter()
