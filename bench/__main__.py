@@ -1,7 +1,7 @@
 """Run every benchmark and regenerate its tables in docs/BENCHMARKS.md.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench            # everything, full size (about 6 hours on 2 CPU cores)
-    HF_HUB_OFFLINE=1 .venv/bin/python -m bench --quick    # smaller data and budgets: under 10 minutes
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench --quick    # smaller data and budgets: about 20 minutes
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench --only throughput,predict
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench --only quality --budget 120   # start no training after 2 hours
 
@@ -85,7 +85,7 @@ def write_docs(path: Path, results: dict[str, dict], quick: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller data and budgets: under 10 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller data and budgets: about 20 minutes")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--budget", type=float, metavar="MINUTES",
                         help="quality: start no new training after this long (a later run goes on from there)")

