@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(store.read_text()) if store.exists() else {}
     for name in chosen:
         print(f"== {name}: {BENCHMARKS[name]}", flush=True)
-        results[name] = run_child(name, args.quick, args.budget)
+        result = run_child(name, args.quick, args.budget)
+        merge = getattr(importlib.import_module(f"bench.{name}"), "merge", None)  # a benchmark run in parts
+        results[name] = merge(results[name], result) if merge and name in results else result
         store.write_text(json.dumps(results, indent=2, default=float))  # after each: a later failure loses nothing
         write_docs(DOCS[args.quick], {name: results[name]}, args.quick)
     failed = [n for n in chosen if "error" in results[n]]

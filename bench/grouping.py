@@ -99,6 +99,15 @@ def run(quick: bool) -> dict[str, Any]:
     return {"sets": results, "settings": SETTINGS, "max_f1_loss_points": MAX_F1_LOSS_POINTS}
 
 
+def merge(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A run restricted by BENCH_GROUPING_SETS replaces the sets it measured and keeps the others' rows (each set's
+    runs all come from one invocation, so its random and grouped sides ran on the same machine state)."""
+    if "error" in new or "sets" not in previous:
+        return new
+    return {**new, "sets": {**previous["sets"], **new["sets"]},
+            "bench_seconds": previous.get("bench_seconds", 0) + new.get("bench_seconds", 0)}
+
+
 def table(result: dict[str, Any]) -> str:
     rows = []
     for name, part in result["sets"].items():
