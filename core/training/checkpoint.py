@@ -1,11 +1,12 @@
-"""Per-epoch checkpoints for resume, written without pickle: tensors in safetensors, the rest in JSON.
+"""Checkpoints for resume (after every epoch and every few minutes inside one), written without pickle: tensors in safetensors, the rest in JSON.
 
 output_dir/checkpoint/
-  weights.safetensors    trainable parameters + buffers (batch-norm statistics) at the end of the epoch
+  weights.safetensors    trainable parameters + buffers (batch-norm statistics) when it was written
   best.safetensors       the same, at the best validation macro-F1 so far (restored at the end)
   optimizer.safetensors  AdamW moments per parameter ("<param index>.<name>")
   rng.safetensors        torch (and CUDA) random state, so dropout continues the same sequence
-  state.json             epoch, step, best metric, patience counter, optimizer groups, scheduler state
+  state.json             epoch, batches done in it, step, best metric, patience counter, optimizer groups,
+                         scheduler state
 
 A checkpoint is written to a temporary folder and renamed into place, so a crash never leaves half of one.
 """
@@ -33,6 +34,7 @@ WEIGHTS_FILE, BEST_FILE, OPTIMIZER_FILE, RNG_FILE, STATE_FILE = (
 @dataclass
 class LoopState:
     epochs_done: int = 0
+    batches_into_epoch: int = 0  # batches of epoch `epochs_done` already trained (a checkpoint inside an epoch)
     step: int = 0  # optimizer steps done
     best_metric: float | None = None  # validation macro-F1
     best_loss: float | None = None  # validation loss at the best epoch (tie-break)

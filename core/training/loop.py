@@ -1,5 +1,6 @@
 """The training loop: AdamW, warmup then linear or cosine decay, gradient accumulation, optional class
-weights, early stopping on validation macro-F1 with the best weights restored, a checkpoint every epoch.
+weights, early stopping on validation macro-F1 with the best weights restored, a checkpoint every epoch and every
+few minutes inside one.
 
 `fit` works on anything that yields batches (text, images, or cached features for head-only training):
     data.train(batch_size, seed, epoch) -> iterator of (inputs, labels, positions); data.num_train_batches(batch_size)
@@ -8,9 +9,11 @@ weights, early stopping on validation macro-F1 with the best weights restored, a
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +32,14 @@ from core.training.presets import DEFAULT_PATIENCE
 
 PROGRESS_INTERVAL_S = 1.0  # the reporter hears at most about once a second
 LOSS_POINTS = 100  # about this many train_loss points per run
+# Besides each epoch's end, a checkpoint after the first optimizer step this long after the last one: a killed
+# worker loses minutes, not a long epoch. Writing one takes about a second for MiniLM full fine-tuning.
+CHECKPOINT_INTERVAL_S = 180.0
+
+
+def checkpoint_interval() -> float:
+    """Seconds between checkpoints inside an epoch; TUNEBOARD_CHECKPOINT_SECONDS changes it (0: after every step)."""
+    return float(os.environ.get("TUNEBOARD_CHECKPOINT_SECONDS", CHECKPOINT_INTERVAL_S))
 
 
 class TrainingCancelled(Exception):
@@ -53,7 +64,8 @@ class FitSettings:
     # does not sit on the majority class while the backbone (or its adapter) adapts slowly. ids of its parameters.
     head_param_ids: frozenset[int] = frozenset()
     head_lr_scale: float = 10.0
-    checkpoint: bool = True  # write output_dir/checkpoint/ after every epoch
+    checkpoint: bool = True  # write output_dir/checkpoint/ after every epoch and every checkpoint_interval_s
+    checkpoint_interval_s: float = field(default_factory=checkpoint_interval)
     phase: str = "Training"  # shown in progress messages
 
 
@@ -157,7 +169,10 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
     state, best = LoopState(), None
     if resume and settings.checkpoint and has_checkpoint(output_dir):
         state, best = load_checkpoint(output_dir, model, optimizer, scheduler)
-        reporter.log(f"Resumed from the checkpoint after epoch {state.epochs_done} (step {state.step}).")
+        reporter.log(f"Resumed from the checkpoint after epoch {state.epochs_done} (step {state.step})."
+                     if not state.batches_into_epoch else
+                     f"Resumed from the checkpoint inside epoch {state.epochs_done + 1}, after batch "
+                     f"{state.batches_into_epoch} of {batches_per_epoch} (step {state.step}).")
     has_val = val_data is not None and len(val_data) > 0
     log_every = max(1, total_steps // LOSS_POINTS)
     throttle = Throttle(PROGRESS_INTERVAL_S)
@@ -165,13 +180,18 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
     session_start, session_steps = time.perf_counter(), 0
     # Running loss stays a device tensor between log points: no GPU sync on every batch.
     loss_sum, loss_count = torch.zeros((), device=setup.device), 0
+    last_checkpoint = time.monotonic()
 
     for epoch in range(state.epochs_done, settings.epochs):
         set_train_mode()
         optimizer.zero_grad(set_to_none=True)
         epoch_start = time.perf_counter()
-        # Each epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
-        for i, (inputs, labels, _) in enumerate(train_data.train(settings.batch_size, settings.seed * 1000 + epoch, epoch)):
+        # Each epoch's order (and image augmentation) depends only on (seed, epoch): a resumed run sees the same
+        # batches. Resuming inside an epoch draws the batches already trained and drops them, so the random
+        # draws after them are the uninterrupted run's (for images this decodes them once more: seconds).
+        batches = train_data.train(settings.batch_size, settings.seed * 1000 + epoch, epoch)
+        skip, state.batches_into_epoch = state.batches_into_epoch, 0
+        for i, (inputs, labels, _) in enumerate(itertools.islice(batches, skip, None), start=skip):
             if reporter.should_stop():
                 raise TrainingCancelled()
             with setup.autocast():
@@ -213,10 +233,18 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
                 ))
             if state.step % log_every == 0:
                 loss_sum, loss_count = torch.zeros((), device=setup.device), 0
+            # 3) a checkpoint inside the epoch, every few minutes (never after its last batch: the epoch's own
+            # checkpoint follows validation)
+            if (settings.checkpoint and i + 1 < batches_per_epoch
+                    and time.monotonic() - last_checkpoint >= settings.checkpoint_interval_s):
+                state.batches_into_epoch = i + 1
+                state.step_seconds += time.perf_counter() - epoch_start
+                save_checkpoint(output_dir, model, best, optimizer, scheduler, state)
+                state.batches_into_epoch, epoch_start, last_checkpoint = 0, time.perf_counter(), time.monotonic()
         state.step_seconds += time.perf_counter() - epoch_start
         state.epochs_done = epoch + 1
 
-        # 3) validation, early stopping, checkpoint
+        # 4) validation, early stopping, checkpoint
         stop = False
         if has_val:
             metrics = validation_metrics(
@@ -235,6 +263,7 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
                 stop = 0 < settings.patience <= state.epochs_without_improvement
         if settings.checkpoint:
             save_checkpoint(output_dir, model, best, optimizer, scheduler, state)
+            last_checkpoint = time.monotonic()
         if stop:
             reporter.log(f"Stopped early: no better validation macro-F1 for {settings.patience} epochs.")
             break
