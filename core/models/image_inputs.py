@@ -4,11 +4,16 @@ Every image is first brought to a working size: its shorter side becomes size / 
 Evaluation then takes the centre square of `size`; training takes a random resized crop and a random
 horizontal flip. Inference (core.serving.inference) uses the same `load_working_image` + `eval_tensor`, so a saved
 model sees exactly what it was evaluated on. Batches are (B, 3, size, size) float32 in channels_last layout.
+
+Decoding a large JPEG costs milliseconds per photo, every epoch and every run. A run keeps its working images in
+memory while they fit CACHE_BUDGET_BYTES, and, given a `cache_folder`, on disk as raw pixels (one .npy per image,
+per dataset file and working size), so later epochs and later runs on the same data and size decode nothing.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +88,40 @@ def stack(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(tensors).contiguous(memory_format=torch.channels_last)
 
 
-class ImageBatches:
-    """Batches for one image split; working-size images are kept in memory while they fit the budget."""
+class DecodedImages:
+    """Working-size images of one dataset as raw RGB pixels on disk: <cache_folder>/<side>/<image path>.npy.
+    A file is written to a temporary name and renamed, so two runs filling the same cache never read half a file."""
 
-    def __init__(self, split: Split, dataset_dir: Path, settings: ImageSettings) -> None:
+    def __init__(self, cache_folder: Path, settings: ImageSettings) -> None:
+        self.folder = Path(cache_folder) / f"side{working_side(settings)}"
+
+    def _path(self, relative: str) -> Path:
+        return self.folder / f"{relative}.npy"
+
+    def get(self, relative: str) -> Image.Image | None:
+        try:
+            return Image.fromarray(np.load(self._path(relative)))
+        except (OSError, ValueError):  # not cached yet (or a file from an interrupted write: decode again)
+            return None
+
+    def put(self, relative: str, img: Image.Image) -> None:
+        path = self._path(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            np.save(out, np.asarray(img, dtype=np.uint8))
+        tmp.replace(path)
+
+
+class ImageBatches:
+    """Batches for one image split; working-size images are kept in memory while they fit the budget, and on disk
+    in `cache_folder` when one is given (see the module docstring)."""
+
+    def __init__(self, split: Split, dataset_dir: Path, settings: ImageSettings, cache_folder: Path | None = None) -> None:
         self.split = split
         self.dataset_dir = dataset_dir
         self.settings = settings
+        self.decoded = DecodedImages(cache_folder, settings) if cache_folder is not None else None
         self._cache: dict[int, Image.Image] = {}
         self._cached_bytes = 0
 
@@ -99,7 +131,12 @@ class ImageBatches:
     def working(self, position: int) -> Image.Image:
         img = self._cache.get(position)
         if img is None:
-            img = load_working_image(self.dataset_dir / self.split.inputs[position], self.settings)
+            relative = self.split.inputs[position]
+            img = self.decoded.get(relative) if self.decoded else None
+            if img is None:
+                img = load_working_image(self.dataset_dir / relative, self.settings)
+                if self.decoded:
+                    self.decoded.put(relative, img)
             size = img.size[0] * img.size[1] * 3
             if self._cached_bytes + size <= CACHE_BUDGET_BYTES:
                 self._cache[position] = img
