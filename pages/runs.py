@@ -14,29 +14,39 @@ from core.datasets.files import dataset_missing_note
 from core.evaluation.results import learning_curves
 from pages.shared.charts import curve_figure
 from pages.shared.errors import guarded
-from pages.shared.formatting import duration_text
+from pages.shared.formatting import bytes_text, duration_text
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import is_cut, md
 from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RESUMABLE_STATES, RETRYABLE_STATES, RUNNING, SUCCEEDED
 from storage.overview import count_datasets_and_runs
 from storage.paths import run_files
+from storage.queue_place import QueuePlace, queue_places
 from storage.results import metric_points
 from storage.run_requests import JobError, clone_run, delete_run, request_cancel, request_resume, retry_run
-from storage.runs import LIST_LIMIT, get_run, list_runs
+from storage.runs import LIST_LIMIT, estimate_check, get_run, list_runs
 from storage.workers import alive_workers
 
 REFRESH_SECONDS = 2
 STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
 
 
-def runs_frame(runs: list) -> pd.DataFrame:
+def eta_cell(run, place: QueuePlace | None) -> str:
+    if run.status == RUNNING:
+        return duration_text(run.eta_seconds)
+    if place is None:
+        return ""
+    starts = place.starts_in_seconds
+    return f"#{place.place} in line" + (f", starts in ~{duration_text(starts)}" if starts and starts >= 1 else "")
+
+
+def runs_frame(runs: list, places: dict[int, QueuePlace]) -> pd.DataFrame:
     rows = []
     for r in runs:
         config, metrics = r.config or {}, r.metrics or {}
         rows.append({
             "Run": r.id, "Status": f"{STATUS_ICONS.get(r.status, '')} {r.status}", "Progress": r.progress or 0.0,
-            "ETA": duration_text(r.eta_seconds) if r.status == RUNNING else "",
+            "ETA": eta_cell(r, places.get(r.id)),
             "Dataset": r.dataset.name if r.dataset else "", "Model": config.get("model", ""),
             "Method": config.get("method", ""), "Preset": config.get("preset", ""),
             "Accuracy": metrics.get("accuracy"), "Macro-F1": metrics.get("macro_f1"),
@@ -45,7 +55,24 @@ def runs_frame(runs: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def progress_text(run) -> str:
+def place_text(place: QueuePlace, worker_alive: bool = True) -> str:
+    """Waiting: next in line · should start in about 4 min 10 s."""
+    n = place.place - 1
+    ahead = "next in line" if n == 0 else f"{n} run{'s' if n > 1 else ''} ahead of it"
+    if not worker_alive:
+        when = "starts once a worker is running"
+    elif place.starts_in_seconds is None:
+        when = "start time unknown (a run ahead has no estimate)"
+    elif place.starts_in_seconds < 1:
+        when = "should start within seconds"
+    else:
+        when = f"should start in about {duration_text(place.starts_in_seconds)}"
+    return f"Waiting: {ahead} · {when}"
+
+
+def progress_text(run, place: QueuePlace | None = None, worker_alive: bool = True) -> str:
+    if place is not None:
+        return place_text(place, worker_alive)
     if run.status == QUEUED:
         return "Waiting for a worker"
     parts = [run.message or run.status]
@@ -56,6 +83,19 @@ def progress_text(run) -> str:
     if run.status == RUNNING and run.eta_seconds is not None:
         parts.append(f"about {duration_text(run.eta_seconds)} left")
     return " · ".join(parts)
+
+
+def estimate_text(check) -> str:
+    """Estimated 3 min 10 s and 1.2 GB when queued; took 4 min 02 s (start to saved model), 1.4 GB at peak."""
+    def pair(estimated: str, actual: str) -> str:
+        return f"{estimated or 'no estimate'} → {actual or 'not measured'}"
+
+    stopped = (f" (the estimate is for {check.estimated_epochs} epochs; early stopping ended it after "
+               f"{check.epochs_run})" if check.estimated_epochs and check.epochs_run
+               and check.epochs_run < check.estimated_epochs else "")
+    return (f"Estimated when queued → actual: time {pair(duration_text(check.estimated_seconds), duration_text(check.wall_seconds))}"
+            f" (start to saved model){stopped} · memory "
+            f"{pair(bytes_text(check.estimated_memory_bytes), bytes_text(check.peak_memory_bytes))} at peak")
 
 
 def curves_ui(run_id: int) -> None:
@@ -148,7 +188,7 @@ def overview() -> None:
     if len(shown) == LIST_LIMIT and (total := count_datasets_and_runs()[1]) > len(shown):  # counted only then
         st.caption(f"Showing the newest {len(shown):,} of {total:,} runs.")
     st.dataframe(
-        runs_frame(shown), hide_index=True, key="runs_table",
+        runs_frame(shown, queue_places()), hide_index=True, key="runs_table",
         column_config={
             "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
             "Accuracy": st.column_config.NumberColumn(format="%.3f"),
@@ -170,17 +210,21 @@ def detail(run_id: int) -> None:
     whole = f"Model: {md(model, limit=None)}  \nDataset: {md(dataset, limit=None)}"
     st.subheader(f"{STATUS_ICONS.get(run.status, '')} Run {run.id}: {md(config.get('method', ''))} on {md(model)} · "
                  f"{md(dataset)}", help=whole if is_cut(model) or is_cut(dataset) else None)
-    st.progress(min(1.0, max(0.0, run.progress or 0.0)), text=progress_text(run))
+    place = queue_places().get(run.id)
+    worker_alive = place is None or bool(alive_workers())
+    st.progress(min(1.0, max(0.0, run.progress or 0.0)), text=progress_text(run, place, worker_alive))
     if run.error:
         st.error(md(run.error, limit=None))  # it may quote a model name or a file
     model_missing = model_missing_note(run.id, run.artifact_dir) if run.status == SUCCEEDED else None
     for note in filter(None, (model_missing, dataset_missing_note(run.dataset.name, run.dataset.path))):
         st.warning(md(note, limit=None))  # files deleted by hand: the numbers stay, but say what no longer works
-    if run.status == QUEUED and not alive_workers():
+    if not worker_alive:
         st.warning("No worker is running, so this run waits. Start one with `python -m core worker`.")
     if run.status == SUCCEEDED and run.metrics:
         st.caption(f"Test accuracy {run.metrics.get('accuracy', 0):.1%} · macro-F1 {run.metrics.get('macro_f1', 0):.1%}"
                    f" · trained in {duration_text(run.train_seconds)} on {run.device or 'cpu'}")
+        if (check := estimate_check(run)) is not None:
+            st.caption(estimate_text(check))
         st.page_link("pages/results.py", label="Open the results", icon=":material/insights:",
                      query_params={"run": str(run.id)})
     actions_ui(run, model_missing is not None)

@@ -94,6 +94,9 @@ class Run(Base):
     # What the preset and the user's settings resolved to (learning rate, epochs, batch, max length...) and how
     # far training went (epochs_run, steps): "Quick" means different things for different methods and data.
     training: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Made when it was queued (core.training.estimate): {"seconds", "memory_bytes", "epochs", "device"}; the queue
+    # says from it when later runs start, and Runs shows it beside what the run took.
+    estimate: Mapped[dict[str, Any]] = mapped_column(default=dict)
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # two-class decision threshold
     artifact_dir: Mapped[str] = mapped_column(String(500), default="")  # relative to the data home
     size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -29,24 +29,27 @@ class JobError(ValueError):
         self.code = code
 
 
-def enqueue(dataset_id: int, config: dict[str, Any], name: str = "") -> int:
-    return _insert_run(dataset_id, config, name)
+def enqueue(dataset_id: int, config: dict[str, Any], name: str = "", estimate: dict[str, Any] | None = None) -> int:
+    """Queue a run. `estimate`: its expected seconds and memory (core.jobs.submit makes it), or none if unknown."""
+    return _insert_run(dataset_id, config, name, estimate=estimate)
 
 
-def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, name: str = "") -> int:
+def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, name: str = "",
+                    estimate: dict[str, Any] | None = None) -> int:
     """A run created already running under `worker_id`: the CLI trains it in-process, so no worker may take it.
 
     One INSERT: the row is never queued, not even for an instant a worker could claim it in.
     """
-    return _insert_run(dataset_id, config, name, worker_id)
+    return _insert_run(dataset_id, config, name, worker_id, estimate)
 
 
-def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None) -> int:
+def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None,
+                estimate: dict[str, Any] | None = None) -> int:
     with session_factory().begin() as s:
         if s.get(Dataset, dataset_id) is None:
             raise JobError(f"Dataset {dataset_id} does not exist; upload it on the Data page first.", "no_dataset")
         run = Run(dataset_id=dataset_id, config=json_safe(config), name=name, status=QUEUED,
-                  message="Waiting for a worker")
+                  message="Waiting for a worker", estimate=json_safe(estimate or {}))
         if worker_id is not None:
             now = utcnow()
             run.status, run.worker_id, run.attempt, run.message = RUNNING, worker_id, 1, "Starting"
@@ -97,8 +100,10 @@ def clone_run(run_id: int, config: dict[str, Any] | None = None, name: str | Non
         run = s.get(Run, run_id)
         if run is None:
             raise JobError(f"There is no run {run_id}.", "no_run")
-        dataset_id, old_config, old_name = run.dataset_id, dict(run.config), run.name
-    return enqueue(dataset_id, config if config is not None else old_config, name if name is not None else old_name)
+        dataset_id, old_config, old_name, old_estimate = run.dataset_id, dict(run.config), run.name, dict(run.estimate or {})
+    same = config is None or config == old_config  # the old estimate still holds for the same settings
+    return enqueue(dataset_id, old_config if config is None else config, old_name if name is None else name,
+                   estimate=old_estimate if same else None)
 
 
 def retry_run(run_id: int) -> int:

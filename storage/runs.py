@@ -6,6 +6,8 @@ so the callers read their attributes freely.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -40,3 +42,26 @@ def predictions(run_id: int) -> list[Prediction]:
     """Per-test-example predictions, in the dataset's example order."""
     with session_factory()() as s:
         return list(s.scalars(select(Prediction).where(Prediction.run_id == run_id).order_by(Prediction.example_index)))
+
+
+@dataclass(frozen=True)
+class EstimateCheck:
+    """What a finished run was expected to take when queued, beside what it took (None where unknown)."""
+
+    estimated_seconds: float | None
+    wall_seconds: float | None  # from its start to its saved model (the last attempt, for a resumed run)
+    estimated_memory_bytes: int | None
+    peak_memory_bytes: int | None
+    estimated_epochs: int | None = None  # the planned epochs the estimate is for
+    epochs_run: int | None = None  # fewer when early stopping ended the run
+
+
+def estimate_check(run: Run) -> EstimateCheck | None:
+    """None for a run without an estimate (queued before runs kept one) or not finished."""
+    estimate, training = run.estimate or {}, run.training or {}
+    if not estimate or run.finished_at is None:
+        return None
+    wall = (run.finished_at - run.started_at).total_seconds() if run.started_at else None
+    return EstimateCheck(estimate.get("seconds"), wall, estimate.get("memory_bytes"), training.get("peak_memory_bytes"),
+                         estimate.get("epochs"), training.get("epochs_run"))
+

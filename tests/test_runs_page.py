@@ -185,3 +185,27 @@ def test_a_failure_inside_the_live_part_reads_as_one_sentence_with_the_traceback
     assert "Is a directory" in folded.message
     assert len(at.exception) == 1  # no second, unfolded traceback beside it
     assert at.dataframe[0].value["Run"].tolist() == [run_id]  # the rest of the page still shows
+
+
+def test_a_waiting_run_says_its_place_and_when_it_should_start():
+    dataset_id = make_dataset()
+    running = enqueue(dataset_id, CONFIG, estimate={"seconds": 600.0})
+    first = enqueue(dataset_id, CONFIG, estimate={"seconds": 150.0})
+    second = enqueue(dataset_id, CONFIG, estimate={"seconds": 60.0})
+    worker = process_identity()
+    register_worker(worker)
+    run_queue.claim_next(worker)
+    run_queue.report_progress(running, worker, step=1, total_steps=4, epoch=0.25, eta_seconds=90.0)
+    at = open_runs_page(second)
+    assert not at.exception
+    assert at.get("progress")[0].proto.text == "Waiting: 1 run ahead of it · should start in about 4 min 00 s"
+    table = at.dataframe[0].value.set_index("Run")
+    assert table.loc[first, "ETA"] == "#1 in line, starts in ~1 min 30 s"
+    assert table.loc[second, "ETA"] == "#2 in line, starts in ~4 min 00 s"
+
+
+def test_a_waiting_run_without_a_worker_says_it_waits_for_one():
+    run_id = enqueue(make_dataset(), CONFIG, estimate={"seconds": 60.0})
+    at = open_runs_page(run_id)
+    assert at.get("progress")[0].proto.text == "Waiting: next in line · starts once a worker is running"
+    assert "No worker is running" in at.warning[0].value

@@ -96,10 +96,10 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
     reset_engines()
     with session_factory()() as s:  # init_db upgrades to the newest revision
         run = s.get(Run, 1)
-        assert (run.status, run.metrics, run.training) == ("succeeded", {"accuracy": 0.9}, {})
+        assert (run.status, run.metrics, run.training, run.estimate) == ("succeeded", {"accuracy": 0.9}, {}, {})
         assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
         assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
-        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
 
 
 def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_home):
@@ -125,7 +125,7 @@ def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         command.downgrade(alembic_config(connection), "0001")
         columns = {c["name"] for c in inspect(connection).get_columns("runs")}
-        assert "training" not in columns and "config" in columns
+        assert "training" not in columns and "estimate" not in columns and "config" in columns
         assert connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar() == 1
         assert connection.exec_driver_sql("SELECT count(*) FROM metric_points").scalar() == 1
         assert connection.exec_driver_sql("SELECT count(*) FROM runs").scalar() == 1
