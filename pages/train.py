@@ -13,14 +13,14 @@ import streamlit as st
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig
-from core.training.estimate import count_parameters, estimate
+from core.jobs.submit import has_measured, queue_run, run_estimate
+from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
 from pages.shared.user_text import short
 from storage.datasets import list_datasets
-from storage.run_requests import enqueue
 
 OTHER_MODEL = "other"
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
@@ -115,7 +115,12 @@ def parameter_counts(task: str, config: dict[str, Any], num_labels: int) -> dict
 def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     """Trainable parameters, time, memory, device. False when the settings cannot train."""
     try:
-        guess = estimate(dataset.task, config, int(dataset.split_counts.get("train", dataset.num_examples)))
+        if not can_count or has_measured(dataset, config):
+            guess = run_estimate(dataset, config, can_probe=can_count)
+        else:
+            with st.spinner("Timing a few training steps on this machine (once per model, method and batch; up "
+                            "to half a minute)…"):
+                guess = run_estimate(dataset, config)
     except (ModelLoadError, ValueError) as error:
         error_ui(str(error), getattr(error, "detail", ""), key=ERROR_DETAILS_KEY)
         return False
@@ -132,9 +137,13 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     else:
         cards[0].metric("Trainable parameters", "—", border=True)
         cards[0].caption("Counted when the model is downloaded.")
+    measured = guess.get("how") == "measured"
+    how = ("from a few real training steps timed on this machine" if measured
+           else "a rough estimate from typical speeds (no training steps could be timed)")
     cards[1].metric("Estimated time", duration_text(guess["seconds"]), border=True,
-                    help=f"{guess['epochs']} epochs on this machine; a rough estimate.")
-    cards[2].metric("Peak memory", bytes_text(guess["memory_bytes"]), border=True)
+                    help=f"{guess['epochs']} epochs, start to saved model; {how}.")
+    cards[2].metric("Peak memory", bytes_text(guess["memory_bytes"]), border=True,
+                    help="Measured while timing those steps." if measured else "A rough estimate.")
     on_gpu = guess["device"] == "cuda"
     cards[3].metric("Runs on", "GPU" if on_gpu else "CPU", border=True)
     cards[3].caption("A GPU was found." if on_gpu else "No GPU found: training uses the CPU.")
@@ -142,7 +151,7 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
 
 
 def launch(dataset, configs: list[RunConfig]) -> None:
-    ids = [enqueue(dataset.id, c.to_dict(), name=f"{c.method} · {c.model}") for c in configs]
+    ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}") for c in configs]
     st.session_state["train_launched"] = ids
 
 

@@ -20,6 +20,9 @@ HYMENOPTERA = SHARED_DATASETS / "hymenoptera"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TUNEBOARD_NO_WORKER", "1")  # pages never spawn a worker under test unless a test asks
+# Estimates from the rough table, not a probe child per page opened (seconds each); tests/test_probe.py and the
+# Train page's estimate test measure with the probe.
+os.environ.setdefault("TUNEBOARD_ESTIMATE", "rough")
 
 
 @pytest.fixture(autouse=True)

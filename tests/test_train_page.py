@@ -107,3 +107,16 @@ def test_an_image_dataset_offers_image_models_and_methods_only(image_dataset):
     at.button(key="train_launch").click().run()
     [run] = list_runs()
     assert (run.dataset_id, run.config["model"], run.config["method"]) == (image_dataset, "tiny-image", "lora")
+
+
+@pytest.mark.slow  # the page times real training steps of the tiny model in a child process
+def test_the_estimate_comes_from_timed_steps_and_stays_with_the_queued_run(monkeypatch):
+    monkeypatch.setenv("TUNEBOARD_ESTIMATE", "probe")
+    make_dataset(rows=60)
+    at = open_train_page(**TINY_TEXT)
+    assert not at.exception
+    estimated = next(m for m in at.metric if m.label == "Estimated time")
+    assert "timed on this machine" in estimated.proto.help
+    at.button(key="train_launch").click().run()
+    [run] = list_runs()
+    assert run.estimate["how"] == "measured" and run.estimate["seconds"] > 0 and run.estimate["memory_bytes"] > 0

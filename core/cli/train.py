@@ -123,8 +123,8 @@ def _fail(message: str, as_json: bool, code: str) -> int:
 def main(args: argparse.Namespace) -> int:
     from core.datasets.store import register_path
     from core.ingest import DataError
+    from core.jobs.submit import queue_run
     from storage.datasets import get_dataset
-    from storage.run_requests import enqueue
     from storage.workers import alive_workers
 
     # 1) the dataset (a stored one is reused when the same content and choices were registered before)
@@ -144,27 +144,27 @@ def main(args: argparse.Namespace) -> int:
     name = f"{config.method} · {config.model}"
     # 3a) queue it
     if args.background:
-        run_id = enqueue(dataset_id, config.to_dict(), name=name)
+        run_id = queue_run(dataset, config, name)
         print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else run_id)
         if not alive_workers():
             print("No worker is running yet: start one with `python -m core worker` (or open the dashboard).",
                   file=sys.stderr)
         return 0
     # 3b) or train it here
-    return _train_here(dataset_id, dataset.name, config, name, args.json)
+    return _train_here(dataset, config, name, args.json)
 
 
-def _train_here(dataset_id: int, dataset_name: str, config: RunConfig, name: str, as_json: bool) -> int:
+def _train_here(dataset, config: RunConfig, name: str, as_json: bool) -> int:
     from core.jobs.runner import execute_run
+    from core.jobs.submit import start_run_here
     from storage import run_queue
     from storage.paths import run_files
     from storage.processes import process_identity
-    from storage.run_requests import enqueue_claimed
     from storage.runs import get_run
 
     worker_id = process_identity()
-    run_id = enqueue_claimed(dataset_id, config.to_dict(), worker_id, name=name)
-    print(f"Run {run_id}: {config.method} on {config.model}, dataset '{dataset_name}' (log: {run_files(run_id).log})",
+    run_id = start_run_here(dataset, config, name, worker_id)
+    print(f"Run {run_id}: {config.method} on {config.model}, dataset '{dataset.name}' (log: {run_files(run_id).log})",
           file=sys.stderr)
     try:
         execute_run(run_id, worker_id, echo=lambda line: print(line, file=sys.stderr), heartbeat_seconds=5.0)

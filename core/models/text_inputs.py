@@ -63,9 +63,14 @@ def grouped_batches(lengths: list[int], batch_size: int, seed: int, random_first
     return batches + [grouped[i] for i in rng.permutation(len(grouped))]
 
 
+def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
+    """Tokens computed for these batches, each padded to its longest text."""
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
 def padding_ratio(lengths: list[int], batches: list[list[int]]) -> float:
     """Tokens computed per real token when each batch is padded to its longest text."""
-    return sum(len(b) * max(lengths[i] for i in b) for b in batches) / max(1, sum(lengths))
+    return padded_tokens(lengths, batches) / max(1, sum(lengths))
 
 
 def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:

@@ -44,6 +44,15 @@ class DeviceSetup:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
+    def peak_memory_bytes(self) -> int:
+        """The most memory this process has held: allocated GPU memory on a GPU, resident memory (RSS) on a CPU.
+        A training child trains one run, so this is that run's peak (model, optimizer, activations, runtime)."""
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # kilobytes on Linux
+
     def grad_scaler(self) -> torch.amp.GradScaler | None:
         """fp16 needs loss scaling so small gradients do not underflow; bf16 and fp32 do not."""
         if self.amp_dtype == torch.float16:

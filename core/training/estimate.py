@@ -1,8 +1,11 @@
 """Before launch: trainable parameters (by building the model) and an estimate of time and memory.
 
-Each method's speed is the one measured on the project's 2-core CPU (STACK.md, samples/s at batch 16; held by
-the method, core/methods/), scaled by the model's size relative to the default model. Rough by nature: the Train
-page shows them as estimates.
+`from_probe`: from a timed probe of real training steps on this machine (core.training.probe): start-up, then
+per epoch the training examples at the probed seconds per example, validation, a checkpoint, and at the end the
+test set, the text baselines and the saved model; memory is the probe's measured peak.
+`estimate`: the rough fallback without a probe (the model cannot load yet, the probe failed): each method's speed
+measured on the project's 2-core CPU (STACK.md, samples/s at batch 16; held by the method, core/methods/), scaled
+by the model's size relative to the default model.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ REFERENCE_PARAMS = {"text": 22_713_216, "image": 4_652_008}
 REFERENCE_LENGTH = 64  # tokens the text speeds were measured at
 TYPICAL_TEXT_TOKENS = 40  # dynamic padding: most short texts use far fewer tokens than max_length
 GPU_SPEEDUP = 25.0  # a single modern GPU against 2 CPU cores, for models of this size
+HEAD_ON_FEATURES_SECONDS = 3.0  # a head trained on cached features: a few hundred tiny steps
 
 
 @functools.lru_cache(maxsize=32)
@@ -71,10 +75,33 @@ def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
     else:
         validation = 0.25 * num_train_examples / (CPU_INFERENCE_SPEED[task] * scale * (GPU_SPEEDUP if use_gpu else 1))
         seconds = epochs * (num_train_examples / speed + validation)
-    # memory: weights (fp32) + gradients and two AdamW moments for what trains + activations of one batch
+    # memory: weights (fp32) + gradients and two AdamW moments for what trains + activations of one batch, all
+    # of them kept for the backward pass unless the backbone is frozen (then one layer's at a time)
     activation_bytes = config.batch_size * (
         (config.max_length or 128) * 384 * 4 * 40 if task == "text" else side * side * 32 * 4 * 12
-    )
+    ) // (12 if method.frozen_backbone else 1)
     memory = params * 4 * (1 + 3 * method.trainable_share) + activation_bytes + 300 * 2**20  # + runtime overhead
     return {"seconds": round(seconds, 1), "memory_bytes": int(memory), "device": "cuda" if use_gpu else "cpu",
-            "epochs": epochs}
+            "epochs": epochs, "how": "rough"}
+
+
+def from_probe(task: str, config: RunConfig, split_counts: dict[str, int], probe) -> dict:
+    """The estimate from a probe (core.training.probe.Probe) of this config on this dataset."""
+    from core.training.loop import CHECKPOINT_INTERVAL_S
+
+    config = resolve(task, config)
+    n_train, n_val, n_test = (int(split_counts.get(k, 0)) for k in ("train", "val", "test"))
+    batches = -(-n_train // config.batch_size)
+    epochs = epochs_for(config, -(-batches // max(1, config.grad_accum)))
+    if get_method(config.method).frozen_backbone and probe.train_seconds_per_example == 0:
+        # head on cached features: one backbone pass over every split unless cached, then the head in seconds
+        seconds = 0 if probe.features_cached else (n_train + n_val + n_test) * probe.eval_seconds_per_example
+        seconds += HEAD_ON_FEATURES_SECONDS
+    else:
+        training = epochs * n_train * probe.train_seconds_per_example
+        evaluating = (epochs * n_val + n_test * (2 if task == "text" else 1)) * probe.eval_seconds_per_example
+        checkpoints = (epochs + training / CHECKPOINT_INTERVAL_S + 1) * probe.checkpoint_seconds  # + the model saved
+        seconds = training + evaluating + checkpoints  # text: the test set twice (the zero-shot baseline reads it)
+    return {"seconds": round(probe.startup_seconds + seconds, 1), "memory_bytes": int(probe.peak_memory_bytes),
+            "device": "cuda" if torch.cuda.is_available() and config.device in ("auto", "cuda") else "cpu",
+            "epochs": epochs, "how": "measured"}

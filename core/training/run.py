@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.datasets.files import EXAMPLES_FILE
 from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline
 from core.evaluation.metrics import classification_metrics
 from core.methods import apply_method, set_train_mode
@@ -48,11 +50,19 @@ def class_weights(train_labels: np.ndarray, num_labels: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def _datasets(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path, config: RunConfig) -> dict:
+def split_batches(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path, config: RunConfig) -> dict:
     if built.family == HF_TEXT:
         return {name: TextBatches(split, built.tokenizer, built.max_length, grouped=config.length_grouping)
                 for name, split in splits.items()}
-    return {name: ImageBatches(split, dataset_dir, built.image) for name, split in splits.items()}
+    decoded = decoded_images_folder(dataset_dir)
+    return {name: ImageBatches(split, dataset_dir, built.image, decoded) for name, split in splits.items()}
+
+
+def decoded_images_folder(dataset_dir: Path) -> Path:
+    """Where this dataset's decoded working-size images are kept across runs, keyed by its examples.csv (a stored
+    dataset never changes in place, so the same file means the same images)."""
+    digest = hashlib.sha256((Path(dataset_dir) / EXAMPLES_FILE).read_bytes()).hexdigest()[:24]
+    return cache_dir() / "images" / digest
 
 
 def head_parameter_ids(built: BuiltModel) -> frozenset[int]:
@@ -113,7 +123,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     built.model.to(setup.device)
     if built.image is not None:
         built.model.to(memory_format=torch.channels_last)
-    data = _datasets(built, splits, dataset_dir, config)
+    data = split_batches(built, splits, dataset_dir, config)
 
     # 3) training
     start = time.perf_counter()
@@ -166,7 +176,8 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         hyperparameters={**{name: getattr(config, name) for name in PRESET_FIELDS}, "epochs": epochs,
                          "max_length": built.max_length,
                          "image_size": built.image.size if built.image else None,
-                         "epochs_run": state.epochs_done, "steps": state.step},
+                         "epochs_run": state.epochs_done, "steps": state.step,
+                         "peak_memory_bytes": setup.peak_memory_bytes()},
     )
 
 
