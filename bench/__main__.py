@@ -33,6 +33,7 @@ BENCHMARKS = {
     "predict": "Prediction: latency and batch throughput",
     "overhead": "Bookkeeping overhead",
     "quality": "Quality of the defaults",
+    "estimates": "Estimated against actual time and memory",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

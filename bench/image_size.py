@@ -1,11 +1,12 @@
-"""How the default image size of EfficientNet-Lite0 was chosen, without looking at the test set: a linear probe
-(standardised features, logistic regression) on the backbone's features of the ants/bees train/ photos only,
-5-fold cross-validation repeated with 5 seeds, at each candidate size.
+"""How the image size of EfficientNet-Lite0 is chosen, without looking at a test set: a linear probe (standardised
+features, logistic regression) on the backbone's features of the training images only, 5-fold cross-validation
+repeated with 5 seeds, at each candidate size.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.image_size
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.image_size            # ants/bees train/ photos (about 3 minutes)
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.image_size digits     # 4,000 28-px digits (bench/digits.py)
 
-Not part of `python -m bench`: it decided a default once (288 px, core/catalog.py) and is kept so that anyone can
-check that decision. About 3 minutes on 2 CPU cores.
+Not part of `python -m bench`: it decided the default for photos once (288 px, core/catalog.py) and how far small
+images are enlarged; it is kept so that anyone can check those decisions.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import numpy as np
 from bench.common import ANTS_BEES, require
 from core.ingest.suffixes import IMAGE_SUFFIXES
 
-SIZES = (224, 256, 288, 320)
+SIZES = {"ants/bees": (224, 256, 288, 320), "digits": (32, 64, 96, 128, 160, 224, 288)}
 
 
-def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
+def probe(size: int, root, paths: list, labels: np.ndarray, names: list[str]) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -35,10 +36,8 @@ def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
     from core.models.image_inputs import ImageBatches
     from core.training.run import prepare_model
 
-    root = require(ANTS_BEES)
     split = Split(list(range(len(paths))), [str(p.relative_to(root)) for p in paths], labels)
-    built = prepare_model("image", RunConfig(model="efficientnet-lite0", method="head", image_size=size),
-                          ["ants", "bees"])
+    built = prepare_model("image", RunConfig(model="efficientnet-lite0", method="head", image_size=size), names)
     start = time.perf_counter()
     batches = {"train": ImageBatches(split, root, built.image)}
     features = extract(built, batches, choose_device("cpu"), 32, NullReporter())["train"].reshape(len(paths), -1)
@@ -50,13 +49,25 @@ def probe(size: int, paths: list, labels: np.ndarray) -> dict[str, float]:
             "sd_over_seeds": round(float(np.std(scores)), 4), "feature_seconds": round(seconds, 1)}
 
 
-def main() -> None:
-    train = require(ANTS_BEES) / "train"
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["digits"]:
+        import tempfile
+        from pathlib import Path
+
+        from bench.digits import make_digits
+
+        name, root = "digits", make_digits(Path(tempfile.mkdtemp(prefix="tuneboard-digits-")))
+    else:
+        name, root = "ants/bees", require(ANTS_BEES)
+    train = root / "train"
     paths = sorted(p for p in train.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    labels = np.array([0 if p.parent.name == "ants" else 1 for p in paths])
-    for size in SIZES:
-        print(json.dumps(probe(size, paths, labels)), flush=True)
+    names = sorted({p.parent.name for p in paths})
+    labels = np.array([names.index(p.parent.name) for p in paths])
+    for size in SIZES[name]:
+        print(json.dumps({"data": name, **probe(size, root, paths, labels, names)}), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

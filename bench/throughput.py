@@ -221,19 +221,61 @@ def equal_accuracy(part: dict[str, Any]) -> bool:
     return part["accuracy_difference_points"] >= -part["equal_accuracy_points"] - 1e-9
 
 
+def chosen_parts(names: list[str]) -> list[str]:
+    """BENCH_THROUGHPUT_PARTS="fortunes (26 classes);image" measures only those parts (text sets by name, "image");
+    `merge` keeps the other parts' rows from the previous run."""
+    only = os.environ.get("BENCH_THROUGHPUT_PARTS")
+    return [n for n in names if not only or n in only.split(";")]
+
+
 def run(quick: bool) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="tuneboard-bench-throughput-"))
     os.environ["TUNEBOARD_HOME"] = str(home)
     ceiling = matmul_flops()
-    sets = {"SMS, 800-text slice": sms_sample(800, home)} if quick else {
-        "SMS, all": sms_sample(None, home), "fortunes (26 classes)": require(FORTUNES)}
-    texts = [text_part(name, path, home, ceiling) for name, path in sets.items()]
-    image = image_part(home, quick, ceiling)
+    sets = {"SMS, 800-text slice": lambda: sms_sample(800, home)} if quick else {
+        "SMS, all": lambda: sms_sample(None, home), "fortunes (26 classes)": lambda: require(FORTUNES)}
+    parts = chosen_parts([*sets, "image"])
+    texts = [{**text_part(name, sets[name](), home, ceiling), "matmul_gflops": ceiling / 1e9}
+             for name in sets if name in parts]
+    image = {**image_part(home, quick, ceiling), "matmul_gflops": ceiling / 1e9} if "image" in parts else None
     ceiling_after = matmul_flops()  # again at the end: the machine's load may have changed meanwhile
-    return {"matmul_gflops": ceiling / 1e9, "matmul_gflops_after": ceiling_after / 1e9, "texts": texts, "image": image,
-            "target_speedup": TARGET_SPEEDUP, "target_hardware_share": TARGET_HARDWARE_SHARE,
+    return summarise({"matmul_gflops": ceiling / 1e9, "matmul_gflops_after": ceiling_after / 1e9, "texts": texts,
+                      "image": image})
+
+
+def ceiling_gflops(part: dict[str, Any], result: dict[str, Any]) -> float:
+    """The part's ceiling: the faster of the matmuls timed before and after its invocation's training runs (a
+    shared machine's matmul varies by a third between the two; the faster one is the harder target)."""
+    return max(part.get("matmul_gflops", result["matmul_gflops"]),
+               part.get("matmul_gflops_after", result["matmul_gflops_after"]))
+
+
+def share_of_ceiling(part: dict[str, Any], result: dict[str, Any]) -> float:
+    return part["ours_gflops"] / ceiling_gflops(part, result)
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    texts = result["texts"]
+    return {**result, "target_speedup": TARGET_SPEEDUP, "target_hardware_share": TARGET_HARDWARE_SHARE,
             "speedup_target_met": all(t["speedup"] >= TARGET_SPEEDUP and equal_accuracy(t) for t in texts),
-            "hardware_target_met": all(t["ours_share_of_matmul"] >= TARGET_HARDWARE_SHARE for t in texts)}
+            "hardware_target_met": all(share_of_ceiling(t, result) >= TARGET_HARDWARE_SHARE for t in texts)}
+
+
+def merge(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A run of some parts (BENCH_THROUGHPUT_PARTS) replaces those parts' rows and keeps the others. Each part keeps
+    the matmul ceilings measured in its own process, beside its own runs."""
+    if "error" in new or "texts" not in previous:
+        return new
+
+    def own_ceilings(part: dict[str, Any] | None, source: dict[str, Any]) -> dict[str, Any] | None:
+        return part and {"matmul_gflops": source["matmul_gflops"], "matmul_gflops_after": source["matmul_gflops_after"],
+                         **part}
+
+    fresh = {t["name"]: own_ceilings(t, new) for t in new["texts"]}
+    texts = [fresh.pop(t["name"], None) or own_ceilings(t, previous) for t in previous["texts"]] + list(fresh.values())
+    image = own_ceilings(new["image"], new) or own_ceilings(previous.get("image"), previous)
+    return summarise({**new, "texts": texts, "image": image,
+                      "bench_seconds": previous.get("bench_seconds", 0) + new.get("bench_seconds", 0)})
 
 
 def ratio_cell(speedup: float, difference: float, allowed: float) -> str:
@@ -268,10 +310,14 @@ def table(result: dict[str, Any]) -> str:
                  ratio_cell(image["speedup"], image["accuracy_difference_points"], image["equal_accuracy_points"]),
                  f"{image['ours']['accuracy']:.3f} / {image['ours']['macro_f1']:.3f}",
                  f"{image['baseline']['accuracy']:.3f} / {image['baseline']['macro_f1']:.3f}", image["baseline_name"]])
-    hardware = [[f"text, {t['name']}", t["ours_gflops"], t["baseline_gflops"], result["matmul_gflops"],
-                 f"{t['ours_share_of_matmul']:.0%}"] for t in result["texts"]]
-    hardware.append(["image", image["ours_gflops"], image["baseline_gflops"], result["matmul_gflops"],
-                     f"{image['ours_share_of_matmul']:.0%}"])
+    def ceiling(part: dict[str, Any]) -> float:
+        return ceiling_gflops(part, result)
+
+    hardware = [[f"{kind}, {name}", part["ours_gflops"], part["baseline_gflops"],
+                 f"{part.get('matmul_gflops', result['matmul_gflops']):.0f} / "
+                 f"{part.get('matmul_gflops_after', result['matmul_gflops_after']):.0f}",
+                 f"{share_of_ceiling(part, result):.0%}"]
+                for kind, name, part in [*(("text", t["name"], t) for t in result["texts"]), ("image", "ants/bees", image)]]
     return "\n".join([
         markdown_table(["task", "setting", "ours samples/s", "baseline samples/s", "ratio (at equal accuracy)",
                         "ours test acc / macro-F1", "baseline test acc / macro-F1", "baseline"], rows),
@@ -283,27 +329,27 @@ def table(result: dict[str, Any]) -> str:
         "Distance to the hardware (useful training FLOP/s: 3 x the forward FLOPs counted by torch's FlopCounterMode; "
         "text counts real tokens only, so padding is waste, not work):",
         "",
-        markdown_table(["", "ours GFLOP/s", "baseline GFLOP/s", "fp32 2048² matmul GFLOP/s", "ours share of the matmul"],
-                       hardware),
+        markdown_table(["", "ours GFLOP/s", "baseline GFLOP/s", "fp32 2048² matmul GFLOP/s, before / after",
+                        "ours share of the faster matmul"], hardware),
         "",
-        f"The matmul ran at {result['matmul_gflops']:.0f} GFLOP/s before and {result['matmul_gflops_after']:.0f} after "
-        f"the training runs. Target: text ≥ {result['target_hardware_share']:.0%} — "
+        "Each part is set against the matmul timed in its own process, before and after its training runs. "
+        f"Target: text ≥ {result['target_hardware_share']:.0%} — "
         f"{verdict(result['hardware_target_met'])}. Mean real tokens per text: "
         + ", ".join(f"{t['name']} {t['mean_real_tokens']:.1f}" for t in result["texts"]) + ".",
-        *profile_lines(result["texts"], result["matmul_gflops"]),
+        *profile_lines(result["texts"], [ceiling(t) for t in result["texts"]]),
     ])
 
 
-def profile_lines(texts: list[dict[str, Any]], ceiling_gflops: float) -> list[str]:
+def profile_lines(texts: list[dict[str, Any]], ceilings: list[float]) -> list[str]:
     """What limits text training: where a step's time goes (torch profiler, self time per operator)."""
-    texts = [t for t in texts if "profile" in t]
-    if not texts:
+    profiled = [(t, c) for t, c in zip(texts, ceilings) if "profile" in t]
+    if not profiled:
         return []
-    kinds = list(texts[0]["profile"]["shares"])
+    kinds = list(profiled[0][0]["profile"]["shares"])
     rows = [[f"{t['name']}: batch {t['profile']['batch_size']} x {t['profile']['tokens']} tokens",
              f"{t['profile']['step_seconds']:.3f}", *(f"{t['profile']['shares'][k]:.0%}" for k in kinds),
-             f"{t['profile']['matmul_gflops_inside']:.0f} ({t['profile']['matmul_gflops_inside'] / ceiling_gflops:.0%})"]
-            for t in texts]
+             f"{t['profile']['matmul_gflops_inside']:.0f} ({t['profile']['matmul_gflops_inside'] / c:.0%})"]
+            for t, c in profiled]
     return ["", "Where a MiniLM full fine-tuning step's time goes (torch profiler over 5 steps at the run's mean "
                 "real length):", "",
             markdown_table(["step", "seconds", *kinds, "GFLOP/s inside the matrix products (share of the 2048² matmul)"],
