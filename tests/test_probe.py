@@ -7,7 +7,6 @@ check that the probe measures the work the run will do and that the estimate add
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 
