@@ -9,6 +9,7 @@ examples.csv columns:
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,12 @@ from storage.paths import data_home
 
 EXAMPLES_FILE = "examples.csv"
 COLUMNS = ["input", "label", "split", "source"]
+
+
+def examples_digest(dataset_dir: Path) -> str:
+    """sha256 of a stored dataset's examples.csv: its identity for caches (a stored dataset never changes in place,
+    so the same file means the same examples and images)."""
+    return hashlib.sha256((Path(dataset_dir) / EXAMPLES_FILE).read_bytes()).hexdigest()
 
 
 def dataset_missing_note(dataset_name: str, dataset_path: str) -> str | None:

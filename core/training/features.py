@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from core.catalog import model_identity
-from core.datasets.files import EXAMPLES_FILE
+from core.datasets.files import examples_digest
 from core.methods import get_method
 from core.models.base import BuiltModel
 from core.training.progress import Progress, Reporter
@@ -107,7 +107,7 @@ def supports_cached_features(built: BuiltModel) -> bool:
 
 
 def cache_key(dataset_dir: Path, built: BuiltModel, seed: int) -> str:
-    digest = hashlib.sha256((dataset_dir / EXAMPLES_FILE).read_bytes()).hexdigest()
+    digest = examples_digest(dataset_dir)
     identity = model_identity(built.source)
     if built.source.kind.startswith("tiny"):
         identity += f":seed={seed}"  # random weights depend on the seed

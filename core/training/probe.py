@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.datasets.files import EXAMPLES_FILE, examples_digest
 from core.run_config import RunConfig
 from core.training.progress import NullReporter
 
@@ -51,8 +52,7 @@ class Probe:
 def probe_key(dataset_dir: Path, task: str, config: RunConfig) -> str:
     import torch  # the key names the threads and device the figures were measured with
 
-    examples = Path(dataset_dir) / "examples.csv"
-    data = hashlib.sha256(examples.read_bytes()).hexdigest() if examples.is_file() else str(dataset_dir)
+    data = examples_digest(dataset_dir) if (Path(dataset_dir) / EXAMPLES_FILE).is_file() else str(dataset_dir)
     speed = {k: getattr(config, k) for k in ("model", "method", "preset", "batch_size", "max_length", "image_size",
                                              "eval_batch_size", "length_grouping", "device")}
     blob = json.dumps({"v": PROBE_VERSION, "data": data, "task": task, "speed": speed,

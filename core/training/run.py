@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.datasets.files import EXAMPLES_FILE
+from core.datasets.files import examples_digest
 from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline
 from core.evaluation.metrics import classification_metrics
 from core.methods import apply_method, set_train_mode
@@ -59,10 +58,8 @@ def split_batches(built: BuiltModel, splits: dict[str, Split], dataset_dir: Path
 
 
 def decoded_images_folder(dataset_dir: Path) -> Path:
-    """Where this dataset's decoded working-size images are kept across runs, keyed by its examples.csv (a stored
-    dataset never changes in place, so the same file means the same images)."""
-    digest = hashlib.sha256((Path(dataset_dir) / EXAMPLES_FILE).read_bytes()).hexdigest()[:24]
-    return cache_dir() / "images" / digest
+    """Where this dataset's decoded working-size images are kept across runs, keyed by its examples.csv."""
+    return cache_dir() / "images" / examples_digest(dataset_dir)[:24]
 
 
 def head_parameter_ids(built: BuiltModel) -> frozenset[int]:
