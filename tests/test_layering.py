@@ -46,6 +46,7 @@ CORE_LAYERS = {
     "training": {"methods", "models", "evaluation", "datasets"},
     "serving": {"training", "models", "evaluation", "ingest"},
     "jobs": {"training", "datasets"},
+    "export": {"serving", "training", "models", "methods", "evaluation", "datasets"},
 }
 TOP_LEVEL = {"catalog", "run_config", "artifacts"}
 
