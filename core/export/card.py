@@ -63,7 +63,7 @@ def _method(source: RunSource, context: CardContext) -> list[str]:
     settings = {k: v for k, v in {**source.info.get("config", {}), **context.training}.items() if k not in not_read}
     shown = ", ".join(f"{k.replace('_', ' ')} {settings[k]:g}" if isinstance(settings[k], float) else
                       f"{k.replace('_', ' ')} {settings[k]}" for k in SETTINGS_SHOWN if settings.get(k) is not None)
-    return [f"- Base model: {md(source.info.get('model_name') or source.info['model'])}.",
+    return [f"- Base model: {md(source.base_model_name)}.",
             f"- Tuning method: {method.name}: {method.description}",
             f"- Settings: {shown}." if shown else "- Settings: the preset's."]
 
@@ -125,15 +125,17 @@ def _use_and_limits(source: RunSource, context: CardContext, result: ExportResul
 
 def write_card(folder: Path, fmt: str, source: RunSource, written: Written, result: ExportResult,
                metrics: dict[str, Any], context: CardContext) -> Path:
-    title = f"{md(source.info.get('model_name') or source.info['model'])} fine-tuned to classify {source.task}s"
+    title = f"{md(source.base_model_name)} fine-tuned to classify {source.task}s"
+    expects = (f"its tokenizer files, texts cut to {source.info['max_length']} tokens" if source.is_text else
+               f"{source.image.size} px centre crop, per-channel mean and std")
     lines = ["---", f"library_name: {written.library}", "tags:", "- tuneboard",
              f"- {source.task}-classification", "---", "", f"# {title}", "",
              f"Exported by Tuneboard in the `{fmt}` format. Classes, in the order of the model's outputs: " +
              ", ".join(md(label) for label in source.labels) + ".", "",
              "## How to load it", "", "```python", written.load_snippet, "```", "",
-             f"Requirements: `{written.requirements}`. The inputs it expects (tokenizer and max_length, or image "
-             "size, crop and normalisation) are in `preprocessing.json`; softmax over the logits gives the class "
-             "probabilities.", *[f"\n{note}" for note in written.notes], "",
+             f"Requirements: `{written.requirements}`. The inputs it expects ({expects}) are in "
+             "`preprocessing.json`; softmax over the logits gives the class probabilities.",
+             *[f"\n{note}" for note in written.notes], "",
              "## Check before export", "", *_verification(result), "",
              "## Data", "", *_data(source, context), "",
              "## Method and settings", "", *_method(source, context), "",

@@ -134,7 +134,7 @@ def write_adapter(source: RunSource, folder: Path, scratch: Path) -> Written:
     snippet = (f"from peft import PeftModel\nfrom transformers import {auto}\n"
                f"model = PeftModel.from_pretrained({auto}.from_pretrained(\"{model_id or 'BASE_MODEL'}\", "
                f"num_labels={len(source.labels)}), \"path/to/this/folder\").eval()")
-    named = md(source.info.get("model_name") or source.info["model"])
+    named = md(source.base_model_name)
     needs = (f"It goes on its base model, {named} (`{model_id}`)" if model_id else
              f"It goes on its base model, {named}, which has no public name: put that model's folder for BASE_MODEL")
     return Written([Artifact("adapter on its base model", "peft", ".", adapter=".", base=str(base))],

@@ -26,8 +26,6 @@ from core.run_config import RunConfig
 from core.training.data import TrainingDataError, load_splits
 from storage.paths import ADAPTER_DIR, INFO_FILE, MODEL_DIR
 
-TOKENIZER_CONFIG = "tokenizer_config.json"
-
 
 @dataclass
 class RunSource:
@@ -82,6 +80,16 @@ class RunSource:
             return resolve_model(self.info["model"], self.task).entry
         except ModelLoadError:
             return None
+
+    @property
+    def base_model_name(self) -> str:
+        """The base model as a card names it (user text: escape it). A local folder is named by its last part
+        only: its full path means nothing to the card's readers and would reveal this server's folders."""
+        if self.catalog_entry is not None:
+            return self.catalog_entry.name
+        model = str(self.info["model"])
+        path = Path(model).expanduser()
+        return f"a local model folder ({path.name})" if path.is_absolute() or path.exists() else model
 
     @functools.cached_property
     def splits(self):
