@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 
 from core.__main__ import main as cli_main
-from core.export import MAX_ACCURACY_DROP_POINTS, ExportError, export_run
+from core.export import ExportError, export_run
+from core.export.result import allowed_drop
 from core.export.markdown_text import md
 from core.run_config import RunConfig
 from core.serving.inference import load_predictor
@@ -251,8 +252,8 @@ def test_int8_export_runs_and_is_verified(task, model, int8_ops, runs, tmp_path)
     # Random weights: the int8 model may or may not keep the accuracy, but it was run and judged.
     assert result.agreement is not None and 0 <= result.agreement <= 1 and result.export_accuracy is not None
     assert result.reason
-    drop = (result.pytorch_accuracy - result.export_accuracy) * 100
-    assert result.accepted == (drop <= MAX_ACCURACY_DROP_POINTS), result.reason
+    lost = round((result.pytorch_accuracy - result.export_accuracy) * result.test_examples)
+    assert result.accepted == (lost <= allowed_drop(result.test_examples)), result.reason
     graph = onnx.load(str(result.path / "model.onnx")).graph
     ops = {node.op_type for node in graph.node}
     assert int8_ops <= ops, ops

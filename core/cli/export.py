@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.jobs.export_runner import RunNotExportableError, export_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("run_ref", metavar="RUN", help="A finished run's id, or a run folder (with --dataset).")
@@ -27,33 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a summary.")
 
 
-class ExportRequestError(ValueError):
-    """Something the user must fix before exporting; the message says what."""
-
-
 def _run_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """export_run's arguments for RUN: from the run's row for an id, from the flags for a folder."""
     if args.run_ref.isdigit():
-        from core.artifacts import missing_model_message, model_files_missing
-        from storage.paths import data_home
-        from storage.runs import get_run
-
-        run = get_run(int(args.run_ref))
-        if run is None:
-            raise ExportRequestError(f"There is no run {args.run_ref}; `python -m core runs` lists them.")
-        if run.status != "succeeded" or not run.artifact_dir:
-            raise ExportRequestError(f"Run {run.id} is {run.status}, not finished; only a succeeded run can be exported.")
-        if model_files_missing(data_home() / run.artifact_dir):
-            raise ExportRequestError(missing_model_message(run.id))
-        return {"run_dir": data_home() / run.artifact_dir, "dataset_dir": data_home() / run.dataset.path,
-                "dataset_name": run.dataset.name, "run_metrics": run.metrics or None, "threshold": run.threshold,
-                "training": run.training or None}
+        return export_arguments(int(args.run_ref))
     folder = Path(args.run_ref).expanduser()
     if not folder.is_dir():
-        raise ExportRequestError(f"{args.run_ref} is neither a run id nor a run folder; `python -m core runs` lists "
+        raise RunNotExportableError(f"{args.run_ref} is neither a run id nor a run folder; `python -m core runs` lists "
                                  "the runs.")
     if not args.dataset:
-        raise ExportRequestError("With a run folder, give --dataset: the dataset folder it was trained on.")
+        raise RunNotExportableError("With a run folder, give --dataset: the dataset folder it was trained on.")
     return {"run_dir": folder, "dataset_dir": Path(args.dataset).expanduser()}
 
 
@@ -66,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
         from core.export import export_run, make_zip  # torch and the exporters: only once there is work to do
 
         result = export_run(fmt=args.fmt, out_dir=Path(args.out).expanduser(), **run_arguments)
-    except (ExportError, ExportRequestError) as error:
+    except (ExportError, RunNotExportableError) as error:
         if args.json:
             print(json.dumps({"status": "error", "error": str(error)}))
         print(str(error), file=sys.stderr)

@@ -14,7 +14,7 @@ from typing import Any
 from core.datasets.files import read_examples
 from core.methods import method_only_settings
 from core.export.markdown_text import md
-from core.export.result import MAX_ACCURACY_DROP_POINTS, ExportResult, Written
+from core.export.result import MAX_ACCURACY_DROP_POINTS, ExportResult, Written, allowed_drop
 from core.export.source import RunSource
 
 CARD_FILE = "README.md"
@@ -91,8 +91,9 @@ def _verification(result: ExportResult) -> list[str]:
     verdict = "Offered" if result.accepted else "Refused"
     lines = [f"**{verdict}.** {result.reason}", "",
              f"Each file was reloaded in a fresh process with its own library (no Tuneboard code) and run on the "
-             f"{result.test_examples:,} test examples; an export may lose at most {MAX_ACCURACY_DROP_POINTS:g} "
-             f"percentage point{'' if MAX_ACCURACY_DROP_POINTS == 1 else 's'} of accuracy against the trained model.", "",
+             f"{result.test_examples:,} test examples; an export may get at most {allowed_drop(result.test_examples)} more "
+             f"of them wrong than the trained model ({MAX_ACCURACY_DROP_POINTS:g} percentage point of accuracy, and "
+             "at least one example).", "",
              "| File | Test accuracy | Trained model | Same top class | Max probability difference | "
              "Latency, 1 input (p50) |", "|---|---:|---:|---:|---:|---:|"]
     for check in result.checks:
@@ -103,6 +104,9 @@ def _verification(result: ExportResult) -> list[str]:
                      f"{_pct(check.agreement)} | {check.max_probability_difference:.2g} | "
                      f"{check.latency_ms_p50:.1f} ms |")
     lines += ["", f"Size: {_bytes(result.model_bytes)} of weights, {_bytes(result.size_bytes)} for the whole folder."]
+    if result.pytorch_latency_ms_p50 is not None:
+        lines += ["", f"The trained model in Tuneboard (PyTorch), timed the same way on the same machine: "
+                      f"{_bytes(result.pytorch_model_bytes)} of weights, {result.pytorch_latency_ms_p50:.1f} ms per input."]
     return lines
 
 

@@ -18,6 +18,13 @@ MAX_ACCURACY_DROP_POINTS = 1.0  # percentage points of test accuracy an export m
 MAX_LOSSLESS_PROBABILITY_DIFFERENCE = 1e-3
 
 
+def allowed_drop(test_examples: int) -> int:
+    """Test examples an export may get wrong beyond the trained model: MAX_ACCURACY_DROP_POINTS of the test set,
+    and at least one, so that on a small test set (under 100 examples) a single flipped example does not refuse
+    an int8 export whose rounding moved one borderline probability across 0.5."""
+    return max(1, int(test_examples * MAX_ACCURACY_DROP_POINTS / 100))
+
+
 class ExportError(ValueError):
     """The run cannot be exported in this format; `str(error)` is one plain sentence, `detail` is technical."""
 
@@ -79,6 +86,8 @@ class ExportResult:
     latency_ms_p50: float | None
     test_examples: int
     checks: list[ArtifactCheck] = field(default_factory=list)  # one per artifact (EfficientNet: script + TorchScript)
+    pytorch_latency_ms_p50: float | None = None  # the trained model in Tuneboard, timed the same way
+    pytorch_model_bytes: int = 0  # the trained model's weight files
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
