@@ -34,6 +34,7 @@ BENCHMARKS = {
     "overhead": "Bookkeeping overhead",
     "quality": "Quality of the defaults",
     "estimates": "Estimated against actual time and memory",
+    "export_formats": "Exported models: PyTorch against ONNX and ONNX int8",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

@@ -1,4 +1,5 @@
-"""Results: is the model good enough, where does it fail, and how does it compare with other runs?"""
+"""Results: is the model good enough, where does it fail, how does it compare with other runs, and how to take it
+out of Tuneboard (Download)?"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from core.evaluation.results import (
 )
 from core.evaluation.threshold import from_stored, is_two_class, positive_class, to_stored
 from pages.shared import charts
+from pages.shared.export_ui import download_ui
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import code, hover, md, short
@@ -188,7 +190,7 @@ except FileNotFoundError:
     examples = pd.DataFrame(columns=["input", "label", "split", "source"])
 joined = with_examples(predictions, examples)
 
-tab_names = ["Overview", "Errors"] + (["Threshold"] if is_two_class(run.labels) else []) + ["Compare"]
+tab_names = ["Overview", "Errors"] + (["Threshold"] if is_two_class(run.labels) else []) + ["Compare", "Download"]
 tabs = dict(zip(tab_names, st.tabs(tab_names)))
 with tabs["Overview"]:
     metric_cards_ui(run.metrics, recomputed, len(predictions))
@@ -228,3 +230,8 @@ if "Threshold" in tabs:
         threshold_ui(run, predictions)
 with tabs["Compare"]:
     compare_ui(run)
+with tabs["Download"]:
+    if missing:
+        st.caption("Nothing to export: the model's files are missing.")
+    else:
+        download_ui(run)

@@ -133,6 +133,34 @@ class Prediction(Base):
     probabilities: Mapped[list[Any]] = mapped_column(default=list)  # one per class, dataset label order
 
 
+# Export states (storage.export_queue). "offered": verified and downloadable; "refused": made, but it failed its check.
+EXPORT_QUEUED, EXPORT_RUNNING, OFFERED, REFUSED, EXPORT_FAILED, EXPORT_INTERRUPTED = (
+    "queued", "running", "offered", "refused", "failed", "interrupted",
+)
+
+
+class ExportJob(Base):
+    """One export of a finished run in one format, built in the background by a worker (core.jobs.export_runner).
+    The row is the one truth about it, as for runs; its files live in the run's folder (runs/<id>/exports/<id>/)."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(20))  # core.export.FORMATS: hf | adapter | onnx | onnx-int8
+    status: Mapped[str] = mapped_column(String(20), default=EXPORT_QUEUED, index=True)
+    message: Mapped[str] = mapped_column(Text, default="")  # the current step, e.g. "Checking model.onnx"
+    error: Mapped[str] = mapped_column(Text, default="")  # failed: one plain sentence
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    worker_id: Mapped[str] = mapped_column(String(100), default="")
+    path: Mapped[str] = mapped_column(String(500), default="")  # the export folder, relative to the data home
+    zip_path: Mapped[str] = mapped_column(String(500), default="")  # its zip (offered exports), relative
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.export.ExportResult.to_dict()
+
+
 class Worker(Base):
     """A live worker process; the app starts one only if no heartbeat is recent."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
 
 import psutil
 
@@ -29,3 +30,10 @@ def process_alive(identity: str) -> bool | None:
         return int(process.create_time()) == start_number and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def owner_gone(identity: str, heartbeat_at: datetime | None, cutoff: datetime) -> bool:
+    """Whether the process that owns a running row (run or export) is dead: gone from this host, or, elsewhere,
+    silent since before `cutoff`."""
+    alive = process_alive(identity)
+    return alive is False or (alive is None and (heartbeat_at is None or heartbeat_at < cutoff))

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, insert, or_, select, update
 
 from storage.db import session_factory
 from storage.models import (
@@ -24,33 +25,37 @@ from storage.models import (
     MetricPoint, Prediction, Run, json_safe, utcnow,
 )
 from storage.paths import data_home
-from storage.processes import process_alive
+from storage.processes import owner_gone
 
 RUN_STALE_SECONDS = 60.0  # a running run whose heartbeat is older than this belongs to a dead worker
 
 
 def claim_next(worker_id: str) -> tuple[int, bool] | None:
-    """Take the oldest queued (or resume-requested) run for `worker_id`: (run_id, resume) or None.
+    """Take the oldest queued (or resume-requested) run for `worker_id`: (run_id, resume) or None (claim_oldest)."""
+    claimable = or_(Run.status == QUEUED, and_(Run.resume_requested.is_(True), Run.status.in_(RESUMABLE_STATES)))
+    row = claim_oldest(Run, claimable, lambda now: dict(
+        status=RUNNING, worker_id=worker_id, attempt=Run.attempt + 1, heartbeat_at=now, started_at=now,
+        finished_at=None, cancel_requested=False, error="", message="Starting"), Run.resume_requested)
+    return None if row is None else (int(row.id), bool(row.resume_requested))
+
+
+def claim_oldest(table, claimable, values: Callable[[Any], dict[str, Any]], *returning) -> Row | None:
+    """Move the oldest row of `table` matching `claimable` to `values(now)`: its (id, *returning) or None.
 
     One conditional UPDATE: whoever changes the row first owns it. A worker that loses the race sees no row
     (SQLite serialises writers; PostgreSQL re-checks the WHERE clause after waiting for the row lock) and
-    tries the next candidate, so each run is claimed exactly once across processes and machines.
+    tries the next candidate, so each row is claimed exactly once across processes and machines. Runs and
+    exports (storage.export_queue) are claimed this way.
     """
-    claimable = or_(Run.status == QUEUED, and_(Run.resume_requested.is_(True), Run.status.in_(RESUMABLE_STATES)))
     for _ in range(10):
-        now = utcnow()
-        candidate = select(Run.id).where(claimable).order_by(Run.id).limit(1).scalar_subquery()
+        candidate = select(table.id).where(claimable).order_by(table.id).limit(1).scalar_subquery()
         with session_factory().begin() as s:
-            row = s.execute(
-                update(Run).where(Run.id == candidate, claimable).values(
-                    status=RUNNING, worker_id=worker_id, attempt=Run.attempt + 1, heartbeat_at=now,
-                    started_at=now, finished_at=None, cancel_requested=False, error="", message="Starting",
-                ).returning(Run.id, Run.resume_requested)
-            ).first()
+            row = s.execute(update(table).where(table.id == candidate, claimable).values(**values(utcnow()))
+                            .returning(table.id, *returning)).first()
         if row is not None:
-            return int(row.id), bool(row.resume_requested)
+            return row
         with session_factory()() as s:
-            if s.scalar(select(Run.id).where(claimable).limit(1)) is None:
+            if s.scalar(select(table.id).where(claimable).limit(1)) is None:
                 return None  # nothing left; otherwise another worker won that row: try the next one
     return None
 
@@ -154,8 +159,7 @@ def interrupt_orphaned_runs(stale_seconds: float = RUN_STALE_SECONDS) -> list[in
         running = s.execute(select(Run.id, Run.worker_id, Run.heartbeat_at).where(Run.status == RUNNING)).all()
     orphaned = []
     for run_id, worker_id, heartbeat_at in running:
-        alive = process_alive(worker_id)
-        if alive is False or (alive is None and (heartbeat_at is None or heartbeat_at < cutoff)):
+        if owner_gone(worker_id, heartbeat_at, cutoff):
             reason = "Interrupted: its worker stopped. Resume it from the last checkpoint or retry it."
             if mark_interrupted(run_id, worker_id, reason):
                 orphaned.append(run_id)

@@ -45,7 +45,8 @@ CORE_LAYERS = {
     "evaluation": {"datasets", "models"},
     "training": {"methods", "models", "evaluation", "datasets"},
     "serving": {"training", "models", "evaluation", "ingest"},
-    "jobs": {"training", "datasets"},
+    "jobs": {"training", "datasets", "export"},
+    "export": {"serving", "training", "models", "methods", "evaluation", "datasets"},
 }
 TOP_LEVEL = {"catalog", "run_config", "artifacts"}
 

@@ -4,7 +4,9 @@
 2) trains each in a child process (`python -m core.jobs.runner`), its output appended to runs/<id>/train.log;
 3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
-5) records a crashed child as failed and keeps going.
+5) records a crashed child as failed and keeps going;
+6) builds queued exports of finished runs (`python -m core.jobs.export_runner`), one at a time beside training:
+   an export takes a minute or two and should not wait behind an hour of training.
 
 TUNEBOARD_TRAIN_FN=module:function makes the worker train with another function of core.training.train_run's
 signature: tests use it so that the worker the app starts trains with a fast stand-in.
@@ -22,9 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.jobs.export_runner import EXPORT_LOG
 from core.jobs.runner import DEFAULT_TRAIN_FN
-from storage import run_queue
-from storage.models import CANCELLED, RUNNING
+from storage import export_queue, run_queue
+from storage.models import CANCELLED, EXPORT_INTERRUPTED, EXPORT_RUNNING, RUNNING
 from storage.paths import data_home, run_files
 from storage.processes import process_alive, process_identity
 from storage.runs import get_run, list_runs
@@ -35,6 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/jobs/worker.py -> the
 # child that does not stop on its own is killed within cancel_grace + kill_grace more seconds.
 BUSY_POLL_SECONDS = 0.5
 TRAIN_FN_ENV = "TUNEBOARD_TRAIN_FN"
+EXPORT_SLOTS = 1  # exports built at a time, besides the training runs
 log = logging.getLogger("tuneboard.worker")
 
 
@@ -82,6 +86,7 @@ class Worker:
         self.concurrency = self.settings.concurrency or max(1, len(self.gpus))
         self.worker_id = process_identity()
         self.children: dict[int, Child] = {}
+        self.exports: dict[int, subprocess.Popen] = {}  # export id -> its builder process
         self.stopping = False
         self._last_heartbeat = self._last_orphan_check = float("-inf")
 
@@ -91,6 +96,7 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._request_stop)
         interrupted = run_queue.interrupt_orphaned_runs()
+        export_queue.interrupt_orphaned_exports()
         self._last_orphan_check = time.monotonic()
         if interrupted:
             log.info("marked runs %s interrupted: their worker had stopped", interrupted)
@@ -99,30 +105,65 @@ class Worker:
         try:
             while not self.stopping:
                 queue_empty = self._tick()
-                if self.settings.once and queue_empty and not self.children:
+                if self.settings.once and queue_empty and not self.children and not self.exports:
                     break
-                time.sleep(BUSY_POLL_SECONDS if self.children else self.settings.poll_seconds)
+                busy = self.children or self.exports
+                time.sleep(BUSY_POLL_SECONDS if busy else self.settings.poll_seconds)
         finally:
             self._shutdown()
         return 0
 
     def _tick(self) -> bool:
-        """One pass; True when no queued run was left to claim."""
+        """One pass; True when no queued run or export was left to claim."""
         self._reap()
+        self._reap_exports()
         self._enforce_cancels()
         now = time.monotonic()
         if now - self._last_heartbeat >= self.settings.heartbeat_seconds:
             heartbeat(self.worker_id, list(self.children))
+            export_queue.heartbeat_exports(self.worker_id, list(self.exports))
             self._last_heartbeat = now
         if now - self._last_orphan_check >= self.settings.orphan_check_seconds:
             run_queue.interrupt_orphaned_runs()
+            export_queue.interrupt_orphaned_exports()
             self._last_orphan_check = now
+        exports_left = self._start_exports()
         while len(self.children) < self.concurrency and not self.stopping:
             claimed = run_queue.claim_next(self.worker_id)
             if claimed is None:
-                return True
+                return not exports_left
             self._start(*claimed)
         return False
+
+    def _start_exports(self) -> bool:
+        """Start queued exports while a slot is free; True when one may still be waiting."""
+        while len(self.exports) < EXPORT_SLOTS and not self.stopping:
+            export_id = export_queue.claim_next_export(self.worker_id)
+            if export_id is None:
+                return False
+            job = export_queue.get_export(export_id)
+            folder = export_queue.export_folder(job.run_id, export_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            command = [sys.executable, "-m", "core.jobs.export_runner", str(export_id), "--worker-id", self.worker_id]
+            with (folder / EXPORT_LOG).open("ab") as out:
+                self.exports[export_id] = subprocess.Popen(
+                    command, cwd=PROJECT_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            log.info("export %d (run %d, %s): building in process %d", export_id, job.run_id, job.format,
+                     self.exports[export_id].pid)
+        return True
+
+    def _reap_exports(self) -> None:
+        for export_id, process in list(self.exports.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del self.exports[export_id]
+            job = export_queue.get_export(export_id)
+            if job is not None and job.status == EXPORT_RUNNING and job.worker_id == self.worker_id:
+                reason = "was killed (often: the machine ran out of memory)" if code < 0 else f"exited with code {code}"
+                export_queue.fail_export(export_id, self.worker_id, f"The export process {reason}; ask for it again.")
+                log.warning("export %d failed: its process %s", export_id, reason)
 
     # 2) children
     def _start(self, run_id: int, resume: bool) -> None:
@@ -204,6 +245,15 @@ class Worker:
         self.stopping = True
 
     def _shutdown(self) -> None:
+        for export_id, process in self.exports.items():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the group: its fresh-process checks too; it is rebuilt whole
+            except ProcessLookupError:
+                pass
+            process.wait()
+            export_queue.fail_export(export_id, self.worker_id, "Interrupted: the worker was stopped. Ask for the "
+                                     "export again.", status=EXPORT_INTERRUPTED)
+        self.exports.clear()
         for child in self.children.values():
             self._signal(child, signal.SIGTERM)
         deadline = time.monotonic() + self.settings.kill_grace_seconds

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from core.models.libraries import resolve_lazy_imports
 from core.models.text_inputs import Split, TextBatches
 from core.training.device import choose_device
 from core.models.image_inputs import eval_tensor, load_working_image, stack
-from core.training.loop import predict_logits
+from core.training.loop import predict_logits, to_device
 from storage.paths import ADAPTER_DIR, INFO_FILE, MODEL_DIR
 
 PREDICT_BATCH = 32
@@ -60,17 +61,30 @@ class Predictor:
         if self.task == "image":
             self.model.to(memory_format=torch.channels_last)
 
+    def _data(self, inputs: list):
+        """The inputs as an evaluation data source: tokenized, or images decoded and resized as in training."""
+        if self.task == "text":
+            split = Split(list(range(len(inputs))), [str(x) for x in inputs], np.zeros(len(inputs), dtype=np.int64))
+            return TextBatches(split, self.tokenizer, self.max_length or 128)
+        return _ImageInputs(list(inputs), self.image)
+
     def predict_proba(self, inputs: list) -> np.ndarray:
         """(N, num_labels) probabilities."""
         if not inputs:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        if self.task == "text":
-            split = Split(list(range(len(inputs))), [str(x) for x in inputs], np.zeros(len(inputs), dtype=np.int64))
-            data = TextBatches(split, self.tokenizer, self.max_length or 128)
-        else:
-            data = _ImageInputs(list(inputs), self.image)
-        logits = predict_logits(self.model, data, self.setup, PREDICT_BATCH)
+        logits = predict_logits(self.model, self._data(inputs), self.setup, PREDICT_BATCH)
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+
+    def model_call(self, example) -> Callable[[], Any]:
+        """A call of the model alone on one prepared input (its preprocessing done once, outside), as exports are
+        timed (core/export/verify.py)."""
+        inputs, _, _ = next(iter(self._data([example]).evaluate(1)))
+        inputs = to_device(inputs, self.setup.device)
+
+        def call():
+            with torch.inference_mode(), self.setup.autocast():
+                return self.model(**inputs)
+        return call
 
     def predict(self, inputs: list[str] | list[Image.Image]) -> list[dict[str, float]]:
         return [{label: float(p) for label, p in zip(self.labels, row)} for row in self.predict_proba(inputs)]

@@ -1,4 +1,4 @@
-"""How numbers read to a person on the Train and Runs pages: durations, memory sizes, parameter counts.
+"""How numbers read to a person on the pages: durations, memory and file sizes, parameter counts.
 
 Only pages show them, so they live beside the pages (core returns plain numbers)."""
 
@@ -20,9 +20,13 @@ def duration_text(seconds: float | None) -> str:
 
 
 def bytes_text(size: float | None) -> str:
-    """850 MB · 1.4 GB (decimal units, as memory is usually quoted)."""
+    """312 kB · 4.2 MB · 850 MB · 1.4 GB (decimal units, as memory and downloads are usually quoted)."""
     if size is None:
         return ""
+    if size < 1e6:
+        return f"{size / 1e3:.0f} kB"
+    if size < 1e7:
+        return f"{size / 1e6:.1f} MB"
     if size < 1e9:
         return f"{size / 1e6:.0f} MB"
     return f"{size / 1e9:.1f} GB"
