@@ -90,7 +90,7 @@ def open_download_tab(run_id: int) -> AppTest:
     return at
 
 
-@pytest.mark.slow  # a finished run (a CLI process), a page, then a real ONNX export by a real worker
+@pytest.mark.slow  # a finished run (a CLI process), a page, then a real export by a real worker
 def test_results_download_tab_queues_an_export_and_offers_its_zip_once_verified(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     at = open_download_tab(run_id)
@@ -99,11 +99,11 @@ def test_results_download_tab_queues_an_export_and_offers_its_zip_once_verified(
     assert any("Adapter only: not offered for this run" in c.value for c in at.caption)
     assert any("No export yet" in c.value for c in at.caption)
 
-    at.selectbox(key=f"results_export_format_{run_id}").select("onnx").run()
+    at.selectbox(key=f"results_export_format_{run_id}").select("hf").run()  # the quickest to build and check
     at.button(key=f"results_export_build_{run_id}").click().run()
     assert not at.exception
     [job] = run_exports(run_id)
-    assert (job.format, job.status) == ("onnx", QUEUED)
+    assert (job.format, job.status) == ("hf", QUEUED)
     assert any("waiting for a worker" in m.value for m in at.markdown)
     adapter = request_export(run_id, "adapter")  # asked for anyway (the command line could): it fails plainly
 
@@ -113,9 +113,9 @@ def test_results_download_tab_queues_an_export_and_offers_its_zip_once_verified(
     assert built.result["pytorch_latency_ms_p50"] > 0 and built.result["pytorch_model_bytes"] > 0
     with zipfile.ZipFile(data_home() / built.zip_path) as archive:
         names = archive.namelist()
-    assert any(n.endswith("README.md") for n in names) and any(n.endswith("model.onnx") for n in names)
+    assert any(n.endswith("README.md") for n in names) and any(n.endswith("model.safetensors") for n in names)
     log = (export_folder(run_id, job.id) / "export.log").read_text()
-    assert "Checking model.onnx on the test set in a fresh process" in log  # the steps it reported
+    assert "Checking transformers folder on the test set in a fresh process" in log  # the steps it reported
     failed = get_export(adapter.id)
     assert failed.status == "failed" and "no adapter to export" in failed.error and not failed.path
 
@@ -123,7 +123,7 @@ def test_results_download_tab_queues_an_export_and_offers_its_zip_once_verified(
     assert not at.exception
     assert any("Reloaded without Tuneboard" in s.value for s in at.success)
     checks = next(d.value for d in at.dataframe if "latency, 1 input (ms)" in d.value.columns)
-    assert list(checks["model"]) == ["trained model (PyTorch, in Tuneboard)", "model.onnx"]
+    assert list(checks["model"]) == ["trained model (PyTorch, in Tuneboard)", "transformers folder"]
     assert checks["test accuracy"].iloc[1] == pytest.approx(checks["test accuracy"].iloc[0])  # a float32 copy
     buttons = at.get("download_button")
     assert len(buttons) == 1 and "tuneboard-run-" in buttons[0].proto.label

@@ -134,15 +134,15 @@ def test_a_run_claimed_by_someone_else_is_not_touched():
 
 
 @pytest.mark.slow  # worker processes
-def test_two_workers_run_ten_queued_runs_each_exactly_once(workers):
+def test_two_workers_run_six_queued_runs_each_exactly_once(workers):
     dataset_id = make_dataset()
-    queued = [enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(10)]
+    queued = [enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(6)]  # each starts a process
     first, second = workers(once=True), workers(once=True)
     assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
     runs = [get_run(r) for r in queued]
-    assert [r.status for r in runs] == ["succeeded"] * 10
-    assert [r.attempt for r in runs] == [1] * 10
-    assert [len(list(run_dir(r).glob("executed_by_*"))) for r in queued] == [1] * 10
+    assert [r.status for r in runs] == ["succeeded"] * 6
+    assert [r.attempt for r in runs] == [1] * 6
+    assert [len(list(run_dir(r).glob("executed_by_*"))) for r in queued] == [1] * 6
     assert len({r.worker_id for r in runs}) == 2  # both workers took a share
     assert all("Finished in" in run_files(r).log.read_text() for r in queued)  # one log per run
 
