@@ -19,6 +19,7 @@ from pages.shared.export_ui import download_ui
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import code, hover, md, short
+from pages.shared.verdict_ui import verdict_ui
 from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
 
 MATRIX_MODES = ["Counts", "Share of each true class"]
@@ -189,6 +190,7 @@ except FileNotFoundError:
     st.warning("The dataset's files are missing, so examples cannot be shown (the numbers below still hold).")
     examples = pd.DataFrame(columns=["input", "label", "split", "source"])
 joined = with_examples(predictions, examples)
+verdict_ui(run, predictions)  # the pilot's answer first: how good, how sure, better than chance, the target
 
 tab_names = ["Overview", "Errors"] + (["Threshold"] if is_two_class(run.labels) else []) + ["Compare", "Download"]
 tabs = dict(zip(tab_names, st.tabs(tab_names)))

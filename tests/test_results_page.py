@@ -189,3 +189,25 @@ def test_image_errors_show_thumbnails_with_true_and_predicted(tuneboard_home):
 def test_without_a_finished_run_the_page_says_where_to_go():
     at = open_results()
     assert "No finished run yet" in at.info[0].value
+
+
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
+def test_the_verdict_says_how_good_how_sure_and_whether_the_target_is_met(tuneboard_home):
+    from scipy.stats import binomtest
+
+    run_id = use_run(text_run(), tuneboard_home)
+    metrics, rows = stored_rows(run_id)
+    at = open_results(run_id)
+    verdict = next(m.value for m in at.markdown if m.value.startswith("**How good.**"))
+    right, total = int((rows["true"] == rows["predicted"]).sum()), len(rows)
+    interval = binomtest(right, total).proportion_ci(method="wilson")
+    assert f"Accuracy {right / total:.1%} (95% interval {interval.low:.1%} to {interval.high:.1%})" in verdict
+    assert f"on {total:,} test examples" in verdict
+    assert "fewer than 30 test examples" in verdict  # the finished run's test set is small: said plainly
+    assert "**Better than always answering `ham`?**" in verdict
+
+    at.selectbox(key=f"results_target_kind_{run_id}").set_value(1).run()  # accuracy
+    at.slider(key=f"results_target_value_{run_id}").set_value(0.5).run()
+    verdict = next(m.value for m in at.markdown if m.value.startswith("**How good.**"))
+    status = "Pass" if interval.low >= 0.5 else "Not yet" if interval.high < 0.5 else "Can't tell yet"
+    assert f"**Target: accuracy at least 50%.**" in verdict and status in verdict

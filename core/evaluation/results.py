@@ -16,6 +16,7 @@ import pandas as pd
 
 from core.evaluation.metrics import classification_metrics
 from core.evaluation.threshold import predict_at
+from core.evaluation.verdict import Target, Verdict, verdict
 
 PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
 
@@ -37,6 +38,20 @@ def evaluate(true_labels: Sequence[str], predicted_labels: Sequence[str], labels
 def recompute_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
     """Test metrics recomputed from the stored predictions; they must equal the run's stored metrics."""
     return evaluate(predictions["true_label"].tolist(), predictions["predicted_label"].tolist(), labels)
+
+
+def run_verdict(predictions: pd.DataFrame, labels: Sequence[str], metrics: dict[str, Any],
+                target: Target | None = None) -> Verdict:
+    """The verdict on a run's stored test predictions (the most probable class, as the stored metrics), compared
+    on the same examples with the baselines whose per-example answers are known (majority: one class for all)."""
+    index = {label: i for i, label in enumerate(labels)}
+    y_true = np.array([index[t] for t in predictions["true_label"]], dtype=np.int64)
+    y_pred = np.array([index[p] for p in predictions["predicted_label"]], dtype=np.int64)
+    baselines = {}
+    majority = metrics.get("baselines", {}).get("majority", {}).get("predicted_label_id")
+    if majority is not None:
+        baselines["majority"] = np.full(len(y_true), int(majority))
+    return verdict(y_true, y_pred, list(labels), baselines, target)
 
 
 def row_normalized(matrix: Sequence[Sequence[float]]) -> list[list[float]]:
