@@ -35,6 +35,7 @@ BENCHMARKS = {
     "quality": "Quality of the defaults",
     "estimates": "Estimated against actual time and memory",
     "export_formats": "Exported models: PyTorch against ONNX and ONNX int8",
+    "pilot": "Pilot-size data with Quick and the default settings",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

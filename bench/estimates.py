@@ -84,7 +84,8 @@ def one_case(name: str, path: Path, model: str, method: str) -> dict[str, Any]:
             "memory_ok": abs(check.estimated_memory_bytes - check.peak_memory_bytes)
             <= MEMORY_TOLERANCE * check.peak_memory_bytes,
             "accuracy": run.metrics.get("accuracy"), "epochs_run": epochs_run,
-            "epochs_planned": guess.get("epochs")}
+            "epochs_planned": guess.get("epochs"), "dataset_id": dataset.id,
+            "image_size": (run.training or {}).get("image_size")}
 
 
 def run(quick: bool) -> dict[str, Any]:

@@ -47,7 +47,8 @@ class RunConfig:
                              "memory).", INT, low=1, high=128)
     max_length: int | None = _field(None, "Texts are cut to this many tokens (words or word pieces). Shorter is "
                                     "faster; longer keeps more of long texts.", INT, low=8, high=4096, task="text")
-    image_size: int | None = _field(None, "Images are resized and cropped to this many pixels per side.",
+    image_size: int | None = _field(None, "Images are resized and cropped to this many pixels per side. Empty: "
+                                    "the model's own size, or less for small images (about 3.5x their size).",
                                     INT, low=32, high=1024, task="image")
     lora_rank: int = _field(8, "LoRA only: how big the learned add-ons are. Larger can learn more but trains more "
                             "weights; 8 suits most data.", INT, low=1, high=256)

@@ -13,7 +13,7 @@ import streamlit as st
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig
-from core.jobs.submit import has_measured, queue_run, run_estimate
+from core.jobs.submit import has_measured, images_sized_to_data, queue_run, run_estimate
 from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
@@ -82,7 +82,7 @@ def setting_ui(setting, preset_value: Any) -> Any:
     if meta["kind"] == CHOICE:
         return st.selectbox(label, meta["choices"], help=tip, key=key)
     default = DEFAULTS[name]
-    placeholder = f"preset: {preset_value:g}" if default is None and preset_value is not None else None
+    placeholder = f"default: {preset_value:g}" if default is None and preset_value is not None else None
     bounds = {"min_value": meta["low"], "max_value": meta["high"], "step": meta.get("step"),
               "format": meta.get("format")}
     if meta["kind"] == INT and default is not None:
@@ -179,7 +179,7 @@ except ModelLoadError as error:
     st.stop()
 base = RunConfig(model=model, method=method, preset=preset)
 try:
-    resolved = resolve(task, base)
+    resolved = images_sized_to_data(dataset, resolve(task, base))  # what an empty field will train with
 except ValueError as error:
     error_ui(str(error), key=ERROR_DETAILS_KEY)
     st.stop()

@@ -10,9 +10,11 @@ import os
 from typing import Any
 
 from core.catalog import ModelLoadError
+from core.datasets.files import read_examples
 from core.datasets.store import dataset_dir
 from core.run_config import RunConfig
 from core.training.estimate import estimate, from_probe
+from core.training.image_sizing import sized_to_data
 from core.training.probe import is_known, measure, probe_key
 from storage.run_requests import enqueue, enqueue_claimed
 
@@ -41,11 +43,21 @@ def run_estimate(dataset, config: RunConfig, can_probe: bool = True) -> dict[str
     else the rough estimate. Raises what the rough estimate raises for settings it cannot read (ValueError) or a
     model it cannot find (ModelLoadError)."""
     probe = None
-    if can_probe and probing():
+    if can_probe and probing():  # the probe sizes the images itself, as training does
         probe = measure(dataset_dir(dataset), list(dataset.labels), dataset.task, config)
+    sized = images_sized_to_data(dataset, config)
     if probe is not None:
-        return from_probe(dataset.task, config, dataset.split_counts or {"train": dataset.num_examples}, probe)
-    return estimate(dataset.task, config, train_examples(dataset))
+        return from_probe(dataset.task, sized, dataset.split_counts or {"train": dataset.num_examples}, probe)
+    return estimate(dataset.task, sized, train_examples(dataset))
+
+
+def images_sized_to_data(dataset, config: RunConfig) -> RunConfig:
+    """The image size training will pick from this dataset's training images when the user left it blank."""
+    if dataset.task != "image" or config.image_size:
+        return config
+    folder = dataset_dir(dataset)
+    frame = read_examples(folder)
+    return sized_to_data(dataset.task, config, folder, frame.loc[frame["split"] == "train", "input"].tolist())
 
 
 def _estimate_or_none(dataset, config: RunConfig) -> dict[str, Any]:

@@ -157,17 +157,14 @@ def run_probe(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     from core.methods import set_train_mode
     from core.models.text_inputs import TextBatches, padded_tokens, sorted_batches
     from core.training import features as cached
-    from core.training.data import load_splits
     from core.training.device import choose_device
     from core.training.loop import FitSettings, fit, predict_logits
-    from core.training.presets import resolve
-    from core.training.run import prepare_model, split_batches
+    from core.training.run import prepare_model, settings_and_splits, split_batches
     from storage.paths import cache_dir
 
     process_start = psutil.Process().create_time()
-    config = resolve(task, config)
+    config, splits = settings_and_splits(task, config, dataset_dir, labels)
     setup = choose_device(config.device)
-    splits = load_splits(dataset_dir, labels)
     built = prepare_model(task, config, labels)
     built.model.to(setup.device)
     if built.image is not None:

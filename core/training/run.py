@@ -21,6 +21,7 @@ from core.training.checkpoint import remove_checkpoint
 from core.models.text_inputs import Split, TextBatches
 from core.training.data import load_splits
 from core.training.device import choose_device
+from core.training.image_sizing import sized_to_data
 from core.models.image_inputs import ImageBatches
 from core.training.loop import FitSettings, LoopState, fit, predict_logits
 from core.training.presets import PRESET_FIELDS, epochs_for, resolve
@@ -95,6 +96,15 @@ def _train_head_on_features(built, data, splits, dataset_dir, config, setup, rep
     return state, predict_logits(head, feature_data["test"], setup, 1024)
 
 
+def settings_and_splits(task: str, config: RunConfig, dataset_dir: Path,
+                        labels: list[str]) -> tuple[RunConfig, dict[str, Split]]:
+    """The config a run trains with, and the stored splits: the preset's values where the user left a setting
+    blank, and a convolutional model's image size from the training images (core.training.image_sizing)."""
+    config = resolve(task, config)
+    splits = load_splits(dataset_dir, labels)
+    return sized_to_data(task, config, dataset_dir, splits["train"].inputs), splits
+
+
 def prepare_model(task: str, config: RunConfig, labels: list[str]) -> BuiltModel:
     """The model as training starts: built, method applied. Seeded, so the same config gives the same weights
     (the new head and any adapter are randomly initialised)."""
@@ -107,11 +117,11 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
               reporter: Reporter, resume: bool = False) -> TrainResult:
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    # 1) settings (the preset fills what the user left blank), device, data
-    config = resolve(task, config)
+    # 1) settings (the preset and the data fill what the user left blank), device, data
+    config, splits = settings_and_splits(task, config, dataset_dir, labels)
     setup = choose_device(config.device)
-    reporter.log(f"Device: {setup.label} ({setup.why}). Method {config.method}, preset {config.preset}.")
-    splits = load_splits(dataset_dir, labels)
+    reporter.log(f"Device: {setup.label} ({setup.why}). Method {config.method}, preset {config.preset}"
+                 + (f", images at {config.image_size} px." if config.image_size else "."))
     # 2) model and method
     reporter.progress(Progress(0, 0, 0.0, "Loading model"))
     built = prepare_model(task, config, labels)
