@@ -125,6 +125,8 @@ def test_results_download_tab_queues_an_export_and_offers_its_zip_once_verified(
     checks = next(d.value for d in at.dataframe if "latency, 1 input (ms)" in d.value.columns)
     assert list(checks["model"]) == ["trained model (PyTorch, in Tuneboard)", "transformers folder"]
     assert checks["test accuracy"].iloc[1] == pytest.approx(checks["test accuracy"].iloc[0])  # a float32 copy
+    assert not at.get("download_button")  # the zip is read only when asked for
+    at.button(key=f"results_export_prepare_{job.id}").click().run()
     buttons = at.get("download_button")
     assert len(buttons) == 1 and "tuneboard-run-" in buttons[0].proto.label
     assert any("no adapter to export" in e.value for e in at.error)  # the failed one says why

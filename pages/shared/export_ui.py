@@ -42,25 +42,44 @@ def download_ui(run: RunResult) -> None:
             st.error(str(error))
     for name, reason in unavailable.items():
         st.caption(f"{FORMAT_NAMES[name]}: not offered for this run. {reason}")
-    live = REFRESH_SECONDS if any(e.status in (EXPORT_QUEUED, EXPORT_RUNNING) for e in run_exports(run.id)) else None
-    exports_ui(run.id, run_every=live)
+    exports_ui(run.id)
 
 
-def _exports(run_id: int) -> None:
+def exports_ui(run_id: int) -> None:
+    """Finished exports in the page itself (their download buttons must outlive the 2-second refreshes: a deferred
+    download is registered per script run), the ones being built in a fragment that refreshes every 2 s and reruns
+    the page once one of them ends."""
+    st.subheader("Exports of this run")
     exports = run_exports(run_id)
     if not exports:
         st.caption("No export yet.")
         return
+    building = [job.id for job in exports if job.status in (EXPORT_QUEUED, EXPORT_RUNNING)]
+    if building:
+        st.fragment(run_every=REFRESH_SECONDS)(guarded(_building))(run_id, building)
     for job in exports:
+        if job.id not in building:
+            with st.container(border=True):
+                _title(job)
+                if job.status in (OFFERED, REFUSED):
+                    _verified_ui(job)
+                else:
+                    st.error(md(job.error, limit=None))
+
+
+def _title(job) -> None:
+    st.markdown(f"**{FORMAT_NAMES.get(job.format, md(job.format))}** · {STATUS_TEXT.get(job.status, job.status)}"
+                f" · asked {job.created_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _building(run_id: int, building: list[int]) -> None:
+    jobs = {job.id: job for job in run_exports(run_id)}
+    if any(jobs.get(i) is None or jobs[i].status not in (EXPORT_QUEUED, EXPORT_RUNNING) for i in building):
+        st.rerun(scope="app")  # one has ended: the whole page shows it, with its download button
+    for export_id in building:
         with st.container(border=True):
-            st.markdown(f"**{FORMAT_NAMES.get(job.format, md(job.format))}** · {STATUS_TEXT.get(job.status, job.status)}"
-                        f" · asked {job.created_at:%Y-%m-%d %H:%M} UTC")
-            if job.status in (EXPORT_QUEUED, EXPORT_RUNNING):
-                st.caption(md(job.message, limit=None))
-            elif job.status in (OFFERED, REFUSED):
-                _verified_ui(job)
-            else:
-                st.error(md(job.error, limit=None))
+            _title(jobs[export_id])
+            st.caption(md(jobs[export_id].message, limit=None))
 
 
 def _verified_ui(job) -> None:
@@ -73,10 +92,16 @@ def _verified_ui(job) -> None:
     if job.status == OFFERED and job.zip_path:
         zipped = data_home() / job.zip_path
         if zipped.is_file():
-            # A callable: the file is read when the button is pressed, not on every rerun of the page.
-            st.download_button(f"Download {zipped.name} ({bytes_text(zipped.stat().st_size)})",
-                               data=lambda: zipped.read_bytes(), file_name=zipped.name, mime="application/zip",
-                               key=f"results_export_download_{job.id}", icon=":material/download:")
+            # The zip is read into the page only when asked for (it can be 90 MB), then offered as a plain file:
+            # Streamlit's deferred downloads were lost between reruns here (the walkthrough's clicks found none).
+            label = f"{zipped.name} ({bytes_text(zipped.stat().st_size)})"
+            if st.session_state.get(f"results_export_ready_{job.id}"):
+                st.download_button(f"Download {label}", data=zipped.read_bytes(), file_name=zipped.name,
+                                   mime="application/zip", key=f"results_export_download_{job.id}",
+                                   icon=":material/download:")
+            elif st.button(f"Prepare {label}", key=f"results_export_prepare_{job.id}"):
+                st.session_state[f"results_export_ready_{job.id}"] = True
+                st.rerun()
         else:
             st.warning("The export's files are gone from the server; build it again.")
 
@@ -91,11 +116,4 @@ def comparison_frame(result: dict) -> pd.DataFrame:
                      "weights": bytes_text(result["model_bytes"]), "latency, 1 input (ms)": check["latency_ms_p50"]})
     return pd.DataFrame(rows)
 
-
-def exports_ui(run_id: int, run_every: float | None) -> None:
-    st.subheader("Exports of this run")
-    if run_every:
-        st.fragment(run_every=run_every)(guarded(_exports))(run_id)
-    else:
-        _exports(run_id)
 
