@@ -1,8 +1,8 @@
 """The Download tab of Results: ask for an export, follow it while a worker builds it, download it once verified.
 
 The page only asks (storage.export_queue.request_export); the worker writes, checks and zips the export in the
-background (core.jobs.export_runner), so a minute of quantizing never freezes the page. The list re-reads the
-database every 2 s while an export is queued or being built.
+background (core.jobs.export_runner), so a minute of quantizing never freezes the page. Exports being built are
+re-read every 2 s; a finished one offers its zip once the user asks to prepare it (read into the page only then).
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ def download_ui(run: RunResult) -> None:
 
 
 def exports_ui(run_id: int) -> None:
-    """Finished exports in the page itself (their download buttons must outlive the 2-second refreshes: a deferred
-    download is registered per script run), the ones being built in a fragment that refreshes every 2 s and reruns
-    the page once one of them ends."""
+    """Finished exports in the page itself (a download button rebuilt every 2 seconds would re-read its zip each
+    time), the ones being built in a fragment that refreshes every 2 s and reruns the page once one of them ends."""
     st.subheader("Exports of this run")
     exports = run_exports(run_id)
     if not exports:
