@@ -10,9 +10,9 @@ import os
 from typing import Any
 
 from core.catalog import ModelLoadError
-from core.datasets.files import read_examples
 from core.datasets.store import dataset_dir
 from core.run_config import RunConfig
+from core.training.data import load_splits
 from core.training.estimate import estimate, from_probe
 from core.training.image_sizing import sized_to_data
 from core.training.probe import is_known, measure, probe_key
@@ -55,9 +55,8 @@ def images_sized_to_data(dataset, config: RunConfig) -> RunConfig:
     """The image size training will pick from this dataset's training images when the user left it blank."""
     if dataset.task != "image" or config.image_size:
         return config
-    folder = dataset_dir(dataset)
-    frame = read_examples(folder)
-    return sized_to_data(dataset.task, config, folder, frame.loc[frame["split"] == "train", "input"].tolist())
+    folder = dataset_dir(dataset)  # the training images as training reads them (core.training.data.load_splits)
+    return sized_to_data(dataset.task, config, folder, load_splits(folder, list(dataset.labels))["train"].inputs)
 
 
 def _estimate_or_none(dataset, config: RunConfig) -> dict[str, Any]:
