@@ -36,6 +36,7 @@ BENCHMARKS = {
     "estimates": "Estimated against actual time and memory",
     "export_formats": "Exported models: PyTorch against ONNX and ONNX int8",
     "pilot": "Pilot-size data with Quick and the default settings",
+    "calibration": "Calibrated confidence and an operating point chosen on validation",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

@@ -95,6 +95,7 @@ def text_part(scratch: Path, singles: int, batch: int, busy: bool) -> dict[str, 
     from transformers import pipeline
 
     from core.serving.inference import load_predictor
+    from core.evaluation.decision import DecisionRule
     from core.serving.predict_service import predict_one, score
 
     frame = read_sms()
@@ -107,17 +108,17 @@ def text_part(scratch: Path, singles: int, batch: int, busy: bool) -> dict[str, 
     labels = predictor.labels
     plain = pipeline("text-classification", model=str(RunFiles(run_dir).model), device=-1, truncation=True,
                      max_length=predictor.max_length or 128, top_k=None)
-    ours_single = latency(lambda t: predict_one(predictor, t, labels, None), spread, 10)
+    ours_single = latency(lambda t: predict_one(predictor, t, DecisionRule(tuple(labels))), spread, 10)
     plain_single = latency(lambda t: plain(t), spread, 10)
     batch_texts = texts[:batch]
-    ours_batch = throughput(lambda items: score(predictor, items, labels, None), batch_texts)
+    ours_batch = throughput(lambda items: score(predictor, items, DecisionRule(tuple(labels))), batch_texts)
     plain_batch = throughput(lambda items: plain(items, batch_size=32), batch_texts)
     out = {"ours": {**ours_single, "batch_per_second": round(ours_batch, 1)},
            "baseline": {**plain_single, "batch_per_second": round(plain_batch, 1)},
            "baseline_name": "transformers pipeline", "max_length": predictor.max_length, "batch_items": len(batch_texts)}
     if busy:
-        out["busy"] = busy_latency(scratch, data, lambda t: predict_one(predictor, t, labels, None),
-                                   lambda t: predict_one(predictor, t, labels, None, threads=None), spread)
+        out["busy"] = busy_latency(scratch, data, lambda t: predict_one(predictor, t, DecisionRule(tuple(labels))),
+                                   lambda t: predict_one(predictor, t, DecisionRule(tuple(labels)), threads=None), spread)
     return out
 
 
@@ -128,6 +129,7 @@ def image_part(scratch: Path, singles: int, batch: int) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     from core.serving.inference import load_predictor
+    from core.evaluation.decision import DecisionRule
     from core.serving.predict_service import predict_one, score
 
     run_dir = train_head_run(scratch / "image_home", require(ANTS_BEES))
@@ -157,10 +159,10 @@ def image_part(scratch: Path, singles: int, batch: int) -> dict[str, Any]:
         return torch.cat(out)
 
     items = (photos * 3)[: singles + 5]
-    ours_single = latency(lambda p: predict_one(predictor, p, labels, None), items, 5)
+    ours_single = latency(lambda p: predict_one(predictor, p, DecisionRule(tuple(labels))), items, 5)
     plain_single = latency(lambda p: plain([p]), items, 5)
     batch_items = (photos * 4)[:batch]
-    ours_batch = throughput(lambda paths: score(predictor, paths, labels, None), batch_items)
+    ours_batch = throughput(lambda paths: score(predictor, paths, DecisionRule(tuple(labels))), batch_items)
     plain_batch = throughput(plain, batch_items)
     return {"ours": {**ours_single, "batch_per_second": round(ours_batch, 1)},
             "baseline": {**plain_single, "batch_per_second": round(plain_batch, 1)},

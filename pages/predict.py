@@ -16,6 +16,7 @@ from core.ingest import DataError
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
 from core.ingest.unlabeled import read_image, read_images, read_texts
 from core.serving.predict_service import SinglePrediction, predict_one, saved_model_stamp, score, top_classes
+from core.evaluation.decision import DecisionRule
 from core.evaluation.threshold import from_stored, is_two_class
 from pages.shared import charts
 from pages.shared.errors import error_ui
@@ -56,10 +57,15 @@ def single_input_ui(run: RunResult) -> tuple[object | None, str]:
     return image, upload.file_id
 
 
-def result_ui(result: SinglePrediction) -> None:
+def result_ui(result: SinglePrediction, run: RunResult) -> None:
+    if result.uncertain:
+        st.warning(f"**Uncertain**: the model is only {result.confidence:.0%} sure, below the {run.min_confidence:.0%} "
+                   "set on **Results** (Confidence tab) — have a person check this one.")
     cards = st.columns(3)
     cards[0].metric("Prediction", md(result.label), border=True, help=hover(result.label))
-    cards[1].metric("Probability", f"{result.probabilities[result.label]:.1%}", border=True)
+    cards[1].metric("Probability", f"{result.confidence:.1%}", border=True,
+                    help="Calibrated on the run's validation examples: of answers given at this probability, about "
+                    "this share is right." if run.calibration.get("temperature", 1.0) != 1.0 else None)
     cards[2].metric("Time", f"{result.seconds * 1000:.0f} ms", border=True, help="Model call, preprocessing included.")
     top = top_classes(result.probabilities, k=5)
     st.plotly_chart(charts.probability_figure(top), key="predict_probabilities_chart")
@@ -112,7 +118,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
         if st.button(f"Score {len(table.frame):,} texts", key="predict_batch_go", type="primary",
                      help="Label every row; the result can be downloaded as a CSV."):
             with st.spinner("Scoring…"):
-                result = score(predictor, table.frame[column].tolist(), run.labels, run.threshold)
+                result = score(predictor, table.frame[column].tolist(), DecisionRule.of_run(run))
             st.session_state["predict_batch"] = (job, result, report)
     else:
         source = st.radio("Upload", ["Image files or a zip", "A folder"], horizontal=True, key="predict_batch_source",
@@ -131,7 +137,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
                      help="Label every image; the result can be downloaded as a CSV."):
             with st.spinner("Checking and scoring the images…"):
                 images = read_images([(upload.name, upload.getvalue()) for upload in uploads])
-                result = score(predictor, images.entries, run.labels, run.threshold, shown=images.names,
+                result = score(predictor, images.entries, DecisionRule.of_run(run), shown=images.names,
                                load=images.load)
             st.session_state["predict_batch"] = (job, result, images.report)
     stored = st.session_state.get("predict_batch")
@@ -142,10 +148,13 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
         st.dataframe(result, hide_index=True, key="predict_batch_result",
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
         counts = ", ".join(f"{md(label)}: {n}" for label, n in result["predicted"].value_counts().items())
-        st.caption(f"{len(result):,} scored · {counts}")
+        uncertain = int(result["uncertain"].sum())
+        st.caption(f"{len(result):,} scored · {counts}" + (f" · **{uncertain:,} uncertain** (below the "
+                   f"{run.min_confidence:.0%} set on Results): have a person check them" if uncertain else ""))
         st.download_button("Download CSV", to_csv_bytes(result), file_name=f"predictions_run{run.id}.csv",
                            mime="text/csv", key="predict_batch_download", on_click="ignore",
-                           help="Every input with its predicted class, confidence and the probability of each class.")
+                           help="Every input with its predicted class, confidence, whether it is uncertain and the "
+                           "probability of each class.")
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -176,8 +185,8 @@ one, many = st.tabs(["One at a time", "Batch"])
 with one:
     item, input_name = single_input_ui(run)
     if item is not None:
-        result = predict_one(predictor, item, run.labels, run.threshold)
-        result_ui(result)
+        result = predict_one(predictor, item, DecisionRule.of_run(run))
+        result_ui(result, run)
         explain_ui(predictor, run, item, hashlib.sha1(input_name.encode()).hexdigest(), result.label)
 with many:
     try:

@@ -3,24 +3,30 @@ out of Tuneboard (Download)?"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
 from core.artifacts import model_missing_note
-from core.evaluation.compare import baseline_deltas, baseline_table, comparison_table
+from core.evaluation.compare import baseline_deltas, baseline_table, comparison_table, seed_spread
 from core.datasets.files import read_examples
+from core.evaluation.decision import DecisionRule, decided_frame
 from core.evaluation.results import (
-    cell_examples, confidence_histogram, learning_curves, least_confident, metrics_at_threshold, misclassified,
-    per_class_table, recompute_metrics, threshold_curve, with_examples,
+    cell_examples, confidence_histogram, learning_curves, least_confident, misclassified, per_class_table,
+    recompute_metrics, validation_metrics, with_examples,
 )
-from core.evaluation.threshold import from_stored, is_two_class, positive_class, to_stored
+from core.evaluation.threshold import is_two_class
 from pages.shared import charts
+from pages.shared.confidence_ui import confidence_ui
 from pages.shared.export_ui import download_ui
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import code, hover, md, short
 from pages.shared.verdict_ui import verdict_ui
-from storage.results import RunResult, finished_runs, metric_points, run_predictions, save_threshold
+from storage.models import VALIDATION
+from storage.run_requests import repeat_with_seeds
+from storage.results import RunResult, finished_runs, metric_points, run_predictions
 
 MATRIX_MODES = ["Counts", "Share of each true class"]
 ERROR_VIEWS = ["Misclassified (most confident first)", "Least confident"]
@@ -103,53 +109,23 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     show_examples(cell, run, key=f"results_cell_examples_{run.id}")
 
 
-def threshold_ui(run: RunResult, predictions: pd.DataFrame) -> None:
-    labels = run.labels
-    st.write("With two classes the model says the positive class when its probability reaches a threshold. "
-             "Lower it to catch more positives (higher recall), raise it for fewer false alarms (higher precision).")
-    minority = positive_class(labels, predictions["true_label"])
-    positive = st.selectbox("Positive class (the one you want to catch)", labels, index=labels.index(minority),
-                            key=f"results_positive_{run.id}", format_func=short,
-                            help="The class whose probability the threshold applies to, such as spam or fraud.")
-    current = round(from_stored(run.threshold, positive, labels), 2)
-    name, whole = md(positive), md(positive, limit=None)  # shown cut in labels, whole in tooltips
-    value = st.slider(f"Threshold on P({name})", 0.01, 0.99, value=min(max(current, 0.01), 0.99), step=0.01,
-                      key=f"results_threshold_{run.id}_{positive}",
-                      help=f"The model says {whole} when its probability is at least this. 0.50 is the usual choice.")
-    at = metrics_at_threshold(predictions, labels, positive, value)
-    scores = at["per_class"][positive]
-    cards = st.columns(4)
-    cards[0].metric(f"Precision ({name})", f"{scores['precision']:.1%}", border=True,
-                    help=f"Of the examples called {whole}, the share that really are.")
-    cards[1].metric(f"Recall ({name})", f"{scores['recall']:.1%}", border=True,
-                    help=f"Of the real {whole} examples, the share that are caught.")
-    cards[2].metric(f"F1 ({name})", f"{scores['f1']:.1%}", border=True, help=hover(positive))
-    cards[3].metric("Accuracy", f"{at['accuracy']:.1%}", border=True)
-    matrix = pd.DataFrame(at["confusion_matrix"]["matrix"], index=[f"true {l}" for l in labels],
-                          columns=[f"predicted {l}" for l in labels])
-    st.dataframe(matrix, key=f"results_threshold_matrix_{run.id}")
-    st.plotly_chart(charts.threshold_figure(threshold_curve(predictions, labels, positive), value, positive),
-                    key=f"results_threshold_curve_{run.id}")
-    if st.button("Save threshold", key=f"results_save_threshold_{run.id}", type="primary",
-                 help="Use this threshold from now on for predictions on Predict and from the command line."):
-        run.threshold = to_stored(value, positive, labels)
-        save_threshold(run.id, run.threshold)
-        st.success(f"Saved: {name} when P({name}) ≥ {value:.2f}.")
-    saved = "not set (the most probable class wins)" if run.threshold is None else \
-        f"{from_stored(run.threshold, positive, labels):.2f} on P({name})"
-    st.caption(f"Saved threshold: {saved}. Predictions on **Predict** and from the command line use it.")
-
-
 def compare_ui(run: RunResult) -> None:
-    table = comparison_table(finished_runs(run.dataset_id))
+    runs = finished_runs(run.dataset_id)
+    validation = {r.id: validation_metrics(run_predictions(r.id, VALIDATION), r.labels) for r in runs}
+    table = comparison_table(runs, validation)
     st.markdown(f"Every finished run on **{md(run.dataset_name)}**, judged on the same test examples, with the untuned "
-                "baselines.", help=hover(run.dataset_name))
+                "baselines. The best run (highlighted) is chosen on the **validation** examples; its test numbers "
+                "are what to expect from it.", help=hover(run.dataset_name))
+    if any(v is None for v in validation.values()):
+        st.caption("Runs without a validation score were stored before Tuneboard kept validation predictions: "
+                   "re-evaluate them on their **Confidence** tab to include them in the choice.")
     shown = table.drop(columns=["kind"]).rename(columns={
-        "macro_f1": "macro-F1", "train_seconds": "train time (s)", "trainable_params": "trainable parameters",
-        "size_mb": "size on disk (MB)"})
+        "val_macro_f1": "validation macro-F1", "macro_f1": "macro-F1", "train_seconds": "train time (s)",
+        "trainable_params": "trainable parameters", "size_mb": "size on disk (MB)"})
     styled = shown.style.apply(lambda row: ["background-color: #fff3c4" if row["best"] else "" for _ in row], axis=1)
     st.dataframe(styled, hide_index=True, key="results_compare_table",
-                 column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                 column_config={"validation macro-F1": st.column_config.NumberColumn(format="%.3f"),
+                                "accuracy": st.column_config.NumberColumn(format="%.3f"),
                                 "macro-F1": st.column_config.NumberColumn(format="%.3f"),
                                 "train time (s)": st.column_config.NumberColumn(format="%.1f"),
                                 "size on disk (MB)": st.column_config.NumberColumn(format="%.1f")})
@@ -158,6 +134,28 @@ def compare_ui(run: RunResult) -> None:
                       help="Accuracy: share of test examples labeled right. Macro-F1: every class counts equally, "
                       "so it is the fairer score when some classes are rare.")
     st.plotly_chart(charts.comparison_figure(table, metric), key="results_compare_chart")
+    seeds_ui(run, runs, validation)
+
+
+def seeds_ui(run: RunResult, runs: list[RunResult], validation: dict) -> None:
+    """How much of a difference between runs is luck: the same configuration over several seeds."""
+    st.subheader("Is the difference luck?")
+    spread = seed_spread(runs, validation)
+    if spread.empty:
+        st.caption("Each configuration here was trained once. Training again with other random seeds shows how "
+                   "much its score moves by chance alone.")
+    else:
+        st.dataframe(spread.rename(columns={"val_macro_f1": "validation macro-F1", "macro_f1": "test macro-F1 (mean)",
+                                            "macro_f1_low": "lowest", "macro_f1_high": "highest",
+                                            "macro_f1_sd": "standard deviation"}),
+                     hide_index=True, key="results_seed_spread",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in (
+                         "validation macro-F1", "test macro-F1 (mean)", "lowest", "highest", "standard deviation")})
+        st.caption("A difference between two configurations smaller than their spread here may be luck.")
+    if st.button(f"Train run #{run.id}'s settings with 2 more seeds", key=f"results_repeat_seeds_{run.id}",
+                 help="Queues two runs with the same settings and other random seeds; they appear here when done."):
+        queued = repeat_with_seeds(run.id)
+        st.success("Queued " + ", ".join(f"run #{i}" for i in queued) + ": follow them on **Runs**.")
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -189,10 +187,14 @@ try:
 except FileNotFoundError:
     st.warning("The dataset's files are missing, so examples cannot be shown (the numbers below still hold).")
     examples = pd.DataFrame(columns=["input", "label", "split", "source"])
-joined = with_examples(predictions, examples)
-verdict_ui(run, predictions)  # the pilot's answer first: how good, how sure, better than chance, the target
+val_predictions = run_predictions(run.id, VALIDATION)  # choices are made on these; the test split judges
+# As the run answers now: calibrated confidence, its threshold, the uncertain mark (core.evaluation.decision).
+# The most probable class, as the stored metrics and the matrix; the threshold's effect is on the Confidence tab.
+decided = decided_frame(predictions, replace(DecisionRule.of_run(run), threshold=None))
+joined = with_examples(decided, examples)
+verdict_ui(run, predictions, decided)  # the pilot's answer first: how good, how sure, better than chance, the target
 
-tab_names = ["Overview", "Errors"] + (["Threshold"] if is_two_class(run.labels) else []) + ["Compare", "Download"]
+tab_names = ["Overview", "Errors", "Confidence", "Compare", "Download"]
 tabs = dict(zip(tab_names, st.tabs(tab_names)))
 with tabs["Overview"]:
     metric_cards_ui(run.metrics, recomputed, len(predictions))
@@ -203,7 +205,7 @@ with tabs["Overview"]:
     st.caption("Rows are the true classes, columns what the model said. Click a cell (or pick it below) to see its examples.")
     if run.threshold is not None and is_two_class(run.labels):
         st.caption("These numbers are for the most probable class; predictions use the threshold saved on the "
-                   "**Threshold** tab, which shows the numbers at that threshold.")
+                   "**Confidence** tab, which shows the numbers at that threshold.")
     confusion_ui(run, joined, run.metrics["confusion_matrix"]["matrix"])
     st.subheader("Learning curves")
     curves = learning_curves(metric_points(run.id))
@@ -225,11 +227,11 @@ with tabs["Errors"]:
     st.markdown(f"**{int((~joined['correct']).sum())} of {len(joined)}** test examples are misclassified.")
     show_examples(errors, run, key="results_errors")
     st.subheader("Confidence")
-    st.caption("How sure the model was, split by whether it was right. Mistakes at high confidence deserve a look.")
-    st.plotly_chart(charts.histogram_figure(confidence_histogram(predictions)), key="results_confidence_histogram")
-if "Threshold" in tabs:
-    with tabs["Threshold"]:
-        threshold_ui(run, predictions)
+    st.caption("How sure the model was (calibrated), split by whether it was right. Mistakes at high confidence "
+               "deserve a look.")
+    st.plotly_chart(charts.histogram_figure(confidence_histogram(decided)), key="results_confidence_histogram")
+with tabs["Confidence"]:
+    confidence_ui(run, val_predictions, predictions)
 with tabs["Compare"]:
     compare_ui(run)
 with tabs["Download"]:

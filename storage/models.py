@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -98,6 +98,10 @@ class Run(Base):
     # says from it when later runs start, and Runs shows it beside what the run took.
     estimate: Mapped[dict[str, Any]] = mapped_column(default=dict)
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # two-class decision threshold
+    # core.evaluation.calibration.Calibration: the temperature fitted on validation, the test ECE before and after.
+    calibration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The operating point (core.evaluation.decision): answers whose calibrated probability is below it are uncertain.
+    min_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     artifact_dir: Mapped[str] = mapped_column(String(500), default="")  # relative to the data home
     size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -119,13 +123,19 @@ class MetricPoint(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
+TEST, VALIDATION = "test", "val"  # Prediction.split: the test split judges; validation predictions make choices
+
+
 class Prediction(Base):
-    """The finished model's prediction for one test example, so results can be recomputed and browsed."""
+    """The finished model's prediction for one test or validation example, so results can be recomputed and
+    browsed, and choices (threshold, operating point, temperature, best run) made on validation only."""
 
     __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_run_id_split", "run_id", "split"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    split: Mapped[str] = mapped_column(String(10), default=TEST, server_default=TEST)
     example_index: Mapped[int] = mapped_column(Integer)  # row in the dataset's examples.csv
     true_label: Mapped[str] = mapped_column(String(200))
     predicted_label: Mapped[str] = mapped_column(String(200))

@@ -1,5 +1,5 @@
 """Reading a finished run's results as the Results, Compare and Predict pages need them (and saving its
-decision threshold). Rows come from storage/runs.py; here they become frames and summaries.
+decision threshold, operating point and re-evaluated validation predictions). Rows come from storage/runs.py; here they become frames and summaries.
 Each function opens and closes its own short session, so pages can call them directly. No torch, no core.
 """
 
@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
-from storage import runs
+from storage import run_queue, runs
 from storage.db import session_factory
-from storage.models import SUCCEEDED, Dataset, Run
+from storage.models import SUCCEEDED, TEST, VALIDATION, Dataset, Prediction, Run, json_safe
 from storage.paths import data_home
 
 PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
@@ -37,6 +37,8 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None  # stored on P(labels[1]); see core/evaluation/threshold.py
+    calibration: dict[str, Any] = field(default_factory=dict)  # core.evaluation.calibration.Calibration
+    min_confidence: float | None = None  # the operating point; see core/evaluation/decision.py
     artifact_dir: str = ""  # relative to the data home
     train_seconds: float | None = None
     trainable_params: int | None = None
@@ -74,7 +76,8 @@ def _result(run: Run, dataset: Dataset) -> RunResult:
     return RunResult(
         id=run.id, name=run.name, status=run.status, dataset_id=dataset.id, dataset_name=dataset.name,
         task=dataset.task, labels=list(dataset.labels), dataset_path=dataset.path, config=dict(run.config or {}),
-        metrics=dict(run.metrics or {}), threshold=run.threshold, artifact_dir=run.artifact_dir,
+        metrics=dict(run.metrics or {}), threshold=run.threshold, calibration=dict(run.calibration or {}),
+        min_confidence=run.min_confidence, artifact_dir=run.artifact_dir,
         train_seconds=run.train_seconds, trainable_params=run.trainable_params, total_params=run.total_params,
         size_bytes=run.size_bytes, device=run.device, finished_at=run.finished_at,
     )
@@ -96,10 +99,39 @@ def run_result(run_id: int) -> RunResult | None:
         return _result(*row) if row else None
 
 
-def run_predictions(run_id: int) -> pd.DataFrame:
-    """The run's per-test-example predictions, ordered by example (columns: PREDICTION_COLUMNS)."""
-    records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in runs.predictions(run_id)]
+def run_predictions(run_id: int, split: str = TEST) -> pd.DataFrame:
+    """The run's per-example predictions on one split ("test" judges, "val" chooses), ordered by example
+    (columns: PREDICTION_COLUMNS). Empty for a run stored before validation predictions were kept."""
+    records = [{c: getattr(row, c) for c in PREDICTION_COLUMNS} for row in runs.predictions(run_id, split)]
     return pd.DataFrame(records, columns=PREDICTION_COLUMNS)
+
+
+def save_validation(run_id: int, predictions: list[dict[str, Any]], calibration: dict[str, Any],
+                    threshold: float | None) -> None:
+    """Store a re-evaluated run's validation predictions, the calibration fitted on them and its two-class
+    threshold moved onto the calibrated probabilities (its test predictions and metrics stay as they are).
+    Replaces any earlier validation predictions, in one transaction."""
+    rows = run_queue.prediction_rows(run_id, VALIDATION, predictions)
+    with session_factory().begin() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise LookupError(f"There is no run #{run_id}.")
+        s.execute(delete(Prediction).where(Prediction.run_id == run_id, Prediction.split == VALIDATION))
+        if rows:
+            s.execute(insert(Prediction), rows)
+        run.calibration = json_safe(calibration)
+        run.threshold = threshold
+
+
+def save_min_confidence(run_id: int, min_confidence: float | None) -> None:
+    """Store the operating point (a calibrated probability); None: every answer is given without a flag."""
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"An operating point is a probability between 0 and 1, not {min_confidence}.")
+    with session_factory().begin() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise LookupError(f"There is no run #{run_id}.")
+        run.min_confidence = None if min_confidence is None else float(min_confidence)
 
 
 def metric_points(run_id: int) -> pd.DataFrame:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, insert, or_, select, update
 
 from storage.db import session_factory
 from storage.models import (
-    CANCELLED, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, RUNNING, SUCCEEDED,
+    CANCELLED, FAILED, INTERRUPTED, QUEUED, RESUMABLE_STATES, RUNNING, SUCCEEDED, TEST, VALIDATION,
     MetricPoint, Prediction, Run, json_safe, utcnow,
 )
 from storage.paths import data_home
@@ -106,21 +106,22 @@ def cancel_requested_among(run_ids: list[int]) -> set[int]:
 def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions: list[dict[str, Any]],
            trainable_params: int | None, total_params: int | None, train_seconds: float | None,
            samples_per_second: float | None, device: str, artifact_dir: Path | str, size_bytes: int | None,
-           threshold: float | None = None, training: dict[str, Any] | None = None) -> bool:
-    """Record a successful run: test metrics, per-example predictions, sizes and timings, and `training`: the
-    settings the run resolved to and how many epochs and steps it trained."""
+           threshold: float | None = None, training: dict[str, Any] | None = None,
+           validation_predictions: list[dict[str, Any]] = (), calibration: dict[str, Any] | None = None) -> bool:
+    """Record a successful run: test metrics, per-example test and validation predictions, the calibration
+    fitted on validation, sizes and timings, and `training`: the settings the run resolved to and how many
+    epochs and steps it trained."""
     artifact = Path(artifact_dir)
     if artifact.is_absolute() and artifact.is_relative_to(data_home()):
         artifact = artifact.relative_to(data_home())  # stored relative, so the data folder can move
-    rows = [dict(run_id=run_id, example_index=int(p["example_index"]), true_label=str(p["true_label"]),
-                 predicted_label=str(p["predicted_label"]), confidence=float(p["confidence"]),
-                 probabilities=[float(x) for x in p.get("probabilities", [])]) for p in predictions]
+    rows = prediction_rows(run_id, TEST, predictions) + prediction_rows(run_id, VALIDATION, validation_predictions)
     with session_factory().begin() as s:
         done = s.execute(update(Run).where(_owned(run_id, worker_id)).values(
             status=SUCCEEDED, progress=1.0, eta_seconds=0.0, finished_at=utcnow(), heartbeat_at=utcnow(),
             metrics=json_safe(metrics), trainable_params=trainable_params, total_params=total_params,
             train_seconds=train_seconds, samples_per_second=samples_per_second, device=device,
             artifact_dir=str(artifact), size_bytes=size_bytes, threshold=threshold, training=json_safe(training or {}),
+            calibration=json_safe(calibration or {}), min_confidence=None,
             message="Finished", error="", resume_requested=False, cancel_requested=False,
         )).rowcount == 1
         if done:
@@ -128,6 +129,14 @@ def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions:
             if rows:
                 s.execute(insert(Prediction), rows)
         return done
+
+
+def prediction_rows(run_id: int, split: str, predictions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prediction table rows from the dicts training makes (example_index, true_label, predicted_label,
+    confidence, probabilities)."""
+    return [dict(run_id=run_id, split=split, example_index=int(p["example_index"]), true_label=str(p["true_label"]),
+                 predicted_label=str(p["predicted_label"]), confidence=float(p["confidence"]),
+                 probabilities=[float(x) for x in p.get("probabilities", [])]) for p in predictions]
 
 
 def _end(run_id: int, worker_id: str | None, status: str, message: str, error: str = "") -> bool:

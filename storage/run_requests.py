@@ -101,9 +101,32 @@ def clone_run(run_id: int, config: dict[str, Any] | None = None, name: str | Non
         if run is None:
             raise JobError(f"There is no run {run_id}.", "no_run")
         dataset_id, old_config, old_name, old_estimate = run.dataset_id, dict(run.config), run.name, dict(run.estimate or {})
-    same = config is None or config == old_config  # the old estimate still holds for the same settings
+    # The old estimate still holds for the same settings (a seed changes the luck, not the time).
+    same = config is None or _without_seed(config) == _without_seed(old_config)
     return enqueue(dataset_id, old_config if config is None else config, old_name if name is None else name,
                    estimate=old_estimate if same else None)
+
+
+def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "seed"}
+
+
+def repeat_with_seeds(run_id: int, count: int = 2) -> list[int]:
+    """Queue the run's configuration again with `count` seeds not yet used for it on its dataset, so Compare can
+    show how much of a result is luck. Returns the new runs' ids."""
+    with session_factory()() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise JobError(f"There is no run {run_id}.", "no_run")
+        config, dataset_id = dict(run.config), run.dataset_id
+        others = s.scalars(select(Run.config).where(Run.dataset_id == dataset_id)).all()
+    used = {other.get("seed") for other in others if _without_seed(other) == _without_seed(config)}
+    seeds, seed = [], int(config.get("seed", 42))
+    while len(seeds) < count:
+        seed += 1
+        if seed not in used:
+            seeds.append(seed)
+    return [clone_run(run_id, {**config, "seed": seed}, name=f"Run {run_id} with seed {seed}") for seed in seeds]
 
 
 def retry_run(run_id: int) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from storage.db import session_factory
-from storage.models import MetricPoint, Prediction, Run
+from storage.models import TEST, MetricPoint, Prediction, Run
 
 LIST_LIMIT = 500  # newest runs a listing returns: the Runs page stays fast with thousands stored
 
@@ -38,10 +38,11 @@ def metric_points(run_id: int) -> list[MetricPoint]:
         return list(s.scalars(select(MetricPoint).where(MetricPoint.run_id == run_id).order_by(MetricPoint.id)))
 
 
-def predictions(run_id: int) -> list[Prediction]:
-    """Per-test-example predictions, in the dataset's example order."""
+def predictions(run_id: int, split: str = TEST) -> list[Prediction]:
+    """Per-example predictions on one split ("test" or "val"), in the dataset's example order."""
     with session_factory()() as s:
-        return list(s.scalars(select(Prediction).where(Prediction.run_id == run_id).order_by(Prediction.example_index)))
+        return list(s.scalars(select(Prediction).where(Prediction.run_id == run_id, Prediction.split == split)
+                              .order_by(Prediction.example_index)))
 
 
 @dataclass(frozen=True)

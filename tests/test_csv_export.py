@@ -7,6 +7,7 @@ import io
 
 import pandas as pd
 
+from core.evaluation.decision import DecisionRule
 from core.serving.csv_export import to_csv_bytes
 from core.serving.predict_service import score
 
@@ -30,14 +31,14 @@ class FixedPredictor:
 def test_a_scored_batch_downloads_neutralised():
     texts = [HYPERLINK, "+44 20 7946 0000 call now", "@SUM(A1:A9)", "-2+3", "\tindented", "\r=cmd|' /C calc'!A0",
              "plain text"]
-    result = score(FixedPredictor(), texts, FixedPredictor.labels, threshold=None)
+    result = score(FixedPredictor(), texts, DecisionRule(tuple(FixedPredictor.labels)))
     result["@x"] = "note"  # a column named like a formula
     rows = cells(to_csv_bytes(result))
     assert len(rows) == 1 + len(texts)  # a line break inside a text stays inside its quoted cell
-    assert rows[0] == ["input", "predicted", "confidence", "P(@x)", "P(-1)", "'@x"]
+    assert rows[0] == ["input", "predicted", "confidence", "uncertain", "P(@x)", "P(-1)", "'@x"]
     assert [row[0] for row in rows[1:]] == ["'" + text for text in texts[:-1]] + ["plain text"]
     assert {row[1] for row in rows[1:]} == {"-1"}  # a class named like a number is a number, not a formula
-    assert rows[1][2:5] == ["0.75", "0.25", "0.75"]
+    assert rows[1][2:6] == ["0.75", "False", "0.25", "0.75"]
 
 
 def test_numbers_stay_numbers_and_only_the_first_character_counts():

@@ -355,3 +355,39 @@ def test_a_dropped_image_over_the_pixel_limit_is_refused_like_on_the_data_page(t
     assert not at.exception
     assert [e.value for e in at.error] == [f"huge.png could not be read: {refused.value}. Try a JPEG or PNG."]
     assert not at.metric
+
+
+@pytest.mark.slow  # a finished run and a CLI process
+def test_calibrated_confidence_and_the_uncertain_mark_agree_on_the_page_the_batch_and_the_command_line(
+        tuneboard_home, media_files):
+    import numpy as np
+    from sqlalchemy import update
+
+    from core.evaluation.calibration import apply_temperature
+    from storage.db import session_factory
+    from storage.models import Run
+    from storage.results import save_min_confidence
+
+    run_id = use_run(text_run(), tuneboard_home)
+    labels = get_run(run_id).dataset.labels
+    with session_factory().begin() as s:  # as if a temperature of 3 had been fitted on validation
+        s.execute(update(Run).where(Run.id == run_id).values(calibration={"temperature": 3.0}))
+    (raw,) = reference(run_id, [SPAMMY])
+    calibrated = dict(zip(labels, apply_temperature(np.array([[raw[l] for l in labels]]), 3.0)[0]))
+    best = max(calibrated, key=calibrated.get)
+    for point, uncertain in ((calibrated[best] + 0.01, True), (calibrated[best] - 0.01, False)):
+        save_min_confidence(run_id, point)
+        at = predict_text(open_predict(), SPAMMY)
+        assert metric(at, "Probability") == f"{calibrated[best]:.1%}"
+        assert any("**Uncertain**" in w.value for w in at.warning) == uncertain
+        cli = cli_predict(tuneboard_home, run_id, "--text", SPAMMY)
+        assert (cli["label"], cli["uncertain"]) == (best, uncertain)
+        assert cli["probabilities"] == pytest.approx(calibrated, abs=2e-6)
+    save_min_confidence(run_id, calibrated[best] + 0.01)
+    at = open_predict()
+    at.file_uploader(key="predict_batch_file").set_value(("inbox.csv", f'message\n"{SPAMMY}"\n'.encode(),
+                                                           "text/csv")).run()
+    at.button(key="predict_batch_go").click().run()
+    scored = table(at, "input", "predicted", "uncertain")
+    assert scored["uncertain"].tolist() == [True]
+    assert any("1 uncertain" in c.value for c in at.caption)

@@ -11,11 +11,17 @@ from core.evaluation import compare
 from core.evaluation import results
 
 from core.evaluation import threshold
+from core.evaluation.decision import DecisionRule
 from storage import results as stored
 from storage.db import session_factory
 from storage.models import FAILED, SUCCEEDED, Dataset, MetricPoint, Prediction, Run
 
 LABELS = ["ham", "spam"]
+
+
+def decide(probabilities: dict[str, float], labels: list[str], stored: float | None) -> str:
+    """The answer the run's decision rule gives with this stored threshold (no temperature, no operating point)."""
+    return DecisionRule(tuple(labels), threshold=stored).decide_one(probabilities)[0]
 
 
 def predictions_frame(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
@@ -50,16 +56,16 @@ def test_stored_threshold_means_the_same_decision_from_either_class():
         probs = {"ham": 1 - p_spam, "spam": p_spam}
         stored_from_spam = threshold.to_stored(0.3, "spam", LABELS)  # spam when P(spam) >= 0.3
         stored_from_ham = threshold.to_stored(0.7, "ham", LABELS)  # ham when P(ham) >= 0.7, i.e. P(spam) <= 0.3
-        assert threshold.decide(probs, LABELS, stored_from_spam) == ("spam" if p_spam >= 0.3 else "ham")
-        assert threshold.decide(probs, LABELS, stored_from_ham) == ("ham" if 1 - p_spam >= 0.7 else "spam")
+        assert decide(probs, LABELS, stored_from_spam) == ("spam" if p_spam >= 0.3 else "ham")
+        assert decide(probs, LABELS, stored_from_ham) == ("ham" if 1 - p_spam >= 0.7 else "spam")
     assert threshold.from_stored(threshold.to_stored(0.7, "ham", LABELS), "ham", LABELS) == pytest.approx(0.7)
     assert threshold.from_stored(None, "ham", LABELS) == 0.5
 
 
 def test_without_a_threshold_the_most_probable_class_wins():
-    assert threshold.decide({"a": 0.2, "b": 0.5, "c": 0.3}, ["a", "b", "c"], None) == "b"
-    assert threshold.decide({"a": 0.2, "b": 0.5, "c": 0.3}, ["a", "b", "c"], 0.9) == "b"  # three classes: no threshold
-    assert threshold.decide({"ham": 0.6, "spam": 0.4}, LABELS, None) == "ham"
+    assert decide({"a": 0.2, "b": 0.5, "c": 0.3}, ["a", "b", "c"], None) == "b"
+    assert decide({"a": 0.2, "b": 0.5, "c": 0.3}, ["a", "b", "c"], 0.9) == "b"  # three classes: no threshold
+    assert decide({"ham": 0.6, "spam": 0.4}, LABELS, None) == "ham"
 
 
 def test_predict_at_moves_examples_across_the_threshold():
@@ -118,29 +124,45 @@ def test_learning_curves_split_loss_from_validation():
 # --- comparison --------------------------------------------------------------------------------------
 
 
-def test_comparison_lists_runs_and_distinct_baselines_and_marks_the_best():
-    def run(id_, model, method, acc, f1, zero_shot):
-        metrics = {"accuracy": acc, "macro_f1": f1,
-                   "baselines": {"majority": {"accuracy": 0.86, "macro_f1": 0.46}, "zero_shot": zero_shot}}
-        return stored.RunResult(id=id_, name="", status=SUCCEEDED, dataset_id=1, dataset_name="sms", task="text",
-                                labels=LABELS, dataset_path="datasets/1", config={"model": model, "method": method},
-                                metrics=metrics, train_seconds=10.0 * id_, trainable_params=1000 * id_,
-                                size_bytes=2_000_000)
+def finished(id_, model, method, acc, f1, zero_shot=None, seed=42):
+    metrics = {"accuracy": acc, "macro_f1": f1,
+               "baselines": {"majority": {"accuracy": 0.86, "macro_f1": 0.46}, "zero_shot": zero_shot}}
+    return stored.RunResult(id=id_, name="", status=SUCCEEDED, dataset_id=1, dataset_name="sms", task="text",
+                            labels=LABELS, dataset_path="datasets/1",
+                            config={"model": model, "method": method, "seed": seed},
+                            metrics=metrics, train_seconds=10.0 * id_, trainable_params=1000 * id_,
+                            size_bytes=2_000_000)
 
+
+def test_comparison_lists_runs_and_distinct_baselines_and_marks_the_best_on_validation():
+    run = finished
     zero_shot = {"accuracy": 0.5, "macro_f1": 0.4, "model": "all-MiniLM-L6-v2"}
-    table = compare.comparison_table([
-        run(1, "minilm", "lora", 0.95, 0.90, zero_shot),
-        run(2, "minilm", "full", 0.97, 0.93, zero_shot),
-        run(3, "tiny-bert", "head", 0.90, 0.80, None),
-    ])
+    runs = [run(1, "minilm", "lora", 0.95, 0.90, zero_shot), run(2, "minilm", "full", 0.97, 0.93, zero_shot),
+            run(3, "tiny-bert", "head", 0.90, 0.80, None)]
+    # Run 2 is best on test, run 1 on validation: the best run is the validation winner; run 3 has no validation.
+    table = compare.comparison_table(runs, {1: {"macro_f1": 0.91}, 2: {"macro_f1": 0.89}, 3: None})
     assert table["run"].tolist() == ["#1", "Always the most common class",
                                      "Untuned model, zero-shot (all-MiniLM-L6-v2)", "#2", "#3"]
-    assert table.loc[table["best"], "run"].tolist() == ["#2"]
+    assert table.loc[table["best"], "run"].tolist() == ["#1"]
+    assert table.loc[table["kind"] == "run", "val_macro_f1"].tolist()[:2] == [0.91, 0.89]
+    assert not compare.comparison_table(runs, {})["best"].any()  # nothing to choose on: no best run
     assert table.loc[table["kind"] == "baseline", "macro_f1"].tolist() == [0.46, 0.4]
     assert table.loc[0, "size_mb"] == 2.0
     deltas = compare.baseline_deltas(run(2, "minilm", "full", 0.97, 0.93, None).metrics)
     assert deltas["majority"]["accuracy"] == pytest.approx(0.11)
     assert "zero_shot" not in deltas
+
+
+def test_seed_spread_groups_runs_that_differ_only_by_seed():
+    runs = [finished(1, "minilm", "lora", 0.9, 0.80, seed=42), finished(2, "minilm", "lora", 0.9, 0.86, seed=43),
+            finished(3, "minilm", "lora", 0.9, 0.83, seed=44), finished(4, "minilm", "full", 0.9, 0.9, seed=42)]
+    spread = compare.seed_spread(runs, {1: {"macro_f1": 0.8}, 2: {"macro_f1": 0.9}, 3: {"macro_f1": 0.85}})
+    assert len(spread) == 1  # run 4 is a configuration trained once
+    row = spread.iloc[0]
+    assert (row["runs"], row["seeds"]) == ("#1, #2, #3", "42, 43, 44")
+    assert row["macro_f1"] == pytest.approx(0.83) and (row["macro_f1_low"], row["macro_f1_high"]) == (0.80, 0.86)
+    assert row["macro_f1_sd"] == pytest.approx(0.03)  # sample standard deviation of 0.80, 0.86, 0.83
+    assert row["val_macro_f1"] == pytest.approx(0.85)
 
 
 # --- data access -------------------------------------------------------------------------------------

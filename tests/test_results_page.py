@@ -28,12 +28,13 @@ def open_results(run_id: int | None = None) -> AppTest:
     return at
 
 
-def stored_rows(run_id: int) -> tuple[dict, pd.DataFrame]:
-    """The run's stored metrics and its prediction rows (as the job store returns them), plus the examples."""
+def stored_rows(run_id: int, split: str = "test") -> tuple[dict, pd.DataFrame]:
+    """The run's stored metrics and its prediction rows on `split` (as the job store returns them), plus the
+    examples."""
     run = get_run(run_id)
     rows = pd.DataFrame([{"example_index": p.example_index, "true": p.true_label, "predicted": p.predicted_label,
                           "confidence": p.confidence, "probabilities": p.probabilities}
-                         for p in predictions(run_id)])
+                         for p in predictions(run_id, split)])
     examples = pd.read_csv(data_home() / run.dataset.path / "examples.csv", dtype=str, keep_default_na=False)
     rows["input"] = examples.loc[rows["example_index"], "input"].to_numpy()
     return run.metrics, rows
@@ -123,33 +124,37 @@ def test_error_browser_shows_mistakes_and_unsure_examples(tuneboard_home):
     at.radio(key="results_error_view").set_value("Least confident")
     at.slider(key="results_error_limit").set_value(5).run()
     unsure = table(tab(at, "Errors"), "text", "true", "predicted")
-    assert unsure["confidence"].tolist() == sorted(rows["confidence"])[:5]
+    # No temperature on this small run (too few validation examples): the stored confidences, to their rounding.
+    assert unsure["confidence"].tolist() == pytest.approx(sorted(rows["confidence"])[:5], abs=1e-7)
 
 
 @pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
-def test_threshold_changes_precision_and_recall_and_is_saved(tuneboard_home):
+def test_threshold_is_chosen_on_validation_with_test_beside_and_is_saved(tuneboard_home):
     run_id = use_run(text_run(), tuneboard_home)
     metrics, rows = stored_rows(run_id)
+    _, val_rows = stored_rows(run_id, "val")
+    assert len(val_rows) > 0
+    assert get_run(run_id).calibration["note"]  # too few validation examples to fit a temperature: T = 1
     labels = metrics["confusion_matrix"]["labels"]
     at = open_results()
-    # The positive class defaults to the rarer one in the test set (on a tie, the second label).
-    counts = rows["true"].value_counts()
+    # The positive class defaults to the rarer one among the validation examples (on a tie, the second label).
+    counts = val_rows["true"].value_counts()
     rarer = labels[0] if counts.get(labels[0], 0) < counts.get(labels[1], 0) else labels[1]
     assert at.selectbox(key=f"results_positive_{run_id}").value == rarer
     column = labels.index(rarer)
-    p_positive = np.array([p[column] for p in rows["probabilities"]])
+
+    def expected(frame: pd.DataFrame, threshold: float) -> tuple[str, str]:
+        p_positive = np.array([p[column] for p in frame["probabilities"]])
+        called, is_positive = p_positive >= threshold, (frame["true"] == rarer).to_numpy()
+        tp = int((called & is_positive).sum())
+        return f"{tp / max(1, int(called.sum())):.1%}", f"{tp / max(1, int(is_positive.sum())):.1%}"
+
     for threshold in (0.3, 0.7):
         at.slider(key=f"results_threshold_{run_id}_{rarer}").set_value(threshold).run()
-        called = np.where(p_positive >= threshold, rarer, "other")
-        is_positive = (rows["true"] == rarer).to_numpy()
-        tp = int(((called == rarer) & is_positive).sum())
-        precision = tp / max(1, int((called == rarer).sum()))
-        recall = tp / max(1, int(is_positive.sum()))
-        assert metric(at, f"Precision ({rarer})").value == f"{precision:.1%}"
-        assert metric(at, f"Recall ({rarer})").value == f"{recall:.1%}"
-        matrix = table(tab(at, "Threshold"), f"predicted {rarer}")
-        assert int(matrix.to_numpy().sum()) == len(rows)
-        assert int(matrix.loc[f"true {rarer}", f"predicted {rarer}"]) == tp
+        precision = [m.value for m in tab(at, "Confidence").metric if m.label == f"Precision ({rarer})"]
+        recall = [m.value for m in tab(at, "Confidence").metric if m.label == f"Recall ({rarer})"]
+        # First the validation figures (where the threshold is chosen), then the test figures beside them.
+        assert list(zip(precision, recall)) == [expected(val_rows, threshold), expected(rows, threshold)]
     at.button(key=f"results_save_threshold_{run_id}").click().run()
     assert not at.exception
     assert at.success[0].value == f"Saved: {rarer} when P({rarer}) ≥ 0.70."
@@ -211,3 +216,32 @@ def test_the_verdict_says_how_good_how_sure_and_whether_the_target_is_met(tunebo
     verdict = next(m.value for m in at.markdown if m.value.startswith("**How good.**"))
     status = "Pass" if interval.low >= 0.5 else "Not yet" if interval.high < 0.5 else "Can't tell yet"
     assert f"**Target: accuracy at least 50%.**" in verdict and status in verdict
+
+
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
+def test_a_run_stored_without_validation_predictions_is_re_evaluated_without_retraining(tuneboard_home):
+    from sqlalchemy import delete, update
+
+    from storage.db import session_factory
+    from storage.models import Prediction, Run
+
+    run_id = use_run(text_run(), tuneboard_home)
+    _, trained_val = stored_rows(run_id, "val")
+    with session_factory().begin() as s:  # as a run stored before validation predictions were kept
+        s.execute(delete(Prediction).where(Prediction.run_id == run_id, Prediction.split == "val"))
+        s.execute(update(Run).where(Run.id == run_id).values(calibration={}))
+    model_files = {p: p.stat().st_mtime_ns for p in (data_home() / get_run(run_id).artifact_dir).rglob("*")
+                   if p.is_file()}
+    at = open_results(run_id)
+    confidence = tab(at, "Confidence")
+    assert "stored before Tuneboard kept validation predictions" in confidence.info[0].value
+    assert any("no validation predictions" in m.value for m in at.markdown)  # the verdict says so too
+    at.button(key=f"results_reevaluate_{run_id}").click().run()
+    assert not at.exception
+    _, val = stored_rows(run_id, "val")
+    assert val["example_index"].tolist() == trained_val["example_index"].tolist()
+    np.testing.assert_allclose(np.stack(val["probabilities"]), np.stack(trained_val["probabilities"]), atol=1e-5)
+    assert get_run(run_id).calibration["validation_examples"] == len(val)
+    assert {p: p.stat().st_mtime_ns for p in model_files} == model_files  # the model was read, not retrained
+    assert not tab(at, "Confidence").info  # the offer is gone; the choices are there
+    assert at.slider(key=f"results_needed_accuracy_{run_id}") is not None

@@ -70,6 +70,8 @@ class TinyResult:
     device: str = "cpu"
     size_bytes: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    validation_predictions: list[dict[str, Any]] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
 
 class Cancelled(Exception):

@@ -85,7 +85,7 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
     """{"run_id", "labels", "predictions": [{"input", "label", "probabilities"}]} or raises PredictError."""
     from core.artifacts import missing_model_message, model_files_missing
     from core.catalog import ModelLoadError
-    from core.evaluation.threshold import decide
+    from core.evaluation.decision import DecisionRule
     from storage.paths import data_home
     from storage.runs import get_run
 
@@ -105,12 +105,14 @@ def predict_for_run(args: argparse.Namespace) -> dict[str, Any]:
     except ModelLoadError as error:
         raise PredictError(str(error)) from error
     labels = predictor.labels
+    rule = DecisionRule.of_run(run)  # calibrated, the saved threshold, uncertain below the operating point
     predictions = []
     for name, probabilities in zip(inputs.shown, predict_batches(predictor, inputs.items, inputs.load)):
-        predictions.append({"input": name, "label": decide(probabilities, labels, run.threshold),
-                            "probabilities": {label: round(float(probabilities[label]), 6) for label in labels}})
-    return {"run_id": run.id, "labels": labels, "threshold": run.threshold, "predictions": predictions,
-            "warnings": inputs.warnings}
+        label, confidence, uncertain, calibrated = rule.decide_one(probabilities)
+        predictions.append({"input": name, "label": label, "confidence": round(confidence, 6), "uncertain": uncertain,
+                            "probabilities": {label: round(p, 6) for label, p in calibrated.items()}})
+    return {"run_id": run.id, "labels": labels, "threshold": run.threshold, "min_confidence": run.min_confidence,
+            "temperature": rule.temperature, "predictions": predictions, "warnings": inputs.warnings}
 
 
 def main(args: argparse.Namespace) -> int:

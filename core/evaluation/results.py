@@ -40,6 +40,12 @@ def recompute_metrics(predictions: pd.DataFrame, labels: Sequence[str]) -> dict[
     return evaluate(predictions["true_label"].tolist(), predictions["predicted_label"].tolist(), labels)
 
 
+def validation_metrics(val_predictions: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any] | None:
+    """The metrics of a run's stored validation predictions (what choices between runs are made on); None for a
+    run stored before they were kept."""
+    return None if val_predictions.empty else recompute_metrics(val_predictions, labels)
+
+
 def run_verdict(predictions: pd.DataFrame, labels: Sequence[str], metrics: dict[str, Any],
                 target: Target | None = None) -> Verdict:
     """The verdict on a run's stored test predictions (the most probable class, as the stored metrics), compared

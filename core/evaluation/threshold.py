@@ -8,7 +8,7 @@ since with two classes P(labels[0]) = 1 - P(labels[1]).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,13 +40,6 @@ def from_stored(stored: float | None, positive: str, labels: Sequence[str]) -> f
     """The stored threshold (None = not set, i.e. 0.5) seen as a threshold on P(positive)."""
     stored = DEFAULT_THRESHOLD if stored is None else float(stored)
     return stored if positive == labels[1] else float(1.0 - stored)
-
-
-def decide(probabilities: Mapping[str, float], labels: Sequence[str], stored: float | None) -> str:
-    """The predicted class for one example: the stored threshold for two classes, else the most probable class."""
-    if stored is not None and is_two_class(labels):
-        return labels[1] if probabilities[labels[1]] >= stored else labels[0]
-    return max(probabilities, key=probabilities.get)
 
 
 def predict_at(probabilities: np.ndarray, labels: Sequence[str], positive: str, threshold: float) -> list[str]:

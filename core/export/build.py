@@ -54,12 +54,13 @@ assert WRITERS.keys() == FORMATS.keys()
 
 def export_run(run_dir: Path, fmt: str, out_dir: Path, *, dataset_dir: Path, dataset_name: str = "",
                run_metrics: dict[str, Any] | None = None, threshold: float | None = None,
-               training: dict[str, Any] | None = None,
+               temperature: float = 1.0, min_confidence: float | None = None, training: dict[str, Any] | None = None,
                progress: Callable[[str], None] = lambda step: None) -> ExportResult:
     """Write run_dir's model to out_dir (a new or empty folder) in format `fmt`, verify it and write its card.
 
     dataset_dir is the run's stored dataset (its test set verifies the export); dataset_name, run_metrics (the
-    run's stored test metrics with baselines), threshold and training come from the run's row, for the card.
+    run's stored test metrics with baselines), the decision rule (threshold, temperature, min_confidence:
+    core.evaluation.decision) and training come from the run's row, for the card.
     progress(step) is called with each step's plain description (the worker stores it on the export's row).
     Raises ExportError (one plain sentence) when the run cannot be exported in this format.
     """
@@ -97,7 +98,7 @@ def export_run(run_dir: Path, fmt: str, out_dir: Path, *, dataset_dir: Path, dat
         # 4) the card and the check's numbers; the size counts them too, as they are part of what is offered
         progress("Writing the model card")
         metrics = run_metrics or _metrics_from(source, reference, test_labels)
-        context = CardContext(dataset_name, dict(metrics), threshold, dict(training or {}))
+        context = CardContext(dataset_name, dict(metrics), threshold, dict(training or {}), temperature, min_confidence)
         for _ in range(2):  # twice: the card states the folder's size, which counts the card and verification.json
             result.size_bytes = folder_bytes(staging)
             (staging / VERIFICATION_FILE).write_text(json.dumps(result.to_dict(), indent=2))

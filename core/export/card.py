@@ -31,6 +31,8 @@ class CardContext:
     run_metrics: dict[str, Any] = field(default_factory=dict)  # the run's stored test metrics, baselines included
     threshold: float | None = None  # two classes: the decision threshold the app uses, on P(labels[1])
     training: dict[str, Any] = field(default_factory=dict)  # what the preset's settings resolved to
+    temperature: float = 1.0  # fitted on validation: the app divides the logits by it (core.evaluation.calibration)
+    min_confidence: float | None = None  # the app marks answers below this calibrated probability uncertain
 
 
 def _pct(value: float | None) -> str:
@@ -119,9 +121,17 @@ def _use_and_limits(source: RunSource, context: CardContext, result: ExportResul
              "- Not for decisions about people without a human checking them."]
     if source.task == "text":
         lines.append(f"- Texts are cut to {source.info['max_length']} tokens; the end of a longer text is not read.")
+    if context.temperature != 1.0:
+        lines.append(f"- Tuneboard calibrates the confidence: it divides the logits by {context.temperature:.4f} "
+                     "(fitted on the validation examples) before the softmax. This export gives the model's own "
+                     "probabilities; divide their logarithms by the same number and apply a softmax to get the "
+                     "app's.")
     if context.threshold is not None and len(source.labels) == 2:
-        lines.append(f"- Tuneboard decides {md(source.labels[1])} when its probability is at least "
+        lines.append(f"- Tuneboard decides {md(source.labels[1])} when its (calibrated) probability is at least "
                      f"{context.threshold:.2f}; this export gives probabilities, so apply the same threshold.")
+    if context.min_confidence is not None:
+        lines.append(f"- Tuneboard marks an answer uncertain, for a person to check, when its calibrated "
+                     f"probability is below {context.min_confidence:.4f}.")
     if source.catalog_entry is not None and source.catalog_entry.for_testing:
         lines.append("- Its base model has random weights (a test model): it is for trying the export, not for use.")
     return lines

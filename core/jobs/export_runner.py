@@ -40,7 +40,8 @@ def export_arguments(run_id: int) -> dict[str, Any]:
         raise RunNotExportableError(missing_model_message(run.id))
     return {"run_dir": data_home() / run.artifact_dir, "dataset_dir": data_home() / run.dataset.path,
             "dataset_name": run.dataset.name, "run_metrics": run.metrics or None, "threshold": run.threshold,
-            "training": run.training or None}
+            "temperature": float((run.calibration or {}).get("temperature") or 1.0),
+            "min_confidence": run.min_confidence, "training": run.training or None}
 
 
 def export_name(run_id: int, fmt: str) -> str:

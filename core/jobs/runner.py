@@ -183,6 +183,7 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
     reporter.log(f"Finished in {wall:.1f} s; database bookkeeping took {reporter.bookkeeping_seconds:.3f} s ({share:.2f}%).")
     recorded = run_queue.finish(
         run_id, worker_id, metrics=result.metrics, predictions=result.predictions,
+        validation_predictions=result.validation_predictions, calibration=result.calibration,
         trainable_params=result.trainable_params, total_params=result.total_params,
         train_seconds=result.train_seconds, samples_per_second=result.samples_per_second, device=result.device,
         artifact_dir=output_dir, size_bytes=result.size_bytes, threshold=getattr(result, "threshold", None),

@@ -1,8 +1,8 @@
 """Predictions as the Predict page offers them: one input with its timing, or a whole batch as a table.
 
 The model itself is `core.serving.inference.Predictor` (`predict(inputs) -> [{label: probability}]`); this module
-adds what users need around it: the run's saved two-class threshold, the top classes and a result table
-for a batch. Uploads to score are read by `core.ingest.unlabeled`, with the Data page's limits and messages.
+adds what users need around it: the run's decision rule (calibrated confidence, its two-class threshold, the
+uncertain mark below its operating point: core.evaluation.decision), the top classes and a result table for a batch. Uploads to score are read by `core.ingest.unlabeled`, with the Data page's limits and messages.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from core.ingest.report import DataError
-from core.evaluation.threshold import decide
+from core.evaluation.decision import DecisionRule
 from storage.paths import CHECKPOINT_DIR
 
 BATCH_SIZE = 32  # inputs per predict() call; bounds memory for large uploads
@@ -35,19 +35,24 @@ class Predictor(Protocol):
 @dataclass
 class SinglePrediction:
     label: str  # after the run's threshold, for two classes
-    probabilities: dict[str, float]  # every class, dataset label order
+    probabilities: dict[str, float]  # every class, dataset label order, calibrated
     seconds: float  # wall time of the model call (tokenizing / resizing included)
+    uncertain: bool = False  # below the run's operating point: a person should check it
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.label]
 
 
-def predict_one(predictor: Predictor, item: Any, labels: Sequence[str], threshold: float | None,
+def predict_one(predictor: Predictor, item: Any, rule: DecisionRule,
                 threads: int | None = SINGLE_INPUT_THREADS) -> SinglePrediction:
     """One input; `threads` caps torch's CPU threads for the call (None: leave them as they are)."""
     start = time.perf_counter()
     with cpu_threads(threads):
         (probabilities,) = predictor.predict([item])
     seconds = time.perf_counter() - start
-    probabilities = {label: float(probabilities[label]) for label in labels}
-    return SinglePrediction(decide(probabilities, labels, threshold), probabilities, seconds)
+    label, _, uncertain, calibrated = rule.decide_one(probabilities)
+    return SinglePrediction(label, calibrated, seconds, uncertain)
 
 
 @contextmanager
@@ -81,19 +86,20 @@ def predict_batches(predictor: Predictor, inputs: Sequence[Any],
         yield from predictor.predict([load(item) for item in batch] if load is not None else batch)
 
 
-def score(predictor: Predictor, inputs: Sequence[Any], labels: Sequence[str], threshold: float | None,
+def score(predictor: Predictor, inputs: Sequence[Any], rule: DecisionRule,
           shown: Sequence[str] | None = None, load: Callable[[Any], Any] | None = None) -> pd.DataFrame:
-    """One row per input: input (as `shown`, e.g. file names), predicted, confidence, then one P(class) column each."""
+    """One row per input: input (as `shown`, e.g. file names), predicted, confidence, uncertain (below the run's
+    operating point), then one calibrated P(class) column each."""
     if len(inputs) > MAX_BATCH_ROWS:
         raise DataError("too_many_items", f"The upload has {len(inputs):,} items; score at most {MAX_BATCH_ROWS:,} "
                         f"at a time.")
+    labels = rule.labels
     rows = []
     for probabilities in predict_batches(predictor, inputs, load):
-        probabilities = {label: float(probabilities[label]) for label in labels}
-        predicted = decide(probabilities, labels, threshold)
-        rows.append({"predicted": predicted, "confidence": probabilities[predicted],
-                     **{f"P({label})": probabilities[label] for label in labels}})
-    frame = pd.DataFrame(rows, columns=["predicted", "confidence", *[f"P({label})" for label in labels]])
+        predicted, confidence, uncertain, calibrated = rule.decide_one(probabilities)
+        rows.append({"predicted": predicted, "confidence": confidence, "uncertain": uncertain,
+                     **{f"P({label})": calibrated[label] for label in labels}})
+    frame = pd.DataFrame(rows, columns=["predicted", "confidence", "uncertain", *[f"P({label})" for label in labels]])
     frame.insert(0, "input", list(shown if shown is not None else inputs))
     return frame
 

@@ -11,6 +11,7 @@ import torch
 
 from core.datasets.files import examples_digest
 from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline
+from core.evaluation.calibration import calibrate
 from core.evaluation.metrics import classification_metrics
 from core.methods import apply_method, set_train_mode
 from core.models import HF_TEXT, BuiltModel, build_model, count_params
@@ -33,6 +34,8 @@ from storage.paths import cache_dir
 class TrainResult:
     metrics: dict  # test metrics (core.evaluation.metrics.classification_metrics) + "baselines"
     predictions: list[dict]  # one per test example
+    validation_predictions: list[dict]  # one per validation example: what choices are made on
+    calibration: dict  # core.evaluation.calibration.Calibration, fitted on validation, measured on test
     trainable_params: int
     total_params: int
     train_seconds: float
@@ -81,7 +84,8 @@ def _fit_settings(config: RunConfig, epochs: int, train: Split, num_labels: int)
 
 
 def _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter, output_dir, resume):
-    """Head only: cached backbone features, then the head alone trains. Returns (loop state, test logits)."""
+    """Head only: cached backbone features, then the head alone trains. Returns (loop state, {split: logits})
+    for the test and validation splits."""
     feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
                                    config.seed, reporter)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
@@ -93,7 +97,20 @@ def _train_head_on_features(built, data, splits, dataset_dir, config, setup, rep
     state = fit(head, head.train, feature_data["train"], feature_data.get("val"), settings, setup, reporter,
                 output_dir, resume)
     head.fold_standardisation()  # the head inside the full model now takes raw features
-    return state, predict_logits(head, feature_data["test"], setup, 1024)
+    return state, {name: predict_logits(head, feature_data[name], setup, 1024) if name in feature_data
+                   else np.zeros((0, len(built.labels)), dtype=np.float32) for name in ("test", "val")}
+
+
+def prediction_records(split: Split, probabilities: np.ndarray, labels: list[str]) -> list[dict]:
+    """One dict per example of `split` as storage keeps them; probabilities: (N, C) raw softmax, label order
+    (rounded to 8 places: small enough to store, fine enough for the temperature's log-probabilities)."""
+    if not len(split):
+        return []
+    predicted = probabilities.argmax(axis=1)
+    return [{"example_index": split.example_index[i], "true_label": labels[int(split.labels[i])],
+             "predicted_label": labels[int(predicted[i])], "confidence": float(probabilities[i].max()),
+             "probabilities": [round(float(p), 8) for p in probabilities[i]]}
+            for i in range(len(split))]
 
 
 def settings_and_splits(task: str, config: RunConfig, dataset_dir: Path,
@@ -136,7 +153,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     start = time.perf_counter()
     if cached.supports_cached_features(built):
         epochs = config.epochs
-        state, test_logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
+        state, logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
                                                      output_dir, resume)
         train_seconds = time.perf_counter() - start
         samples_per_second = state.epochs_done * len(splits["train"]) / max(train_seconds, 1e-9)
@@ -148,12 +165,15 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
                                setup, reporter, output_dir, resume)
         train_seconds = time.perf_counter() - start
         samples_per_second = state.samples_seen / max(state.step_seconds, 1e-9)
-        reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Evaluating on the test set"))
-        test_logits = predict_logits(built.model, data["test"], setup, config.eval_batch_size, reporter)
+        logits = {}
+        for name, phase in (("val", "Predicting the validation set"), ("test", "Evaluating on the test set")):
+            reporter.progress(Progress(state.step, state.step, float(state.epochs_done), phase))
+            logits[name] = predict_logits(built.model, data[name], setup, config.eval_batch_size, reporter)
 
-    # 4) test metrics, baselines, per-example predictions
-    test = splits["test"]
-    probabilities = torch.softmax(torch.from_numpy(test_logits), dim=1).numpy()
+    # 4) test metrics, baselines, per-example predictions; the temperature is fitted on validation
+    test, val = splits["test"], splits["val"]
+    probabilities = torch.softmax(torch.from_numpy(logits["test"]), dim=1).numpy()
+    val_probabilities = torch.softmax(torch.from_numpy(logits["val"]), dim=1).numpy()
     predicted = probabilities.argmax(axis=1)
     metrics = classification_metrics(test.labels, predicted, labels)
     reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Computing baselines"))
@@ -162,21 +182,20 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         zero_shot = cached_zero_shot_baseline(dataset_dir, cache_dir(), test.inputs, test.labels, labels)
         if zero_shot is not None:
             metrics["baselines"]["zero_shot"] = zero_shot
-    predictions = [
-        {"example_index": test.example_index[i], "true_label": labels[int(test.labels[i])],
-         "predicted_label": labels[int(predicted[i])], "confidence": float(probabilities[i].max()),
-         "probabilities": [round(float(p), 6) for p in probabilities[i]]}
-        for i in range(len(test))
-    ]
+    calibration = calibrate(val_probabilities, val.labels, probabilities, test.labels)
     reporter.log(f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
-                 f"(majority baseline {metrics['baselines']['majority']['accuracy']:.4f}).")
+                 f"(majority baseline {metrics['baselines']['majority']['accuracy']:.4f}). "
+                 + (calibration.note or f"Temperature {calibration.temperature:.2f} fitted on {len(val)} validation "
+                    f"examples: calibration error on test {calibration.ece_before:.3f} -> {calibration.ece_after:.3f}."))
 
     # 5) save; the checkpoint is only for resuming an unfinished run
     reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Saving the model"))
     size_bytes = save_model(built, config, output_dir)
     remove_checkpoint(output_dir)
     return TrainResult(
-        metrics=metrics, predictions=predictions, trainable_params=trainable, total_params=total,
+        metrics=metrics, predictions=prediction_records(test, probabilities, labels),
+        validation_predictions=prediction_records(val, val_probabilities, labels),
+        calibration=calibration.to_dict(), trainable_params=trainable, total_params=total,
         train_seconds=round(train_seconds, 3), samples_per_second=round(samples_per_second, 2),
         device=setup.label, size_bytes=size_bytes, history=state.history,
         # What it really trained with: the planned epochs (min_steps can raise the preset's) and the model's sizes.
@@ -188,4 +207,4 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     )
 
 
-__all__ = ["TrainResult", "class_weights", "prepare_model", "train_run"]
+__all__ = ["TrainResult", "class_weights", "prediction_records", "prepare_model", "train_run"]

@@ -97,6 +97,40 @@ def threshold_figure(curve: pd.DataFrame, threshold: float, positive: str) -> go
     return figure
 
 
+def reliability_figure(tables: dict[str, pd.DataFrame]) -> go.Figure:
+    """Accuracy against stated confidence per bin, one line per table ("before" / "after" calibration), with the
+    diagonal a perfectly calibrated model would follow (tables: core.evaluation.calibration.reliability)."""
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                                  line={"dash": "dot", "color": BASELINE_COLOR}))
+    for (name, table), color in zip(tables.items(), (WRONG_COLOR, RUN_COLOR)):
+        figure.add_trace(go.Scatter(
+            x=table["confidence"], y=table["accuracy"], mode="lines+markers", name=name, line={"color": color},
+            customdata=table["count"], hovertemplate="said %{x:.0%} sure, right %{y:.0%} (%{customdata} examples)"
+                                                     "<extra></extra>"))
+    figure.update_layout(xaxis={"title": "Confidence the model states", "range": [0, 1], "tickformat": ".0%"},
+                         yaxis={"title": "Share right (test)", "range": [0, 1.02], "tickformat": ".0%"},
+                         height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def coverage_figure(curve: pd.DataFrame, chosen: float | None) -> go.Figure:
+    """Accuracy of the answered examples against the share answered, from validation
+    (curve: core.evaluation.decision.coverage_curve); the chosen operating point marked."""
+    figure = go.Figure(go.Scatter(
+        x=curve["coverage"], y=curve["accuracy"], mode="lines", name="validation", line={"color": RUN_COLOR},
+        customdata=curve["min_confidence"],
+        hovertemplate="answer %{x:.0%} at %{y:.1%} accuracy (confidence ≥ %{customdata:.2f})<extra></extra>"))
+    if chosen is not None and not curve.empty:
+        point = curve[curve["min_confidence"] >= chosen].iloc[-1] if (curve["min_confidence"] >= chosen).any() \
+            else curve.iloc[0]
+        figure.add_trace(go.Scatter(x=[point["coverage"]], y=[point["accuracy"]], mode="markers", name="chosen",
+                                    marker={"size": 12, "color": WRONG_COLOR}))
+    figure.update_layout(xaxis={"title": "Share of examples answered", "range": [0, 1.02], "tickformat": ".0%"},
+                         yaxis={"title": "Accuracy on those", "tickformat": ".0%"}, height=340,
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
 def comparison_figure(table: pd.DataFrame, metric: str = "macro_f1") -> go.Figure:
     """Bars of one metric per run and baseline; the best run in gold, baselines in grey."""
     colors = [BEST_COLOR if best else BASELINE_COLOR if kind == "baseline" else RUN_COLOR

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.evaluation.calibration import Calibration
+from core.evaluation.decision import answered_figures
 from core.evaluation.results import run_verdict
 from core.evaluation.verdict import CANNOT_TELL, NOT_YET, PASS, SMALL_CLASS, Target, Verdict
 from pages.shared.user_text import code, short
@@ -57,9 +59,34 @@ def verdict_lines(result: Verdict, labels: list[str], majority_label: str | None
     return lines
 
 
-def verdict_ui(run: RunResult, predictions: pd.DataFrame) -> None:
+def confidence_lines(run: RunResult, decided: pd.DataFrame) -> list[str]:
+    """How far its confidence can be trusted, and what its operating point leaves to a person, on test."""
+    calibration = Calibration.from_dict(run.calibration)
+    lines = []
+    if calibration.ece_after is not None and not calibration.note:
+        lines.append(f"**How sure it says it is.** Confidences are calibrated on validation: the average gap between "
+                     f"stated confidence and the share right on test is {calibration.ece_after:.3f} "
+                     f"(the model's own: {calibration.ece_before:.3f}).")
+    elif calibration.note:
+        lines.append(f"**How sure it says it is.** Not calibrated: {calibration.note}")
+    else:
+        lines.append("**How sure it says it is.** Not calibrated yet: this run has no validation predictions "
+                     "(re-evaluate it on the **Confidence** tab).")
+    if run.min_confidence is not None:
+        figures = answered_figures(decided["confidence"], decided["correct"], run.min_confidence)
+        accuracy = "none" if figures.accuracy is None else f"{figures.accuracy:.1%}"
+        lines.append(f"**Doubtful cases.** Answering only when at least {run.min_confidence:.1%} sure, it answers "
+                     f"{figures.coverage:.0%} of the test examples at {accuracy} accuracy; the other "
+                     f"{figures.total - figures.answered:,} are marked uncertain, for a person.")
+    return lines
+
+
+def verdict_ui(run: RunResult, predictions: pd.DataFrame, decided: pd.DataFrame) -> None:
+    """predictions: the stored test predictions; decided: the same as the run answers them
+    (core.evaluation.decision.decided_frame: calibrated confidence, uncertain)."""
     target = target_ui(run)
     result = run_verdict(predictions, run.labels, run.metrics, target)
     majority = run.metrics.get("baselines", {}).get("majority", {}).get("predicted_label_id")
+    lines = verdict_lines(result, run.labels, None if majority is None else run.labels[majority])
     with st.container(border=True):
-        st.markdown("  \n".join(verdict_lines(result, run.labels, None if majority is None else run.labels[majority])))
+        st.markdown("  \n".join(lines + confidence_lines(run, decided)))
