@@ -54,6 +54,9 @@ class Dataset(Base):
     split_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"train": n, "val": n, "test": n}
     split_seed: Mapped[int] = mapped_column(Integer, default=42)
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the validation report shown at upload
+    # What the pilot needs of a model on this data (core.evaluation.verdict.Target as a dict; {} = none set):
+    # every run of the dataset is judged against it.
+    target: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
 

@@ -123,6 +123,22 @@ def save_validation(run_id: int, predictions: list[dict[str, Any]], calibration:
         run.threshold = threshold
 
 
+def dataset_target(dataset_id: int) -> dict[str, Any]:
+    """The target set for a dataset's runs ({} when none): {"metric", "value", "label"}."""
+    with session_factory()() as s:
+        dataset = s.get(Dataset, dataset_id)
+        return dict(dataset.target or {}) if dataset is not None else {}
+
+
+def save_dataset_target(dataset_id: int, target: dict[str, Any]) -> None:
+    """Keep the target with the dataset, so every run of it (and the next visit) is judged against it."""
+    with session_factory().begin() as s:
+        dataset = s.get(Dataset, dataset_id)
+        if dataset is None:
+            raise LookupError(f"There is no dataset #{dataset_id}.")
+        dataset.target = json_safe(target)
+
+
 def save_min_confidence(run_id: int, min_confidence: float | None) -> None:
     """Store the operating point (a calibrated probability); None: every answer is given without a flag."""
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:

@@ -23,6 +23,21 @@ os.environ.setdefault("TUNEBOARD_NO_WORKER", "1")  # pages never spawn a worker 
 # Estimates from the rough table, not a probe child per page opened (seconds each); tests/test_probe.py and the
 # Train page's estimate test measure with the probe.
 os.environ.setdefault("TUNEBOARD_ESTIMATE", "rough")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Tests run two at a time (the README's test command: pytest -n 2 on a 2-core machine): each test, and every
+    # process it starts (a worker, the CLI, the app), trains on one core (core.training.device.cpu_threads), so
+    # the two do not fight over both. Set before torch is imported anywhere.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def finished_runs_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where tests/finished_runs.py keeps its trained runs: this session's temporary folder, shared by the
+    processes of `pytest -n 2` (their folders sit side by side in it); pytest removes it a few sessions later."""
+    from tests import finished_runs
+
+    base = tmp_path_factory.getbasetemp()
+    finished_runs.SCRATCH = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "finished-runs"
 
 
 @pytest.fixture(autouse=True)

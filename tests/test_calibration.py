@@ -7,8 +7,8 @@ import pytest
 from sklearn.metrics import log_loss
 
 from core.evaluation.calibration import (
-    MIN_VALIDATION, apply_temperature, calibrate, expected_calibration_error, fit_temperature, reliability,
-    rescale_threshold,
+    MIN_VALIDATION, apply_temperature, calibrate, expected_calibration_error, fit_temperature,
+    perfect_calibration_error, reliability, rescale_threshold,
 )
 from core.evaluation.decision import (
     DecisionRule, answered_figures, choose_min_confidence, coverage_curve,
@@ -106,3 +106,19 @@ def test_the_decision_rule_calibrates_thresholds_and_marks_doubtful_answers():
     decisions = two.decide(two_class([0.35, 0.65, 0.1]))
     assert decisions.labels == ["spam", "spam", "ham"]
     assert decisions.uncertain.tolist() == [True, False, False]
+
+
+def test_the_chance_floor_is_what_a_perfectly_calibrated_model_shows():
+    rng = np.random.default_rng(5)
+    probabilities = rng.dirichlet(np.ones(5), size=400)
+    floor, low, high = perfect_calibration_error(probabilities, draws=100)
+    assert 0 < low <= floor <= high < 0.2
+    # Labels really drawn from the probabilities land inside the range most of the time; an overconfident
+    # model's (labels drawn from softened probabilities) lands far above it.
+    honest = [expected_calibration_error(probabilities, (rng.random((400, 1)) < probabilities.cumsum(1)).argmax(1))
+              for _ in range(40)]
+    assert np.mean([low <= e <= high for e in honest]) >= 0.75
+    stated, y = overconfident(400, 3.0, seed=6)
+    assert expected_calibration_error(stated, y) > perfect_calibration_error(stated, draws=100)[2]
+    # More examples: a smaller floor.
+    assert perfect_calibration_error(np.tile(probabilities, (10, 1)), draws=50)[0] < floor / 2

@@ -19,10 +19,28 @@ def test_hyperthreads_of_one_core_count_once(tmp_path):
     assert device.physical_cores({0, 1}, sysfs=tmp_path) == 1  # an affinity mask of one core's two threads
 
 
-def test_this_machine_trains_with_one_thread_per_physical_core():
+def test_this_machine_trains_with_one_thread_per_physical_core(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     setup = device.choose_device("cpu")
     assert torch.get_num_threads() == device.physical_cores()
     assert f"{device.physical_cores()} threads, one per physical core" in setup.why
+
+
+def test_omp_num_threads_gives_a_run_its_share_of_the_cores(monkeypatch):
+    """A worker training two runs at once sets OMP_NUM_THREADS for each; the run must not take every core."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(device, "physical_cores", lambda: 4)
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert device.cpu_threads() == (2, "its share of 4 physical cores (OMP_NUM_THREADS)")
+        for ignored in ("8", "0", "many"):  # more than the cores, or not a count: one per physical core
+            monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+            assert device.cpu_threads() == (4, "one per physical core")
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        device.choose_device("cpu")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_cpu_without_bf16_instructions_trains_in_fp32_without_measuring():

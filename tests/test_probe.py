@@ -61,11 +61,12 @@ def test_the_estimate_adds_up_start_up_training_evaluation_and_checkpoints():
                   checkpoint_seconds=2.0, peak_memory_bytes=3 * 10**9, features_cached=False, probe_seconds=5.0)
     config = RunConfig(model="minilm", method="full", epochs=2, batch_size=16)
     guess = from_probe("text", config, SPLITS, probe)
-    # 10 start-up + 2 epochs x 48 x 0.5 training + (2 x 16 validation + 2 x 16 test and zero-shot) x 0.1
-    # + (2 epoch checkpoints + 48 s / 180 s + the saved model) x 2
-    expected = 10 + 48 + 6.4 + (2 + 48 / 180 + 1) * 2
+    # 10 start-up + 2 epochs x 48 x 0.5 training + ((2 epochs + the stored predictions) x 16 validation
+    # + 2 x 16 test and zero-shot) x 0.1 + (2 epoch checkpoints + 48 s / 180 s + the saved model) x 2
+    expected = 10 + 48 + 8.0 + (2 + 48 / 180 + 1) * 2
     assert guess["seconds"] == pytest.approx(expected, abs=0.1)
-    assert (guess["memory_bytes"], guess["epochs"], guess["how"]) == (3 * 10**9, 2, "measured")
+    # Memory: the probe's peak, raised by what a whole run holds beyond it (measured: RUN_OVER_PROBE_MEMORY).
+    assert (guess["memory_bytes"], guess["epochs"], guess["how"]) == (int(3 * 10**9 * 1.2), 2, "measured")
 
 
 def test_head_only_on_cached_features_costs_start_up_and_the_head():

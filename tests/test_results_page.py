@@ -211,11 +211,17 @@ def test_the_verdict_says_how_good_how_sure_and_whether_the_target_is_met(tunebo
     assert "fewer than 30 test examples" in verdict  # the finished run's test set is small: said plainly
     assert "**Better than always answering `ham`?**" in verdict
 
-    at.selectbox(key=f"results_target_kind_{run_id}").set_value(1).run()  # accuracy
-    at.slider(key=f"results_target_value_{run_id}").set_value(0.5).run()
+    dataset_id = get_run(run_id).dataset_id
+    at.selectbox(key=f"results_target_kind_{dataset_id}").set_value(1).run()  # accuracy
+    at.slider(key=f"results_target_value_{dataset_id}").set_value(0.5).run()
     verdict = next(m.value for m in at.markdown if m.value.startswith("**How good.**"))
     status = "Pass" if interval.low >= 0.5 else "Not yet" if interval.high < 0.5 else "Can't tell yet"
     assert f"**Target: accuracy at least 50%.**" in verdict and status in verdict
+    # Kept with the dataset: a new visit (a new browser session) is judged against the same target.
+    assert get_run(run_id).dataset.target == {"metric": "accuracy", "value": 0.5, "label": None}
+    again = open_results(run_id)
+    assert "**Target: accuracy at least 50%.**" in next(m.value for m in again.markdown
+                                                         if m.value.startswith("**How good.**"))
 
 
 @pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)

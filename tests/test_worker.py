@@ -26,6 +26,8 @@ from tests.conftest import ROOT
 from tests.tiny_training import make_dataset, train_tiny
 
 TINY = "tests.tiny_training:train_tiny"
+# Cancels within 5 s, throttled writes, kills and resumes: timed against real processes, so these run alone.
+pytestmark = pytest.mark.serial
 
 
 def wait_for(predicate, timeout: float, every: float = 0.1):

@@ -78,6 +78,20 @@ def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, bi
     return float((weights * (table["accuracy"] - table["confidence"]).abs()).sum())
 
 
+def perfect_calibration_error(probabilities: np.ndarray, draws: int = 200, seed: int = 0) -> tuple[float, float, float]:
+    """The ECE a PERFECTLY calibrated model would still show on this many examples (mean, 5th and 95th
+    percentile): labels drawn from the probabilities themselves, so confidence and accuracy agree except for
+    chance. A measured ECE inside this range cannot be told apart from perfect calibration at this test size."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    if not len(probabilities):
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(probabilities / probabilities.sum(axis=1, keepdims=True), axis=1)  # (N, C)
+    drawn = (rng.random((draws, len(probabilities), 1)) < cumulative[None]).argmax(axis=2)  # (draws, N) labels
+    errors = [expected_calibration_error(probabilities, labels) for labels in drawn]
+    return float(np.mean(errors)), float(np.percentile(errors, 5)), float(np.percentile(errors, 95))
+
+
 @dataclass(frozen=True)
 class Calibration:
     """What a run stores (Run.calibration): the temperature and the test ECE before and after it."""

@@ -147,8 +147,18 @@ def choose_device(requested: str = "auto") -> DeviceSetup:
             return DeviceSetup(device, torch.bfloat16, "bf16 autocast: the GPU supports it")
         return DeviceSetup(device, torch.float16, "fp16 autocast with loss scaling: the GPU has no bf16")
     # A GPU asked for but absent falls back to the CPU; the run's log shows the device actually used.
-    threads = physical_cores()
+    threads, share = cpu_threads()
     torch.set_num_threads(threads)
     use_bf16, why = cpu_precision()
-    return DeviceSetup(torch.device("cpu"), torch.bfloat16 if use_bf16 else None,
-                       f"{why}; {threads} threads, one per physical core")
+    return DeviceSetup(torch.device("cpu"), torch.bfloat16 if use_bf16 else None, f"{why}; {threads} threads, {share}")
+
+
+def cpu_threads() -> tuple[int, str]:
+    """One thread per physical core, or fewer when OMP_NUM_THREADS asks for fewer: a worker that trains several
+    runs at once gives each its share of the cores that way (core/jobs/worker.py), and so does a test runner that
+    runs tests side by side."""
+    cores = physical_cores()
+    asked = os.environ.get("OMP_NUM_THREADS", "")
+    if asked.isdigit() and 0 < int(asked) < cores:
+        return int(asked), f"its share of {cores} physical cores (OMP_NUM_THREADS)"
+    return cores, "one per physical core"

@@ -126,7 +126,7 @@ def coverage_figure(curve: pd.DataFrame, chosen: float | None) -> go.Figure:
         figure.add_trace(go.Scatter(x=[point["coverage"]], y=[point["accuracy"]], mode="markers", name="chosen",
                                     marker={"size": 12, "color": WRONG_COLOR}))
     figure.update_layout(xaxis={"title": "Share of examples answered", "range": [0, 1.02], "tickformat": ".0%"},
-                         yaxis={"title": "Accuracy on those", "tickformat": ".0%"}, height=340,
+                         yaxis={"title": "Accuracy on those", "tickformat": ".1%"}, height=340,
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
 

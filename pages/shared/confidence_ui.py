@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.evaluation.calibration import Calibration, reliability
+from core.evaluation.calibration import Calibration, perfect_calibration_error, reliability
 from core.evaluation.decision import (
     Answered, DecisionRule, answered_figures, choose_min_confidence, coverage_curve, decided_frame, label_ids,
 )
@@ -63,10 +64,22 @@ def calibration_ui(run: RunResult, test: pd.DataFrame) -> None:
                          delta=f"{calibration.ece_after - calibration.ece_before:+.3f}", delta_color="inverse",
                          border=True, help=explain)
     probabilities, y_true = probability_matrix(test, run.labels), label_ids(test["true_label"], run.labels)
+    calibrated = DecisionRule.of_run(run).calibrated(probabilities)
+    if calibration.ece_before is not None:
+        floor, low, high = chance_floor(calibrated)
+        st.caption(f"On {len(test):,} test examples even a perfectly calibrated model shows an error of about "
+                   f"{floor:.3f} ({low:.3f} to {high:.3f}) by chance alone: a smaller gap than that cannot be seen "
+                   "at this test size.")
     tables = {"model's own": reliability(probabilities, y_true)}
     if calibration.temperature != 1.0:
-        tables["calibrated"] = reliability(DecisionRule.of_run(run).calibrated(probabilities), y_true)
+        tables["calibrated"] = reliability(calibrated, y_true)
     st.plotly_chart(charts.reliability_figure(tables), key=f"results_reliability_{run.id}")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def chance_floor(probabilities: np.ndarray) -> tuple[float, float, float]:
+    """core.evaluation.calibration.perfect_calibration_error, kept: about half a second for 1,000 examples."""
+    return perfect_calibration_error(probabilities)
 
 
 def _answered_text(figures: Answered, split: str) -> str:

@@ -4,6 +4,8 @@ The numbers come from core.evaluation.verdict; here they become sentences (class
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -12,24 +14,33 @@ from core.evaluation.decision import answered_figures
 from core.evaluation.results import run_verdict
 from core.evaluation.verdict import CANNOT_TELL, NOT_YET, PASS, SMALL_CLASS, Target, Verdict
 from pages.shared.user_text import code, short
-from storage.results import RunResult
+from storage.results import RunResult, dataset_target, save_dataset_target
 
 STATUS_ICON = {PASS: "✅", NOT_YET: "❌", CANNOT_TELL: "❔"}
 ACCURACY = "Accuracy"
 
 
 def target_ui(run: RunResult) -> Target | None:
-    """The user's target for this run, kept for the browser session."""
-    with st.expander("Set a target (what the pilot needs)"):
-        choices = ["No target", ACCURACY] + [f"Recall of {label}" for label in run.labels]
-        picked = st.selectbox("Target", range(len(choices)), format_func=lambda i: short(choices[i]),
-                              key=f"results_target_kind_{run.id}",
+    """The user's target, kept with the dataset: every run of it is judged against the same target."""
+    stored = dataset_target(run.dataset_id)
+    choices = ["No target", ACCURACY] + [f"Recall of {label}" for label in run.labels]
+    start = 0 if not stored else 1 if stored.get("metric") == "accuracy" else \
+        run.labels.index(stored["label"]) + 2 if stored.get("label") in run.labels else 0
+    with st.expander("Set a target (what the pilot needs)", expanded=not stored):
+        picked = st.selectbox("Target", range(len(choices)), index=start, format_func=lambda i: short(choices[i]),
+                              key=f"results_target_kind_{run.dataset_id}",
                               help="Accuracy: share of all answers that are right. Recall of a class: share of that "
-                              "class's examples the model catches (e.g. how much spam is caught).")
-        if picked == 0:
-            return None
-        value = st.slider("At least", 0.50, 1.0, 0.90, 0.01, format="%.2f", key=f"results_target_value_{run.id}")
-    return Target("accuracy", value) if picked == 1 else Target("recall", value, run.labels[picked - 2])
+                              "class's examples the model catches (e.g. how much spam is caught). Kept with the "
+                              "dataset: every run of it is judged against it.")
+        target = None
+        if picked:
+            value = st.slider("At least", 0.50, 1.0, float(stored.get("value", 0.90)), 0.01, format="%.2f",
+                              key=f"results_target_value_{run.dataset_id}")
+            target = Target("accuracy", value) if picked == 1 else Target("recall", value, run.labels[picked - 2])
+    wanted = {} if target is None else asdict(target)
+    if wanted != stored:
+        save_dataset_target(run.dataset_id, wanted)
+    return target
 
 
 def verdict_lines(result: Verdict, labels: list[str], majority_label: str | None) -> list[str]:
@@ -64,9 +75,10 @@ def confidence_lines(run: RunResult, decided: pd.DataFrame) -> list[str]:
     calibration = Calibration.from_dict(run.calibration)
     lines = []
     if calibration.ece_after is not None and not calibration.note:
-        lines.append(f"**How sure it says it is.** Confidences are calibrated on validation: the average gap between "
-                     f"stated confidence and the share right on test is {calibration.ece_after:.3f} "
-                     f"(the model's own: {calibration.ece_before:.3f}).")
+        lines.append(f"**How sure it says it is.** When it says it is 90% sure, it is right about 90% of the time: its "
+                     f"confidences are calibrated on validation (on test, stated confidence and the share right "
+                     f"differ by {calibration.ece_after:.1%} on average; {calibration.ece_before:.1%} before "
+                     "calibration).")
     elif calibration.note:
         lines.append(f"**How sure it says it is.** Not calibrated: {calibration.note}")
     else:

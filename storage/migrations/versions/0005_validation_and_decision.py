@@ -1,5 +1,6 @@
-"""predictions.split, runs.calibration, runs.min_confidence: validation predictions beside the test ones, the
-temperature fitted on them, and the operating point below which answers are marked uncertain
+"""predictions.split, runs.calibration, runs.min_confidence, datasets.target: validation predictions beside the test
+ones, the temperature fitted on them, the operating point below which answers are marked uncertain, and the target
+a dataset's runs are judged against
 
 Revision ID: 0005
 Revises: 0004
@@ -25,9 +26,11 @@ def upgrade() -> None:
     op.create_index("ix_predictions_run_id_split", "predictions", ["run_id", "split"])
     op.add_column("runs", sa.Column("calibration", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
     op.add_column("runs", sa.Column("min_confidence", sa.Float(), nullable=True))
+    op.add_column("datasets", sa.Column("target", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
 
 
 def downgrade() -> None:
+    op.drop_column("datasets", "target")
     op.drop_column("runs", "min_confidence")
     op.drop_column("runs", "calibration")
     op.drop_index("ix_predictions_run_id_split", table_name="predictions")
