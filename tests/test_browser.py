@@ -23,7 +23,7 @@ import pytest
 from pages.shared.navigation import PAGES
 from tests.conftest import ROOT, SMS_SPAM, require
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.serial]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "test-artifacts" / "browser"

@@ -27,7 +27,7 @@ from storage.runs import get_run, list_runs, metric_points, predictions
 from tests.test_worker import wait_for, workers  # noqa: F401 - `workers` is a fixture
 from tests.tiny_training import make_dataset, train_tiny
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]  # two worker processes and two sessions, for seconds
+pytestmark = pytest.mark.slow  # two worker processes and two sessions, for seconds
 
 CONFIG = {"model": "tiny", "method": "lora", "preset": "quick", "epochs": 3}
 SESSION_SECONDS = 6.0  # how long the two sessions keep clicking while the workers train

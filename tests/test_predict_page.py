@@ -375,15 +375,14 @@ def test_calibrated_confidence_and_the_uncertain_mark_agree_on_the_page_the_batc
     (raw,) = reference(run_id, [SPAMMY])
     calibrated = dict(zip(labels, apply_temperature(np.array([[raw[l] for l in labels]]), 3.0)[0]))
     best = max(calibrated, key=calibrated.get)
-    for point, uncertain in ((calibrated[best] + 0.01, True), (calibrated[best] - 0.01, False)):
+    for point, uncertain in ((calibrated[best] - 0.01, False), (calibrated[best] + 0.01, True)):
         save_min_confidence(run_id, point)
         at = predict_text(open_predict(), SPAMMY)
         assert metric(at, "Probability") == f"{calibrated[best]:.1%}"
         assert any("**Uncertain**" in w.value for w in at.warning) == uncertain
-        cli = cli_predict(tuneboard_home, run_id, "--text", SPAMMY)
-        assert (cli["label"], cli["uncertain"]) == (best, uncertain)
-        assert cli["probabilities"] == pytest.approx(calibrated, abs=2e-6)
-    save_min_confidence(run_id, calibrated[best] + 0.01)
+    cli = cli_predict(tuneboard_home, run_id, "--text", SPAMMY)  # with the operating point just above the answer
+    assert (cli["label"], cli["uncertain"]) == (best, True)
+    assert cli["probabilities"] == pytest.approx(calibrated, abs=2e-6)
     at = open_predict()
     at.file_uploader(key="predict_batch_file").set_value(("inbox.csv", f'message\n"{SPAMMY}"\n'.encode(),
                                                            "text/csv")).run()

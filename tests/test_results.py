@@ -233,3 +233,16 @@ def test_confusion_figure_shows_counts_or_rates_and_one_clickable_point_per_cell
     assert [list(row) for row in rates.data[0].text] == [["75%", "25%"], ["0%", "100%"]]
     many = confusion_figure([f"c{i}" for i in range(60)], np.eye(60, dtype=int).tolist(), normalized=False)
     assert many.layout.height < 1000 and all(t == "" for row in many.data[0].text for t in row)
+
+
+def test_repeating_a_run_with_more_seeds_queues_the_same_settings_with_unused_seeds(tuneboard_home):
+    from storage.run_requests import repeat_with_seeds
+    from storage.runs import get_run
+
+    run_id = store_run()
+    first = repeat_with_seeds(run_id)
+    assert [get_run(i).config for i in first] == [{"model": "tiny-bert", "method": "full", "seed": s} for s in (43, 44)]
+    assert {get_run(i).status for i in first} == {"queued"}
+    # Asked again (from the run or from a repeat), the next seeds not used yet for these settings.
+    again = repeat_with_seeds(first[0])
+    assert [get_run(i).config["seed"] for i in again] == [45, 46]

@@ -26,8 +26,6 @@ from tests.conftest import ROOT
 from tests.tiny_training import make_dataset, train_tiny
 
 TINY = "tests.tiny_training:train_tiny"
-# Cancels within 5 s, throttled writes, kills and resumes: timed against real processes, so these run alone.
-pytestmark = pytest.mark.serial
 
 
 def wait_for(predicate, timeout: float, every: float = 0.1):
@@ -88,6 +86,7 @@ def test_execute_run_records_result_predictions_curves_and_log():
     assert "Run %d (attempt 1)" % run_id in log and "database bookkeeping took" in log
 
 
+@pytest.mark.serial  # timed: on a machine busy with other tests the deadline would measure them
 @pytest.mark.slow  # trains for about 2 s by design
 def test_progress_writes_are_throttled(monkeypatch):
     """200 progress and 200 metric calls over ~2 s must cost a handful of database writes, not 400."""
@@ -172,6 +171,7 @@ def test_kill_9_of_the_worker_interrupts_the_run_and_resume_finishes_it(workers)
     assert f"Resumed from step {run.metrics['resumed_from_step']}" in run_files(run_id).log.read_text()
 
 
+@pytest.mark.serial  # timed: on a machine busy with other tests the deadline would measure them
 @pytest.mark.parametrize("model", ["tiny", "stubborn"], ids=["stops-itself", "needs-a-kill"])
 @pytest.mark.slow  # worker processes
 def test_cancel_stops_a_running_training_within_5_seconds(workers, model):
@@ -289,6 +289,7 @@ def test_real_engine_kill_9_then_resume_continues_from_the_epoch_checkpoint(real
     assert run_files(run_id).model.is_dir()
 
 
+@pytest.mark.serial  # timed: on a machine busy with other tests the deadline would measure them
 @pytest.mark.slow  # the real engine in real processes: tens of seconds on 2 cores
 def test_real_engine_cancel_stops_training_within_5_seconds(real_workers):
     run_id = enqueue(make_dataset(rows=240), {**TINY_BERT, "epochs": 200, "batch_size": 4})
