@@ -1,5 +1,6 @@
 """Reading a finished run's results as the Results, Compare and Predict pages need them (and saving its
-decision threshold, operating point and re-evaluated validation predictions). Rows come from storage/runs.py; here they become frames and summaries.
+decision threshold, operating point and re-evaluated validation predictions). Rows come from storage/runs.py;
+here they become frames and summaries.
 Each function opens and closes its own short session, so pages can call them directly. No torch, no core.
 """
 
@@ -141,13 +142,22 @@ def save_dataset_target(dataset_id: int, target: dict[str, Any]) -> None:
 
 def save_min_confidence(run_id: int, min_confidence: float | None) -> None:
     """Store the operating point (a calibrated probability); None: every answer is given without a flag."""
-    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"An operating point is a probability between 0 and 1, not {min_confidence}.")
+    _set_on_run(run_id, min_confidence=_probability_or_none(min_confidence, "An operating point"))
+
+
+def _probability_or_none(value: float | None, what: str) -> float | None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{what} is a probability between 0 and 1, not {value}.")
+    return None if value is None else float(value)
+
+
+def _set_on_run(run_id: int, **values: Any) -> None:
     with session_factory().begin() as s:
         run = s.get(Run, run_id)
         if run is None:
             raise LookupError(f"There is no run #{run_id}.")
-        run.min_confidence = None if min_confidence is None else float(min_confidence)
+        for name, value in values.items():
+            setattr(run, name, value)
 
 
 def metric_points(run_id: int) -> pd.DataFrame:
@@ -158,10 +168,4 @@ def metric_points(run_id: int) -> pd.DataFrame:
 
 def save_threshold(run_id: int, threshold: float | None) -> None:
     """Store the two-class decision threshold (on P(labels[1])); None goes back to the most probable class."""
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"A threshold is a probability between 0 and 1, not {threshold}.")
-    with session_factory().begin() as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            raise LookupError(f"There is no run #{run_id}.")
-        run.threshold = None if threshold is None else float(threshold)
+    _set_on_run(run_id, threshold=_probability_or_none(threshold, "A threshold"))

@@ -56,7 +56,8 @@ class DecisionRule:
         return Decisions([self.labels[i] for i in chosen], chosen, confidence, uncertain, calibrated)
 
     def decide_one(self, probabilities: dict[str, float]) -> tuple[str, float, bool, dict[str, float]]:
-        """One input's {label: raw probability} -> (answer, calibrated confidence, uncertain, calibrated probabilities)."""
+        """One input's {label: raw probability} -> (answer, calibrated confidence, uncertain, calibrated
+        probabilities)."""
         decisions = self.decide(np.array([[probabilities[label] for label in self.labels]]))
         calibrated = {label: float(p) for label, p in zip(self.labels, decisions.probabilities[0])}
         return decisions.labels[0], float(decisions.confidence[0]), bool(decisions.uncertain[0]), calibrated

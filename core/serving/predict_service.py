@@ -2,7 +2,8 @@
 
 The model itself is `core.serving.inference.Predictor` (`predict(inputs) -> [{label: probability}]`); this module
 adds what users need around it: the run's decision rule (calibrated confidence, its two-class threshold, the
-uncertain mark below its operating point: core.evaluation.decision), the top classes and a result table for a batch. Uploads to score are read by `core.ingest.unlabeled`, with the Data page's limits and messages.
+uncertain mark below its operating point: core.evaluation.decision), the top classes and a result table for a
+batch. Uploads to score are read by `core.ingest.unlabeled`, with the Data page's limits and messages.
 """
 
 from __future__ import annotations

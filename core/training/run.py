@@ -154,7 +154,7 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     if cached.supports_cached_features(built):
         epochs = config.epochs
         state, logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
-                                                     output_dir, resume)
+                                                output_dir, resume)
         train_seconds = time.perf_counter() - start
         samples_per_second = state.epochs_done * len(splits["train"]) / max(train_seconds, 1e-9)
     else:
@@ -186,7 +186,8 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     reporter.log(f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
                  f"(majority baseline {metrics['baselines']['majority']['accuracy']:.4f}). "
                  + (calibration.note or f"Temperature {calibration.temperature:.2f} fitted on {len(val)} validation "
-                    f"examples: calibration error on test {calibration.ece_before:.3f} -> {calibration.ece_after:.3f}."))
+                    f"examples: calibration error on test {calibration.ece_before:.3f} -> "
+                    f"{calibration.ece_after:.3f}."))
 
     # 5) save; the checkpoint is only for resuming an unfinished run
     reporter.progress(Progress(state.step, state.step, float(state.epochs_done), "Saving the model"))

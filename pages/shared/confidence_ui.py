@@ -57,7 +57,8 @@ def calibration_ui(run: RunResult, test: pd.DataFrame) -> None:
         st.caption(calibration.note)
     if calibration.ece_before is not None:
         left, right = st.columns(2)
-        explain = "Expected calibration error: the average gap between stated confidence and the share right (0 is perfect)."
+        explain = ("Expected calibration error: the average gap between stated confidence and the share right "
+                   "(0 is perfect).")
         left.metric("Calibration error, model's own", f"{calibration.ece_before:.3f}", border=True, help=explain)
         if calibration.ece_after is not None and not calibration.note:
             right.metric(f"After the temperature ({calibration.temperature:.2f})", f"{calibration.ece_after:.3f}",
@@ -130,8 +131,9 @@ def threshold_ui(run: RunResult, val: pd.DataFrame, test: pd.DataFrame) -> None:
              "Lower it to catch more positives (higher recall), raise it for fewer false alarms (higher precision). "
              "The curve is drawn on the validation examples; the test figures show what to expect.")
     rule = DecisionRule.of_run(run)
-    val_calibrated = val.assign(probabilities=[list(row) for row in rule.calibrated(probability_matrix(val, labels))])
-    test_calibrated = test.assign(probabilities=[list(row) for row in rule.calibrated(probability_matrix(test, labels))])
+    val_calibrated, test_calibrated = (
+        frame.assign(probabilities=[list(row) for row in rule.calibrated(probability_matrix(frame, labels))])
+        for frame in (val, test))
     minority = positive_class(labels, val["true_label"])
     positive = st.selectbox("Positive class (the one you want to catch)", labels, index=labels.index(minority),
                             key=f"results_positive_{run.id}", format_func=short,
