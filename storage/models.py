@@ -185,3 +185,18 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKey(Base):
+    """A key for the prediction API (core.api). Only its sha256 is stored: the key itself is shown once, when made."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")  # what the user calls it, e.g. "CRM integration"
+    prefix: Mapped[str] = mapped_column(String(20), default="")  # the key's first characters, to recognise it by
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=120)  # the key's rate limit (a burst as large)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # to the minute
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # set: refused from then on
