@@ -13,9 +13,11 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.serving.inference import Predictor, load_predictor
+if TYPE_CHECKING:
+    from core.serving.inference import Predictor
+
 
 GB = 1024 ** 3
 MAX_MODELS = 4
@@ -30,6 +32,12 @@ def model_bytes(predictor: Any) -> int:
     return sum(t.numel() * t.element_size() for t in chain(model.parameters(), model.buffers()))
 
 
+def _load_predictor(output_dir: Path) -> Predictor:
+    from core.serving.inference import load_predictor
+
+    return load_predictor(output_dir)
+
+
 @dataclass
 class _Entry:
     stamp: Hashable
@@ -39,8 +47,8 @@ class _Entry:
 
 class ModelCache:
     def __init__(self, max_models: int = MAX_MODELS, max_bytes: int = MAX_MODEL_BYTES,
-                 load: Callable[[Path], Predictor] = load_predictor) -> None:
-        self.max_models, self.max_bytes, self.load = max(1, max_models), max_bytes, load
+                 load: Callable[[Path], Predictor] | None = None) -> None:
+        self.max_models, self.max_bytes, self.load = max(1, max_models), max_bytes, load or _load_predictor
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._lock = threading.Lock()  # guards _entries; never held while a model loads
         self._loading: dict[int, threading.Lock] = {}  # one per run: two requests for a cold model load it once
