@@ -51,3 +51,49 @@ def test_bad_key_settings_get_one_plain_sentence(name, rate, says):
         create_key(name, rate)
     with pytest.raises(ApiKeyError, match="There is no API key #99"):
         revoke_key(99)
+
+
+# --- The API keys page ---------------------------------------------------------------------------------------------
+
+
+def open_keys_page():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/api_keys.py").run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: seconds
+def test_the_page_shows_a_new_key_once_and_revokes_it():
+    at = open_keys_page()
+    assert at.title[0].value == "API keys"
+    assert any(i.value.startswith("No finished run yet") for i in at.info)  # the calls need a run: Train first
+    at.text_input(key="api_key_name").input("CRM [integration](http://x)")
+    at.number_input(key="api_key_rate").set_value(30)
+    at.button(key="api_key_create").click().run()
+    assert not at.exception
+    (key,) = [c.value for c in at.code if c.value.startswith("tb_")]
+    assert find_key(key).name == "CRM [integration](http://x)" and find_key(key).requests_per_minute == 30
+    assert "CRM \\[integration\\]" in at.success[0].value  # the name the user typed is shown escaped
+    table = at.dataframe[0].value
+    assert list(table["Status"]) == ["active"] and key not in table.to_string()
+
+    at.run()  # any next run: the key is gone from the page for good
+    assert not [c.value for c in at.code if c.value.startswith("tb_")]
+
+    at.button(key="api_key_revoke").click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Status"]) == ["revoked"]
+    assert find_key(key).active is False
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: about a second
+def test_a_key_without_a_name_is_refused_in_one_sentence():
+    at = open_keys_page()
+    at.button(key="api_key_create").click().run()
+    assert [e.value for e in at.error] == ["Give the key a name, such as the system that will use it."]
+    assert list_keys() == []
