@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -22,6 +23,7 @@ from core.api.examples import DEFAULT_URL, curl_example, python_example
 from core.api.model_cache import ModelCache
 from core.cli import serve
 from storage.api_keys import create_key, revoke_key
+from storage.api_log import logged_answers
 from storage.db import reset_engines
 from tests.conftest import ROOT
 from tests.finished_runs import image_run, text_run
@@ -126,7 +128,7 @@ def test_predict_with_a_key_answers_by_the_runs_decision_rule(on_text_api):
     from storage.results import save_min_confidence
 
     api = on_text_api
-    _, key = create_key("tests")
+    info, key = create_key("tests")
     listed = api.call("GET", "/v1/models", key)
     assert listed.status == 200
     (model,) = listed.body["models"]
@@ -140,6 +142,13 @@ def test_predict_with_a_key_answers_by_the_runs_decision_rule(on_text_api):
         assert (label, uncertain) == want[::2] and confidence == pytest.approx(want[1], abs=1e-5)
     first = answer.body["predictions"][0]
     assert [c["label"] for c in first["top"]][0] == first["label"] and len(first["top"]) == 2
+    # Each answer is logged for the Monitor page (after the reply is sent, so it may take a moment), without its input.
+    deadline = time.monotonic() + 10
+    while len(log := logged_answers(1)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    mine = log[log["key_id"] == info.id]
+    assert mine[["label", "uncertain"]].values.tolist() == [[label, uncertain] for label, _, uncertain in got]
+    assert (mine["latency_ms"] == answer.body["latency_ms"]).all() and mine["request_id"].nunique() == 1
 
     save_min_confidence(1, 0.999)  # an operating point no answer of this tiny model reaches: all are uncertain
     try:

@@ -32,6 +32,7 @@ INTROS = {
     "pages/results.py": ("Results", "How good a finished model is"),
     "pages/predict.py": ("Predict", "Try a finished model on a text or an image of your own"),
     "pages/api_keys.py": ("API keys", "Let your own systems call your finished models over HTTP"),
+    "pages/monitor.py": ("Monitor", "See how your models do once other systems call them through the API"),
 }
 PAGES = list(INTROS)
 # With an empty data folder: page -> (how its empty-state message starts, the page its link opens)
@@ -42,6 +43,7 @@ EMPTY_NEXT_STEP = {
     "pages/results.py": ("No finished run yet", "train"),
     "pages/predict.py": ("No finished run yet", "train"),
     "pages/api_keys.py": ("No finished run yet", "train"),
+    "pages/monitor.py": ("No API calls yet", "api_keys"),
 }
 # What a traceback or a raw exception looks like when it leaks into a message.
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]*\", line \d+|^\s*\w+(Error|Exception): ",

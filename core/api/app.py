@@ -4,15 +4,19 @@
     POST /v1/models/{run}/predict   JSON (`text`, `texts` or base64 `images`) or multipart image `files`
     GET  /docs, /openapi.json       the reference, open to all (every /v1 route needs a key)
 
+Each answer is logged (storage.api_log: time, key, run, latency, label, confidence, uncertain; never the input)
+after the reply is sent, for the Monitor page.
+
 Prediction runs in a worker thread (Starlette's thread pool), so a slow model call does not hold up other
 requests; the model stays loaded between requests (core.api.model_cache).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,6 +28,8 @@ from core.api.model_cache import MAX_MODEL_BYTES, MAX_MODELS, ModelCache
 from core.api.prediction import file_inputs, finished_run, json_inputs, parse_request, predict
 from core.api.schemas import BACKENDS, ErrorBody, ModelInfo, ModelList, PredictRequest, PredictResponse
 from core.artifacts import model_files_missing
+from storage.api_keys import KeyInfo
+from storage.api_log import log_answers
 from storage.results import RunResult, finished_runs
 
 DESCRIPTION = """Predict with the models trained in Tuneboard.
@@ -68,10 +74,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return ModelList(models=[model_info(run) for run in finished_runs()])
 
     @app.post("/v1/models/{run_id}/predict", response_model=PredictResponse, tags=["models"],
-              dependencies=[Depends(require_key)], summary="Classify texts or images with a finished run",
+              summary="Classify texts or images with a finished run",
               responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such run."}},
               openapi_extra=PREDICT_BODY)
-    async def predict_route(run_id: int, request: Request) -> PredictResponse:
+    async def predict_route(run_id: int, request: Request, background: BackgroundTasks,
+                            key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
         limits = settings.limits
         run = await run_in_threadpool(finished_run, run_id)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -82,7 +89,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             body = parse_request(await request.body())
             inputs = await run_in_threadpool(json_inputs, body, run, limits)
             top_k, backend = body.top_k, body.backend
-        return await run_in_threadpool(predict, run, inputs, top_k, app.state.models, backend)
+        answer = await run_in_threadpool(predict, run, inputs, top_k, app.state.models, backend)
+        background.add_task(log_answers, uuid.uuid4().hex, key.id if key else None, run.id, answer.latency_ms,
+                            [(p.label, p.confidence, p.uncertain) for p in answer.predictions])  # after the reply
+        return answer
 
     _add_request_schema(app)
     return app

@@ -18,6 +18,7 @@ PAGES = {
     "results": ("Results", ":material/insights:"),
     "predict": ("Predict", ":material/online_prediction:"),
     "api_keys": ("API keys", ":material/key:"),
+    "monitor": ("Monitor", ":material/monitoring:"),
 }
 
 
