@@ -185,3 +185,34 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKey(Base):
+    """A key for the prediction API (core.api). Only its sha256 is stored: the key itself is shown once, when made."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")  # what the user calls it, e.g. "CRM integration"
+    prefix: Mapped[str] = mapped_column(String(20), default="")  # the key's first characters, to recognise it by
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=120)  # the key's rate limit (a burst as large)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # to the minute
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # set: refused from then on
+
+
+class ApiPrediction(Base):
+    """One answer the prediction API gave (core.api): what the Monitor page counts. The input itself is not kept."""
+
+    __tablename__ = "api_predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    request_id: Mapped[str] = mapped_column(String(32))  # the answers of one request share it (and its latency)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: a server run with --no-auth
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    latency_ms: Mapped[float] = mapped_column(Float)  # the whole request's prediction time on the server
+    label: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)  # calibrated
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)

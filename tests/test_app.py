@@ -34,7 +34,7 @@ def test_password_gate_hides_everything_until_the_right_password(monkeypatch):
     assert [m.label for m in at.metric][:2] == ["Datasets", "Runs"]
 
 
-@pytest.mark.parametrize("page", ["home", "data", "train", "runs", "results", "predict"])
+@pytest.mark.parametrize("page", ["home", "data", "train", "runs", "results", "predict", "api_keys", "monitor"])
 def test_a_page_opened_without_app_py_asks_for_the_password_itself(page, monkeypatch):
     """Streamlit's folder routing can run pages/<page>.py alone for a URL like /runs (pages/shared/gate.py).
 

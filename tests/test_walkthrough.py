@@ -31,6 +31,8 @@ INTROS = {
     "pages/runs.py": ("Runs", "Every training run with its progress and time left"),
     "pages/results.py": ("Results", "How good a finished model is"),
     "pages/predict.py": ("Predict", "Try a finished model on a text or an image of your own"),
+    "pages/api_keys.py": ("API keys", "Let your own systems call your finished models over HTTP"),
+    "pages/monitor.py": ("Monitor", "See how your models do once other systems call them through the API"),
 }
 PAGES = list(INTROS)
 # With an empty data folder: page -> (how its empty-state message starts, the page its link opens)
@@ -40,6 +42,8 @@ EMPTY_NEXT_STEP = {
     "pages/runs.py": ("No runs yet", "train"),
     "pages/results.py": ("No finished run yet", "train"),
     "pages/predict.py": ("No finished run yet", "train"),
+    "pages/api_keys.py": ("No finished run yet", "train"),
+    "pages/monitor.py": ("No API calls yet", "api_keys"),
 }
 # What a traceback or a raw exception looks like when it leaks into a message.
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]*\", line \d+|^\s*\w+(Error|Exception): ",
@@ -204,6 +208,10 @@ def test_every_page_with_finished_runs_shows_results_and_plain_errors(trained, t
                 assert error.value == "The file is empty (0 bytes). Upload a table with a column of texts."
             else:
                 assert at.file_uploader(key="predict_image") is not None
+        elif page == "pages/api_keys.py":
+            assert at.selectbox(key="api_keys_run").value == run_id
+            calls = [c.value for c in at.code if f"/v1/models/{run_id}/predict" in c.value]
+            assert len(calls) == 2 and ("-F files=@photo.jpg" in calls[0]) == (trained is image_run)
 
 
 # d) Something unexpected ---------------------------------------------------------------------------------------

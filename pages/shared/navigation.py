@@ -17,6 +17,8 @@ PAGES = {
     "runs": ("Runs", ":material/play_circle:"),
     "results": ("Results", ":material/insights:"),
     "predict": ("Predict", ":material/online_prediction:"),
+    "api_keys": ("API keys", ":material/key:"),
+    "monitor": ("Monitor", ":material/monitoring:"),
 }
 
 

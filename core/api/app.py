@@ -1,0 +1,143 @@
+"""The API application: `create_app(settings)` -> a FastAPI app (uvicorn serves it: core/cli/serve.py).
+
+    GET  /v1/models                 finished runs: id, name, task, classes, metrics, backends
+    POST /v1/models/{run}/predict   JSON (`text`, `texts` or base64 `images`) or multipart image `files`
+    GET  /docs, /openapi.json       the reference, open to all (every /v1 route needs a key)
+
+Each answer is logged (storage.api_log: time, key, run, latency, label, confidence, uncertain; never the input)
+after the reply is sent, for the Monitor page.
+
+Prediction runs in a worker thread (Starlette's thread pool), so a slow model call does not hold up other
+requests; the model stays loaded between requests (core.api.model_cache).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from fastapi import BackgroundTasks, Depends, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.api.auth import RateLimiter, require_key
+from core.api.errors import ApiError, install_error_handlers
+from core.api.limits import ApiLimits, BodyLimitMiddleware
+from core.api.model_cache import MAX_MODEL_BYTES, MAX_MODELS, ModelCache
+from core.api.prediction import file_inputs, finished_run, json_inputs, parse_request, predict
+from core.api.schemas import BACKENDS, ErrorBody, ModelInfo, ModelList, PredictRequest, PredictResponse
+from core.artifacts import model_files_missing
+from storage.api_keys import KeyInfo
+from storage.api_log import log_answers
+from storage.results import RunResult, finished_runs
+
+DESCRIPTION = """Predict with the models trained in Tuneboard.
+
+Every `/v1` request needs an API key, made on Tuneboard's **API keys** page: `Authorization: Bearer <key>`.
+Answers follow each run's decision rule, as the app's Predict page does: calibrated probabilities, the two-class
+threshold and `uncertain` below the run's operating point. Errors are `{"error": {"code": ..., "message": ...}}`."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    auth: bool = True  # False only with --no-auth on a loopback address (core/cli/serve.py checks)
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    max_models: int = MAX_MODELS  # loaded models kept between requests
+    max_model_bytes: int = MAX_MODEL_BYTES  # and their weights' memory, least recently used out
+
+
+# Refusals /docs lists for every /v1 route.
+ERRORS = {status: {"model": ErrorBody, "description": text} for status, text in {
+    401: "No key, an unknown key or a revoked key.", 413: "The body or the batch is too large.",
+    422: "The request cannot be used; the message says what to fix.", 429: "Too many requests for this key."}.items()}
+PREDICT_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "Image files."},
+        "top_k": {"type": "integer", "default": 5}}}}}}}
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    app = FastAPI(title="Tuneboard prediction API", version="1", description=DESCRIPTION,
+                  openapi_tags=[{"name": "models", "description": "Finished runs and their predictions."}])
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter()
+    app.state.models = ModelCache(settings.max_models, settings.max_model_bytes)
+    app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
+    install_error_handlers(app)
+
+    @app.get("/v1/models", response_model=ModelList, tags=["models"], responses=ERRORS,
+             dependencies=[Depends(require_key)], summary="The finished runs that can predict")
+    def list_models() -> ModelList:
+        return ModelList(models=[model_info(run) for run in finished_runs()])
+
+    @app.post("/v1/models/{run_id}/predict", response_model=PredictResponse, tags=["models"],
+              summary="Classify texts or images with a finished run",
+              responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such run."}},
+              openapi_extra=PREDICT_BODY)
+    async def predict_route(run_id: int, request: Request, background: BackgroundTasks,
+                            key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
+        limits = settings.limits
+        run = await run_in_threadpool(finished_run, run_id)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            files, top_k = await read_files(request, limits)
+            inputs = await run_in_threadpool(file_inputs, files, run, limits)
+            backend = "pytorch"
+        else:
+            body = parse_request(await request.body())
+            inputs = await run_in_threadpool(json_inputs, body, run, limits)
+            top_k, backend = body.top_k, body.backend
+        answer = await run_in_threadpool(predict, run, inputs, top_k, app.state.models, backend)
+        background.add_task(log_answers, uuid.uuid4().hex, key.id if key else None, run.id, answer.latency_ms,
+                            [(p.label, p.confidence, p.uncertain) for p in answer.predictions])  # after the reply
+        return answer
+
+    _add_request_schema(app)
+    return app
+
+
+async def read_files(request: Request, limits: ApiLimits) -> tuple[list[tuple[str, bytes]], int]:
+    """A multipart request's image files (field `files`) and its `top_k`."""
+    try:
+        async with request.form(max_files=limits.max_images, max_fields=10) as form:
+            files = [(upload.filename or f"file {i}", await upload.read())
+                     for i, upload in enumerate(form.getlist("files")) if isinstance(upload, UploadFile)]
+            top_k = form.get("top_k", "5")
+    except StarletteHTTPException as error:  # Starlette's multipart parser: a malformed form, too many files
+        if "Too many files" in str(error.detail):
+            raise ApiError(413, "too_many_inputs", f"The form holds too many files; send at most "
+                           f"{limits.max_images} images per request.") from None
+        raise ApiError(422, "invalid_form", f"The form could not be read ({str(error.detail).rstrip('.')}); send "
+                       "images as multipart/form-data files in the field `files`.") from None
+    if not isinstance(top_k, str) or not top_k.isdigit() or not 1 <= int(top_k) <= 1000:
+        raise ApiError(422, "invalid_request", "top_k: must be a whole number from 1 to 1000.")
+    if not files:
+        raise ApiError(422, "no_inputs", "The form holds no image files; send them in the field `files`.")
+    return files, int(top_k)
+
+
+def model_info(run: RunResult) -> ModelInfo:
+    metrics = {name: float(value) for name, value in run.metrics.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return ModelInfo(id=run.id, name=run.name, title=run.title, dataset=run.dataset_name, task=run.task,
+                     classes=run.labels, model=run.model, method=run.method, metrics=metrics,
+                     threshold=run.threshold if len(run.labels) == 2 else None, min_confidence=run.min_confidence,
+                     backends=list(BACKENDS), available=not model_files_missing(run.output_dir),
+                     finished_at=run.finished_at)
+
+
+def _add_request_schema(app: FastAPI) -> None:
+    """Put PredictRequest into /openapi.json's components (the route reads its body by hand, see PREDICT_BODY)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["PredictRequest"] = \
+                PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi

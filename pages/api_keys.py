@@ -1,0 +1,94 @@
+"""API keys: make, list and revoke the keys the prediction API (`python -m core serve`, core/api) asks for, and
+the calls that use them (the README's Deploy section shows the same ones, core/api/examples.py).
+
+A new key is shown once, on the run that made it; only its hash is stored (storage/api_keys.py).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.api.examples import curl_example, python_example
+from pages.shared.gate import enter_page
+from pages.shared.run_picker import pick_run_ui
+from pages.shared.user_text import md, short
+from storage.api_keys import (
+    DEFAULT_REQUESTS_PER_MINUTE, MAX_REQUESTS_PER_MINUTE, ApiKeyError, KeyInfo, create_key, list_keys, revoke_key,
+)
+from storage.results import finished_runs
+
+SERVE_COMMAND = ".venv/bin/python -m core serve --port 8000"
+
+
+def create_ui() -> None:
+    with st.form("api_key_form", clear_on_submit=True):
+        name = st.text_input("Name", key="api_key_name", max_chars=200, placeholder="e.g. CRM integration",
+                             help="What will use the key, so that you know which one to revoke later.")
+        rate = st.number_input("Requests per minute", min_value=1, max_value=MAX_REQUESTS_PER_MINUTE,
+                               value=DEFAULT_REQUESTS_PER_MINUTE, step=10, key="api_key_rate",
+                               help="The most requests this key may send a minute (as many at once); past it the "
+                               "API answers 429 with the seconds to wait.")
+        submitted = st.form_submit_button("Create key", type="primary", key="api_key_create")
+    if not submitted:
+        return
+    try:
+        info, key = create_key(name, int(rate))
+    except ApiKeyError as error:
+        st.error(str(error))
+        return
+    st.success(f"Key **{md(info.name)}** made. Copy it now: it is shown only this once (Tuneboard keeps only a "
+               "hash of it).")
+    st.code(key, language=None)
+
+
+def keys_frame(keys: list[KeyInfo]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "Name": short(k.name), "Starts with": f"{k.prefix}…", "Requests / min": k.requests_per_minute,
+        "Created": k.created_at, "Last used": k.last_used_at, "Status": "active" if k.active else "revoked",
+    } for k in keys])
+
+
+def revoke_ui(keys: list[KeyInfo]) -> None:
+    active = {k.id: k for k in keys if k.active}
+    if not active:
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Key to revoke", list(active), key="api_key_revoke_pick",
+                            format_func=lambda i: f"{short(active[i].name)} ({active[i].prefix}…)",
+                            help="A revoked key is refused from its next request on; this cannot be undone.")
+    if right.button("Revoke", key="api_key_revoke", help="Refuse this key from now on."):
+        revoked = revoke_key(chosen)
+        st.success(f"Key **{md(revoked.name)}** revoked: the API refuses it from now on.")
+
+
+def usage_ui() -> None:
+    st.subheader("Call a model")
+    st.write("Start the API beside the app (same data folder); its reference is at http://127.0.0.1:8000/docs:")
+    st.code(SERVE_COMMAND, language="bash")
+    runs = finished_runs()
+    if not runs:
+        st.info("No finished run yet — train one on **Train**; the calls to make with it appear here.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        return
+    run = pick_run_ui(runs, key="api_keys_run", help="The run the examples call.", title=lambda r: r.title)
+    st.caption("Put your key in the variable `TUNEBOARD_KEY` first (`export TUNEBOARD_KEY='tb_...'`). Each answer has "
+               "the label, its calibrated confidence, the top classes and `uncertain`, as on **Predict**.")
+    st.code(curl_example(run.id, run.task), language="bash", wrap_lines=True)
+    st.code(python_example(run.id, run.task), language="python")
+
+
+enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
+st.title("API keys")
+st.write("Let your own systems call your finished models over HTTP: make a key here and send it with every request.")
+create_ui()
+listed = st.container()
+keys = list_keys()
+revoke_ui(keys)
+with listed:  # drawn after revoke_ui, above it, so a key revoked just now shows as revoked
+    keys = list_keys()
+    if keys:
+        st.dataframe(keys_frame(keys), hide_index=True, key="api_keys_table")
+    else:
+        st.caption("No keys yet: make one above.")
+usage_ui()

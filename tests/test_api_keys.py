@@ -1,0 +1,99 @@
+"""API keys: shown once, stored as a hash, found by the key, refused once revoked (storage/api_keys.py)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import select
+
+from storage.api_keys import ApiKeyError, create_key, find_key, list_keys, note_use, revoke_key
+from storage.db import session_factory
+from storage.models import ApiKey
+
+
+def test_a_key_is_stored_only_as_its_hash_and_found_again_by_the_key():
+    info, key = create_key("CRM integration", requests_per_minute=30)
+    assert key.startswith("tb_") and len(key) > 40 and info.prefix == key[:10]
+    with session_factory()() as s:
+        (row,) = s.scalars(select(ApiKey)).all()
+        stored = [str(getattr(row, c.key)) for c in ApiKey.__table__.columns]
+    assert key not in " ".join(stored)
+    assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    found = find_key(key)
+    assert (found.id, found.name, found.requests_per_minute, found.active) == (info.id, "CRM integration", 30, True)
+    assert find_key(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    assert find_key("not-a-key") is None
+
+
+def test_a_revoked_key_is_still_listed_but_no_longer_active():
+    first, first_key = create_key("first")
+    second, _ = create_key("second")
+    revoke_key(first.id)
+    revoke_key(first.id)  # twice changes nothing
+    assert [(k.name, k.active) for k in list_keys()] == [("second", True), ("first", False)]
+    assert find_key(first_key).active is False
+
+
+def test_last_use_is_written_once_a_minute_at_most():
+    info, key = create_key("batch job")
+    note_use(find_key(key))
+    used = find_key(key).last_used_at
+    assert used is not None
+    note_use(find_key(key))
+    assert find_key(key).last_used_at == used
+
+
+@pytest.mark.parametrize("name,rate,says", [("", 10, "Give the key a name"), ("x" * 201, 10, "at most 200"),
+                                            ("ok", 0, "between 1 and")])
+def test_bad_key_settings_get_one_plain_sentence(name, rate, says):
+    with pytest.raises(ApiKeyError, match=says):
+        create_key(name, rate)
+    with pytest.raises(ApiKeyError, match="There is no API key #99"):
+        revoke_key(99)
+
+
+# --- The API keys page ---------------------------------------------------------------------------------------------
+
+
+def open_keys_page():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/api_keys.py").run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: seconds
+def test_the_page_shows_a_new_key_once_and_revokes_it():
+    at = open_keys_page()
+    assert at.title[0].value == "API keys"
+    assert any(i.value.startswith("No finished run yet") for i in at.info)  # the calls need a run: Train first
+    at.text_input(key="api_key_name").input("CRM [integration](http://x)")
+    at.number_input(key="api_key_rate").set_value(30)
+    at.button(key="api_key_create").click().run()
+    assert not at.exception
+    (key,) = [c.value for c in at.code if c.value.startswith("tb_")]
+    assert find_key(key).name == "CRM [integration](http://x)" and find_key(key).requests_per_minute == 30
+    assert "CRM \\[integration\\]" in at.success[0].value  # the name the user typed is shown escaped
+    table = at.dataframe[0].value
+    assert list(table["Status"]) == ["active"] and key not in table.to_string()
+
+    at.run()  # any next run: the key is gone from the page for good
+    assert not [c.value for c in at.code if c.value.startswith("tb_")]
+
+    at.button(key="api_key_revoke").click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Status"]) == ["revoked"]
+    assert find_key(key).active is False
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: about a second
+def test_a_key_without_a_name_is_refused_in_one_sentence():
+    at = open_keys_page()
+    at.button(key="api_key_create").click().run()
+    assert [e.value for e in at.error] == ["Give the key a name, such as the system that will use it."]
+    assert list_keys() == []
