@@ -37,6 +37,7 @@ BENCHMARKS = {
     "export_formats": "Exported models: PyTorch against ONNX and ONNX int8",
     "pilot": "Pilot-size data with Quick and the default settings",
     "calibration": "Calibrated confidence and an operating point chosen on validation",
+    "api": "The prediction API against the bare model call",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

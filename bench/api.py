@@ -1,0 +1,125 @@
+"""The prediction API against the bare model call, same run, same machine, over localhost.
+
+- latency: one SMS text per request, one request at a time on a kept-alive connection, p50 / p95, beside the
+  same saved model called in this process (`Predictor.predict([text])`, what the API calls inside); the
+  difference is what HTTP, JSON, the key check, the decision rule and the answer log add. Target: at most 5 ms
+  added at p95.
+- throughput: requests per second with 1 and with 8 clients sending single texts at once (threads, one
+  connection each), for 20 s each.
+
+The run is a head-only MiniLM run trained through the command line (the weights' values do not change the cost).
+Only the `pytorch` backend is measured: the API does not serve ONNX exports yet.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, markdown_table, read_sms, sms_sample, train_with_cli, verdict
+from bench.predict import latency
+
+TARGET_ADDED_P95_MS = 5.0
+THROUGHPUT_SECONDS = 20.0
+
+
+def start_api(home: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "TUNEBOARD_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(port), "--no-auth"], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/openapi.json")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the API did not start within 120 s")
+
+
+class Client:
+    """One kept-alive connection sending one text per request."""
+
+    def __init__(self, port: int, run_id: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.path = f"/v1/models/{run_id}/predict"
+
+    def __call__(self, text: str) -> dict[str, Any]:
+        self.connection.request("POST", self.path, body=json.dumps({"text": text}),
+                                headers={"Content-Type": "application/json"})
+        answer = self.connection.getresponse()
+        body = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"the API answered {answer.status}: {body[:300]!r}")
+        return json.loads(body)
+
+
+def requests_per_second(port: int, run_id: int, texts: list[str], clients: int) -> float:
+    done, stop = [0] * clients, time.monotonic() + THROUGHPUT_SECONDS
+
+    def send(slot: int) -> None:
+        client = Client(port, run_id)
+        while time.monotonic() < stop:
+            client(texts[done[slot] % len(texts)])
+            done[slot] += 1
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(clients)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.monotonic() - start)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    from core.serving.inference import load_predictor
+
+    home = Path(tempfile.mkdtemp(prefix="tuneboard-bench-api-"))
+    trained = train_with_cli(home, sms_sample(600, home), "--method", "head", "--epochs", "1")
+    run_id = trained.result["run_id"]
+    sms = read_sms()["SMS"].tolist()
+    texts = sms[:: max(1, len(sms) // 300)][:300]  # short and long messages, spread over the file
+    predictor = load_predictor(home / "runs" / str(run_id))
+    bare = latency(lambda text: predictor.predict([text]), texts, warmup=20)
+    with socket.socket() as probe:  # a free local port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = start_api(home, port)
+    try:
+        client = Client(port, run_id)
+        served = latency(client, texts, warmup=20)
+        rates = {str(clients): round(requests_per_second(port, run_id, texts, clients), 1) for clients in (1, 8)}
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+    return {"bare": bare, "api": served, "added_p50_ms": round(served["p50_ms"] - bare["p50_ms"], 2),
+            "added_p95_ms": round(served["p95_ms"] - bare["p95_ms"], 2), "requests_per_second": rates,
+            "target_added_p95_ms": TARGET_ADDED_P95_MS}
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [["bare model call (in process)", result["bare"]["p50_ms"], result["bare"]["p95_ms"], "–", "–"],
+            ["through the API (localhost, JSON)", result["api"]["p50_ms"], result["api"]["p95_ms"],
+             result["requests_per_second"]["1"], result["requests_per_second"]["8"]]]
+    met = result["added_p95_ms"] <= result["target_added_p95_ms"]
+    return "\n".join([
+        markdown_table(["one SMS text per call", "p50 ms", "p95 ms", "requests/s, 1 client",
+                        "requests/s, 8 clients"], rows),
+        "",
+        f"Added by the API: {result['added_p50_ms']:+.2f} ms at p50, {result['added_p95_ms']:+.2f} ms at p95 "
+        f"(target: at most {result['target_added_p95_ms']:.0f} ms at p95) — {verdict(met)}. Backend: pytorch "
+        "(the API does not serve ONNX exports yet).",
+    ])
