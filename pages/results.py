@@ -21,6 +21,7 @@ from pages.shared import charts
 from pages.shared.confidence_ui import confidence_ui
 from pages.shared.export_ui import download_ui
 from pages.shared.gate import enter_page
+from pages.shared.more_data_ui import more_data_ui
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import code, hover, md, short
 from pages.shared.verdict_ui import verdict_ui
@@ -217,6 +218,7 @@ with tabs["Overview"]:
     if not curves["validation"].empty:
         right.plotly_chart(charts.curve_figure(curves["validation"], "epoch", "Validation", "score"),
                            key="results_validation_curve")
+    more_data_ui(run)
 with tabs["Errors"]:
     view = st.radio("Show", ERROR_VIEWS, horizontal=True, key="results_error_view",
                     help="Confident mistakes often point to wrong labels in the data; the least confident examples "

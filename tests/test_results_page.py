@@ -251,3 +251,15 @@ def test_a_run_stored_without_validation_predictions_is_re_evaluated_without_ret
     assert {p: p.stat().st_mtime_ns for p in model_files} == model_files  # the model was read, not retrained
     assert not tab(at, "Confidence").info  # the offer is gone; the choices are there
     assert at.slider(key=f"results_needed_accuracy_{run_id}") is not None
+
+
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process), and its features extracted
+def test_would_more_data_help_draws_the_curve_on_request_and_says_when_validation_is_too_small(tuneboard_home):
+    run_id = use_run(text_run(), tuneboard_home)
+    at = open_results(run_id)
+    overview = tab(at, "Overview")
+    assert any(s.value == "Would more data help?" for s in overview.subheader)
+    at.button(key=f"results_more_data_go_{run_id}").click().run()
+    assert not at.exception
+    # 16 validation examples: too few to tell the points of a curve apart, and the page says so.
+    assert any("validation examples: at least 20 are needed" in c.value for c in tab(at, "Overview").caption)

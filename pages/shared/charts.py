@@ -131,6 +131,30 @@ def coverage_figure(curve: pd.DataFrame, chosen: float | None) -> go.Figure:
     return figure
 
 
+def data_curve_figure(curve) -> go.Figure:
+    """Validation accuracy against training examples (core.training.data_curve.DataCurve): the mean of the draws,
+    their range as a band, and the trend's reading at twice the data."""
+    x = [p.examples for p in curve.points]
+    figure = go.Figure([
+        go.Scatter(x=x + x[::-1], y=[p.high for p in curve.points] + [p.low for p in curve.points][::-1],
+                   fill="toself", line={"width": 0}, fillcolor="rgba(21,101,192,0.15)", name="range of the draws",
+                   hoverinfo="skip"),
+        go.Scatter(x=x, y=[p.accuracy for p in curve.points], mode="lines+markers", name="head only, validation",
+                   line={"color": RUN_COLOR}, hovertemplate="%{x} examples: %{y:.1%}<extra></extra>"),
+    ])
+    if curve.doubled is not None:
+        figure.add_trace(go.Scatter(
+            x=[2 * x[-1]], y=[curve.doubled], mode="markers", name="expected with twice the data",
+            marker={"color": BEST_COLOR, "size": 11}, error_y={"type": "data", "symmetric": False,
+                                                              "array": [curve.doubled_high - curve.doubled],
+                                                              "arrayminus": [curve.doubled - curve.doubled_low]},
+            hovertemplate="%{x} examples: about %{y:.1%}<extra></extra>"))
+    figure.update_layout(xaxis={"title": "Training examples", "type": "log"},
+                         yaxis={"title": "Validation accuracy", "tickformat": ".0%"}, height=320,
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
 def comparison_figure(table: pd.DataFrame, metric: str = "macro_f1") -> go.Figure:
     """Bars of one metric per run and baseline; the best run in gold, baselines in grey."""
     colors = [BEST_COLOR if best else BASELINE_COLOR if kind == "baseline" else RUN_COLOR
