@@ -8,8 +8,10 @@ An accepted one must say what it did about the oddity and store a complete datas
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 
@@ -38,6 +40,30 @@ def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
     ihdr = 8 + 8  # signature, then length + b"IHDR"
     data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
     data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
+    return bytes(data)
+
+
+@functools.cache
+def gray16_png(width: int = 7990, height: int = 7990) -> bytes:
+    """A real 16-bit grayscale PNG of zeros: 7,990 x 7,990 is 125-560 KB on disk, under the pixel limit, and took
+    1.1 GB to decode and convert before its cost was checked (issue 22)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    compressor, rows = zlib.compressobj(1), bytes((1 + 2 * width) * 100)  # filter byte + 2 bytes a pixel, per row
+    idat = b"".join(compressor.compress(rows[: (1 + 2 * width) * min(100, height - y)]) for y in range(0, height, 100))
+    header = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)  # 16 bits, grayscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat + compressor.flush())
+            + chunk(b"IEND", b""))
+
+
+def with_bad_crc(archive: bytes, name: str) -> bytes:
+    """The zip with one stored entry's bytes flipped after the fact: its CRC no longer matches."""
+    data = bytearray(archive)
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        info = z.getinfo(name)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # local header, then the data
+    data[start + info.compress_size // 2] ^= 0xFF
     return bytes(data)
 
 
@@ -95,6 +121,8 @@ REFUSED: list[tuple[str, Callable[[], tuple[str, bytes]], str, str]] = [
      "no_class_folders", "not in class folders"),
     ("damaged zip", lambda: ("cut.zip", zip_of(class_folders(3))[:300]), "bad_zip", "damaged"),
     ("only unreadable images", lambda: ("junk.zip", zip_of({"a/1.jpg": b"", "a/2.jpg": b"nope", "b/3.jpg": photo(1)[:100]})),
+     "no_rows", "No usable images"),
+    ("only 16-bit 64-megapixel scans", lambda: ("scans.zip", zip_of({"ants/a.png": gray16_png(), "bees/b.png": gray16_png()})),
      "no_rows", "No usable images"),
     ("macOS clutter only", lambda: ("mac.zip", zip_of({"__MACOSX/a/._1.jpg": b"\x00\x05", ".DS_Store": b"\x00"})),
      "no_images", "There are no images"),
@@ -210,6 +238,19 @@ def test_odd_images_in_one_zip():
     assert report.rows_read == 8 + 3 and report.rows_kept == 11
     stored = read_examples(dataset_dir(get_dataset(dataset_id)))
     assert len(stored) == 11
+
+
+def test_a_scan_too_large_to_decode_and_a_damaged_entry_are_named_and_the_rest_stored():
+    """Issue 22: the 16-bit scan was decoded (1.1 GB) and the bad CRC ended the upload with zipfile's error."""
+    files = class_folders(3) | {"bees/scan.png": gray16_png(), "ants/crc.jpg": photo(12)}
+    ingested, dataset_id = upload_and_save("insects.zip", with_bad_crc(zip_of(files), "ants/crc.jpg"))
+    unreadable = dict(d.split(": ", 1) for d in ingested.report.get("unreadable_images").details)
+    assert unreadable == {
+        "bees/scan.png": "too large to decode (7,990 x 7,990 16-bit pixels need about 609 MB of memory; the limit "
+                         "is 512 MB per image). Scale it down and upload it again",
+        "ants/crc.jpg": "it is damaged inside the zip",
+    }
+    assert len(read_examples(dataset_dir(get_dataset(dataset_id)))) == 6
 
 
 def test_pillow_own_bomb_check_is_caught_too():
