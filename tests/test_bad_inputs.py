@@ -156,6 +156,52 @@ def test_a_failing_database_write_leaves_no_folder(moment, tuneboard_home):
     assert nothing_stored(tuneboard_home)
 
 
+def _quoted_rows(n: int) -> str:
+    """Rows whose texts hold commas, so only quoting keeps them in two columns."""
+    return "".join(f'"message {i}, with a comma",{("spam", "ham")[i % 2]}\n' for i in range(n))
+
+
+def test_a_quote_that_never_closes_is_refused_naming_its_line(tuneboard_home):
+    """Issue 22: csv's `field larger than field limit` escaped as a traceback. Read with a small cell limit
+    here (the 70 MB case below has the real one)."""
+    # Quotes group the commas of the first rows; the one on line 22 has no partner, so it runs to the end.
+    data = ("text,label\n" + _quoted_rows(20) + '"a quote that never closes, spam\n'
+            + csv_text(labeled_texts(200), header="")[1:]).encode()
+    with pytest.raises(DataError) as error:
+        ingest_bytes("stray.csv", data, limits=Limits(max_cell_chars=2_000))
+    assert error.value.code == "unclosed_quote"
+    assert str(error.value) == ("The quote mark on line 22 is never closed, so everything after it reads as one text "
+                                "of more than 2,000 characters. Close that quote (or remove it) and upload the file "
+                                "again.")
+    assert nothing_stored(tuneboard_home)
+
+
+def test_a_line_too_long_for_any_text_is_refused_naming_it(tuneboard_home):
+    data = ("text,label\n" + csv_text(labeled_texts(), header="")[1:] + "x" * 5_000 + "\nlast one,ham\n").encode()
+    with pytest.raises(DataError) as error:
+        ingest_bytes("one_line.csv", data, limits=Limits(max_cell_chars=2_000))
+    assert error.value.code == "line_too_long"
+    assert str(error.value).startswith("Line 14 holds more than 2,000 characters without a delimiter")
+    assert nothing_stored(tuneboard_home)
+
+
+def test_an_unclosed_quote_in_a_file_without_quoting_is_read_literally_and_named():
+    data = ("text,label\n" + '"stray quote at the start,spam\n' + csv_text(labeled_texts(200), header="")[1:]).encode()
+    ingested = ingest_bytes("stray.csv", data, limits=Limits(max_cell_chars=2_000))
+    assert '"stray quote at the start' in set(ingested.frame["input"])
+    assert "(the one on line 2 is never closed)" in ingested.report.get("literal_quotes").message
+
+
+@pytest.mark.slow  # a 70 MB file parsed twice and checked (about 5 s)
+def test_a_stray_quote_at_the_start_of_a_70_mb_file_is_named_and_read_literally():
+    """Issue 22's file: before, csv's `field larger than field limit` escaped (a traceback from the CLI)."""
+    rows = "".join(f"message {i} {'x' * 500},{('spam', 'ham')[i % 2]}\n" for i in range(1_000))
+    data = ('text,label\n"a stray quote,spam\n' + rows * (70 * 1024 * 1024 // len(rows) + 1)).encode()
+    ingested = ingest_bytes("big.csv", data)
+    assert "(the one on line 2 is never closed)" in ingested.report.get("literal_quotes").message
+    assert '"a stray quote' in set(ingested.frame["input"])
+
+
 # 2) Accepted uploads: each oddity handled and said ----------------------------------------------------------
 
 

@@ -127,7 +127,7 @@ def read_named_rows(filename: str, data: bytes, report: Report, limits: Limits, 
 
     `labeled=False`: texts to predict on, where one column is enough and no label is asked for.
     """
-    table = read_table(filename, data, labeled)
+    table = read_table(filename, data, labeled, limits)
     report.findings += table.notes.findings
     header = looks_like_header(table.rows)
     names = column_names(table.rows[0] if header else None, len(table.rows[0]), report)

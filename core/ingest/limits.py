@@ -25,6 +25,7 @@ DECODE_POOL_MB = 1024  # all decodes in flight in this process together, whateve
 MAX_STORED_SIDE = 1024  # longer side of a stored image in pixels; training uses 224-384
 LONG_TEXT_CHARS = 2_000  # texts longer than this are kept, but training reads only their beginning
 MAX_TEXT_CHARS = 100_000  # texts are cut to this many characters when stored
+MAX_CELL_CHARS = 64 * MB  # one cell as read (csv's limit); a quote that never closes runs on until it
 MAX_ROWS = 2_000_000  # rows in one table
 FEW_EXAMPLES = 10  # classes with fewer examples than this get a warning: their scores will be noisy
 
@@ -46,6 +47,7 @@ class Limits:
     max_stored_side: int = MAX_STORED_SIDE
     long_text_chars: int = LONG_TEXT_CHARS
     max_text_chars: int = MAX_TEXT_CHARS
+    max_cell_chars: int = MAX_CELL_CHARS
     max_rows: int = MAX_ROWS
     few_examples: int = FEW_EXAMPLES
 

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from core.ingest.limits import DEFAULT_LIMITS, MB, Limits
 from core.ingest.report import DataError, Report, name_list, plural
 from core.ingest.suffixes import EXCEL_SUFFIXES, OLD_EXCEL_SUFFIX
 
@@ -21,7 +22,8 @@ SNIFF_CHARS = 256 * 1024  # the delimiter is chosen on the first 256 KB
 MAX_CONTROL_SHARE = 0.01  # more control characters than this means binary, not text
 ONE_COLUMN = "\x00"  # splits no line: a decoded table never holds NUL (_refuse_binary)
 
-csv.field_size_limit(64 * 1024 * 1024)  # long texts are allowed (the default limit is 128 KB per cell)
+csv.field_size_limit(DEFAULT_LIMITS.max_cell_chars)  # long texts are allowed (csv's default is 128 KB per cell)
+
 
 
 @dataclass
@@ -105,14 +107,30 @@ def sniff_delimiter(text: str, suffix: str = "") -> str | None:
     return best
 
 
-def _parse(text: str, delimiter: str, quoting: int) -> tuple[list[list[str]], list[int]]:
+class _Unparsed(Exception):
+    """csv could not read on past `line` (where the row it was reading began)."""
+
+    def __init__(self, line: int, error: csv.Error):
+        super().__init__(str(error))
+        self.line = line
+        self.too_long = "field larger than field limit" in str(error)
+
+
+def _parse(text: str, delimiter: str, quoting: int, max_cell_chars: int) -> tuple[list[list[str]], list[int]]:
+    # The limit is process-wide in the csv module: set for this parse (tests pass small ones), then put back.
+    before = csv.field_size_limit(max_cell_chars)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     rows, lines, start = [], [], 1
-    for row in reader:
-        if any(cell.strip() for cell in row):  # blank lines are not rows
-            rows.append(row)
-            lines.append(start)
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):  # blank lines are not rows
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as error:  # a quote that never closes runs on until a cell is over the limit
+        raise _Unparsed(start, error) from error
+    finally:
+        csv.field_size_limit(before)
     return rows, lines
 
 
@@ -123,23 +141,57 @@ def _consistency(rows: list[list[str]]) -> tuple[int, float]:
     return width, frequency / len(rows)
 
 
-def parse_delimited(text: str, delimiter: str) -> tuple[list[list[str]], list[int], bool]:
-    """Rows of cells, their line numbers, and whether quotes were taken literally.
+def parse_delimited(text: str, delimiter: str,
+                    max_cell_chars: int = DEFAULT_LIMITS.max_cell_chars) -> tuple[list[list[str]], list[int], bool, int | None]:
+    """Rows of cells, their line numbers, whether quotes were taken literally, and the line of a quote that never
+    closes (None when every quote closes).
 
     Quotes normally group cells (a quoted newline stays inside its cell). Some files, like the SMS
     spam collection, use stray `"` inside unquoted texts; read with quoting they swallow the next
-    lines. When that happens (a cell spans lines) and reading quotes literally gives every row the
-    same width, the literal reading wins.
+    lines. When that happens (a cell spans lines, or a quote never closes) and reading quotes
+    literally gives every row the same width, the literal reading wins. Otherwise a quote that never
+    closes is refused, naming its line.
     """
-    rows, lines = _parse(text, delimiter, csv.QUOTE_MINIMAL)
+    try:
+        rows, lines = _parse(text, delimiter, csv.QUOTE_MINIMAL, max_cell_chars)
+        unclosed = None
+    except _Unparsed as problem:
+        rows, lines, unclosed = [], [], problem
     width, consistency = _consistency(rows)
     spans_lines = any("\n" in cell or "\r" in cell for row in rows for cell in row)
-    if spans_lines or consistency < 1.0:
-        literal_rows, literal_lines = _parse(text, delimiter, csv.QUOTE_NONE)
+    if unclosed is not None or spans_lines or consistency < 1.0:
+        try:
+            literal_rows, literal_lines = _parse(text, delimiter, csv.QUOTE_NONE, max_cell_chars)
+        except _Unparsed as problem:  # even without quotes a single line is too long: not a table of texts
+            raise _too_long(problem.line, max_cell_chars) from None
         literal_width, literal_consistency = _consistency(literal_rows)
-        if literal_width == width and literal_consistency == 1.0 and len(literal_rows) > len(rows):
-            return literal_rows, literal_lines, True
-    return rows, lines, False
+        if literal_consistency == 1.0 and (unclosed is not None or (literal_width == width and len(literal_rows) > len(rows))):
+            return literal_rows, literal_lines, True, unclosed.line if unclosed is not None else None
+    if unclosed is not None:
+        raise _unclosed_quote(unclosed.line, max_cell_chars)
+    return rows, lines, False, None
+
+
+def _unclosed_quote(line: int, max_cell_chars: int) -> DataError:
+    return DataError(
+        "unclosed_quote",
+        f"The quote mark on line {line:,} is never closed, so everything after it reads as one text of more than "
+        f"{_size(max_cell_chars)}. Close that quote (or remove it) and upload the file again.",
+        details=f"csv: field larger than field limit ({max_cell_chars:,}), in the row starting on line {line:,}",
+    )
+
+
+def _too_long(line: int, max_cell_chars: int) -> DataError:
+    return DataError(
+        "line_too_long",
+        f"Line {line:,} holds more than {_size(max_cell_chars)} without a delimiter, more than one text can be. Put "
+        f"one text and its label on each line and upload the file again.",
+        details=f"csv: field larger than field limit ({max_cell_chars:,}) on line {line:,}",
+    )
+
+
+def _size(chars: int) -> str:
+    return f"{chars / MB:,.0f} MB" if chars >= MB else f"{chars:,} characters"
 
 
 def _rectangular(rows: list[list[str]], lines: list[int], notes: Report) -> tuple[list[list[str]], list[int]]:
@@ -169,7 +221,7 @@ def wanted_table(labeled: bool) -> str:
     return "a table with a text column and a label column" if labeled else "a table with a column of texts"
 
 
-def read_delimited(data: bytes, suffix: str = "", labeled: bool = True) -> Table:
+def read_delimited(data: bytes, suffix: str = "", labeled: bool = True, limits: Limits = DEFAULT_LIMITS) -> Table:
     text, encoding = decode(data)
     notes = Report()
     if not text.strip():
@@ -181,12 +233,13 @@ def read_delimited(data: bytes, suffix: str = "", labeled: bool = True) -> Table
             "The file has only one column. It needs at least two: one with the texts and one with their labels.",
         )
     delimiter = delimiter or ONE_COLUMN  # texts to predict on need no label column
-    rows, lines, literal_quotes = parse_delimited(text, delimiter)
+    rows, lines, literal_quotes, unclosed = parse_delimited(text, delimiter, limits.max_cell_chars)
     rows, lines = _rectangular(rows, lines, notes)
     if encoding not in {"UTF-8", "UTF-8 with BOM"}:
         notes.info("encoding", f"Read the file as {encoding} text.")
     if literal_quotes:
-        notes.info("literal_quotes", "Quote marks in this file are part of the texts, so they were kept as written.")
+        notes.info("literal_quotes", "Quote marks in this file are part of the texts, so they were kept as written"
+                   + (f" (the one on line {unclosed:,} is never closed)." if unclosed else "."))
     return Table(rows=rows, line_numbers=lines, encoding=encoding, delimiter=delimiter, notes=notes)
 
 
@@ -219,7 +272,7 @@ def read_excel(data: bytes, labeled: bool = True) -> Table:
     return Table(rows=frame.values.tolist(), line_numbers=[int(i) + 1 for i in frame.index], notes=notes)
 
 
-def read_table(filename: str, data: bytes, labeled: bool = True) -> Table:
+def read_table(filename: str, data: bytes, labeled: bool = True, limits: Limits = DEFAULT_LIMITS) -> Table:
     """CSV / TSV / TXT / Excel bytes -> a rectangular Table. Raises DataError with a plain message.
 
     `labeled=False` (texts to predict on) accepts a table of a single column and words the refusals
@@ -232,4 +285,4 @@ def read_table(filename: str, data: bytes, labeled: bool = True) -> Table:
         return read_excel(data, labeled)
     if suffix == OLD_EXCEL_SUFFIX:
         raise DataError("old_excel", "Old Excel .xls files are not supported. Save the sheet as .xlsx or CSV and upload that.")
-    return read_delimited(data, suffix, labeled)
+    return read_delimited(data, suffix, labeled, limits)
