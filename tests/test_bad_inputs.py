@@ -241,6 +241,21 @@ def test_odd_text_files_are_read_and_stored_whole(make, code, message):
     assert set(stored["split"]) == {"train", "val", "test"}
 
 
+def test_one_latin1_line_in_a_utf8_file_is_repaired_and_named():
+    """Issue 22: the one Latin-1 line made the whole file Windows-1252: every `café` became `cafÃ©`, and the one
+    real `café` row a class of its own, dropped as too small."""
+    rows = [f"order {i} at the café,café" if i % 2 else f"order {i} of thé,thé" for i in range(12)]
+    data = ("text,label\n" + "\n".join(rows[:7]) + "\n").encode() + "late order,café\n".encode("latin-1") + (
+        "\n".join(rows[7:]) + "\n").encode()
+    ingested, _ = upload_and_save("mixed.csv", data)
+    assert ingested.labels == ["café", "thé"] and ingested.report.rows_kept == 13
+    assert "late order" in set(ingested.frame["input"])
+    assert ingested.report.get("mixed_encoding").message == (
+        "Line 9 is not UTF-8 like the rest of the file, so it was read as Windows-1252 (Latin-1): check its accents, "
+        "or save the file as UTF-8.")
+    assert ingested.report.get("encoding") is None
+
+
 def test_details_of_the_accepted_text_cases():
     assert upload_and_save(*ACCEPTED_TEXT[0][1]())[0].frame["input"].str.len().min() == 10_001
     assert "Réunion à côté n°3" in set(upload_and_save(*ACCEPTED_TEXT[1][1]())[0].frame["input"])

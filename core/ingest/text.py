@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from core.ingest.encoding import UTF8, Decoded, decode_text
 from core.ingest.limits import DEFAULT_LIMITS, MB, Limits
 from core.ingest.report import DataError, Report, name_list, plural
 from core.ingest.suffixes import EXCEL_SUFFIXES, OLD_EXCEL_SUFFIX
@@ -38,41 +39,11 @@ class Table:
 # 1) Bytes -> str -----------------------------------------------------------------------------------------
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode text bytes, returning (text, encoding name). Raises DataError for binary data."""
-    boms = [
-        (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8 with BOM"),
-        (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
-        (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
-        (b"\xff\xfe", "utf-16", "UTF-16"),
-        (b"\xfe\xff", "utf-16", "UTF-16"),
-    ]
-    text = None
-    for bom, codec, name in boms:
-        if data.startswith(bom):
-            text = _try_decode(data, codec)
-            if text is not None:
-                break
-    if text is None:
-        name = "UTF-8"
-        text = _try_decode(data, "utf-8")
-    if text is None and data.count(0) > len(data) // 4:  # UTF-16 without a BOM: every other byte is 0 for ASCII
-        even_zeros = data[0::2].count(0)
-        codec = "utf-16-be" if even_zeros > data[1::2].count(0) else "utf-16-le"
-        text, name = _try_decode(data, codec), "UTF-16"
-    if text is None:
-        text, name = _try_decode(data, "cp1252"), "Windows-1252 (Latin-1)"
-    if text is None:
-        text, name = data.decode("latin-1"), "Latin-1"
-    _refuse_binary(text)
-    return text, name
-
-
-def _try_decode(data: bytes, codec: str) -> str | None:
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError:
-        return None
+def decode(data: bytes) -> Decoded:
+    """Decode text bytes (core.ingest.encoding). Raises DataError for binary data."""
+    decoded = decode_text(data)
+    _refuse_binary(decoded.text)
+    return decoded
 
 
 def _refuse_binary(text: str) -> None:
@@ -222,7 +193,8 @@ def wanted_table(labeled: bool) -> str:
 
 
 def read_delimited(data: bytes, suffix: str = "", labeled: bool = True, limits: Limits = DEFAULT_LIMITS) -> Table:
-    text, encoding = decode(data)
+    decoded = decode(data)
+    text, encoding = decoded.text, decoded.encoding
     notes = Report()
     if not text.strip():
         raise DataError("empty_file", f"The file is empty. Upload {wanted_table(labeled)}.")
@@ -235,8 +207,15 @@ def read_delimited(data: bytes, suffix: str = "", labeled: bool = True, limits: 
     delimiter = delimiter or ONE_COLUMN  # texts to predict on need no label column
     rows, lines, literal_quotes, unclosed = parse_delimited(text, delimiter, limits.max_cell_chars)
     rows, lines = _rectangular(rows, lines, notes)
-    if encoding not in {"UTF-8", "UTF-8 with BOM"}:
+    if encoding not in {UTF8, "UTF-8 with BOM"}:
         notes.info("encoding", f"Read the file as {encoding} text.")
+    if decoded.repaired_lines:
+        repaired = [str(n) for n in decoded.repaired_lines]
+        one = len(repaired) == 1
+        which = f"Line {repaired[0]} is" if one else f"{plural(len(repaired), 'line')} ({name_list(repaired)}) are"
+        notes.warning("mixed_encoding", f"{which} not UTF-8 like the rest of the file, so {'it was' if one else 'they were'} "
+                      f"read as Windows-1252 (Latin-1): check {'its' if one else 'their'} accents, or save the file as "
+                      f"UTF-8.", [f"line {n}" for n in repaired])
     if literal_quotes:
         notes.info("literal_quotes", "Quote marks in this file are part of the texts, so they were kept as written"
                    + (f" (the one on line {unclosed:,} is never closed)." if unclosed else "."))
