@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.datasets.files import EXAMPLES_FILE, read_examples, write_examples
 from core.ingest import SPLIT_SEED, Ingested, ingest_path
-from core.ingest.archive import folder_entries
+from core.ingest.archive import folder_entries, read_regular_file
 from core.ingest.ingested import content_digest, entries_digest, fingerprint
 from core.ingest.limits import DEFAULT_LIMITS
 from storage.datasets import (add_dataset, dataset_runs, datasets_by_fingerprint, delete_dataset_row, get_dataset,
@@ -115,6 +115,13 @@ def save_dataset(ingested: Ingested, name: str | None = None) -> int:
                 shutil.rmtree(final, ignore_errors=True)
 
 
+def _digest_of(path: Path) -> str:
+    """What a folder or file on disk holds, as the fingerprint sees it (a device or a FIFO is refused unread)."""
+    if path.is_dir():
+        return entries_digest(folder_entries(path, DEFAULT_LIMITS))
+    return content_digest(read_regular_file(path, DEFAULT_LIMITS))
+
+
 def register_path(path: Path | str, text_column: str | None = None, label_column: str | None = None,
                   test_path: Path | str | None = None, name: str | None = None, seed: int = SPLIT_SEED) -> int:
     """The command line's way in: a CSV/TSV/XLSX, a zip or a folder -> a stored dataset id.
@@ -126,11 +133,10 @@ def register_path(path: Path | str, text_column: str | None = None, label_column
     # A cheap look-up before decoding a whole image folder: with class folders (or given columns) the
     # fingerprint is known from the content alone.
     if path.exists() and (path.is_dir() or path.suffix.lower() == ".zip"):
-        digest = entries_digest(folder_entries(path, DEFAULT_LIMITS)) if path.is_dir() else content_digest(path.read_bytes())
+        digest = _digest_of(path)
         test_digest = None
         if test_path is not None:
-            test = Path(test_path).expanduser()
-            test_digest = entries_digest(folder_entries(test, DEFAULT_LIMITS)) if test.is_dir() else content_digest(test.read_bytes())
+            test_digest = _digest_of(Path(test_path).expanduser())
         existing = stored_copy(fingerprint(digest, text_column, label_column, test_digest, seed))
         if existing is not None:
             return existing.id

@@ -141,6 +141,24 @@ def check_upload_size(size: int, limits: Limits, fix: str = "Upload a smaller fi
                         f"{limits.max_upload_bytes / MB:,.0f} MB. {fix}")
 
 
+def read_regular_file(path: Path, limits: Limits) -> bytes:
+    """A file named on the command line, read only if it is a regular file and at most the upload limit.
+
+    A device (/dev/zero) never ends and a FIFO blocks until someone writes to it, and both report a size of 0,
+    so the kind is checked first, and the read stops one byte past the limit whatever the size said.
+    """
+    if not path.exists():
+        raise DataError("not_found", f"There is no file or folder at {path}.")
+    if not path.is_file():  # follows a symlink to a regular file; false for devices, FIFOs and sockets
+        raise DataError("not_a_file", f"{path} is not a regular file (it is a device, a pipe or a socket). Give a "
+                        f"file or a folder.")
+    check_upload_size(path.stat().st_size, limits, fix="Use a smaller file.")
+    with path.open("rb") as handle:
+        data = handle.read(limits.max_upload_bytes + 1)
+    check_upload_size(len(data), limits, fix="Use a smaller file.")  # it grew, or its size was not what it said
+    return data
+
+
 def _check_count(count: int, limits: Limits) -> None:
     if count > limits.max_archive_entries:
         raise DataError(

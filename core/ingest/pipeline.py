@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from core.ingest.archive import (
-    Entry, check_upload_size, folder_entries, is_zip, memory_entries, sort_entries, zip_entries,
+    Entry, check_upload_size, folder_entries, is_zip, memory_entries, read_regular_file, sort_entries, zip_entries,
 )
 from core.ingest.columns import column_names, guess_columns, looks_like_header, read_named_rows
 from core.ingest.images import stage_candidates
@@ -253,14 +253,13 @@ def ingest_path(path: Path, *, text_column: str | None = None, label_column: str
                 test_entries = folder_entries(test_path, limits)
                 test = (test_path.name, test_entries, entries_digest(test_entries))
             else:
-                test_data = test_path.read_bytes()
+                test_data = read_regular_file(test_path, limits)
                 test = (test_path.name, _upload_entries(test_path.name, test_data, limits), content_digest(test_data))
         return _ingest_images(entries, path.name, entries_digest(entries), label_column=label_column, test=test,
                               seed=seed, limits=limits)
-    check_upload_size(path.stat().st_size, limits, fix="Use a smaller file.")
     test_file = None
     if test_path is not None:
         test_path = Path(test_path).expanduser()
-        test_file = (test_path.name, test_path.read_bytes())
-    return ingest_bytes(path.name, path.read_bytes(), text_column=text_column, label_column=label_column,
+        test_file = (test_path.name, read_regular_file(test_path, limits))
+    return ingest_bytes(path.name, read_regular_file(path, limits), text_column=text_column, label_column=label_column,
                         test_file=test_file, seed=seed, limits=limits)
