@@ -202,6 +202,21 @@ def test_a_stray_quote_at_the_start_of_a_70_mb_file_is_named_and_read_literally(
     assert '"a stray quote' in set(ingested.frame["input"])
 
 
+def test_a_table_too_large_to_read_is_refused_before_it_is_read(tuneboard_home):
+    """Issue 22: an 89 MB CSV peaked at 1.1 GB, so the 1,024 MB upload allowed would have needed about 12 GB."""
+    rows = csv_text(labeled_texts(1_000), header="")[1:].encode()
+    data = b"text,label\n" + rows * (257 * 1024 * 1024 // len(rows))  # 257 MB, over the 256 MB a table may be
+    with pytest.raises(DataError) as error:
+        upload_and_save("huge.csv", data)
+    assert str(error.value) == ("The table is 257 MB; tables of up to 256 MB can be read (reading one takes about 13 "
+                                "times its size in memory). Upload a sample of the rows, or split the file.")
+    del data
+    zipped = zip_of({"inside.csv": b"text,label\n" + rows * 20})  # checked by its size in the zip, before unpacking
+    with pytest.raises(DataError, match="tables of up to 0 MB"):
+        ingest_bytes("zipped.zip", zipped, limits=Limits(max_table_bytes=1024))
+    assert nothing_stored(tuneboard_home)
+
+
 # 2) Accepted uploads: each oddity handled and said ----------------------------------------------------------
 
 

@@ -27,6 +27,11 @@ LONG_TEXT_CHARS = 2_000  # texts longer than this are kept, but training reads o
 MAX_TEXT_CHARS = 100_000  # texts are cut to this many characters when stored
 MAX_CELL_CHARS = 64 * MB  # one cell as read (csv's limit); a quote that never closes runs on until it
 MAX_ROWS = 2_000_000  # rows in one table
+# Reading a CSV takes up to about 13x its size in memory at its peak (the text, its rows as Python lists, the
+# frame and the checks; 12.6x for 5 MB and 8.9x for 20 MB of short texts, 16.3x and 11.2x before issue 22;
+# tests/test_ingest_memory.py), so a table is refused before it is read when that would pass about 3.3 GB.
+TABLE_MEMORY_FACTOR = 13
+MAX_TABLE_MB = 256
 FEW_EXAMPLES = 10  # classes with fewer examples than this get a warning: their scores will be noisy
 
 
@@ -49,6 +54,7 @@ class Limits:
     max_text_chars: int = MAX_TEXT_CHARS
     max_cell_chars: int = MAX_CELL_CHARS
     max_rows: int = MAX_ROWS
+    max_table_bytes: int = MAX_TABLE_MB * MB
     few_examples: int = FEW_EXAMPLES
 
 

@@ -25,7 +25,7 @@ from core.ingest.limits import DEFAULT_LIMITS, Limits
 from core.ingest.report import DataError, Report, plural
 from core.ingest.split import SPLIT_SEED, TEST, assign_splits
 from core.ingest.suffixes import EXCEL_SUFFIXES, IMAGE_SUFFIXES
-from core.ingest.text import read_table
+from core.ingest.text import check_table_size, read_table
 from core.ingest.validate import check_class_count, clean, summarize
 
 Upload = tuple[str, bytes]  # (file name as uploaded, content)
@@ -114,7 +114,7 @@ def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_
         with _about_test_file(test_name):
             check_upload_size(len(test_data), limits)
             test_report = Report()
-            test_table = read_table(test_name, test_data)
+            test_table = read_table(test_name, test_data, limits=limits)
             test_names = column_names(test_table.rows[0] if looks_like_header(test_table.rows) else None,
                                       len(test_table.rows[0]), test_report)
             # The test file's columns: the same names if it has them, else its own guesses.
@@ -195,6 +195,7 @@ def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, 
         found = sort_entries(entries, Report())
         if not found.images and len(found.tables) == 1:  # a zipped CSV: read the table inside
             table = found.tables[0]
+            check_table_size(table.size, limits)  # before it is unpacked into memory
             return ingest_bytes(table.name, table.read(), text_column=text_column, label_column=label_column,
                                 test_file=test_file, seed=seed, limits=limits)
         test = None

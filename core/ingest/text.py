@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from core.ingest.encoding import UTF8, Decoded, decode_text
-from core.ingest.limits import DEFAULT_LIMITS, MB, Limits
+from core.ingest.limits import DEFAULT_LIMITS, MB, TABLE_MEMORY_FACTOR, Limits
 from core.ingest.report import DataError, Report, name_list, plural
 from core.ingest.suffixes import EXCEL_SUFFIXES, OLD_EXCEL_SUFFIX
 
@@ -21,6 +23,7 @@ DELIMITERS = ["\t", "|", ";", ","]  # on a tie, the one rarer inside ordinary te
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_CHARS = 256 * 1024  # the delimiter is chosen on the first 256 KB
 MAX_CONTROL_SHARE = 0.01  # more control characters than this means binary, not text
+LINE_END = re.compile(r"\r\n|\r|\n")
 ONE_COLUMN = "\x00"  # splits no line: a decoded table never holds NUL (_refuse_binary)
 
 csv.field_size_limit(DEFAULT_LIMITS.max_cell_chars)  # long texts are allowed (csv's default is 128 KB per cell)
@@ -78,6 +81,20 @@ def sniff_delimiter(text: str, suffix: str = "") -> str | None:
     return best
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their endings, one at a time, split as a file opened with newline="" splits them.
+
+    io.StringIO(text) would hold a second copy of the whole text at 4 bytes a character (UCS-4): four times
+    the upload for ASCII, more than the parsed rows themselves.
+    """
+    start = 0
+    for end in LINE_END.finditer(text):
+        yield text[start:end.end()]
+        start = end.end()
+    if start < len(text):
+        yield text[start:]
+
+
 class _Unparsed(Exception):
     """csv could not read on past `line` (where the row it was reading began)."""
 
@@ -90,7 +107,7 @@ class _Unparsed(Exception):
 def _parse(text: str, delimiter: str, quoting: int, max_cell_chars: int) -> tuple[list[list[str]], list[int]]:
     # The limit is process-wide in the csv module: set for this parse (tests pass small ones), then put back.
     before = csv.field_size_limit(max_cell_chars)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader(_lines(text), delimiter=delimiter, quoting=quoting)
     rows, lines, start = [], [], 1
     try:
         for row in reader:
@@ -169,13 +186,15 @@ def _rectangular(rows: list[list[str]], lines: list[int], notes: Report) -> tupl
     """Pad short rows, trim empty trailing cells, skip rows with extra non-empty cells (and say which)."""
     width = _consistency(rows)[0]  # the usual row width (the header's, unless the header itself is odd)
     kept, kept_lines, skipped = [], [], []
-    for row, line in zip(rows, lines):
+    for row, line in zip(rows, lines):  # rows are changed in place: a copy of every row doubled the table's memory
         if len(row) > width:
             if any(cell.strip() for cell in row[width:]):
                 skipped.append(line)
                 continue
-            row = row[:width]
-        kept.append(row + [""] * (width - len(row)))
+            del row[width:]
+        elif len(row) < width:
+            row.extend([""] * (width - len(row)))
+        kept.append(row)
         kept_lines.append(line)
     if skipped:
         notes.warning(
@@ -251,6 +270,17 @@ def read_excel(data: bytes, labeled: bool = True) -> Table:
     return Table(rows=frame.values.tolist(), line_numbers=[int(i) + 1 for i in frame.index], notes=notes)
 
 
+def check_table_size(size: int, limits: Limits) -> None:
+    """Refuse, before reading, a table too large to read within the stated memory bound (see core.ingest.limits)."""
+    if size > limits.max_table_bytes:
+        raise DataError(
+            "table_too_large",
+            f"The table is {size / MB:,.0f} MB; tables of up to {limits.max_table_bytes / MB:,.0f} MB can be read "
+            f"(reading one takes about {TABLE_MEMORY_FACTOR} times its size in memory). Upload a sample of the "
+            f"rows, or split the file.",
+        )
+
+
 def read_table(filename: str, data: bytes, labeled: bool = True, limits: Limits = DEFAULT_LIMITS) -> Table:
     """CSV / TSV / TXT / Excel bytes -> a rectangular Table. Raises DataError with a plain message.
 
@@ -260,6 +290,7 @@ def read_table(filename: str, data: bytes, labeled: bool = True, limits: Limits 
     suffix = PurePosixPath(filename.lower()).suffix
     if not data:
         raise DataError("empty_file", f"The file is empty (0 bytes). Upload {wanted_table(labeled)}.")
+    check_table_size(len(data), limits)
     if suffix in EXCEL_SUFFIXES:
         return read_excel(data, labeled)
     if suffix == OLD_EXCEL_SUFFIX:
