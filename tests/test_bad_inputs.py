@@ -124,6 +124,13 @@ REFUSED: list[tuple[str, Callable[[], tuple[str, bytes]], str, str]] = [
      "no_rows", "No usable images"),
     ("only 16-bit 64-megapixel scans", lambda: ("scans.zip", zip_of({"ants/a.png": gray16_png(), "bees/b.png": gray16_png()})),
      "no_rows", "No usable images"),
+    ("two top folders holding the same class folders",  # issue 22: became the classes 'set1' and 'set2'
+     lambda: ("sets.zip", zip_of(class_folders(3, prefix="set1/") | class_folders(3, prefix="set2/", seed=50))),
+     "several_roots", "The top folders 'set1' and 'set2' each hold the same class folders ('ants' and 'bees')"),
+    ("the same folder zipped twice",  # issue 22: every image 'had different labels' and was dropped
+     lambda: ("twice.zip", zip_of(class_folders(3, prefix="photos/") | class_folders(3, prefix="photos copy/"))),
+     "repeated_folders", "The same images are in 'photos' and 'photos copy' (for example 'photos/ants/ants_0.jpg' "
+     "and 'photos copy/ants/ants_0.jpg'): the folder seems to have been added to the zip twice. Upload one copy."),
     ("macOS clutter only", lambda: ("mac.zip", zip_of({"__MACOSX/a/._1.jpg": b"\x00\x05", ".DS_Store": b"\x00"})),
      "no_images", "There are no images"),
 ]
@@ -327,6 +334,15 @@ def test_a_scan_too_large_to_decode_and_a_damaged_entry_are_named_and_the_rest_s
         "ants/crc.jpg": "it is damaged inside the zip",
     }
     assert len(read_examples(dataset_dir(get_dataset(dataset_id)))) == 6
+
+
+def test_top_folders_with_different_folders_inside_stay_the_classes():
+    """Only class folders repeated under several top folders are refused; a hierarchy is read as before."""
+    files = (class_folders(3, classes=("cats", "dogs"), prefix="animals/")
+             | class_folders(3, classes=("roses", "tulips"), prefix="plants/", seed=70))
+    ingested = ingest_bytes("kinds.zip", zip_of(files))
+    assert ingested.labels == ["animals", "plants"]
+    ingested.cleanup()
 
 
 def test_pillow_own_bomb_check_is_caught_too():
