@@ -224,6 +224,55 @@ def test_a_table_too_large_to_read_is_refused_before_it_is_read(tuneboard_home):
     assert nothing_stored(tuneboard_home)
 
 
+def workbook(sheets: dict[str, list[list[str]]]) -> bytes:
+    """An .xlsx written by a program (openpyxl), as many are: formulas are stored without a saved result."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_rows(formula_rows: range = range(0)) -> list[list[str]]:
+    return [["text", "label"]] + [[f'="message "&{i}' if i in formula_rows else t, label]
+                                  for i, (t, label) in enumerate(labeled_texts(12))]
+
+
+def test_a_workbook_opening_on_an_empty_sheet_is_read_from_the_first_sheet_with_data():
+    """Issue 22: refused as 'The first sheet is empty'."""
+    ingested, _ = upload_and_save("book.xlsx", workbook({"Notes": [], "Data": _sheet_rows()}))
+    assert ingested.report.rows_kept == 12
+    assert ingested.report.get("sheet_chosen").message == "Read the sheet 'Data', the first with data ('Notes' is empty)."
+
+
+def test_formulas_without_saved_results_are_named_with_the_reason():
+    """Issue 22: the rows were dropped as 'empty text' without saying why."""
+    ingested, _ = upload_and_save("book.xlsx", workbook({"Data": _sheet_rows(range(3, 6))}))
+    assert ingested.report.get("unsaved_formulas").message == (
+        "3 cells in column 'text' hold formulas whose result was not saved in the file, so they read as empty (rows "
+        "'5', '6' and '7'). Open the file in Excel or LibreOffice, save it there, and upload it again.")
+    assert ingested.report.get("empty_text").details == ["row 5", "row 6", "row 7"]
+
+
+def test_an_empty_text_column_is_named_and_not_swapped_with_the_labels(tuneboard_home):
+    """Issue 22: the guesser read the labels as the texts and refused the empty column as the labels."""
+    with pytest.raises(DataError) as error:
+        upload_and_save("book.xlsx", workbook({"Data": _sheet_rows(range(12))}))
+    assert error.value.code == "empty_text_column"
+    assert str(error.value).startswith("The column 'text' is empty in every row, so there are no texts to learn from. "
+                                       "Fill it in, or pick the column that holds the texts. 12 cells in column "
+                                       "'text' hold formulas whose result was not saved")
+    assert nothing_stored(tuneboard_home)
+    csv_error = pytest.raises(DataError, ingest_bytes, "empty.csv", csv_text([("", lab) for _, lab in labeled_texts()]).encode())
+    assert csv_error.value.code == "empty_text_column" and "'text'" in csv_error.value.message
+
+
 # 2) Accepted uploads: each oddity handled and said ----------------------------------------------------------
 
 

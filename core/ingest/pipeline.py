@@ -54,8 +54,11 @@ def _text_rows(filename: str, data: bytes, report: Report, limits: Limits, text_
     try:
         text_column, label_column = guess_columns(names, rows, text_column, label_column, limits.max_classes)
     except DataError as error:  # a bad choice of columns: the page offers the columns again
+        formulas = report.get("unsaved_formulas")
+        if error.code == "empty_text_column" and formulas is not None:  # the reason it is empty
+            error = DataError(error.code, f"{error.message} {formulas.message}", report=report)
         error.columns, error.text_column, error.label_column = names, *given
-        raise
+        raise error
     if given != (text_column, label_column):
         report.info("columns_guessed", f"Using '{text_column}' as the text column and '{label_column}' as the label "
                     f"column. Change them if that is wrong.")

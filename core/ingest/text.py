@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from core.ingest.encoding import UTF8, Decoded, decode_text
+from core.ingest.excel import read_sheet
 from core.ingest.limits import DEFAULT_LIMITS, MB, TABLE_MEMORY_FACTOR, Limits
 from core.ingest.report import DataError, Report, name_list, plural
 from core.ingest.suffixes import EXCEL_SUFFIXES, OLD_EXCEL_SUFFIX
@@ -242,32 +243,8 @@ def read_delimited(data: bytes, suffix: str = "", labeled: bool = True, limits: 
 
 
 def read_excel(data: bytes, labeled: bool = True) -> Table:
-    import pandas as pd
-
-    notes = Report()
-    try:
-        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=str)
-    except Exception as error:  # openpyxl raises many kinds (bad zip, bad XML, encrypted workbook)
-        raise DataError(
-            "unreadable_excel",
-            "This Excel file could not be read. Save it again as .xlsx (or as CSV) and upload that.",
-            details=f"{type(error).__name__}: {error}",
-        ) from error
-    name, frame = next(iter(sheets.items())) if sheets else ("", pd.DataFrame())
-    if len(sheets) > 1:
-        notes.info("first_sheet_only", f"Read only the first sheet, '{name}', of {plural(len(sheets), 'sheet')}.")
-    frame = frame.fillna("").astype(str)
-    frame = frame.loc[(frame.apply(lambda c: c.str.strip()) != "").any(axis=1)]  # drop empty rows
-    frame = frame.loc[:, (frame.apply(lambda c: c.str.strip()) != "").any(axis=0)]  # and empty columns
-    if frame.empty:
-        raise DataError("empty_file", f"The first sheet is empty. Upload {wanted_table(labeled)}.")
-    if frame.shape[1] < 2 and labeled:
-        raise DataError(
-            "one_column",
-            "The sheet has only one column. It needs at least two: one with the texts and one with their labels.",
-        )
-    # Excel row numbers: index is 0-based over the sheet's rows.
-    return Table(rows=frame.values.tolist(), line_numbers=[int(i) + 1 for i in frame.index], notes=notes)
+    rows, lines, notes = read_sheet(data, wanted_table(labeled), labeled)
+    return Table(rows=rows, line_numbers=lines, notes=notes)
 
 
 def check_table_size(size: int, limits: Limits) -> None:
