@@ -409,6 +409,25 @@ def test_our_pixel_limit_applies_below_pillows():
     ingested.cleanup()
 
 
+# Label variants (issue 22): 'spam', 'Spam', 'SPAM' and 'sp<zero-width space>am' were four classes, without a word.
+VARIANTS = csv_text([(f"message {i} about a prize", ["spam", "spam", "Spam", "SPAM ", "sp\u200bam"][i % 5])
+                     for i in range(30)] + [(f"message {i} about lunch", "ham") for i in range(30)]).encode()
+
+
+def test_label_variants_are_flagged_and_merged_on_request():
+    flagged = ingest_bytes("variants.csv", VARIANTS)
+    assert flagged.labels == ["SPAM", "Spam", "ham", "spam", "sp\u200bam"]
+    finding = flagged.report.get("label_variants")
+    assert finding.severity == "warning"
+    assert finding.details == ["'spam' = 'SPAM' = 'Spam' = 'sp<U+200B>am'"]
+    merged = ingest_bytes("variants.csv", VARIANTS, merge_labels=True)
+    assert merged.labels == ["ham", "spam"] and merged.report.class_counts == {"ham": 30, "spam": 30}
+    assert merged.report.get("label_variants") is None
+    assert "Merged 3 labels into the spelling used most often" in merged.report.get("labels_merged").message
+    assert merged.fingerprint != flagged.fingerprint  # stored apart: a different dataset
+    assert ingest_bytes("plain.csv", csv_text(labeled_texts()).encode()).report.get("label_variants") is None
+
+
 # 3) Deleting a dataset takes its runs and every file with it --------------------------------------------------
 
 

@@ -55,9 +55,11 @@ def entries_digest(entries: list[Entry]) -> str:
 
 
 def fingerprint(content_digest: str, text_column: str | None, label_column: str | None,
-                test_digest: str | None, seed: int) -> str:
+                test_digest: str | None, seed: int, merge_labels: bool = False) -> str:
     """sha256 of what decides a stored dataset's content: the upload's bytes and the user's choices."""
     key = [FINGERPRINT_VERSION, content_digest, text_column or "", label_column or "", test_digest or "", seed]
+    if merge_labels:  # appended only when chosen, so the fingerprints of data stored before stay as they were
+        key.append("merge_labels")
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()
 
 
@@ -74,6 +76,7 @@ class Ingested:
     preview: pd.DataFrame | None = None  # the first rows of the table as read, with its column names
     staging_dir: Path | None = None
     split_seed: int = 42
+    merged_labels: bool = False  # label variants (core.ingest.label_variants) were merged at the user's request
 
     @property
     def labels(self) -> list[str]:

@@ -11,6 +11,7 @@ import re
 
 import pandas as pd
 
+from core.ingest.label_variants import apply_variants
 from core.ingest.limits import Limits
 from core.ingest.report import DataError, Report, name_list, plural
 
@@ -32,7 +33,8 @@ def _sources(rows: pd.DataFrame) -> list[str]:
     return rows["source"].astype(str).tolist()
 
 
-def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_column: str | None = None) -> pd.DataFrame:
+def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_column: str | None = None,
+          merge_label_variants: bool = False) -> pd.DataFrame:
     """Apply the rules; returns kept rows (same columns). Sets report.rows_read."""
     noun = "image" if task == "image" else "row"
     what = "images" if task == "image" else "texts"
@@ -46,6 +48,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             report=report,
         )
     frame["label"] = normalize_labels(frame["label"])
+    frame = apply_variants(frame, report, merge_label_variants)  # before the rules, so they see one class
     if task == "text":
         frame["input"] = frame["input"].astype(str)
         # Spacing-insensitive identity, in one pass (a regex replace, then strip, held three copies of the texts).
