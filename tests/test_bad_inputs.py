@@ -428,6 +428,41 @@ def test_label_variants_are_flagged_and_merged_on_request():
     assert ingest_bytes("plain.csv", csv_text(labeled_texts()).encode()).report.get("label_variants") is None
 
 
+def test_the_same_new_data_saved_at_once_is_stored_once(tuneboard_home):
+    """Issue 22: three `train --background` at once on the same new file stored it three times: each looked for a
+    copy, found none, and inserted. Here four savers (threads, as browser sessions are) start together."""
+    import threading
+
+    data = csv_text(labeled_texts(40)).encode()
+    uploads = [ingest_bytes("same.csv", data) for _ in range(4)]
+    assert list_datasets() == []  # the database is made (migrated) before the savers start, as in a running app
+    start, ids = threading.Barrier(len(uploads)), []
+
+    def save(ingested: Ingested) -> None:
+        start.wait()
+        ids.append(save_dataset(ingested, "same"))
+
+    savers = [threading.Thread(target=save, args=(u,)) for u in uploads]
+    for saver in savers:
+        saver.start()
+    for saver in savers:
+        saver.join(timeout=60)
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert [d.id for d in list_datasets()] == ids[:1]
+    assert [p.name for p in (tuneboard_home / "datasets").iterdir()] == [str(ids[0])]  # no folder left behind
+
+
+def test_data_whose_files_went_missing_is_stored_again(tuneboard_home):
+    """The deliberate re-store stays: a copy without its files is passed over."""
+    import shutil
+
+    data = csv_text(labeled_texts()).encode()
+    first = save_dataset(ingest_bytes("same.csv", data), "first")
+    shutil.rmtree(tuneboard_home / "datasets" / str(first))
+    second = save_dataset(ingest_bytes("same.csv", data), "again")
+    assert second != first and save_dataset(ingest_bytes("same.csv", data), "third") == second
+
+
 # 3) Deleting a dataset takes its runs and every file with it --------------------------------------------------
 
 

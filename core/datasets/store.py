@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from core.datasets.files import EXAMPLES_FILE, read_examples, write_examples
 from core.ingest import SPLIT_SEED, Ingested, ingest_path
@@ -20,7 +21,7 @@ from core.ingest.archive import folder_entries, read_regular_file
 from core.ingest.ingested import content_digest, entries_digest, fingerprint
 from core.ingest.limits import DEFAULT_LIMITS
 from storage.datasets import (add_dataset, dataset_runs, datasets_by_fingerprint, delete_dataset_row, get_dataset,
-                              lock_for_delete)
+                              lock_fingerprint, lock_for_delete)
 from storage.db import session_factory
 from storage.models import Dataset
 from storage.paths import data_home, datasets_dir, runs_dir
@@ -46,10 +47,10 @@ def load_examples(dataset_id: int) -> pd.DataFrame:
     return read_examples(dataset_dir(dataset))
 
 
-def stored_copy(fingerprint_: str) -> Dataset | None:
+def stored_copy(fingerprint_: str, session: Session | None = None) -> Dataset | None:
     """The stored dataset with this fingerprint whose files are there: saving the same data again reuses it, and
     a copy whose files went missing is passed over (uploading again is how a user mends it)."""
-    for row in datasets_by_fingerprint(fingerprint_):
+    for row in datasets_by_fingerprint(fingerprint_, session):
         if (dataset_dir(row) / EXAMPLES_FILE).exists():
             return row
     return None
@@ -88,6 +89,11 @@ def save_dataset(ingested: Ingested, name: str | None = None) -> int:
     try:
         _write_folder(ingested, incoming)
         with session_factory().begin() as session:
+            # Saves of the same data take turns from here to the commit, so the second finds the first's copy.
+            lock_fingerprint(session, ingested.fingerprint)
+            existing = stored_copy(ingested.fingerprint, session)
+            if existing is not None:
+                return existing.id  # the folder just written is removed below
             row = add_dataset(
                 session,
                 name=name[:NAME_MAX],
