@@ -9,6 +9,7 @@ import os
 
 import streamlit as st
 
+from core.ingest.ingested import sweep_staging_now_and_then
 from core.jobs.worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in, running_through_app
@@ -23,6 +24,10 @@ header_ui()  # before the password form too: its reruns show the header as well
 # and a file lock inside ensure_worker keeps several browser sessions from starting several).
 # TUNEBOARD_NO_WORKER=1 turns this off, for deployments that run `python -m core worker` themselves.
 AUTO_WORKER = os.environ.get("TUNEBOARD_NO_WORKER") != "1"
+
+# Uploads left half-done (a closed tab, a killed process) keep their images in staging/: swept when this
+# process starts and every 10 minutes after, on the next run of any page (core.ingest.ingested.sweep_staging).
+sweep_staging_now_and_then()
 
 
 def sidebar_ui() -> None:

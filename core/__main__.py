@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # command -> module under core.cli. Each module has `add_arguments(parser)` and `main(args) -> int`.
@@ -35,5 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     return args.run(args)
 
 
+def quiet_on_closed_pipe(run) -> int:
+    """`python -m core runs | head`: once the reader has gone, stop without a BrokenPipeError traceback.
+
+    The output is flushed here, inside the guard, rather than at interpreter exit (where the error would be
+    printed as 'Exception ignored'); stdout then points at /dev/null so the final flush has nowhere to fail.
+    """
+    try:
+        code = run()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(quiet_on_closed_pipe(main))

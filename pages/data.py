@@ -85,15 +85,17 @@ def ingest(upload_key: tuple, read_files: Callable[[], Files], test) -> Ingested
         discard(state)
         state = None
     chosen = (st.session_state.get("text_column"), st.session_state.get("label_column"))
+    merge = st.session_state.get("data_merge_labels", False)  # set by merge_ui's button
     if state is not None:
         result = state["result"]
-        if not all(chosen) or chosen == (result.text_column, result.label_column):
+        same_merge = not isinstance(result, Ingested) or result.merged_labels == merge
+        if same_merge and (not all(chosen) or chosen == (result.text_column, result.label_column)):
             return result
     columns = chosen if state is not None else (None, None)
     with st.spinner("Reading and checking the data…"):
         try:
             result = ingest_files(read_files(), text_column=columns[0], label_column=columns[1],
-                                  test_file=(test.name, test.getvalue()) if test else None)
+                                  test_file=(test.name, test.getvalue()) if test else None, merge_labels=merge)
         except DataError as error:
             result = error
     if state is not None:
@@ -108,8 +110,8 @@ def discard(state: dict, keep_pickers: bool = False) -> None:
         state["result"].cleanup()
     st.session_state.pop("data_ingest", None)
     if not keep_pickers:
-        for picker in ("text_column", "label_column"):
-            st.session_state.pop(picker, None)
+        for choice in ("text_column", "label_column", "data_merge_labels"):
+            st.session_state.pop(choice, None)
 
 
 def columns_ui(columns: list[str], text_column: str | None, label_column: str | None, is_images: bool) -> None:
@@ -128,6 +130,16 @@ def columns_ui(columns: list[str], text_column: str | None, label_column: str | 
         if picker not in st.session_state and guess in columns:
             st.session_state[picker] = guess
         column.selectbox(label, columns, key=picker, help=tip, format_func=short)
+
+
+def merge_ui(ingested: Ingested) -> None:
+    """One click to merge labels that differ only in capitals, spaces or invisible characters (the report's
+    'label_variants' warning names them); the upload is read again with the choice."""
+    if ingested.report.get("label_variants") is None:
+        return
+    st.button("Merge the label variants", key="data_merge_labels_button", icon=":material/merge:",
+              on_click=lambda: st.session_state.update(data_merge_labels=True),
+              help="Make each group of spellings above one class, under the spelling used most often.")
 
 
 def summary_ui(ingested: Ingested) -> None:
@@ -227,6 +239,7 @@ if uploads or showing_example:
         columns_ui(result.columns, result.text_column, result.label_column, result.task == "image")
         summary_ui(result)
         findings_ui(result.report)
+        merge_ui(result)
         preview_ui(result)
         save_ui(result)
 elif "data_ingest" in st.session_state:

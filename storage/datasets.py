@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.db import session_factory
@@ -44,6 +44,19 @@ def datasets_by_fingerprint(fingerprint: str, session: Session | None = None) ->
         return []
     with _session(session) as s:
         return list(s.scalars(select(Dataset).where(Dataset.fingerprint == fingerprint).order_by(Dataset.id)))
+
+
+def lock_fingerprint(session: Session, fingerprint: str) -> None:
+    """Hold, until the caller's transaction ends, the lock that saving data with this fingerprint takes: three
+    `train --background` started at once on the same new file stored it three times, each having found no copy.
+
+    SQLite: a no-op UPDATE takes the database's write lock (OP_Transaction), whatever rows it matches; others wait
+    for it (busy_timeout). PostgreSQL: an advisory lock on the fingerprint's first 63 bits.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(fingerprint[:15], 16)})
+    else:
+        session.execute(update(Dataset).where(Dataset.fingerprint == fingerprint).values(name=Dataset.name))
 
 
 def add_dataset(session: Session, **values: Any) -> Dataset:

@@ -8,8 +8,10 @@ An accepted one must say what it did about the oddity and store a complete datas
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 
@@ -38,6 +40,30 @@ def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
     ihdr = 8 + 8  # signature, then length + b"IHDR"
     data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
     data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
+    return bytes(data)
+
+
+@functools.cache
+def gray16_png(width: int = 7990, height: int = 7990) -> bytes:
+    """A real 16-bit grayscale PNG of zeros: 7,990 x 7,990 is 125-560 KB on disk, under the pixel limit, and took
+    1.1 GB to decode and convert before its cost was checked (issue 22)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    compressor, rows = zlib.compressobj(1), bytes((1 + 2 * width) * 100)  # filter byte + 2 bytes a pixel, per row
+    idat = b"".join(compressor.compress(rows[: (1 + 2 * width) * min(100, height - y)]) for y in range(0, height, 100))
+    header = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)  # 16 bits, grayscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat + compressor.flush())
+            + chunk(b"IEND", b""))
+
+
+def with_bad_crc(archive: bytes, name: str) -> bytes:
+    """The zip with one stored entry's bytes flipped after the fact: its CRC no longer matches."""
+    data = bytearray(archive)
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        info = z.getinfo(name)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # local header, then the data
+    data[start + info.compress_size // 2] ^= 0xFF
     return bytes(data)
 
 
@@ -96,6 +122,15 @@ REFUSED: list[tuple[str, Callable[[], tuple[str, bytes]], str, str]] = [
     ("damaged zip", lambda: ("cut.zip", zip_of(class_folders(3))[:300]), "bad_zip", "damaged"),
     ("only unreadable images", lambda: ("junk.zip", zip_of({"a/1.jpg": b"", "a/2.jpg": b"nope", "b/3.jpg": photo(1)[:100]})),
      "no_rows", "No usable images"),
+    ("only 16-bit 64-megapixel scans", lambda: ("scans.zip", zip_of({"ants/a.png": gray16_png(), "bees/b.png": gray16_png()})),
+     "no_rows", "No usable images"),
+    ("two top folders holding the same class folders",  # issue 22: became the classes 'set1' and 'set2'
+     lambda: ("sets.zip", zip_of(class_folders(3, prefix="set1/") | class_folders(3, prefix="set2/", seed=50))),
+     "several_roots", "The top folders 'set1' and 'set2' each hold the same class folders ('ants' and 'bees')"),
+    ("the same folder zipped twice",  # issue 22: every image 'had different labels' and was dropped
+     lambda: ("twice.zip", zip_of(class_folders(3, prefix="photos/") | class_folders(3, prefix="photos copy/"))),
+     "repeated_folders", "The same images are in 'photos' and 'photos copy' (for example 'photos/ants/ants_0.jpg' "
+     "and 'photos copy/ants/ants_0.jpg'): the folder seems to have been added to the zip twice. Upload one copy."),
     ("macOS clutter only", lambda: ("mac.zip", zip_of({"__MACOSX/a/._1.jpg": b"\x00\x05", ".DS_Store": b"\x00"})),
      "no_images", "There are no images"),
 ]
@@ -125,6 +160,76 @@ def test_a_failing_database_write_leaves_no_folder(moment, tuneboard_home):
         connection.execute(text(f"CREATE TRIGGER refuse BEFORE {moment} ON datasets BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
     with pytest.raises(DBAPIError, match="disk full"):
         save_dataset(ingested, "doomed")
+    assert nothing_stored(tuneboard_home)
+
+
+def _quoted_rows(n: int) -> str:
+    """Rows whose texts hold commas, so only quoting keeps them in two columns."""
+    return "".join(f'"message {i}, with a comma",{("spam", "ham")[i % 2]}\n' for i in range(n))
+
+
+def test_a_quote_that_never_closes_is_refused_naming_its_line(tuneboard_home):
+    """Issue 22: csv's `field larger than field limit` escaped as a traceback. Read with a small cell limit
+    here (the 70 MB case below has the real one)."""
+    # Quotes group the commas of the first rows; the one on line 22 has no partner, so it runs to the end.
+    data = ("text,label\n" + _quoted_rows(20) + '"a quote that never closes, spam\n'
+            + csv_text(labeled_texts(200), header="")[1:]).encode()
+    with pytest.raises(DataError) as error:
+        ingest_bytes("stray.csv", data, limits=Limits(max_cell_chars=2_000))
+    assert error.value.code == "unclosed_quote"
+    assert str(error.value) == ("The quote mark on line 22 is never closed, so everything after it reads as one text "
+                                "of more than 2,000 characters. Close that quote (or remove it) and upload the file "
+                                "again.")
+    assert nothing_stored(tuneboard_home)
+
+
+def test_a_line_too_long_for_any_text_is_refused_naming_it(tuneboard_home):
+    data = ("text,label\n" + csv_text(labeled_texts(), header="")[1:] + "x" * 5_000 + "\nlast one,ham\n").encode()
+    with pytest.raises(DataError) as error:
+        ingest_bytes("one_line.csv", data, limits=Limits(max_cell_chars=2_000))
+    assert error.value.code == "line_too_long"
+    assert str(error.value).startswith("Line 14 holds more than 2,000 characters without a delimiter")
+    assert nothing_stored(tuneboard_home)
+
+
+def test_an_unclosed_quote_in_a_file_without_quoting_is_read_literally_and_named():
+    data = ("text,label\n" + '"stray quote at the start,spam\n' + csv_text(labeled_texts(200), header="")[1:]).encode()
+    ingested = ingest_bytes("stray.csv", data, limits=Limits(max_cell_chars=2_000))
+    assert '"stray quote at the start' in set(ingested.frame["input"])
+    assert "(the one on line 2 is never closed)" in ingested.report.get("literal_quotes").message
+
+
+@pytest.mark.slow  # a 70 MB file parsed twice and checked (about 5 s)
+def test_a_stray_quote_at_the_start_of_a_70_mb_file_is_named_and_read_literally():
+    """Issue 22's file: before, csv's `field larger than field limit` escaped (a traceback from the CLI)."""
+    rows = "".join(f"message {i} {'x' * 500},{('spam', 'ham')[i % 2]}\n" for i in range(1_000))
+    data = ('text,label\n"a stray quote,spam\n' + rows * (70 * 1024 * 1024 // len(rows) + 1)).encode()
+    ingested = ingest_bytes("big.csv", data)
+    assert "(the one on line 2 is never closed)" in ingested.report.get("literal_quotes").message
+    assert '"a stray quote' in set(ingested.frame["input"])
+
+
+def test_a_table_too_large_to_read_is_refused_before_it_is_read(tuneboard_home):
+    """Issue 22: an 89 MB CSV peaked at 1.1 GB, so the 1,024 MB upload allowed would have needed about 12 GB.
+    A small limit here; the next test has the real one."""
+    rows = csv_text(labeled_texts(1_000), header="")[1:].encode()
+    with pytest.raises(DataError) as error:
+        upload_and_save("big.csv", b"text,label\n" + rows * 3, limits=Limits(max_table_bytes=2 * len(rows)))
+    assert error.value.code == "table_too_large" and "reading one takes about 13 times its size" in str(error.value)
+    zipped = zip_of({"inside.csv": b"text,label\n" + rows * 20})  # checked by its size in the zip, before unpacking
+    with pytest.raises(DataError, match="tables of up to 0 MB"):
+        ingest_bytes("zipped.zip", zipped, limits=Limits(max_table_bytes=1024))
+    assert nothing_stored(tuneboard_home)
+
+
+@pytest.mark.slow  # builds a 257 MB upload (about 2 s)
+def test_a_257_mb_table_is_refused_in_one_sentence(tuneboard_home):
+    rows = csv_text(labeled_texts(1_000), header="")[1:].encode()
+    data = b"text,label\n" + rows * (257 * 1024 * 1024 // len(rows))  # 257 MB, over the 256 MB a table may be
+    with pytest.raises(DataError) as error:
+        upload_and_save("huge.csv", data)
+    assert str(error.value) == ("The table is 257 MB; tables of up to 256 MB can be read (reading one takes about 13 "
+                                "times its size in memory). Upload a sample of the rows, or split the file.")
     assert nothing_stored(tuneboard_home)
 
 
@@ -165,6 +270,21 @@ def test_odd_text_files_are_read_and_stored_whole(make, code, message):
     stored = read_examples(dataset_dir(get_dataset(dataset_id)))
     assert len(stored) == ingested.report.rows_kept == ingested.report.rows_read
     assert set(stored["split"]) == {"train", "val", "test"}
+
+
+def test_one_latin1_line_in_a_utf8_file_is_repaired_and_named():
+    """Issue 22: the one Latin-1 line made the whole file Windows-1252: every `café` became `cafÃ©`, and the one
+    real `café` row a class of its own, dropped as too small."""
+    rows = [f"order {i} at the café,café" if i % 2 else f"order {i} of thé,thé" for i in range(12)]
+    data = ("text,label\n" + "\n".join(rows[:7]) + "\n").encode() + "late order,café\n".encode("latin-1") + (
+        "\n".join(rows[7:]) + "\n").encode()
+    ingested, _ = upload_and_save("mixed.csv", data)
+    assert ingested.labels == ["café", "thé"] and ingested.report.rows_kept == 13
+    assert "late order" in set(ingested.frame["input"])
+    assert ingested.report.get("mixed_encoding").message == (
+        "Line 9 is not UTF-8 like the rest of the file, so it was read as Windows-1252 (Latin-1): check its accents, "
+        "or save the file as UTF-8.")
+    assert ingested.report.get("encoding") is None
 
 
 def test_details_of_the_accepted_text_cases():
@@ -212,6 +332,28 @@ def test_odd_images_in_one_zip():
     assert len(stored) == 11
 
 
+def test_a_scan_too_large_to_decode_and_a_damaged_entry_are_named_and_the_rest_stored():
+    """Issue 22: the 16-bit scan was decoded (1.1 GB) and the bad CRC ended the upload with zipfile's error."""
+    files = class_folders(3) | {"bees/scan.png": gray16_png(), "ants/crc.jpg": photo(12)}
+    ingested, dataset_id = upload_and_save("insects.zip", with_bad_crc(zip_of(files), "ants/crc.jpg"))
+    unreadable = dict(d.split(": ", 1) for d in ingested.report.get("unreadable_images").details)
+    assert unreadable == {
+        "bees/scan.png": "too large to decode (7,990 x 7,990 16-bit pixels need about 609 MB of memory; the limit "
+                         "is 512 MB per image). Scale it down and upload it again",
+        "ants/crc.jpg": "it is damaged inside the zip",
+    }
+    assert len(read_examples(dataset_dir(get_dataset(dataset_id)))) == 6
+
+
+def test_top_folders_with_different_folders_inside_stay_the_classes():
+    """Only class folders repeated under several top folders are refused; a hierarchy is read as before."""
+    files = (class_folders(3, classes=("cats", "dogs"), prefix="animals/")
+             | class_folders(3, classes=("roses", "tulips"), prefix="plants/", seed=70))
+    ingested = ingest_bytes("kinds.zip", zip_of(files))
+    assert ingested.labels == ["animals", "plants"]
+    ingested.cleanup()
+
+
 def test_pillow_own_bomb_check_is_caught_too():
     # With our pixel limit lifted, Pillow's DecompressionBombError (over 2 x 89 megapixels) still stops it.
     files = class_folders(3) | {"bees/huge.png": bomb_png()}
@@ -225,6 +367,60 @@ def test_our_pixel_limit_applies_below_pillows():
     ingested = ingest_bytes("big.zip", zip_of(files))
     assert "81,000,000 pixels; images over 64 megapixels" in ingested.report.get("unreadable_images").details[0]
     ingested.cleanup()
+
+
+# Label variants (issue 22): 'spam', 'Spam', 'SPAM' and 'sp<zero-width space>am' were four classes, without a word.
+VARIANTS = csv_text([(f"message {i} about a prize", ["spam", "spam", "Spam", "SPAM ", "sp\u200bam"][i % 5])
+                     for i in range(30)] + [(f"message {i} about lunch", "ham") for i in range(30)]).encode()
+
+
+def test_label_variants_are_flagged_and_merged_on_request():
+    flagged = ingest_bytes("variants.csv", VARIANTS)
+    assert flagged.labels == ["SPAM", "Spam", "ham", "spam", "sp\u200bam"]
+    finding = flagged.report.get("label_variants")
+    assert finding.severity == "warning"
+    assert finding.details == ["'spam' = 'SPAM' = 'Spam' = 'sp<U+200B>am'"]
+    merged = ingest_bytes("variants.csv", VARIANTS, merge_labels=True)
+    assert merged.labels == ["ham", "spam"] and merged.report.class_counts == {"ham": 30, "spam": 30}
+    assert merged.report.get("label_variants") is None
+    assert "Merged 3 labels into the spelling used most often" in merged.report.get("labels_merged").message
+    assert merged.fingerprint != flagged.fingerprint  # stored apart: a different dataset
+    assert ingest_bytes("plain.csv", csv_text(labeled_texts()).encode()).report.get("label_variants") is None
+
+
+def test_the_same_new_data_saved_at_once_is_stored_once(tuneboard_home):
+    """Issue 22: three `train --background` at once on the same new file stored it three times: each looked for a
+    copy, found none, and inserted. Here four savers (threads, as browser sessions are) start together."""
+    import threading
+
+    data = csv_text(labeled_texts(40)).encode()
+    uploads = [ingest_bytes("same.csv", data) for _ in range(4)]
+    assert list_datasets() == []  # the database is made (migrated) before the savers start, as in a running app
+    start, ids = threading.Barrier(len(uploads)), []
+
+    def save(ingested: Ingested) -> None:
+        start.wait()
+        ids.append(save_dataset(ingested, "same"))
+
+    savers = [threading.Thread(target=save, args=(u,)) for u in uploads]
+    for saver in savers:
+        saver.start()
+    for saver in savers:
+        saver.join(timeout=60)
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert [d.id for d in list_datasets()] == ids[:1]
+    assert [p.name for p in (tuneboard_home / "datasets").iterdir()] == [str(ids[0])]  # no folder left behind
+
+
+def test_data_whose_files_went_missing_is_stored_again(tuneboard_home):
+    """The deliberate re-store stays: a copy without its files is passed over."""
+    import shutil
+
+    data = csv_text(labeled_texts()).encode()
+    first = save_dataset(ingest_bytes("same.csv", data), "first")
+    shutil.rmtree(tuneboard_home / "datasets" / str(first))
+    second = save_dataset(ingest_bytes("same.csv", data), "again")
+    assert second != first and save_dataset(ingest_bytes("same.csv", data), "third") == second
 
 
 # 3) Deleting a dataset takes its runs and every file with it --------------------------------------------------

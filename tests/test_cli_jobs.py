@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -140,6 +141,45 @@ def test_train_reports_unusable_data_in_one_sentence(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["code"] == "not_found"
     assert "There is no file or folder" in captured.err
+
+
+def test_train_refuses_a_device_and_a_fifo_without_reading_them(tmp_path, capsys):
+    """Issue 22: `--data /dev/zero` read until a MemoryError, and a FIFO waited for a writer for ever."""
+    import os
+    import threading
+
+    from core.ingest import DataError
+    from core.ingest.unlabeled import read_path
+
+    assert main(["train", "--data", "/dev/zero", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["code"] == "not_a_file"
+    assert "/dev/zero is not a regular file (it is a device, a pipe or a socket). Give a file or a folder." in captured.err
+    fifo = tmp_path / "messages.csv"
+    os.mkfifo(fifo)
+    # Should the command open the FIFO after all, a writer comes along after 20 s: the test then fails, not hangs.
+    unblock = threading.Timer(20, lambda: open(fifo, "wb").close())
+    unblock.start()
+    try:
+        assert main(["train", "--data", str(fifo), "--test-data", str(fifo), "--json"]) == 2
+        assert json.loads(capsys.readouterr().out)["code"] == "not_a_file"
+        with pytest.raises(DataError, match="is not a regular file"):  # predict --file reads through here
+            read_path(Path("/dev/zero"), "text")
+    finally:
+        unblock.cancel()
+    assert list_runs() == []
+
+
+@pytest.mark.slow  # a `python -m core runs` process (about 2 s)
+def test_a_closed_pipe_ends_the_command_quietly():
+    """Issue 22: `python -m core runs | head` printed a BrokenPipeError traceback once head had gone."""
+    enqueue(make_dataset(), CONFIG)
+    child = subprocess.Popen([sys.executable, "-m", "core", "runs"], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    child.stdout.close()  # the reader goes before the command prints
+    _, errors = child.communicate(timeout=60)
+    assert "BrokenPipeError" not in errors and "Traceback" not in errors
+    assert child.returncode == 141
 
 
 @pytest.mark.slow  # trains tiny-bert in a `python -m core train` process

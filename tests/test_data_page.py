@@ -57,6 +57,25 @@ def test_changing_the_label_column_re_reads_the_file():
     assert at.session_state["data_ingest"]["result"].labels == ["mail", "web"]
 
 
+@pytest.mark.slow  # about a second: several runs of the page
+def test_label_variants_are_merged_with_one_click():
+    """Issue 22: 'spam', 'Spam', 'SPAM' and 'sp<zero-width space>am' became four classes without a word."""
+    from tests.test_bad_inputs import VARIANTS
+
+    at = open_data_page()
+    at.file_uploader(key="data_upload").upload("variants.csv", VARIANTS, "text/csv").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Classes"] == "5"
+    (flagged,) = [w.value for w in at.warning if "differ only in capitals" in w.value]
+    assert "'spam' = 'SPAM' = 'Spam' = 'sp" in flagged and "U+200B" in flagged  # the invisible character written out
+    at.button(key="data_merge_labels_button").click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Classes"] == "2"
+    assert not any("differ only in capitals" in w.value for w in at.warning)
+    at.button(key="save_dataset").click().run()
+    assert [d.labels for d in list_datasets()] == [["ham", "spam"]]
+
+
 def test_a_refused_upload_shows_one_plain_error_and_offers_the_columns():
     at = open_data_page()
     csv = ("text,label\n" + "".join(f"{t},spam\n" for t, _ in ROWS)).encode()

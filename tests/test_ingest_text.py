@@ -43,10 +43,12 @@ ACCENTED = [(f"Réunion à côté du café n°{i}", "ham") for i in range(4)] + 
         (lambda s: s.encode("utf-8"), None),
         (lambda s: b"\xef\xbb\xbf" + s.encode("utf-8"), None),  # Excel's "CSV UTF-8"
         (lambda s: s.encode("utf-16"), "UTF-16"),  # with BOM
+        (lambda s: s.encode("utf-16-le"), "UTF-16"),  # without a BOM (issue 22: refused as binary before)
+        (lambda s: s.encode("utf-16-be"), "UTF-16"),
         (lambda s: s.encode("latin-1"), "Windows-1252 (Latin-1)"),
         (lambda s: s.encode("cp1252"), "Windows-1252 (Latin-1)"),
     ],
-    ids=["utf8", "utf8-bom", "utf16", "latin1", "cp1252"],
+    ids=["utf8", "utf8-bom", "utf16", "utf16le-no-bom", "utf16be-no-bom", "latin1", "cp1252"],
 )
 def test_each_encoding_reads_accents_and_the_header(encode, expected_note):
     ingested = ingest_bytes("data.csv", encode(table(ACCENTED)))
@@ -55,6 +57,15 @@ def test_each_encoding_reads_accents_and_the_header(encode, expected_note):
     assert ingested.report.rows_kept == len(ACCENTED)
     note = ingested.report.get("encoding")
     assert (note is None) if expected_note is None else (expected_note in note.message)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_ascii_utf16_without_a_bom_is_not_taken_for_utf8(codec):
+    """Issue 22: every ASCII character in UTF-16 is also valid UTF-8 (with a NUL beside it), so the file was read
+    as UTF-8 and refused as binary."""
+    ingested = ingest_bytes("data.csv", table(rows()).encode(codec))
+    assert ingested.columns == ["text", "label"] and ingested.report.rows_kept == len(rows())
+    assert "UTF-16" in ingested.report.get("encoding").message
 
 
 def test_cp1252_only_characters_survive():

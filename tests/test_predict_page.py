@@ -23,7 +23,7 @@ from storage.results import save_threshold
 from storage.runs import get_run
 from tests.conftest import ROOT
 from tests.finished_runs import image_run, text_run, use_run
-from tests.test_bad_inputs import zip_bomb
+from tests.test_bad_inputs import gray16_png, with_bad_crc, zip_bomb
 from tests.test_ingest_images import class_folders, photo, zip_of
 
 SPAMMY = "WINNER!! Claim your FREE prize now, call 09061234567"
@@ -321,6 +321,26 @@ def test_a_corrupt_image_is_named_with_the_data_pages_reason_and_the_rest_scored
     assert scored["input"].tolist() == good
     expected = reference(run_id, [decoded(files[name]) for name in good])
     assert scored["P(bees)"].tolist() == pytest.approx([e["bees"] for e in expected], abs=1e-6)
+
+
+@pytest.mark.slow  # a finished run (tests/finished_runs.py: a CLI process)
+def test_a_scan_too_large_to_decode_and_a_damaged_entry_are_named_and_the_rest_scored(tuneboard_home):
+    """Issue 22: a 16-bit scan (1.1 GB decoded) and a zip entry with a bad CRC ended in 'Something went wrong'."""
+    use_run(image_run(), tuneboard_home)
+    files = class_folders(2) | {"bees/scan.png": gray16_png(), "ants/crc.jpg": photo(12)}
+    at = open_predict()
+    at.file_uploader(key="predict_batch_images").set_value(
+        [("insects.zip", with_bad_crc(zip_of(files), "ants/crc.jpg"), "application/zip")]).run()
+    at.button(key="predict_batch_go").click().run()
+    assert not at.exception and not at.error
+    (warning,) = [w.value for w in at.warning if "could not be read" in w.value]
+    assert "'ants/crc.jpg: it is damaged inside the zip'" in warning
+    assert "'bees/scan.png: too large to decode (7,990 x 7,990 16-bit pixels need about 609 MB" in warning
+    assert table(at, "input", "predicted", "confidence")["input"].tolist() == sorted(class_folders(2))
+    at = open_predict()  # the one-image box
+    at.file_uploader(key="predict_image").set_value(("scan.png", gray16_png(), "image/png")).run()
+    assert not at.exception and not at.metric
+    assert at.error[0].value.startswith("scan.png could not be read: too large to decode (7,990 x 7,990 16-bit")
 
 
 def decoded(data: bytes) -> Image.Image:

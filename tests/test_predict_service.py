@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from core.ingest import DataError, ingest_bytes
-from core.ingest.unlabeled import read_images, read_path, read_texts
+from core.ingest.unlabeled import read_image, read_images, read_path, read_texts
 from core.serving.predict_service import top_classes
-from tests.test_bad_inputs import bomb_png, zip_bomb
+from tests.test_bad_inputs import bomb_png, gray16_png, with_bad_crc, zip_bomb
 from tests.test_ingest_images import class_folders, photo, zip_of
 
 
@@ -86,6 +86,21 @@ def test_an_unreadable_image_is_named_with_the_data_pages_reason_and_the_rest_ke
     images = read_images([("insects.zip", zip_of(files)), ("loose.png", png_bytes())])
     assert images.report.get("unreadable_images").details == [
         f"insects.zip/{detail}" for detail in data_report.get("unreadable_images").details]
+
+
+def test_a_scan_too_large_to_decode_and_a_damaged_entry_are_named_and_the_rest_kept():
+    """Issue 22: a 16-bit scan was decoded at 1.1 GB, and one damaged entry ended the batch with zipfile's error."""
+    files = class_folders(2) | {"bees/scan.png": gray16_png(), "ants/crc.jpg": photo(12)}
+    images = read_images([("field.zip", with_bad_crc(zip_of(files), "ants/crc.jpg"))])
+    assert images.names == sorted(class_folders(2))
+    unreadable = dict(d.split(": ", 1) for d in images.report.get("unreadable_images").details)
+    assert set(unreadable) == {"bees/scan.png", "ants/crc.jpg"}
+    assert unreadable["bees/scan.png"].startswith("too large to decode (7,990 x 7,990 16-bit pixels need about 609 MB")
+    assert unreadable["ants/crc.jpg"] == "it is damaged inside the zip"
+    assert [images.load(entry).size for entry in images.entries] == [(24, 16)] * 4  # the rest load for scoring
+    with pytest.raises(DataError) as one:  # the one-image box
+        read_image("scan.png", gray16_png())
+    assert one.value.message.startswith("scan.png could not be read: too large to decode (7,990 x 7,990")
 
 
 def test_only_unreadable_images_is_a_plain_refusal():

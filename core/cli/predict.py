@@ -51,8 +51,10 @@ def _inputs(args: argparse.Namespace, task: str) -> Inputs:
         if task != "image":
             raise PredictError(f"Run {args.run_id} classifies texts; give --text or --file with a CSV.")
         path = Path(args.image)
-        if not path.is_file():
+        if not path.exists():
             raise PredictError(f"There is no image at {path}; check the path.")
+        if not path.is_file():  # a device or a FIFO would be read forever, or wait for a writer
+            raise PredictError(f"{path} is not a regular file (it is a folder, a device or a pipe); give an image file.")
         return Inputs([path], [str(path)])
     return _file_inputs(args, task)
 

@@ -13,14 +13,15 @@ import uuid
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from core.datasets.files import EXAMPLES_FILE, read_examples, write_examples
 from core.ingest import SPLIT_SEED, Ingested, ingest_path
-from core.ingest.archive import folder_entries
+from core.ingest.archive import folder_entries, read_regular_file
 from core.ingest.ingested import content_digest, entries_digest, fingerprint
 from core.ingest.limits import DEFAULT_LIMITS
 from storage.datasets import (add_dataset, dataset_runs, datasets_by_fingerprint, delete_dataset_row, get_dataset,
-                              lock_for_delete)
+                              lock_fingerprint, lock_for_delete)
 from storage.db import session_factory
 from storage.models import Dataset
 from storage.paths import data_home, datasets_dir, runs_dir
@@ -46,10 +47,10 @@ def load_examples(dataset_id: int) -> pd.DataFrame:
     return read_examples(dataset_dir(dataset))
 
 
-def stored_copy(fingerprint_: str) -> Dataset | None:
+def stored_copy(fingerprint_: str, session: Session | None = None) -> Dataset | None:
     """The stored dataset with this fingerprint whose files are there: saving the same data again reuses it, and
     a copy whose files went missing is passed over (uploading again is how a user mends it)."""
-    for row in datasets_by_fingerprint(fingerprint_):
+    for row in datasets_by_fingerprint(fingerprint_, session):
         if (dataset_dir(row) / EXAMPLES_FILE).exists():
             return row
     return None
@@ -88,6 +89,11 @@ def save_dataset(ingested: Ingested, name: str | None = None) -> int:
     try:
         _write_folder(ingested, incoming)
         with session_factory().begin() as session:
+            # Saves of the same data take turns from here to the commit, so the second finds the first's copy.
+            lock_fingerprint(session, ingested.fingerprint)
+            existing = stored_copy(ingested.fingerprint, session)
+            if existing is not None:
+                return existing.id  # the folder just written is removed below
             row = add_dataset(
                 session,
                 name=name[:NAME_MAX],
@@ -115,6 +121,13 @@ def save_dataset(ingested: Ingested, name: str | None = None) -> int:
                 shutil.rmtree(final, ignore_errors=True)
 
 
+def _digest_of(path: Path) -> str:
+    """What a folder or file on disk holds, as the fingerprint sees it (a device or a FIFO is refused unread)."""
+    if path.is_dir():
+        return entries_digest(folder_entries(path, DEFAULT_LIMITS))
+    return content_digest(read_regular_file(path, DEFAULT_LIMITS))
+
+
 def register_path(path: Path | str, text_column: str | None = None, label_column: str | None = None,
                   test_path: Path | str | None = None, name: str | None = None, seed: int = SPLIT_SEED) -> int:
     """The command line's way in: a CSV/TSV/XLSX, a zip or a folder -> a stored dataset id.
@@ -126,11 +139,10 @@ def register_path(path: Path | str, text_column: str | None = None, label_column
     # A cheap look-up before decoding a whole image folder: with class folders (or given columns) the
     # fingerprint is known from the content alone.
     if path.exists() and (path.is_dir() or path.suffix.lower() == ".zip"):
-        digest = entries_digest(folder_entries(path, DEFAULT_LIMITS)) if path.is_dir() else content_digest(path.read_bytes())
+        digest = _digest_of(path)
         test_digest = None
         if test_path is not None:
-            test = Path(test_path).expanduser()
-            test_digest = entries_digest(folder_entries(test, DEFAULT_LIMITS)) if test.is_dir() else content_digest(test.read_bytes())
+            test_digest = _digest_of(Path(test_path).expanduser())
         existing = stored_copy(fingerprint(digest, text_column, label_column, test_digest, seed))
         if existing is not None:
             return existing.id

@@ -16,6 +16,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,6 +27,16 @@ from core.ingest.suffixes import ARCHIVE_SUFFIXES, EXCEL_SUFFIXES, IMAGE_KINDS, 
 
 CLUTTER_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "__macosx", ".git", ".ipynb_checkpoints"}
 DRIVE = re.compile(r"^[a-zA-Z]:")
+
+
+class DamagedEntry(DataError):
+    """One file of an upload whose bytes cannot be read (a bad CRC inside a zip, a file that vanished from a
+    folder). Image readers skip that file and name it with `reason`; elsewhere it refuses the upload."""
+
+    def __init__(self, name: str, reason: str, details: str):
+        super().__init__("damaged_entry", f"'{name}' in the upload could not be read: {reason}. Create the zip "
+                         f"again, or leave that file out.", details=details)
+        self.reason = reason
 
 
 @dataclass
@@ -130,6 +141,24 @@ def check_upload_size(size: int, limits: Limits, fix: str = "Upload a smaller fi
                         f"{limits.max_upload_bytes / MB:,.0f} MB. {fix}")
 
 
+def read_regular_file(path: Path, limits: Limits) -> bytes:
+    """A file named on the command line, read only if it is a regular file and at most the upload limit.
+
+    A device (/dev/zero) never ends and a FIFO blocks until someone writes to it, and both report a size of 0,
+    so the kind is checked first, and the read stops one byte past the limit whatever the size said.
+    """
+    if not path.exists():
+        raise DataError("not_found", f"There is no file or folder at {path}.")
+    if not path.is_file():  # follows a symlink to a regular file; false for devices, FIFOs and sockets
+        raise DataError("not_a_file", f"{path} is not a regular file (it is a device, a pipe or a socket). Give a "
+                        f"file or a folder.")
+    check_upload_size(path.stat().st_size, limits, fix="Use a smaller file.")
+    with path.open("rb") as handle:
+        data = handle.read(limits.max_upload_bytes + 1)
+    check_upload_size(len(data), limits, fix="Use a smaller file.")  # it grew, or its size was not what it said
+    return data
+
+
 def _check_count(count: int, limits: Limits) -> None:
     if count > limits.max_archive_entries:
         raise DataError(
@@ -169,8 +198,13 @@ def zip_entries(data: bytes, limits: Limits) -> list[Entry]:
 
     def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
         def read() -> bytes:
-            with archive.open(info) as handle:
-                content = handle.read(info.file_size + 1)  # never more than declared (+1 to notice a lie)
+            try:
+                with archive.open(info) as handle:
+                    content = handle.read(info.file_size + 1)  # never more than declared (+1 to notice a lie)
+            # A bad CRC, a corrupt deflate stream, a cut-off entry or an unknown compression method: this one
+            # file is damaged, not necessarily the whole zip.
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
+                raise DamagedEntry(info.filename, "it is damaged inside the zip", f"{type(error).__name__}: {error}") from error
             if len(content) > info.file_size:
                 raise DataError("zip_bomb", "A file in the zip is larger than the zip says, so the upload was refused.",
                                 details=info.filename)
@@ -190,13 +224,24 @@ def folder_entries(folder: Path, limits: Limits) -> list[Entry]:
             path = Path(root) / file
             if path.is_symlink() or not path.is_file():
                 continue
-            entries.append(Entry(name=path.relative_to(folder).as_posix(), size=path.stat().st_size, read=path.read_bytes))
+            name = path.relative_to(folder).as_posix()
+            entries.append(Entry(name=name, size=path.stat().st_size, read=_file_reader(path, name)))
             _check_count(len(entries), limits)
     total = sum(e.size for e in entries)
     if total > limits.max_uncompressed_bytes:
         raise DataError("archive_too_large", f"The folder holds {total / MB:,.0f} MB of files, more than the "
                         f"{limits.max_uncompressed_bytes / MB:,.0f} MB allowed.")
     return entries
+
+
+def _file_reader(path: Path, name: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as error:  # removed or locked since the folder was listed
+            raise DamagedEntry(name, "it could not be read from the disk", f"{type(error).__name__}: {error}") from error
+
+    return read
 
 
 def memory_entries(files: list[tuple[str, bytes]], limits: Limits) -> list[Entry]:

@@ -127,7 +127,7 @@ def read_named_rows(filename: str, data: bytes, report: Report, limits: Limits, 
 
     `labeled=False`: texts to predict on, where one column is enough and no label is asked for.
     """
-    table = read_table(filename, data, labeled)
+    table = read_table(filename, data, labeled, limits)
     report.findings += table.notes.findings
     header = looks_like_header(table.rows)
     names = column_names(table.rows[0] if header else None, len(table.rows[0]), report)
@@ -163,9 +163,11 @@ def guess_columns(
     _check_named(label_column, names, "labels")
     stats = column_stats(names, rows)
     if text_column is None:
+        _refuse_empty_text_column(stats, label_column)
         text_column = _guess_text(stats, label_column)
     if label_column is None:
-        candidates = [s for s in stats if s.name != text_column]
+        # An empty column is never the labels (guessing it swapped the columns around an empty text column).
+        candidates = [s for s in stats if s.name != text_column and s.filled] or [s for s in stats if s.name != text_column]
         named = [s for s in candidates if s.name.strip().lower() in LABEL_NAMES]
         plausible = sorted((s for s in candidates if 2 <= s.distinct <= max_classes), key=lambda s: (s.distinct, s.mean_length))
         fallback = sorted(candidates, key=lambda s: s.distinct)
@@ -180,7 +182,16 @@ def guess_text_column(names: list[str], rows: list[list[str]]) -> str:
     return _guess_text(column_stats(names, rows), label_column=None)
 
 
+def _refuse_empty_text_column(stats: list[ColumnStats], label_column: str | None) -> None:
+    """A column named for texts that is empty in every row: say so, naming it, rather than read another column
+    as the texts (and then blame the label column, or the wrong one)."""
+    named = [s for s in stats if s.name != label_column and s.name.strip().lower() in TEXT_NAMES]
+    if named and not any(s.filled for s in named):
+        raise DataError("empty_text_column", f"The column '{named[0].name}' is empty in every row, so there are no "
+                        f"texts to learn from. Fill it in, or pick the column that holds the texts.")
+
+
 def _guess_text(stats: list[ColumnStats], label_column: str | None) -> str:
-    candidates = [s for s in stats if s.name != label_column]
+    candidates = [s for s in stats if s.name != label_column and s.filled] or [s for s in stats if s.name != label_column]
     named = [s for s in candidates if s.name.strip().lower() in TEXT_NAMES and s.filled]
     return (named or sorted(candidates, key=lambda s: (s.numeric_share < 0.9, s.mean_length), reverse=True))[0].name

@@ -2,8 +2,9 @@
 
 Handles JPEG, PNG, GIF, WebP and BMP; grayscale, RGBA / LA / transparent palettes (put on white),
 palette, CMYK and 16-bit images become 8-bit RGB; EXIF orientation is applied; an animated GIF
-keeps its first frame. Headers claiming more than `max_image_pixels` are refused before decoding
-(decompression bombs), as are Pillow's own DecompressionBomb warnings and errors.
+keeps its first frame. Headers claiming more than `max_image_pixels`, or a frame that would take more
+than `max_decode_bytes` to decode and convert, are refused before decoding (decompression bombs), as
+are Pillow's own DecompressionBomb warnings and errors; decodes in flight share `decode_pool_bytes`.
 
 Images to predict on (core.ingest.unlabeled) go through the same `load_rgb`, `read_each` and
 `report_unreadable`, so they are checked, converted and reported exactly as a dataset's are.
@@ -17,8 +18,9 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,8 +29,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.ingest.archive import DamagedEntry
+from core.ingest.decode_memory import DECODE_BUDGET, decode_cost
 from core.ingest.layout import Candidate
-from core.ingest.limits import Limits
+from core.ingest.limits import MB, Limits
 from core.ingest.report import Report, name_list, plural
 from core.ingest.validate import RAW_COLUMNS
 
@@ -76,19 +80,43 @@ def _too_large(pixels: int | None, limits: Limits) -> UnreadableImage:
     )
 
 
-def open_checked(data: bytes, limits: Limits) -> Image.Image:
-    """Decode fully (so truncation shows now, not during training) with the bomb checks."""
+def _too_much_memory(image: Image.Image, cost: int, limits: Limits) -> UnreadableImage:
+    width, height = image.size
+    kind = MODE_NAMES.get(image.mode, image.mode)
+    return UnreadableImage(
+        f"too large to decode ({width:,} x {height:,} {kind + ' ' if image.mode != 'RGB' else ''}pixels need about "
+        f"{cost / MB:,.0f} MB of memory; the limit is {limits.max_decode_bytes / MB:,.0f} MB per image). Scale it "
+        f"down and upload it again"
+    )
+
+
+def _cost(image: Image.Image) -> int:
+    width, height = image.size
+    return decode_cost(width, height, image.mode, image.mode == "P" and "transparency" in image.info)
+
+
+def _opened(data: bytes, limits: Limits) -> Image.Image:
+    """The header only (nothing decoded yet), checked: pixel count, then the memory decoding would take."""
     if not data:
         raise UnreadableImage("empty file (0 bytes)")
+    with _pillow_errors(limits):
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > limits.max_image_pixels:
+            raise _too_large(width * height, limits)
+    cost = _cost(image)
+    if cost > limits.max_decode_bytes:
+        raise _too_much_memory(image, cost, limits)
+    return image
+
+
+@contextmanager
+def _pillow_errors(limits: Limits) -> Iterator[None]:
+    """Pillow's complaints about a file -> UnreadableImage with a short reason."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > limits.max_image_pixels:
-                raise _too_large(width * height, limits)
-            image.seek(0)  # animated GIF / WebP: the first frame
-            image.load()
+            yield
         except UnreadableImage:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -96,61 +124,95 @@ def open_checked(data: bytes, limits: Limits) -> Image.Image:
             raise _too_large(int(claimed.group(1)) if claimed else None, limits) from error
         except UnidentifiedImageError as error:
             raise UnreadableImage("not an image, or a kind of image that cannot be read") from error
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+        except MemoryError as error:
+            raise UnreadableImage("too large to decode in the memory this machine has free") from error
+        # Pillow's format plugins raise many kinds on a damaged file (OSError, SyntaxError, struct.error from a
+        # cut-off GIF, zlib.error...); each is the file's fault, not ours.
+        except Exception as error:  # noqa: BLE001
             raise UnreadableImage(f"damaged or cut off ({error})") from error
+
+
+def _decode(image: Image.Image, limits: Limits) -> Image.Image:
+    """Decode fully (so truncation shows now, not during training)."""
+    with _pillow_errors(limits):
+        image.seek(0)  # animated GIF / WebP: the first frame
+        image.load()
     return image
+
+
+def open_checked(data: bytes, limits: Limits) -> Image.Image:
+    """Decode fully with the bomb checks (pixel count, then memory), outside the shared decode budget."""
+    return _decode(_opened(data, limits), limits)
+
+
+def _to_gray(image: Image.Image) -> Image.Image:
+    """A 16-bit or float frame -> 8-bit gray, with one frame-sized copy (the old float64 route took four)."""
+    values = np.array(image)  # writable copy: uint16 (I;16), int32 (I) or float32 (F)
+    if image.mode == "F":  # floats: stretch the actual range
+        low, high = float(values.min()), float(values.max())
+        values -= low
+        values *= 255 / ((high - low) or 1.0)
+    elif image.mode != "I" or values.max() > 255:  # 16-bit range (mode I holds 16-bit PNGs too)
+        np.floor_divide(values, 257, out=values)  # 65535 -> 255, as the 16-bit range divided by 257
+    np.clip(values, 0, 255, out=values)
+    gray = values.astype(np.uint8)
+    del values
+    return Image.fromarray(gray, "L")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode in SIXTEEN_BIT_MODES or mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if mode == "F":  # floats: stretch the actual range
-            low, high = float(values.min()), float(values.max())
-            values = (values - low) / ((high - low) or 1.0) * 255
-        elif mode != "I" or values.max() > 255:  # 16-bit range (mode I holds 16-bit PNGs too)
-            values = values / 257.0
-        gray = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
-        return gray.convert("RGB")
+        return _to_gray(image).convert("RGB")
     if mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))  # transparent parts become white, not black
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB") if mode != "RGB" else image
 
 
+@contextmanager
+def decoded(data: bytes, limits: Limits) -> Iterator[LoadedImage]:
+    """One uploaded image checked, decoded and brought to 8-bit RGB, holding its share of the process's decode
+    budget (`Limits.decode_pool_bytes`) until the block ends: decode threads wait rather than overrun it."""
+    image = _opened(data, limits)
+    with DECODE_BUDGET.reserve(_cost(image), limits.decode_pool_bytes):
+        image = _decode(image, limits)
+        source_format = image.format or ""
+        original_mode = image.mode
+        animated = getattr(image, "n_frames", 1) > 1
+        try:
+            image = ImageOps.exif_transpose(image)
+        except Exception:  # a malformed EXIF block is not worth refusing a good picture over
+            pass
+        with _pillow_errors(limits):  # a frame that decoded may still fail to convert (a damaged palette)
+            rgb = to_rgb(image)
+        del image  # the frame: only the RGB copy is kept
+        yield LoadedImage(image=rgb, source_format=source_format,
+                          converted_from="" if original_mode == "RGB" else MODE_NAMES.get(original_mode, original_mode),
+                          animated=animated)
+
+
 def load_rgb(data: bytes, limits: Limits) -> LoadedImage:
     """Check and decode one uploaded image and bring it to 8-bit RGB: what training and prediction both see."""
-    image = open_checked(data, limits)
-    source_format = image.format or ""
-    original_mode = image.mode
-    animated = getattr(image, "n_frames", 1) > 1
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # a malformed EXIF block is not worth refusing a good picture over
-        pass
-    return LoadedImage(
-        image=to_rgb(image),
-        source_format=source_format,
-        converted_from="" if original_mode == "RGB" else MODE_NAMES.get(original_mode, original_mode),
-        animated=animated,
-    )
+    with decoded(data, limits) as loaded:
+        return loaded
 
 
 def stage_image(data: bytes, target_stem: Path, limits: Limits) -> StagedImage:
     """Check, convert and re-encode one image to `target_stem` + .jpg/.png (a name we generated)."""
-    loaded = load_rgb(data, limits)
-    image = loaded.image
-    scaled = max(image.size) > limits.max_stored_side
-    if scaled:
-        image.thumbnail((limits.max_stored_side, limits.max_stored_side), Image.Resampling.LANCZOS)
-    if loaded.source_format in LOSSLESS_FORMATS:
-        path = target_stem.with_suffix(".png")
-        image.save(path, format="PNG")
-    else:
-        path = target_stem.with_suffix(".jpg")
-        image.save(path, format="JPEG", quality=JPEG_QUALITY)
+    with decoded(data, limits) as loaded:  # the full-size frame is let go when the smaller copy is written
+        image = loaded.image
+        scaled = max(image.size) > limits.max_stored_side
+        if scaled:
+            image.thumbnail((limits.max_stored_side, limits.max_stored_side), Image.Resampling.LANCZOS)
+        if loaded.source_format in LOSSLESS_FORMATS:
+            path = target_stem.with_suffix(".png")
+            image.save(path, format="PNG")
+        else:
+            path = target_stem.with_suffix(".jpg")
+            image.save(path, format="JPEG", quality=JPEG_QUALITY)
     return StagedImage(path=path, digest=hashlib.sha256(data).hexdigest(), scaled=scaled,
                        converted_from=loaded.converted_from, animated=loaded.animated)
 
@@ -163,6 +225,8 @@ def read_each(items: list[T], work: Callable[[T], R]) -> list[R | str]:
             return work(item)
         except UnreadableImage as problem:
             return str(problem)
+        except DamagedEntry as problem:  # its bytes could not even be read: skipped and named like the others
+            return problem.reason
 
     with ThreadPoolExecutor(DECODE_THREADS) as pool:
         return list(pool.map(attempt, items))

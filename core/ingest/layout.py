@@ -54,8 +54,59 @@ def root_depth(entries: list[Entry]) -> int:
     return depth
 
 
+def _refuse_several_roots(images: list[Entry], depth: int, report: Report) -> None:
+    """`set1/{ants,bees}/...` beside `set2/{ants,bees}/...`: the class folders sit one level down, repeated under
+    several top folders, and reading the top level as classes would train 'set1' against 'set2'.
+
+    Top folders that are splits (train/, test/) are the ordinary layout; top folders with different folders
+    inside (animals/{cats,dogs}, plants/{roses}) may well be classes, so only repeated folder names count.
+    """
+    below: dict[str, set[str]] = {}
+    for entry in images:
+        parts = entry.parts[depth:]
+        if len(parts) >= 3:
+            below.setdefault(parts[0], set()).add(parts[1])
+    if len(below) < 2 or any(top.lower() in SPLIT_ALIASES for top in below):
+        return
+    tops = sorted(below)
+    repeated = sorted(set.intersection(*below.values()))
+    if len(repeated) < 2:
+        return
+    same = _same_files(images, depth, tops)
+    if same:
+        raise DataError(
+            "repeated_folders",
+            f"The same images are in {name_list(tops)} (for example {name_list(same[0])}): the folder seems to have "
+            f"been added to the zip {'twice' if len(tops) == 2 else 'several times'}. Upload one copy.",
+            report=report,
+        )
+    raise DataError(
+        "several_roots",
+        f"The top folders {name_list(tops)} each hold the same class folders ({name_list(repeated)}), so it is not "
+        f"clear whether the classes are the top folders or the folders inside them. Upload one top folder at a "
+        f"time, or put the class folders side by side (ants/ and bees/, or train/ants/ and test/ants/).",
+        report=report,
+    )
+
+
+def _same_files(images: list[Entry], depth: int, tops: list[str]) -> list[list[str]]:
+    """Groups of files with the same path below different top folders and the same bytes (read only for
+    paths that repeat, and first compared by size)."""
+    by_path: dict[tuple[str, ...], list[Entry]] = {}
+    for entry in images:
+        parts = entry.parts[depth:]
+        if len(parts) >= 3 and parts[0] in tops:
+            by_path.setdefault(parts[1:], []).append(entry)
+    groups = []
+    for entries in by_path.values():
+        if len(entries) > 1 and len({e.size for e in entries}) == 1 and len({e.read() for e in entries}) == 1:
+            groups.append([e.name for e in entries])
+    return groups
+
+
 def from_folders(images: list[Entry], report: Report) -> Layout:
     depth = root_depth(images)
+    _refuse_several_roots(images, depth, report)
     candidates, loose = [], []
     for entry in images:
         parts = entry.parts[depth:]

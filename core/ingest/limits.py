@@ -18,10 +18,20 @@ MAX_UNCOMPRESSED_MB = 4096  # everything inside one zip, decompressed
 MAX_COMPRESSION_RATIO = 200  # an entry that inflates more than this (and past BOMB_MIN_MB) is a zip bomb
 BOMB_MIN_MB = 10  # below this size a high ratio is harmless (a blank BMP compresses 1000x)
 MAX_IMAGE_PIXELS = 64_000_000  # width x height; larger headers are treated as decompression bombs
+# Memory to decode one image and convert it to RGB, judged from its header (core.ingest.decode_memory): a
+# 64-megapixel photo needs 488 MB; a 64-megapixel 16-bit scan (1.1 GB before the cheaper conversion) 609 MB.
+MAX_DECODE_MB = 512
+DECODE_POOL_MB = 1024  # all decodes in flight in this process together, whatever the number of threads
 MAX_STORED_SIDE = 1024  # longer side of a stored image in pixels; training uses 224-384
 LONG_TEXT_CHARS = 2_000  # texts longer than this are kept, but training reads only their beginning
 MAX_TEXT_CHARS = 100_000  # texts are cut to this many characters when stored
+MAX_CELL_CHARS = 64 * MB  # one cell as read (csv's limit); a quote that never closes runs on until it
 MAX_ROWS = 2_000_000  # rows in one table
+# Reading a CSV takes up to about 13x its size in memory at its peak (the text, its rows as Python lists, the
+# frame and the checks; 12.6x for 5 MB and 8.9x for 20 MB of short texts, 16.3x and 11.2x before issue 22;
+# tests/test_ingest_memory.py), so a table is refused before it is read when that would pass about 3.3 GB.
+TABLE_MEMORY_FACTOR = 13
+MAX_TABLE_MB = 256
 FEW_EXAMPLES = 10  # classes with fewer examples than this get a warning: their scores will be noisy
 
 
@@ -37,10 +47,14 @@ class Limits:
     max_compression_ratio: float = MAX_COMPRESSION_RATIO
     bomb_min_bytes: int = BOMB_MIN_MB * MB
     max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_decode_bytes: int = MAX_DECODE_MB * MB
+    decode_pool_bytes: int = DECODE_POOL_MB * MB
     max_stored_side: int = MAX_STORED_SIDE
     long_text_chars: int = LONG_TEXT_CHARS
     max_text_chars: int = MAX_TEXT_CHARS
+    max_cell_chars: int = MAX_CELL_CHARS
     max_rows: int = MAX_ROWS
+    max_table_bytes: int = MAX_TABLE_MB * MB
     few_examples: int = FEW_EXAMPLES
 
 

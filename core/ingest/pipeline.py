@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from core.ingest.archive import (
-    Entry, check_upload_size, folder_entries, is_zip, memory_entries, sort_entries, zip_entries,
+    Entry, check_upload_size, folder_entries, is_zip, memory_entries, read_regular_file, sort_entries, zip_entries,
 )
 from core.ingest.columns import column_names, guess_columns, looks_like_header, read_named_rows
 from core.ingest.images import stage_candidates
@@ -25,7 +25,7 @@ from core.ingest.limits import DEFAULT_LIMITS, Limits
 from core.ingest.report import DataError, Report, plural
 from core.ingest.split import SPLIT_SEED, TEST, assign_splits
 from core.ingest.suffixes import EXCEL_SUFFIXES, IMAGE_SUFFIXES
-from core.ingest.text import read_table
+from core.ingest.text import check_table_size, read_table
 from core.ingest.validate import check_class_count, clean, summarize
 
 Upload = tuple[str, bytes]  # (file name as uploaded, content)
@@ -54,8 +54,11 @@ def _text_rows(filename: str, data: bytes, report: Report, limits: Limits, text_
     try:
         text_column, label_column = guess_columns(names, rows, text_column, label_column, limits.max_classes)
     except DataError as error:  # a bad choice of columns: the page offers the columns again
+        formulas = report.get("unsaved_formulas")
+        if error.code == "empty_text_column" and formulas is not None:  # the reason it is empty
+            error = DataError(error.code, f"{error.message} {formulas.message}", report=report)
         error.columns, error.text_column, error.label_column = names, *given
-        raise
+        raise error
     if given != (text_column, label_column):
         report.info("columns_guessed", f"Using '{text_column}' as the text column and '{label_column}' as the label "
                     f"column. Change them if that is wrong.")
@@ -92,8 +95,8 @@ def _with_test_part(raw: pd.DataFrame, test_raw: pd.DataFrame | None, test_name:
 
 
 def _finish(raw: pd.DataFrame, task: str, report: Report, limits: Limits, seed: int,
-            label_column: str | None) -> pd.DataFrame:
-    frame = clean(raw, task, report, limits, label_column)
+            label_column: str | None, merge_labels: bool = False) -> pd.DataFrame:
+    frame = clean(raw, task, report, limits, label_column, merge_labels)
     frame = assign_splits(frame, report, seed)
     check_class_count(frame, report, limits, label_column)
     summarize(frame, report, limits)
@@ -104,7 +107,7 @@ def _finish(raw: pd.DataFrame, task: str, report: Report, limits: Limits, seed: 
 
 
 def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_column: str | None,
-                  test_file: Upload | None, seed: int, limits: Limits) -> Ingested:
+                  test_file: Upload | None, seed: int, merge_labels: bool, limits: Limits) -> Ingested:
     report = Report()
     raw, names, text_column, label_column, preview = _text_rows(filename, data, report, limits, text_column, label_column)
     test_digest = None
@@ -114,7 +117,7 @@ def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_
         with _about_test_file(test_name):
             check_upload_size(len(test_data), limits)
             test_report = Report()
-            test_table = read_table(test_name, test_data)
+            test_table = read_table(test_name, test_data, limits=limits)
             test_names = column_names(test_table.rows[0] if looks_like_header(test_table.rows) else None,
                                       len(test_table.rows[0]), test_report)
             # The test file's columns: the same names if it has them, else its own guesses.
@@ -124,14 +127,14 @@ def _ingest_table(filename: str, data: bytes, *, text_column: str | None, label_
         report.findings += [f for f in test_report.findings if f.severity != "info"]
         raw = _with_test_part(raw, test_raw, test_name, report)
     try:
-        frame = _finish(raw, "text", report, limits, seed, label_column)
+        frame = _finish(raw, "text", report, limits, seed, label_column, merge_labels)
     except DataError as error:  # the columns were read: let the page offer a different choice
         error.columns, error.text_column, error.label_column = names, text_column, label_column
         raise
     return Ingested(
         task="text", frame=frame, report=report, source_name=filename,
-        fingerprint=fingerprint(content_digest(data), text_column, label_column, test_digest, seed),
-        columns=names, text_column=text_column, label_column=label_column, preview=preview, split_seed=seed,
+        fingerprint=fingerprint(content_digest(data), text_column, label_column, test_digest, seed, merge_labels),
+        columns=names, text_column=text_column, label_column=label_column, preview=preview, split_seed=seed, merged_labels=merge_labels,
     )
 
 
@@ -142,7 +145,8 @@ def _image_raw(entries: list[Entry], report: Report, limits: Limits, label_colum
 
 
 def _ingest_images(entries: list[Entry], source_name: str, digest: str, *, label_column: str | None,
-                   test: tuple[str, list[Entry], str] | None, seed: int, limits: Limits) -> Ingested:
+                   test: tuple[str, list[Entry], str] | None, seed: int, merge_labels: bool,
+                   limits: Limits) -> Ingested:
     """`test` = (name, entries, digest) of a separate test upload, or None."""
     report = Report()
     staging = new_staging_dir()
@@ -156,15 +160,15 @@ def _ingest_images(entries: list[Entry], source_name: str, digest: str, *, label
                 _, test_raw = _image_raw(test_entries, test_report, limits, None, staging, name_prefix="test-")
             report.findings += [f for f in test_report.findings if f.severity != "info"]
             raw = _with_test_part(raw, test_raw, test_name, report)
-        frame = _finish(raw, "image", report, limits, seed, layout.label_column)
+        frame = _finish(raw, "image", report, limits, seed, layout.label_column, merge_labels)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Ingested(
         task="image", frame=frame, report=report, source_name=source_name,
-        fingerprint=fingerprint(digest, layout.file_column, layout.label_column, test_digest, seed),
+        fingerprint=fingerprint(digest, layout.file_column, layout.label_column, test_digest, seed, merge_labels),
         columns=layout.columns, text_column=layout.file_column, label_column=layout.label_column,
-        preview=layout.preview, staging_dir=staging, split_seed=seed,
+        preview=layout.preview, staging_dir=staging, split_seed=seed, merged_labels=merge_labels,
     )
 
 
@@ -179,7 +183,8 @@ def _upload_entries(name: str, data: bytes, limits: Limits) -> list[Entry]:
 
 
 def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, label_column: str | None = None,
-                 test_file: Upload | None = None, seed: int = SPLIT_SEED, limits: Limits = DEFAULT_LIMITS) -> Ingested:
+                 test_file: Upload | None = None, seed: int = SPLIT_SEED, merge_labels: bool = False,
+                 limits: Limits = DEFAULT_LIMITS) -> Ingested:
     """One uploaded file: a table (CSV, TSV, TXT, XLSX) of texts, or a zip of images.
 
     `test_file` = (name, bytes) of a separate test set, which replaces the test part of the split.
@@ -195,24 +200,26 @@ def ingest_bytes(filename: str, data: bytes, *, text_column: str | None = None, 
         found = sort_entries(entries, Report())
         if not found.images and len(found.tables) == 1:  # a zipped CSV: read the table inside
             table = found.tables[0]
+            check_table_size(table.size, limits)  # before it is unpacked into memory
             return ingest_bytes(table.name, table.read(), text_column=text_column, label_column=label_column,
-                                test_file=test_file, seed=seed, limits=limits)
+                                test_file=test_file, seed=seed, merge_labels=merge_labels, limits=limits)
         test = None
         if test_file is not None:
             with _about_test_file(test_file[0]):
                 check_upload_size(len(test_file[1]), limits)
                 test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
         return _ingest_images(entries, filename, content_digest(data), label_column=label_column, test=test, seed=seed,
-                              limits=limits)
+                              merge_labels=merge_labels, limits=limits)
     if suffix in IMAGE_SUFFIXES:
         raise DataError("single_image", "One image is not a dataset. Upload a zip of class folders, several images "
                         "in class folders, or a folder.")
     return _ingest_table(filename, data, text_column=text_column, label_column=label_column, test_file=test_file,
-                         seed=seed, limits=limits)
+                         seed=seed, merge_labels=merge_labels, limits=limits)
 
 
 def ingest_files(files: list[Upload], *, text_column: str | None = None, label_column: str | None = None,
-                 test_file: Upload | None = None, seed: int = SPLIT_SEED, limits: Limits = DEFAULT_LIMITS) -> Ingested:
+                 test_file: Upload | None = None, seed: int = SPLIT_SEED, merge_labels: bool = False,
+                 limits: Limits = DEFAULT_LIMITS) -> Ingested:
     """A multi-file or folder upload: names carry their relative path ("photos/ants/1.jpg").
 
     A single file goes through `ingest_bytes`; several become images labeled by their folders (or by
@@ -223,7 +230,7 @@ def ingest_files(files: list[Upload], *, text_column: str | None = None, label_c
     if len(files) == 1:
         name, data = files[0]
         return ingest_bytes(PurePosixPath(name.replace("\\", "/")).name, data, text_column=text_column,
-                            label_column=label_column, test_file=test_file, seed=seed, limits=limits)
+                            label_column=label_column, test_file=test_file, seed=seed, merge_labels=merge_labels, limits=limits)
     for _, data in files:
         check_upload_size(len(data), limits)
     entries = memory_entries(files, limits)
@@ -235,11 +242,12 @@ def ingest_files(files: list[Upload], *, text_column: str | None = None, label_c
             check_upload_size(len(test_file[1]), limits)
             test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
     return _ingest_images(entries, source_name, entries_digest(entries), label_column=label_column, test=test,
-                          seed=seed, limits=limits)
+                          seed=seed, merge_labels=merge_labels, limits=limits)
 
 
 def ingest_path(path: Path, *, text_column: str | None = None, label_column: str | None = None,
-                test_path: Path | None = None, seed: int = SPLIT_SEED, limits: Limits = DEFAULT_LIMITS) -> Ingested:
+                test_path: Path | None = None, seed: int = SPLIT_SEED, merge_labels: bool = False,
+                limits: Limits = DEFAULT_LIMITS) -> Ingested:
     """A file or folder on disk (the command line): a table, a zip, or a folder of class folders."""
     path = Path(path).expanduser()
     if not path.exists():
@@ -253,14 +261,13 @@ def ingest_path(path: Path, *, text_column: str | None = None, label_column: str
                 test_entries = folder_entries(test_path, limits)
                 test = (test_path.name, test_entries, entries_digest(test_entries))
             else:
-                test_data = test_path.read_bytes()
+                test_data = read_regular_file(test_path, limits)
                 test = (test_path.name, _upload_entries(test_path.name, test_data, limits), content_digest(test_data))
         return _ingest_images(entries, path.name, entries_digest(entries), label_column=label_column, test=test,
-                              seed=seed, limits=limits)
-    check_upload_size(path.stat().st_size, limits, fix="Use a smaller file.")
+                              seed=seed, merge_labels=merge_labels, limits=limits)
     test_file = None
     if test_path is not None:
         test_path = Path(test_path).expanduser()
-        test_file = (test_path.name, test_path.read_bytes())
-    return ingest_bytes(path.name, path.read_bytes(), text_column=text_column, label_column=label_column,
-                        test_file=test_file, seed=seed, limits=limits)
+        test_file = (test_path.name, read_regular_file(test_path, limits))
+    return ingest_bytes(path.name, read_regular_file(path, limits), text_column=text_column, label_column=label_column,
+                        test_file=test_file, seed=seed, merge_labels=merge_labels, limits=limits)

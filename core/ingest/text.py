@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from core.ingest.encoding import UTF8, Decoded, decode_text
+from core.ingest.excel import read_sheet
+from core.ingest.limits import DEFAULT_LIMITS, MB, TABLE_MEMORY_FACTOR, Limits
 from core.ingest.report import DataError, Report, name_list, plural
 from core.ingest.suffixes import EXCEL_SUFFIXES, OLD_EXCEL_SUFFIX
 
@@ -19,9 +24,11 @@ DELIMITERS = ["\t", "|", ";", ","]  # on a tie, the one rarer inside ordinary te
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_CHARS = 256 * 1024  # the delimiter is chosen on the first 256 KB
 MAX_CONTROL_SHARE = 0.01  # more control characters than this means binary, not text
+LINE_END = re.compile(r"\r\n|\r|\n")
 ONE_COLUMN = "\x00"  # splits no line: a decoded table never holds NUL (_refuse_binary)
 
-csv.field_size_limit(64 * 1024 * 1024)  # long texts are allowed (the default limit is 128 KB per cell)
+csv.field_size_limit(DEFAULT_LIMITS.max_cell_chars)  # long texts are allowed (csv's default is 128 KB per cell)
+
 
 
 @dataclass
@@ -36,41 +43,11 @@ class Table:
 # 1) Bytes -> str -----------------------------------------------------------------------------------------
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode text bytes, returning (text, encoding name). Raises DataError for binary data."""
-    boms = [
-        (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8 with BOM"),
-        (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
-        (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
-        (b"\xff\xfe", "utf-16", "UTF-16"),
-        (b"\xfe\xff", "utf-16", "UTF-16"),
-    ]
-    text = None
-    for bom, codec, name in boms:
-        if data.startswith(bom):
-            text = _try_decode(data, codec)
-            if text is not None:
-                break
-    if text is None:
-        name = "UTF-8"
-        text = _try_decode(data, "utf-8")
-    if text is None and data.count(0) > len(data) // 4:  # UTF-16 without a BOM: every other byte is 0 for ASCII
-        even_zeros = data[0::2].count(0)
-        codec = "utf-16-be" if even_zeros > data[1::2].count(0) else "utf-16-le"
-        text, name = _try_decode(data, codec), "UTF-16"
-    if text is None:
-        text, name = _try_decode(data, "cp1252"), "Windows-1252 (Latin-1)"
-    if text is None:
-        text, name = data.decode("latin-1"), "Latin-1"
-    _refuse_binary(text)
-    return text, name
-
-
-def _try_decode(data: bytes, codec: str) -> str | None:
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError:
-        return None
+def decode(data: bytes) -> Decoded:
+    """Decode text bytes (core.ingest.encoding). Raises DataError for binary data."""
+    decoded = decode_text(data)
+    _refuse_binary(decoded.text)
+    return decoded
 
 
 def _refuse_binary(text: str) -> None:
@@ -105,14 +82,44 @@ def sniff_delimiter(text: str, suffix: str = "") -> str | None:
     return best
 
 
-def _parse(text: str, delimiter: str, quoting: int) -> tuple[list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their endings, one at a time, split as a file opened with newline="" splits them.
+
+    io.StringIO(text) would hold a second copy of the whole text at 4 bytes a character (UCS-4): four times
+    the upload for ASCII, more than the parsed rows themselves.
+    """
+    start = 0
+    for end in LINE_END.finditer(text):
+        yield text[start:end.end()]
+        start = end.end()
+    if start < len(text):
+        yield text[start:]
+
+
+class _Unparsed(Exception):
+    """csv could not read on past `line` (where the row it was reading began)."""
+
+    def __init__(self, line: int, error: csv.Error):
+        super().__init__(str(error))
+        self.line = line
+        self.too_long = "field larger than field limit" in str(error)
+
+
+def _parse(text: str, delimiter: str, quoting: int, max_cell_chars: int) -> tuple[list[list[str]], list[int]]:
+    # The limit is process-wide in the csv module: set for this parse (tests pass small ones), then put back.
+    before = csv.field_size_limit(max_cell_chars)
+    reader = csv.reader(_lines(text), delimiter=delimiter, quoting=quoting)
     rows, lines, start = [], [], 1
-    for row in reader:
-        if any(cell.strip() for cell in row):  # blank lines are not rows
-            rows.append(row)
-            lines.append(start)
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):  # blank lines are not rows
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as error:  # a quote that never closes runs on until a cell is over the limit
+        raise _Unparsed(start, error) from error
+    finally:
+        csv.field_size_limit(before)
     return rows, lines
 
 
@@ -123,36 +130,72 @@ def _consistency(rows: list[list[str]]) -> tuple[int, float]:
     return width, frequency / len(rows)
 
 
-def parse_delimited(text: str, delimiter: str) -> tuple[list[list[str]], list[int], bool]:
-    """Rows of cells, their line numbers, and whether quotes were taken literally.
+def parse_delimited(text: str, delimiter: str,
+                    max_cell_chars: int = DEFAULT_LIMITS.max_cell_chars) -> tuple[list[list[str]], list[int], bool, int | None]:
+    """Rows of cells, their line numbers, whether quotes were taken literally, and the line of a quote that never
+    closes (None when every quote closes).
 
     Quotes normally group cells (a quoted newline stays inside its cell). Some files, like the SMS
     spam collection, use stray `"` inside unquoted texts; read with quoting they swallow the next
-    lines. When that happens (a cell spans lines) and reading quotes literally gives every row the
-    same width, the literal reading wins.
+    lines. When that happens (a cell spans lines, or a quote never closes) and reading quotes
+    literally gives every row the same width, the literal reading wins. Otherwise a quote that never
+    closes is refused, naming its line.
     """
-    rows, lines = _parse(text, delimiter, csv.QUOTE_MINIMAL)
+    try:
+        rows, lines = _parse(text, delimiter, csv.QUOTE_MINIMAL, max_cell_chars)
+        unclosed = None
+    except _Unparsed as problem:
+        rows, lines, unclosed = [], [], problem
     width, consistency = _consistency(rows)
     spans_lines = any("\n" in cell or "\r" in cell for row in rows for cell in row)
-    if spans_lines or consistency < 1.0:
-        literal_rows, literal_lines = _parse(text, delimiter, csv.QUOTE_NONE)
+    if unclosed is not None or spans_lines or consistency < 1.0:
+        try:
+            literal_rows, literal_lines = _parse(text, delimiter, csv.QUOTE_NONE, max_cell_chars)
+        except _Unparsed as problem:  # even without quotes a single line is too long: not a table of texts
+            raise _too_long(problem.line, max_cell_chars) from None
         literal_width, literal_consistency = _consistency(literal_rows)
-        if literal_width == width and literal_consistency == 1.0 and len(literal_rows) > len(rows):
-            return literal_rows, literal_lines, True
-    return rows, lines, False
+        if literal_consistency == 1.0 and (unclosed is not None or (literal_width == width and len(literal_rows) > len(rows))):
+            return literal_rows, literal_lines, True, unclosed.line if unclosed is not None else None
+    if unclosed is not None:
+        raise _unclosed_quote(unclosed.line, max_cell_chars)
+    return rows, lines, False, None
+
+
+def _unclosed_quote(line: int, max_cell_chars: int) -> DataError:
+    return DataError(
+        "unclosed_quote",
+        f"The quote mark on line {line:,} is never closed, so everything after it reads as one text of more than "
+        f"{_size(max_cell_chars)}. Close that quote (or remove it) and upload the file again.",
+        details=f"csv: field larger than field limit ({max_cell_chars:,}), in the row starting on line {line:,}",
+    )
+
+
+def _too_long(line: int, max_cell_chars: int) -> DataError:
+    return DataError(
+        "line_too_long",
+        f"Line {line:,} holds more than {_size(max_cell_chars)} without a delimiter, more than one text can be. Put "
+        f"one text and its label on each line and upload the file again.",
+        details=f"csv: field larger than field limit ({max_cell_chars:,}) on line {line:,}",
+    )
+
+
+def _size(chars: int) -> str:
+    return f"{chars / MB:,.0f} MB" if chars >= MB else f"{chars:,} characters"
 
 
 def _rectangular(rows: list[list[str]], lines: list[int], notes: Report) -> tuple[list[list[str]], list[int]]:
     """Pad short rows, trim empty trailing cells, skip rows with extra non-empty cells (and say which)."""
     width = _consistency(rows)[0]  # the usual row width (the header's, unless the header itself is odd)
     kept, kept_lines, skipped = [], [], []
-    for row, line in zip(rows, lines):
+    for row, line in zip(rows, lines):  # rows are changed in place: a copy of every row doubled the table's memory
         if len(row) > width:
             if any(cell.strip() for cell in row[width:]):
                 skipped.append(line)
                 continue
-            row = row[:width]
-        kept.append(row + [""] * (width - len(row)))
+            del row[width:]
+        elif len(row) < width:
+            row.extend([""] * (width - len(row)))
+        kept.append(row)
         kept_lines.append(line)
     if skipped:
         notes.warning(
@@ -169,8 +212,9 @@ def wanted_table(labeled: bool) -> str:
     return "a table with a text column and a label column" if labeled else "a table with a column of texts"
 
 
-def read_delimited(data: bytes, suffix: str = "", labeled: bool = True) -> Table:
-    text, encoding = decode(data)
+def read_delimited(data: bytes, suffix: str = "", labeled: bool = True, limits: Limits = DEFAULT_LIMITS) -> Table:
+    decoded = decode(data)
+    text, encoding = decoded.text, decoded.encoding
     notes = Report()
     if not text.strip():
         raise DataError("empty_file", f"The file is empty. Upload {wanted_table(labeled)}.")
@@ -181,45 +225,40 @@ def read_delimited(data: bytes, suffix: str = "", labeled: bool = True) -> Table
             "The file has only one column. It needs at least two: one with the texts and one with their labels.",
         )
     delimiter = delimiter or ONE_COLUMN  # texts to predict on need no label column
-    rows, lines, literal_quotes = parse_delimited(text, delimiter)
+    rows, lines, literal_quotes, unclosed = parse_delimited(text, delimiter, limits.max_cell_chars)
     rows, lines = _rectangular(rows, lines, notes)
-    if encoding not in {"UTF-8", "UTF-8 with BOM"}:
+    if encoding not in {UTF8, "UTF-8 with BOM"}:
         notes.info("encoding", f"Read the file as {encoding} text.")
+    if decoded.repaired_lines:
+        repaired = [str(n) for n in decoded.repaired_lines]
+        one = len(repaired) == 1
+        which = f"Line {repaired[0]} is" if one else f"{plural(len(repaired), 'line')} ({name_list(repaired)}) are"
+        notes.warning("mixed_encoding", f"{which} not UTF-8 like the rest of the file, so {'it was' if one else 'they were'} "
+                      f"read as Windows-1252 (Latin-1): check {'its' if one else 'their'} accents, or save the file as "
+                      f"UTF-8.", [f"line {n}" for n in repaired])
     if literal_quotes:
-        notes.info("literal_quotes", "Quote marks in this file are part of the texts, so they were kept as written.")
+        notes.info("literal_quotes", "Quote marks in this file are part of the texts, so they were kept as written"
+                   + (f" (the one on line {unclosed:,} is never closed)." if unclosed else "."))
     return Table(rows=rows, line_numbers=lines, encoding=encoding, delimiter=delimiter, notes=notes)
 
 
 def read_excel(data: bytes, labeled: bool = True) -> Table:
-    import pandas as pd
+    rows, lines, notes = read_sheet(data, wanted_table(labeled), labeled)
+    return Table(rows=rows, line_numbers=lines, notes=notes)
 
-    notes = Report()
-    try:
-        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=str)
-    except Exception as error:  # openpyxl raises many kinds (bad zip, bad XML, encrypted workbook)
+
+def check_table_size(size: int, limits: Limits) -> None:
+    """Refuse, before reading, a table too large to read within the stated memory bound (see core.ingest.limits)."""
+    if size > limits.max_table_bytes:
         raise DataError(
-            "unreadable_excel",
-            "This Excel file could not be read. Save it again as .xlsx (or as CSV) and upload that.",
-            details=f"{type(error).__name__}: {error}",
-        ) from error
-    name, frame = next(iter(sheets.items())) if sheets else ("", pd.DataFrame())
-    if len(sheets) > 1:
-        notes.info("first_sheet_only", f"Read only the first sheet, '{name}', of {plural(len(sheets), 'sheet')}.")
-    frame = frame.fillna("").astype(str)
-    frame = frame.loc[(frame.apply(lambda c: c.str.strip()) != "").any(axis=1)]  # drop empty rows
-    frame = frame.loc[:, (frame.apply(lambda c: c.str.strip()) != "").any(axis=0)]  # and empty columns
-    if frame.empty:
-        raise DataError("empty_file", f"The first sheet is empty. Upload {wanted_table(labeled)}.")
-    if frame.shape[1] < 2 and labeled:
-        raise DataError(
-            "one_column",
-            "The sheet has only one column. It needs at least two: one with the texts and one with their labels.",
+            "table_too_large",
+            f"The table is {size / MB:,.0f} MB; tables of up to {limits.max_table_bytes / MB:,.0f} MB can be read "
+            f"(reading one takes about {TABLE_MEMORY_FACTOR} times its size in memory). Upload a sample of the "
+            f"rows, or split the file.",
         )
-    # Excel row numbers: index is 0-based over the sheet's rows.
-    return Table(rows=frame.values.tolist(), line_numbers=[int(i) + 1 for i in frame.index], notes=notes)
 
 
-def read_table(filename: str, data: bytes, labeled: bool = True) -> Table:
+def read_table(filename: str, data: bytes, labeled: bool = True, limits: Limits = DEFAULT_LIMITS) -> Table:
     """CSV / TSV / TXT / Excel bytes -> a rectangular Table. Raises DataError with a plain message.
 
     `labeled=False` (texts to predict on) accepts a table of a single column and words the refusals
@@ -228,8 +267,9 @@ def read_table(filename: str, data: bytes, labeled: bool = True) -> Table:
     suffix = PurePosixPath(filename.lower()).suffix
     if not data:
         raise DataError("empty_file", f"The file is empty (0 bytes). Upload {wanted_table(labeled)}.")
+    check_table_size(len(data), limits)
     if suffix in EXCEL_SUFFIXES:
         return read_excel(data, labeled)
     if suffix == OLD_EXCEL_SUFFIX:
         raise DataError("old_excel", "Old Excel .xls files are not supported. Save the sheet as .xlsx or CSV and upload that.")
-    return read_delimited(data, suffix, labeled)
+    return read_delimited(data, suffix, labeled, limits)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from core.ingest.archive import (
     Entry, check_image_count, check_upload_size, folder_entries, is_zip, memory_entries, note_ignored,
-    refuse_without_images, sort_entries, zip_entries,
+    read_regular_file, refuse_without_images, sort_entries, zip_entries,
 )
 from core.ingest.columns import guess_text_column, read_named_rows
 from core.ingest.images import UnreadableImage, load_rgb, read_each, report_unreadable
@@ -97,8 +97,7 @@ def read_path(path: Path, task: str, limits: Limits = DEFAULT_LIMITS) -> TextTab
     path = Path(path).expanduser()
     if path.is_dir():
         return _checked(sorted(folder_entries(path, limits), key=lambda e: e.name), limits)
-    check_upload_size(path.stat().st_size, limits, fix="Use a smaller file.")  # before reading it into memory
-    data = path.read_bytes()
+    data = read_regular_file(path, limits)  # a device or a FIFO is refused before it is read
     return read_texts(path.name, data, limits) if task == "text" else read_images([(path.name, data)], limits)
 
 

@@ -11,6 +11,7 @@ import re
 
 import pandas as pd
 
+from core.ingest.label_variants import apply_variants
 from core.ingest.limits import Limits
 from core.ingest.report import DataError, Report, name_list, plural
 
@@ -32,7 +33,8 @@ def _sources(rows: pd.DataFrame) -> list[str]:
     return rows["source"].astype(str).tolist()
 
 
-def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_column: str | None = None) -> pd.DataFrame:
+def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_column: str | None = None,
+          merge_label_variants: bool = False) -> pd.DataFrame:
     """Apply the rules; returns kept rows (same columns). Sets report.rows_read."""
     noun = "image" if task == "image" else "row"
     what = "images" if task == "image" else "texts"
@@ -46,9 +48,11 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             report=report,
         )
     frame["label"] = normalize_labels(frame["label"])
+    frame = apply_variants(frame, report, merge_label_variants)  # before the rules, so they see one class
     if task == "text":
         frame["input"] = frame["input"].astype(str)
-        frame["key"] = frame["input"].str.replace(r"\s+", " ", regex=True).str.strip()  # spacing-insensitive identity
+        # Spacing-insensitive identity, in one pass (a regex replace, then strip, held three copies of the texts).
+        frame["key"] = pd.Series([" ".join(text.split()) for text in frame["input"]], index=frame.index, dtype=object)
 
     # 1) Missing inputs and labels.
     empty_input = frame["key"] == ""
@@ -101,8 +105,10 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             )
 
     # 3) The same example with different labels: there is no right answer, so all its copies go.
-    labels_per_key = frame.groupby("key")["label"].nunique()
-    conflicted = labels_per_key[labels_per_key > 1].index
+    # Masks, not groupby("key").nunique() or drop_duplicates: those took four to five times the upload's size in
+    # memory (sorting or copying every text), and kept most of it.
+    keys = frame["key"][~frame.duplicated(["key", "label"])]  # each (text, label) pair once
+    conflicted = sorted(keys[keys.duplicated()].unique())  # texts that still repeat: with another label
     if len(conflicted):
         rows = frame[frame["key"].isin(conflicted)]
         examples = [
