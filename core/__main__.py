@@ -11,6 +11,7 @@ COMMANDS = {
     "train": ("train", "Register a dataset and train a model on it (or queue it with --background)."),
     "predict": ("predict", "Predict with a finished run."),
     "export": ("export", "Export a finished run (hf, adapter, onnx, onnx-int8), checked on its test set first."),
+    "report": ("report", "Write a finished run's report (or a comparison of runs) as one HTML file to hand over."),
     "worker": ("jobs", "Run a background worker that trains queued runs."),
     "runs": ("jobs", "List runs with their status and progress."),
     "cancel": ("jobs", "Ask the worker to cancel a run."),
