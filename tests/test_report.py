@@ -201,3 +201,23 @@ def test_chromium_draws_every_chart_with_the_network_blocked(tuneboard_home, tmp
             page.screenshot(path=str(SHOTS / "report.png"))  # the first screen; docs/screenshots/report.png
         finally:
             browser.close()
+
+
+@pytest.mark.slow  # a finished run, and the Results page run twice in AppTest
+def test_results_prepares_the_report_then_offers_it_as_a_download(tuneboard_home):
+    from streamlit.testing.v1 import AppTest
+
+    run_id = use_run(text_run(), tuneboard_home)
+    second = add_second_run(run_id)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["run"] = str(run_id)
+    at.run()
+    at.switch_page("pages/results.py").run()
+    assert not at.exception and not at.get("download_button")  # built only when asked for
+    at.multiselect(key=f"results_report_compare_{run_id}").set_value([second]).run()
+    at.button(key=f"results_report_prepare_{run_id}").click().run()
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) == 1 and f"tuneboard-report-run-{run_id}-{second}.html" in buttons[0].proto.label
+    html = at.session_state[f"results_report_{run_id}"][2].decode("utf-8")
+    assert "<h2>Comparison</h2>" in html and "<strong>How good.</strong>" in html
