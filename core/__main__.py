@@ -13,6 +13,7 @@ COMMANDS = {
     "predict": ("predict", "Predict with a finished run."),
     "export": ("export", "Export a finished run (hf, adapter, onnx, onnx-int8), checked on its test set first."),
     "serve": ("serve", "Serve finished runs over HTTP (the prediction API; docs at /docs)."),
+    "report": ("report", "Write a finished run's report (or a comparison of runs) as one HTML file to hand over."),
     "worker": ("jobs", "Run a background worker that trains queued runs."),
     "runs": ("jobs", "List runs with their status and progress."),
     "cancel": ("jobs", "Ask the worker to cancel a run."),

@@ -1,5 +1,5 @@
-"""Results: is the model good enough, where does it fail, how does it compare with other runs, and how to take it
-out of Tuneboard (Download)?"""
+"""Results: is the model good enough, where does it fail, how does it compare with other runs, a report to hand over
+(Report), and how to take it out of Tuneboard (Download)?"""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pages.shared.confidence_ui import confidence_ui
 from pages.shared.export_ui import download_ui
 from pages.shared.gate import enter_page
 from pages.shared.more_data_ui import more_data_ui
+from pages.shared.report_ui import report_ui
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import code, hover, md, short
 from pages.shared.verdict_ui import verdict_ui
@@ -195,7 +196,7 @@ decided = decided_frame(predictions, replace(DecisionRule.of_run(run), threshold
 joined = with_examples(decided, examples)
 verdict_ui(run, predictions, decided)  # the pilot's answer first: how good, how sure, better than chance, the target
 
-tab_names = ["Overview", "Errors", "Confidence", "Compare", "Download"]
+tab_names = ["Overview", "Errors", "Confidence", "Compare", "Report", "Download"]
 tabs = dict(zip(tab_names, st.tabs(tab_names)))
 with tabs["Overview"]:
     metric_cards_ui(run.metrics, recomputed, len(predictions))
@@ -236,6 +237,8 @@ with tabs["Confidence"]:
     confidence_ui(run, val_predictions, predictions)
 with tabs["Compare"]:
     compare_ui(run)
+with tabs["Report"]:
+    report_ui(run)
 with tabs["Download"]:
     if missing:
         st.caption("Nothing to export: the model's files are missing.")

@@ -40,6 +40,7 @@ class RunResult:
     threshold: float | None = None  # stored on P(labels[1]); see core/evaluation/threshold.py
     calibration: dict[str, Any] = field(default_factory=dict)  # core.evaluation.calibration.Calibration
     min_confidence: float | None = None  # the operating point; see core/evaluation/decision.py
+    training: dict[str, Any] = field(default_factory=dict)  # what the preset resolved to and how far training went
     artifact_dir: str = ""  # relative to the data home
     train_seconds: float | None = None
     trainable_params: int | None = None
@@ -78,7 +79,7 @@ def _result(run: Run, dataset: Dataset) -> RunResult:
         id=run.id, name=run.name, status=run.status, dataset_id=dataset.id, dataset_name=dataset.name,
         task=dataset.task, labels=list(dataset.labels), dataset_path=dataset.path, config=dict(run.config or {}),
         metrics=dict(run.metrics or {}), threshold=run.threshold, calibration=dict(run.calibration or {}),
-        min_confidence=run.min_confidence, artifact_dir=run.artifact_dir,
+        min_confidence=run.min_confidence, training=dict(run.training or {}), artifact_dir=run.artifact_dir,
         train_seconds=run.train_seconds, trainable_params=run.trainable_params, total_params=run.total_params,
         size_bytes=run.size_bytes, device=run.device, finished_at=run.finished_at,
     )

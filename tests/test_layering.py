@@ -1,4 +1,5 @@
-"""The import rules from docs/ARCHITECTURE.md: pages stay thin, core never imports streamlit, storage never imports torch."""
+"""The import rules from docs/ARCHITECTURE.md: pages stay thin, core never imports streamlit (and only core/report
+draws charts with plotly), storage never imports torch."""
 
 from __future__ import annotations
 
@@ -19,18 +20,25 @@ def imported_roots(path) -> set[str]:
     return roots
 
 
+# (folder, what none of its files may import, a subfolder allowed to break the rule for one of them)
 RULES = [
-    ("pages", {"torch", "transformers", "peft", "sqlalchemy"}),
-    ("core", {"streamlit", "plotly", "pages"}),  # charts are drawn in pages/shared/charts.py
-    ("storage", {"torch", "transformers", "peft", "streamlit", "core", "pages"}),
+    ("pages", {"torch", "transformers", "peft", "sqlalchemy"}, None),
+    # Charts are drawn by core/report (the pages and the downloaded report share its figures); nowhere else in core.
+    ("core", {"streamlit", "plotly", "pages"}, ("report", "plotly")),
+    ("storage", {"torch", "transformers", "peft", "streamlit", "core", "pages"}, None),
 ]
 
 
-@pytest.mark.parametrize("folder,forbidden", RULES, ids=[r[0] for r in RULES])
-def test_imports_go_one_way(folder, forbidden):
+@pytest.mark.parametrize("folder,forbidden,exception", RULES, ids=[r[0] for r in RULES])
+def test_imports_go_one_way(folder, forbidden, exception):
     files = sorted((ROOT / folder).rglob("*.py"))
     assert files, f"no python files under {folder}/"
-    offenders = {str(f.relative_to(ROOT)): sorted(imported_roots(f) & forbidden) for f in files}
+
+    def forbidden_in(path) -> set[str]:
+        inside = exception and path.is_relative_to(ROOT / folder / exception[0])
+        return forbidden - {exception[1]} if inside else forbidden
+
+    offenders = {str(f.relative_to(ROOT)): sorted(imported_roots(f) & forbidden_in(f)) for f in files}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -48,6 +56,7 @@ CORE_LAYERS = {
     "jobs": {"training", "datasets", "export"},
     "export": {"serving", "training", "models", "methods", "evaluation", "datasets"},
     "api": {"serving", "evaluation", "ingest"},
+    "report": {"evaluation", "datasets"},
 }
 TOP_LEVEL = {"catalog", "run_config", "artifacts"}
 

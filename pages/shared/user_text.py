@@ -9,15 +9,14 @@ through one of these functions where it is shown; the app's own sentences around
 
 Where Streamlit shows text as typed (selectbox and multiselect options, st.dataframe cells and headers, st.code,
 st.text, st.json, text inputs) escaping would show stray backslashes: there `short` only shortens.
+Shortening and the chart escaping are core.report.text's, shared with the downloaded report.
 """
 
 from __future__ import annotations
 
-import html
 import re
 
-NAME_LIMIT = 60  # characters of a name shown in a sentence or a picker; the full text goes in a tooltip
-CHART_LIMIT = 30  # characters of a name on a chart axis or legend; the full text is in the hover box
+from core.report.text import CHART_LIMIT, NAME_LIMIT, chart, is_cut, one_line, short
 
 # The characters that can start inline Markdown: links and images ([ ]), HTML and autolinks (< >), entities (&),
 # emphasis and strikethrough (* _ ~), code (`), math ($), and the backslash itself (so a typed one escapes
@@ -32,22 +31,6 @@ _BLOCK_START = re.compile(r"^(?:[#+-]|\d+(?=[.)]))")
 # the reader sees.
 _WORD_JOINER = "\u2060"
 _FOUND_IN_TEXT = re.compile(r"(?:https?:|www(?=\.)|@|:(?=[\w+/-]+:))", re.IGNORECASE)
-
-
-def one_line(text: object) -> str:
-    """The text with every run of whitespace (newlines and tabs included) as one space: a newline inside a label
-    would start a new Markdown block, and names are shown on one line anyway."""
-    return " ".join(str(text).split())
-
-
-def is_cut(text: object, limit: int = NAME_LIMIT) -> bool:
-    return len(one_line(text)) > limit
-
-
-def short(text: object, limit: int = NAME_LIMIT) -> str:
-    """Plain text, on one line, cut to `limit` characters with an ellipsis: for places that show text as typed."""
-    text = one_line(text)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def md(text: object, limit: int | None = NAME_LIMIT) -> str:
@@ -75,7 +58,4 @@ def code(text: object, limit: int | None = NAME_LIMIT) -> str:
     return f"{fence}{padded}{fence}"
 
 
-def chart(text: object, limit: int | None = CHART_LIMIT) -> str:
-    """For text inside a plotly figure (axis ticks, legend, hover, bar text): HTML-escaped, as plotly renders tags
-    such as <a href>, <b> and <br>; cut to `limit` characters (None: the whole text, for hover boxes)."""
-    return html.escape(one_line(text) if limit is None else short(text, limit), quote=False)
+__all__ = ["CHART_LIMIT", "NAME_LIMIT", "chart", "code", "hover", "is_cut", "md", "one_line", "short"]
