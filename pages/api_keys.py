@@ -9,16 +9,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.api.examples import curl_example, python_example
+from core.api.examples import curl_example, feedback_example, python_example
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import md, short
 from storage.api_keys import (
     DEFAULT_REQUESTS_PER_MINUTE, MAX_REQUESTS_PER_MINUTE, ApiKeyError, KeyInfo, create_key, list_keys, revoke_key,
+    set_log_inputs,
 )
 from storage.results import finished_runs
 
 SERVE_COMMAND = ".venv/bin/python -m core serve --port 8000"
+KEEP_INPUTS_HELP = ("Keep the texts this key sends beside their answers, to read them on the Monitor page. Off unless "
+                    "you turn it on; images are never kept, and only answers are logged otherwise.")
 
 
 def create_ui() -> None:
@@ -29,11 +32,12 @@ def create_ui() -> None:
                                value=DEFAULT_REQUESTS_PER_MINUTE, step=10, key="api_key_rate",
                                help="The most requests this key may send a minute (as many at once); past it the "
                                "API answers 429 with the seconds to wait.")
+        keep = st.checkbox("Keep the texts it sends", value=False, key="api_key_log_inputs", help=KEEP_INPUTS_HELP)
         submitted = st.form_submit_button("Create key", type="primary", key="api_key_create")
     if not submitted:
         return
     try:
-        info, key = create_key(name, int(rate))
+        info, key = create_key(name, int(rate), log_inputs=keep)
     except ApiKeyError as error:
         st.error(str(error))
         return
@@ -45,7 +49,8 @@ def create_ui() -> None:
 def keys_frame(keys: list[KeyInfo]) -> pd.DataFrame:
     return pd.DataFrame([{
         "Name": short(k.name), "Starts with": f"{k.prefix}…", "Requests / min": k.requests_per_minute,
-        "Created": k.created_at, "Last used": k.last_used_at, "Status": "active" if k.active else "revoked",
+        "Created": k.created_at, "Last used": k.last_used_at, "Keeps inputs": k.log_inputs,
+        "Status": "active" if k.active else "revoked",
     } for k in keys])
 
 
@@ -62,6 +67,21 @@ def revoke_ui(keys: list[KeyInfo]) -> None:
         st.success(f"Key **{md(revoked.name)}** revoked: the API refuses it from now on.")
 
 
+def keep_inputs_ui(keys: list[KeyInfo]) -> None:
+    active = {k.id: k for k in keys if k.active}
+    if not active:
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Key whose inputs to keep or not", list(active), key="api_key_inputs_pick",
+                            format_func=lambda i: f"{short(active[i].name)} ({active[i].prefix}…)")
+    keep = right.toggle("Keep its texts", value=active[chosen].log_inputs, key=f"api_key_inputs_{chosen}",
+                        help=KEEP_INPUTS_HELP)
+    if keep != active[chosen].log_inputs:
+        changed = set_log_inputs(chosen, keep)
+        st.success(f"Key **{md(changed.name)}**: the texts it sends are {'kept' if keep else 'no longer kept'} "
+                   "from its next request on.")
+
+
 def usage_ui() -> None:
     st.subheader("Call a model")
     st.write("Start the API beside the app (same data folder); its reference is at http://127.0.0.1:8000/docs:")
@@ -76,6 +96,9 @@ def usage_ui() -> None:
                "the label, its calibrated confidence, the top classes and `uncertain`, as on **Predict**.")
     st.code(curl_example(run.id, run.task), language="bash", wrap_lines=True)
     st.code(python_example(run.id, run.task), language="python")
+    st.caption("Once you know an input's true class, send it back with the answer's `request_id` (put it in "
+               "`REQUEST_ID`) and `index`: the **Monitor** page then shows live accuracy.")
+    st.code(feedback_example(run.labels[-1]), language="bash", wrap_lines=True)
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -85,6 +108,7 @@ create_ui()
 listed = st.container()
 keys = list_keys()
 revoke_ui(keys)
+keep_inputs_ui(list_keys())
 with listed:  # drawn after revoke_ui, above it, so a key revoked just now shows as revoked
     keys = list_keys()
     if keys:

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from storage.api_keys import ApiKeyError, create_key, find_key, list_keys, note_use, revoke_key
+from storage.api_keys import ApiKeyError, create_key, find_key, list_keys, note_use, revoke_key, set_log_inputs
 from storage.db import session_factory
 from storage.models import ApiKey
 
@@ -33,6 +33,15 @@ def test_a_revoked_key_is_still_listed_but_no_longer_active():
     revoke_key(first.id)  # twice changes nothing
     assert [(k.name, k.active) for k in list_keys()] == [("second", True), ("first", False)]
     assert find_key(first_key).active is False
+
+
+def test_keeping_inputs_is_off_until_a_key_opts_in():
+    info, key = create_key("crm")
+    assert find_key(key).log_inputs is False
+    assert set_log_inputs(info.id, True).log_inputs is True and find_key(key).log_inputs is True
+    assert create_key("audit", log_inputs=True)[0].log_inputs is True
+    with pytest.raises(ApiKeyError, match="There is no API key #99"):
+        set_log_inputs(99, True)
 
 
 def test_last_use_is_written_once_a_minute_at_most():
@@ -82,8 +91,14 @@ def test_the_page_shows_a_new_key_once_and_revokes_it():
     table = at.dataframe[0].value
     assert list(table["Status"]) == ["active"] and key not in table.to_string()
 
+    assert list(table["Keeps inputs"]) == [False]  # off unless the user opts in
+
     at.run()  # any next run: the key is gone from the page for good
     assert not [c.value for c in at.code if c.value.startswith("tb_")]
+
+    at.toggle(key=f"api_key_inputs_{find_key(key).id}").set_value(True).run()
+    assert not at.exception and find_key(key).log_inputs is True
+    assert list(at.dataframe[0].value["Keeps inputs"]) == [True]
 
     at.button(key="api_key_revoke").click().run()
     assert not at.exception

@@ -7,4 +7,6 @@
     schemas.py      request and response bodies, as the OpenAPI docs show them
     prediction.py   a request's inputs -> the run's decision rule (core.evaluation.decision), as Predict and the CLI
     model_cache.py  loaded models, least recently used out past a count and a memory bound
+    answer_log.py   logging answers after the reply, and feedback: the true label of an answer (POST /v1/feedback)
+    monitoring.py   what the Monitor page shows: traffic, live accuracy, drift, champion against challenger
 """
