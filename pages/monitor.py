@@ -9,10 +9,13 @@ from datetime import timedelta
 
 import streamlit as st
 
-from core.api.monitoring import Traffic, drift, training_mix, traffic
+from core.api.monitoring import Traffic, compare, drift, training_mix, traffic
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
-from storage.api_log import logged_answers, logged_inputs, runs_with_answers
+from pages.shared.user_text import md
+from storage.api_log import endpoint_answers, logged_answers, logged_inputs, runs_with_answers
+from storage.endpoints import MODES, EndpointError, list_endpoints, promote
+from storage.models import CHALLENGER, CHAMPION, SPLIT
 from storage.models import utcnow
 from storage.results import RunResult, finished_runs
 
@@ -92,7 +95,44 @@ def run_ui() -> None:
             st.dataframe(inputs, hide_index=True, key="monitor_inputs")  # shown as typed: no Markdown
 
 
+def endpoint_ui() -> None:
+    """Champion against challenger on one endpoint, and the one click that promotes the challenger."""
+    endpoints = {e.name: e for e in list_endpoints()}
+    if not endpoints:
+        st.info("No endpoints yet — make one on **API keys** to serve a run at a fixed address and try a challenger.")
+        return
+    name = st.selectbox("Endpoint", list(endpoints), key="monitor_endpoint", help="A named endpoint "
+                        "(/v1/endpoints/NAME/predict).")
+    shown = st.container()  # drawn after the promote button, above it, so a promotion made now shows at once
+    endpoint = endpoints[name]
+    if endpoint.challenger_run_id is not None and st.button(
+            "Promote the challenger", type="primary", key="monitor_promote",
+            help="The challenger becomes the champion, and the champion the challenger, from the next request on."):
+        try:
+            endpoint = promote(name)
+            st.success(f"Run #{endpoint.champion_run_id} is now the champion of **{md(name)}**.")
+        except EndpointError as error:
+            st.error(md(str(error), None))
+    with shown:
+        roles = {endpoint.champion_run_id: CHAMPION} if endpoint.champion_run_id is not None else {}
+        if endpoint.challenger_run_id is not None:
+            roles[endpoint.challenger_run_id] = CHALLENGER
+        share = f", {endpoint.challenger_share:.0%} of requests" if endpoint.mode == SPLIT else ""
+        st.caption(f"{MODES[endpoint.mode]}{share}. Figures count each run's answers through this endpoint, "
+                   "shadow answers included.")
+        seen = compare(endpoint_answers(name), roles)
+        st.dataframe(seen.table(), hide_index=True, key="monitor_endpoint_table", column_config={
+            "accuracy on feedback": st.column_config.NumberColumn(format="percent")})
+        st.metric("Agreement", f"{seen.agreement:.0%}" if seen.agreement is not None else "—",
+                  help=f"On {seen.shadowed:,} shadowed answers (both runs answered the same input), the share where "
+                  "both gave the same label. Accuracy on feedback says which is right where they differ.")
+
+
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Monitor")
 st.write("See how your models do once other systems call them through the API: requests, speed and answers.")
-run_ui()
+runs_tab, endpoints_tab = st.tabs(["Runs", "Endpoints: champion and challenger"])
+with runs_tab:
+    run_ui()
+with endpoints_tab:
+    endpoint_ui()

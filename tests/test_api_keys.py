@@ -112,3 +112,33 @@ def test_a_key_without_a_name_is_refused_in_one_sentence():
     at.button(key="api_key_create").click().run()
     assert [e.value for e in at.error] == ["Give the key a name, such as the system that will use it."]
     assert list_keys() == []
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: seconds
+def test_an_endpoint_is_made_and_changed_on_the_page():
+    from storage.endpoints import get_endpoint
+    from tests.test_monitor import finished_run
+
+    champion, challenger = finished_run(), finished_run()
+    at = open_keys_page()
+    at.text_input(key="endpoint_name_New endpoint").input("spam-filter")
+    at.selectbox(key="endpoint_champion_New endpoint").set_value(champion)
+    at.button(key="endpoint_save_New endpoint").click().run()
+    assert not at.exception and at.success[0].value.startswith("Endpoint **spam-filter** saved")
+    assert (get_endpoint("spam-filter").champion_run_id, get_endpoint("spam-filter").mode) == (champion, "off")
+    assert any("/v1/endpoints/spam-filter/predict" in c.value for c in at.code)
+
+    at.run()  # the picker lists it from the next run on
+    at.selectbox(key="endpoint_pick").set_value("spam-filter").run()
+    at.selectbox(key="endpoint_challenger_spam-filter").set_value(challenger)
+    at.radio(key="endpoint_mode_spam-filter").set_value("split")
+    at.slider(key="endpoint_share_spam-filter").set_value(25)
+    at.button(key="endpoint_save_spam-filter").click().run()
+    assert not at.exception
+    found = get_endpoint("spam-filter")
+    assert (found.challenger_run_id, found.mode, found.challenger_share) == (challenger, "split", 0.25)
+
+    at.radio(key="endpoint_mode_spam-filter").set_value("shadow")
+    at.selectbox(key="endpoint_challenger_spam-filter").set_value(None)
+    at.button(key="endpoint_save_spam-filter").click().run()
+    assert [e.value for e in at.error] == ["Choose a challenger run, or set the mode to champion only."]

@@ -107,9 +107,41 @@ def test_champion_and_challenger_compare_by_run_with_agreement_on_shadowed_answe
     save_feedback("s1" + "0" * 30, 1, "ham")
     from storage.api_log import endpoint_answers
 
-    seen = compare(endpoint_answers("e"), [champion, challenger])
+    seen = compare(endpoint_answers("e"), {champion: "champion", challenger: "challenger"})
     assert (seen.shadowed, seen.agreement) == (2, 0.5)
-    assert (seen.runs[champion].requests, seen.runs[challenger].requests) == (1, 2)
-    assert seen.runs[champion].accuracy.correct == 0 and seen.runs[challenger].accuracy.correct == 1
-    assert seen.runs[challenger].p50_ms == pytest.approx(25.0)
-    assert compare(endpoint_answers("nothing"), [champion, challenger]).agreement is None
+    champ, chall = seen.runs
+    assert (champ.role, champ.requests, chall.role, chall.requests) == ("champion", 1, "challenger", 2)
+    assert champ.accuracy.correct == 0 and chall.accuracy.correct == 1
+    assert chall.p50_ms == pytest.approx(25.0)
+    assert seen.table()["answers with feedback"].tolist() == [1, 1]
+    assert compare(endpoint_answers("nothing"), {champion: "champion", challenger: "challenger"}).agreement is None
+
+
+def endpoint_table(at) -> pd.DataFrame:
+    (table,) = [d.value for d in at.dataframe if "role" in d.value.columns]
+    return table
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: seconds
+def test_the_monitor_page_compares_champion_and_challenger_and_promotes_in_one_click():
+    from streamlit.testing.v1 import AppTest
+
+    from storage.endpoints import get_endpoint, save_endpoint
+
+    champion, challenger = finished_run(), finished_run()
+    save_endpoint("spam_filter", champion, challenger, "shadow")
+    log_answers("s" * 32, 1, champion, 10.0, [("ham", 0.9, False)], endpoint="spam_filter", role="champion")
+    log_answers("s" * 32, 1, challenger, 30.0, [("spam", 0.8, False)], endpoint="spam_filter", role="challenger",
+                shadow=True)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/monitor.py").run()
+    assert not at.exception
+    table = endpoint_table(at)
+    assert table[["role", "run"]].values.tolist() == [["champion", f"#{champion}"], ["challenger", f"#{challenger}"]]
+    assert {m.label: m.value for m in at.metric}["Agreement"] == "0%"
+    at.button(key="monitor_promote").click().run()
+    assert not at.exception
+    assert get_endpoint("spam_filter").champion_run_id == challenger
+    assert "is now the champion of **spam\\_filter**" in at.success[0].value  # the name shown escaped
+    table = endpoint_table(at)
+    assert table[["role", "run"]].values.tolist() == [["champion", f"#{challenger}"], ["challenger", f"#{champion}"]]

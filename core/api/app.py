@@ -2,6 +2,7 @@
 
     GET  /v1/models                         finished runs: id, name, task, classes, metrics, backends
     POST /v1/models/{run}/predict           JSON (`text`, `texts` or base64 `images`) or multipart image `files`
+    POST /v1/endpoints/{name}/predict       the same, answered by a named endpoint's champion or challenger
     POST /v1/feedback                       the true label of an answer (request_id and index from a predict reply)
     GET  /docs, /openapi.json               the reference, open to all (every /v1 route needs a key)
 
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.api.answer_log import PendingLogs, give_feedback, log_response, new_request_id
 from core.api.auth import RateLimiter, require_key
+from core.api.endpoints import route
 from core.api.errors import ApiError, install_error_handlers
 from core.api.limits import ApiLimits, BodyLimitMiddleware
 from core.api.model_cache import MAX_MODEL_BYTES, MAX_MODELS, ModelCache
@@ -32,6 +34,7 @@ from core.api.schemas import (
 )
 from core.artifacts import model_files_missing
 from storage.api_keys import KeyInfo
+from storage.models import CHALLENGER
 from storage.results import RunResult, finished_runs
 
 DESCRIPTION = """Predict with the models trained in Tuneboard.
@@ -66,6 +69,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     app = FastAPI(title="Tuneboard prediction API", version="1", description=DESCRIPTION,
                   openapi_tags=[{"name": "models", "description": "Finished runs and their predictions."},
+                                {"name": "endpoints", "description": "Named endpoints: a champion run, and a "
+                                 "challenger given a share of the requests or answering in its shadow."},
                                 {"name": "monitoring", "description": "True labels for answers given."}])
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter()
@@ -90,6 +95,28 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         answer = await answer_with(run, inputs, top_k, backend, new_request_id())
         texts = texts_of(run, inputs)
         background.add_task(app.state.pending.track(answer.request_id, lambda: log_response(key, answer, texts)))
+        return answer
+
+    @app.post("/v1/endpoints/{name}/predict", response_model=PredictResponse, tags=["endpoints"],
+              summary="Classify with a named endpoint: its champion, or its challenger for a set share",
+              responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such endpoint."}},
+              openapi_extra=PREDICT_BODY)
+    async def endpoint_route(name: str, request: Request, background: BackgroundTasks,
+                             key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
+        request_id = new_request_id()
+        chosen = await run_in_threadpool(route, name, request_id)
+        inputs, top_k, backend = await read_inputs(request, chosen.answering, settings.limits)
+        answer = await answer_with(chosen.answering, inputs, top_k, backend, request_id, name, chosen.role)
+        texts = texts_of(chosen.answering, inputs)
+
+        def log_both() -> None:  # after the reply: the answer given, then the shadow's (which the caller never waits on)
+            log_response(key, answer, texts)
+            if chosen.shadow is not None:
+                unseen = predict(chosen.shadow, inputs, top_k, app.state.models, backend)
+                log_response(key, unseen.model_copy(update={"request_id": request_id, "endpoint": name,
+                                                           "role": CHALLENGER}), texts, shadow=True)
+
+        background.add_task(app.state.pending.track(request_id, log_both))
         return answer
 
     @app.post("/v1/feedback", response_model=FeedbackResponse, tags=["monitoring"],

@@ -15,9 +15,11 @@ REQUEST_VARIABLE = "REQUEST_ID"
 EXAMPLE_TEXTS = ["WINNER!! Claim your free prize now", "Are we still on for lunch?"]
 
 
-def curl_example(run_id: int, task: str = "text", base_url: str = DEFAULT_URL) -> str:
-    """One shell line: a text run gets two texts as JSON, an image run one image file as multipart."""
-    start = f'curl -s {base_url}/v1/models/{run_id}/predict -H "Authorization: Bearer ${KEY_VARIABLE}"'
+def curl_example(run_id: int, task: str = "text", base_url: str = DEFAULT_URL, endpoint: str | None = None) -> str:
+    """One shell line: a text run gets two texts as JSON, an image run one image file as multipart. With `endpoint`
+    (a name storage.endpoints allows: letters, digits, - and _), the call goes to that endpoint instead of the run."""
+    path = f"/v1/endpoints/{endpoint}/predict" if endpoint else f"/v1/models/{run_id}/predict"
+    start = f'curl -s {base_url}{path} -H "Authorization: Bearer ${KEY_VARIABLE}"'
     if task == "image":
         return f"{start} -F files=@photo.jpg"
     return f"{start} -H \"Content-Type: application/json\" -d '{json.dumps({'texts': EXAMPLE_TEXTS})}'"

@@ -102,6 +102,7 @@ def drift(class_mix: pd.DataFrame, training: pd.Series) -> Drift | None:
 @dataclass(frozen=True)
 class RunFigures:
     run_id: int
+    role: str  # "champion" | "challenger": its role now
     requests: int
     p50_ms: float | None
     p95_ms: float | None
@@ -110,19 +111,28 @@ class RunFigures:
 
 @dataclass(frozen=True)
 class Comparison:
-    runs: dict[int, RunFigures]  # by run id: each run's answers through the endpoint (shadow answers included)
+    runs: list[RunFigures]  # champion first: each run's answers through the endpoint (shadow answers included)
     shadowed: int  # answers both runs gave (shadowed requests)
     agreement: float | None  # the share of those where both gave the same label; None: none shadowed
 
+    def table(self) -> pd.DataFrame:
+        """One row per run, as the Monitor page shows it."""
+        return pd.DataFrame([{
+            "role": f.role, "run": f"#{f.run_id}", "requests": f.requests, "p50 ms": f.p50_ms, "p95 ms": f.p95_ms,
+            "accuracy on feedback": f.accuracy.interval.value if f.accuracy else None,
+            "95% interval": (f"{f.accuracy.interval.low:.0%} to {f.accuracy.interval.high:.0%}" if f.accuracy
+                             else ""),
+            "answers with feedback": f.accuracy.labelled if f.accuracy else 0} for f in self.runs])
 
-def compare(log: pd.DataFrame, run_ids: list[int]) -> Comparison:
-    """Champion against challenger on an endpoint's log (storage.api_log.endpoint_answers). Counted by run, not by
-    role, so the figures stay each run's own after a promotion swaps the roles."""
-    figures = {}
-    for run_id in run_ids:
-        seen = traffic(log[log["run_id"] == run_id]) if not log.empty else traffic(log)
-        figures[run_id] = RunFigures(run_id, seen.requests, seen.p50_ms, seen.p95_ms, seen.accuracy)
-    both = log[log["run_id"].isin(run_ids)] if not log.empty else log
+
+def compare(log: pd.DataFrame, roles: dict[int, str]) -> Comparison:
+    """Champion against challenger on an endpoint's log (storage.api_log.endpoint_answers); `roles`: run id -> its
+    role now. Counted by run, not by the role logged, so each run keeps its figures when a promotion swaps roles."""
+    figures = []
+    for run_id, role in roles.items():
+        seen = traffic(log[log["run_id"] == run_id] if not log.empty else log)
+        figures.append(RunFigures(run_id, role, seen.requests, seen.p50_ms, seen.p95_ms, seen.accuracy))
+    both = log[log["run_id"].isin(list(roles))] if not log.empty else log
     pairs = both.groupby(["request_id", "answer_index"])["label"].agg(["nunique", "size"]) if not both.empty else None
     if pairs is None or not (shadowed := pairs[pairs["size"] == 2]).shape[0]:
         return Comparison(figures, 0, None)
