@@ -4,6 +4,9 @@ A key is `tb_` + 32 random bytes (secrets.token_urlsafe). Only its sha256 is sto
 nobody a working key; the key itself is returned once, by `create_key`, for the page to show. A key is found by its
 hash (an indexed, unique column) and the stored hash is compared again in constant time. A revoked key stays listed,
 marked revoked, and is refused from the next request on (nothing caches keys).
+
+A key may opt in to having the texts it sends kept beside their answers (`log_inputs`, off unless asked for; images
+are never kept): the Monitor page then shows them. Turning it off keeps nothing more from the next request on.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class KeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    log_inputs: bool = False  # keep the texts this key sends (storage.api_log); off unless the user opts in
 
     @property
     def active(self) -> bool:
@@ -50,14 +54,15 @@ class KeyInfo:
 
 def _info(row: ApiKey) -> KeyInfo:
     return KeyInfo(row.id, row.name, row.prefix, row.requests_per_minute, row.created_at, row.last_used_at,
-                   row.revoked_at)
+                   row.revoked_at, bool(row.log_inputs))
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(name: str, requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE) -> tuple[KeyInfo, str]:
+def create_key(name: str, requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+               log_inputs: bool = False) -> tuple[KeyInfo, str]:
     """A new key: (what is stored about it, the key itself, to be shown once and never again)."""
     name = name.strip()
     if not name:
@@ -69,7 +74,7 @@ def create_key(name: str, requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with session_factory().begin() as s:
         row = ApiKey(name=name, prefix=key[:SHOWN_PREFIX_CHARS], key_hash=hash_key(key),
-                     requests_per_minute=int(requests_per_minute), created_at=utcnow())
+                     requests_per_minute=int(requests_per_minute), created_at=utcnow(), log_inputs=bool(log_inputs))
         s.add(row)
         s.flush()
         return _info(row), key
@@ -90,6 +95,16 @@ def revoke_key(key_id: int) -> KeyInfo:
             raise ApiKeyError(f"There is no API key #{key_id}.")
         if row.revoked_at is None:
             row.revoked_at = utcnow()
+        return _info(row)
+
+
+def set_log_inputs(key_id: int, on: bool) -> KeyInfo:
+    """Opt a key in to keeping the texts it sends, or out (what was kept stays; nothing more is)."""
+    with session_factory().begin() as s:
+        row = s.get(ApiKey, key_id)
+        if row is None:
+            raise ApiKeyError(f"There is no API key #{key_id}.")
+        row.log_inputs = bool(on)
         return _info(row)
 
 

@@ -200,12 +200,15 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # to the minute
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # set: refused from then on
+    log_inputs: Mapped[bool] = mapped_column(Boolean, default=False)  # keep the texts this key sends (opt-in)
 
 
 class ApiPrediction(Base):
-    """One answer the prediction API gave (core.api): what the Monitor page counts. The input itself is not kept."""
+    """One answer the prediction API gave (core.api): what the Monitor page counts. The input itself is kept only
+    when the key opts in (ApiKey.log_inputs), and only texts."""
 
     __tablename__ = "api_predictions"
+    __table_args__ = (Index("ix_api_predictions_request", "request_id", "answer_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -216,3 +219,35 @@ class ApiPrediction(Base):
     label: Mapped[str] = mapped_column(String(200))
     confidence: Mapped[float] = mapped_column(Float)  # calibrated
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer_index: Mapped[int] = mapped_column(Integer, default=0)  # the answer's `index` in the request, from 0
+    true_label: Mapped[str | None] = mapped_column(String(200), nullable=True)  # sent to POST /v1/feedback
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    input_text: Mapped[str | None] = mapped_column(Text, nullable=True)  # only when the key opts in
+    # Answers given through a named endpoint: its name, the run's role there ("champion" | "challenger") and
+    # whether the answer was a shadow's (computed and logged, not returned to the caller).
+    endpoint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# Endpoint modes (storage.endpoints): the champion alone, a share of requests to the challenger, or both answering.
+CHAMPION_ONLY, SPLIT, SHADOW = "off", "split", "shadow"
+CHAMPION, CHALLENGER = "champion", "challenger"  # ApiPrediction.role
+
+
+class Endpoint(Base):
+    """A named address (/v1/endpoints/{name}/predict) that serves its champion run, and may send a share of the
+    requests to a challenger run (split) or have the challenger answer every request unseen (shadow)."""
+
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # SET NULL: deleting a run leaves the endpoint, which then says plainly that it has no run to answer with.
+    champion_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
+    challenger_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
+    mode: Mapped[str] = mapped_column(String(10), default=CHAMPION_ONLY)
+    challenger_share: Mapped[float] = mapped_column(Float, default=0.0)  # split: the share of requests, 0..1
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # the challenger last promoted

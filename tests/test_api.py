@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from core.api.auth import RateLimiter
-from core.api.examples import DEFAULT_URL, curl_example, python_example
+from core.api.examples import DEFAULT_URL, REQUEST_VARIABLE, curl_example, feedback_example, python_example
 from core.api.model_cache import ModelCache
 from core.cli import serve
 from storage.api_keys import create_key, revoke_key
@@ -252,18 +252,24 @@ def readme_blocks(language: str) -> list[str]:
 @pytest.mark.slow  # a finished run and an API server in a subprocess
 def test_the_readmes_curl_and_python_examples_work_as_shown(on_text_api):
     api = on_text_api
-    curl = next(block for block in readme_blocks("bash") if block.startswith("curl"))
+    curl, feedback = [block for block in readme_blocks("bash") if block.startswith("curl")]
     (python,) = readme_blocks("python")
     # The README shows what the API keys page shows for run 1 on the default address.
-    assert curl.strip() == curl_example(1) and python == python_example(1)
+    assert curl.strip() == curl_example(1) and python == python_example(1) and feedback.strip() == feedback_example()
     _, key = create_key("readme")
     env = {**os.environ, "TUNEBOARD_KEY": key}
     # Run exactly as shown, on this test's server instead of port 8000 (which may be taken on a test machine).
     done = subprocess.run(["bash", "-c", curl.replace(DEFAULT_URL, api.url)], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    answers = json.loads(done.stdout)["predictions"]
-    assert [a["label"] in ("ham", "spam") for a in answers] == [True, True]
+    answered = json.loads(done.stdout)
+    assert [a["label"] in ("ham", "spam") for a in answered["predictions"]] == [True, True]
+    env[REQUEST_VARIABLE] = answered["request_id"]
+    done = subprocess.run(["bash", "-c", feedback.replace(DEFAULT_URL, api.url)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    stored = json.loads(done.stdout)
+    assert (stored["request_id"], stored["index"], stored["label"]) == (answered["request_id"], 0, "spam"), stored
     done = subprocess.run([sys.executable, "-c", python.replace(DEFAULT_URL, api.url)], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr

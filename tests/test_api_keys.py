@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from storage.api_keys import ApiKeyError, create_key, find_key, list_keys, note_use, revoke_key
+from storage.api_keys import ApiKeyError, create_key, find_key, list_keys, note_use, revoke_key, set_log_inputs
 from storage.db import session_factory
 from storage.models import ApiKey
 
@@ -33,6 +33,15 @@ def test_a_revoked_key_is_still_listed_but_no_longer_active():
     revoke_key(first.id)  # twice changes nothing
     assert [(k.name, k.active) for k in list_keys()] == [("second", True), ("first", False)]
     assert find_key(first_key).active is False
+
+
+def test_keeping_inputs_is_off_until_a_key_opts_in():
+    info, key = create_key("crm")
+    assert find_key(key).log_inputs is False
+    assert set_log_inputs(info.id, True).log_inputs is True and find_key(key).log_inputs is True
+    assert create_key("audit", log_inputs=True)[0].log_inputs is True
+    with pytest.raises(ApiKeyError, match="There is no API key #99"):
+        set_log_inputs(99, True)
 
 
 def test_last_use_is_written_once_a_minute_at_most():
@@ -82,8 +91,14 @@ def test_the_page_shows_a_new_key_once_and_revokes_it():
     table = at.dataframe[0].value
     assert list(table["Status"]) == ["active"] and key not in table.to_string()
 
+    assert list(table["Keeps inputs"]) == [False]  # off unless the user opts in
+
     at.run()  # any next run: the key is gone from the page for good
     assert not [c.value for c in at.code if c.value.startswith("tb_")]
+
+    at.toggle(key=f"api_key_inputs_{find_key(key).id}").set_value(True).run()
+    assert not at.exception and find_key(key).log_inputs is True
+    assert list(at.dataframe[0].value["Keeps inputs"]) == [True]
 
     at.button(key="api_key_revoke").click().run()
     assert not at.exception
@@ -97,3 +112,33 @@ def test_a_key_without_a_name_is_refused_in_one_sentence():
     at.button(key="api_key_create").click().run()
     assert [e.value for e in at.error] == ["Give the key a name, such as the system that will use it."]
     assert list_keys() == []
+
+
+@pytest.mark.slow  # AppTest runs app.py and the page: seconds
+def test_an_endpoint_is_made_and_changed_on_the_page():
+    from storage.endpoints import get_endpoint
+    from tests.test_monitor import finished_run
+
+    champion, challenger = finished_run(), finished_run()
+    at = open_keys_page()
+    at.text_input(key="endpoint_name_New endpoint").input("spam-filter")
+    at.selectbox(key="endpoint_champion_New endpoint").set_value(champion)
+    at.button(key="endpoint_save_New endpoint").click().run()
+    assert not at.exception and at.success[0].value.startswith("Endpoint **spam-filter** saved")
+    assert (get_endpoint("spam-filter").champion_run_id, get_endpoint("spam-filter").mode) == (champion, "off")
+    assert any("/v1/endpoints/spam-filter/predict" in c.value for c in at.code)
+
+    at.run()  # the picker lists it from the next run on
+    at.selectbox(key="endpoint_pick").set_value("spam-filter").run()
+    at.selectbox(key="endpoint_challenger_spam-filter").set_value(challenger)
+    at.radio(key="endpoint_mode_spam-filter").set_value("split")
+    at.slider(key="endpoint_share_spam-filter").set_value(25)
+    at.button(key="endpoint_save_spam-filter").click().run()
+    assert not at.exception
+    found = get_endpoint("spam-filter")
+    assert (found.challenger_run_id, found.mode, found.challenger_share) == (challenger, "split", 0.25)
+
+    at.radio(key="endpoint_mode_spam-filter").set_value("shadow")
+    at.selectbox(key="endpoint_challenger_spam-filter").set_value(None)
+    at.button(key="endpoint_save_spam-filter").click().run()
+    assert [e.value for e in at.error] == ["Choose a challenger run, or set the mode to champion only."]

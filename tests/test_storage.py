@@ -99,7 +99,7 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
         assert (run.status, run.metrics, run.training, run.estimate) == ("succeeded", {"accuracy": 0.9}, {}, {})
         assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
         assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
-        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0007"
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0008"
 
 
 def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_home):
@@ -129,3 +129,33 @@ def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_
         assert connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar() == 1
         assert connection.exec_driver_sql("SELECT count(*) FROM metric_points").scalar() == 1
         assert connection.exec_driver_sql("SELECT count(*) FROM runs").scalar() == 1
+
+
+def test_answers_logged_before_feedback_get_their_place_in_the_request_and_the_step_back_keeps_them(tuneboard_home):
+    """Revision 0008 numbers the answers of each logged request in their order (feedback names an answer by it), and
+    undoing it drops only the new columns and table."""
+    from alembic import command
+
+    from storage.db import alembic_config, get_engine
+    from storage.paths import database_url
+
+    with get_engine(database_url()).begin() as connection:
+        command.upgrade(alembic_config(connection), "0007")
+        connection.exec_driver_sql("INSERT INTO datasets (id, name, task, created_at, source_name, fingerprint, path, "
+                                   "num_examples, labels, split_counts, split_seed, report, target) VALUES (1, 'sms', "
+                                   "'text', '2026-12-01', '', '', '', 2, '[]', '{}', 42, '{}', '{}')")
+        connection.exec_driver_sql(
+            "INSERT INTO runs (id, dataset_id, name, config, status, progress, epoch, step, total_steps, message, error, "
+            "created_at, worker_id, attempt, cancel_requested, resume_requested, device, metrics, artifact_dir, training, "
+            "estimate, calibration) VALUES (1, 1, '', '{}', 'succeeded', 1.0, 1.0, 1, 1, '', '', '2026-12-01', '', 1, "
+            "0, 0, 'cpu', '{}', 'runs/1', '{}', '{}', '{}')")
+        for request_id, label in (("a", "ham"), ("b", "spam"), ("a", "spam"), ("a", "ham")):
+            connection.exec_driver_sql(
+                "INSERT INTO api_predictions (created_at, request_id, key_id, run_id, latency_ms, label, confidence, "
+                f"uncertain) VALUES ('2026-12-03', '{request_id}', 1, 1, 5.0, '{label}', 0.9, 0)")
+        command.upgrade(alembic_config(connection), "head")
+        rows = connection.exec_driver_sql("SELECT request_id, answer_index, shadow FROM api_predictions ORDER BY id").all()
+        assert [tuple(r) for r in rows] == [("a", 0, 0), ("b", 0, 0), ("a", 1, 0), ("a", 2, 0)]
+        command.downgrade(alembic_config(connection), "0007")
+        assert "endpoints" not in inspect(connection).get_table_names()
+        assert connection.exec_driver_sql("SELECT count(*) FROM api_predictions").scalar() == 4

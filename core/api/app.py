@@ -1,11 +1,13 @@
 """The API application: `create_app(settings)` -> a FastAPI app (uvicorn serves it: core/cli/serve.py).
 
-    GET  /v1/models                 finished runs: id, name, task, classes, metrics, backends
-    POST /v1/models/{run}/predict   JSON (`text`, `texts` or base64 `images`) or multipart image `files`
-    GET  /docs, /openapi.json       the reference, open to all (every /v1 route needs a key)
+    GET  /v1/models                         finished runs: id, name, task, classes, metrics, backends
+    POST /v1/models/{run}/predict           JSON (`text`, `texts` or base64 `images`) or multipart image `files`
+    POST /v1/endpoints/{name}/predict       the same, answered by a named endpoint's champion or challenger
+    POST /v1/feedback                       the true label of an answer (request_id and index from a predict reply)
+    GET  /docs, /openapi.json               the reference, open to all (every /v1 route needs a key)
 
-Each answer is logged (storage.api_log: time, key, run, latency, label, confidence, uncertain; never the input)
-after the reply is sent, for the Monitor page.
+Each answer is logged (storage.api_log: time, key, run, latency, label, confidence, uncertain; the input text only
+for a key that opts in) after the reply is sent, for the Monitor page (core/api/answer_log.py).
 
 Prediction runs in a worker thread (Starlette's thread pool), so a slow model call does not hold up other
 requests; the model stays loaded between requests (core.api.model_cache).
@@ -13,7 +15,6 @@ requests; the model stays loaded between requests (core.api.model_cache).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Request
@@ -21,22 +22,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.api.answer_log import PendingLogs, give_feedback, log_response, new_request_id
 from core.api.auth import RateLimiter, require_key
+from core.api.endpoints import route
 from core.api.errors import ApiError, install_error_handlers
 from core.api.limits import ApiLimits, BodyLimitMiddleware
 from core.api.model_cache import MAX_MODEL_BYTES, MAX_MODELS, ModelCache
-from core.api.prediction import file_inputs, finished_run, json_inputs, parse_request, predict
-from core.api.schemas import BACKENDS, ErrorBody, ModelInfo, ModelList, PredictRequest, PredictResponse
+from core.api.prediction import Inputs, file_inputs, finished_run, json_inputs, parse_request, predict
+from core.api.schemas import (
+    BACKENDS, ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelList, PredictRequest, PredictResponse,
+)
 from core.artifacts import model_files_missing
 from storage.api_keys import KeyInfo
-from storage.api_log import log_answers
+from storage.models import CHALLENGER
 from storage.results import RunResult, finished_runs
 
 DESCRIPTION = """Predict with the models trained in Tuneboard.
 
 Every `/v1` request needs an API key, made on Tuneboard's **API keys** page: `Authorization: Bearer <key>`.
 Answers follow each run's decision rule, as the app's Predict page does: calibrated probabilities, the two-class
-threshold and `uncertain` below the run's operating point. Errors are `{"error": {"code": ..., "message": ...}}`."""
+threshold and `uncertain` below the run's operating point. Each reply has a `request_id`: send it with an answer's
+`index` and the true label to `POST /v1/feedback`, and the Monitor page shows live accuracy. Errors are
+`{"error": {"code": ..., "message": ...}}`."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,14 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
     app = FastAPI(title="Tuneboard prediction API", version="1", description=DESCRIPTION,
-                  openapi_tags=[{"name": "models", "description": "Finished runs and their predictions."}])
+                  openapi_tags=[{"name": "models", "description": "Finished runs and their predictions."},
+                                {"name": "endpoints", "description": "Named endpoints: a champion run, and a "
+                                 "challenger given a share of the requests or answering in its shadow."},
+                                {"name": "monitoring", "description": "True labels for answers given."}])
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter()
     app.state.models = ModelCache(settings.max_models, settings.max_model_bytes)
+    app.state.pending = PendingLogs()  # requests answered whose answers are not logged yet
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
     install_error_handlers(app)
 
@@ -79,23 +90,63 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
               openapi_extra=PREDICT_BODY)
     async def predict_route(run_id: int, request: Request, background: BackgroundTasks,
                             key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
-        limits = settings.limits
         run = await run_in_threadpool(finished_run, run_id)
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            files, top_k = await read_files(request, limits)
-            inputs = await run_in_threadpool(file_inputs, files, run, limits)
-            backend = "pytorch"
-        else:
-            body = parse_request(await request.body())
-            inputs = await run_in_threadpool(json_inputs, body, run, limits)
-            top_k, backend = body.top_k, body.backend
-        answer = await run_in_threadpool(predict, run, inputs, top_k, app.state.models, backend)
-        background.add_task(log_answers, uuid.uuid4().hex, key.id if key else None, run.id, answer.latency_ms,
-                            [(p.label, p.confidence, p.uncertain) for p in answer.predictions])  # after the reply
+        inputs, top_k, backend = await read_inputs(request, run, settings.limits)
+        answer = await answer_with(run, inputs, top_k, backend, new_request_id())
+        texts = texts_of(run, inputs)
+        background.add_task(app.state.pending.track(answer.request_id, lambda: log_response(key, answer, texts)))
         return answer
+
+    @app.post("/v1/endpoints/{name}/predict", response_model=PredictResponse, tags=["endpoints"],
+              summary="Classify with a named endpoint: its champion, or its challenger for a set share",
+              responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such endpoint."}},
+              openapi_extra=PREDICT_BODY)
+    async def endpoint_route(name: str, request: Request, background: BackgroundTasks,
+                             key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
+        request_id = new_request_id()
+        chosen = await run_in_threadpool(route, name, request_id)
+        inputs, top_k, backend = await read_inputs(request, chosen.answering, settings.limits)
+        answer = await answer_with(chosen.answering, inputs, top_k, backend, request_id, name, chosen.role)
+        texts = texts_of(chosen.answering, inputs)
+
+        def log_both() -> None:  # after the reply: the answer given, then the shadow's (which the caller never waits on)
+            log_response(key, answer, texts)
+            if chosen.shadow is not None:
+                unseen = predict(chosen.shadow, inputs, top_k, app.state.models, backend)
+                log_response(key, unseen.model_copy(update={"request_id": request_id, "endpoint": name,
+                                                           "role": CHALLENGER}), texts, shadow=True)
+
+        background.add_task(app.state.pending.track(request_id, log_both))
+        return answer
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse, tags=["monitoring"],
+              summary="Send the true label of an answer, for live accuracy on the Monitor page",
+              dependencies=[Depends(require_key)], responses={**ERRORS, 404: {
+                  "model": ErrorBody, "description": "No answer has this request_id and index."}})
+    def feedback_route(feedback: FeedbackRequest) -> FeedbackResponse:
+        return give_feedback(feedback, app.state.pending)  # FastAPI runs a plain def in its thread pool
+
+    async def answer_with(run: RunResult, inputs: Inputs, top_k: int, backend: str, request_id: str,
+                          endpoint: str | None = None, role: str | None = None) -> PredictResponse:
+        answer = await run_in_threadpool(predict, run, inputs, top_k, app.state.models, backend)
+        return answer.model_copy(update={"request_id": request_id, "endpoint": endpoint, "role": role})
 
     _add_request_schema(app)
     return app
+
+
+async def read_inputs(request: Request, run: RunResult, limits: ApiLimits) -> tuple[Inputs, int, str]:
+    """A predict request's checked inputs, its top_k and its backend: multipart image files or a JSON body."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        files, top_k = await read_files(request, limits)
+        return await run_in_threadpool(file_inputs, files, run, limits), top_k, "pytorch"
+    body = parse_request(await request.body())
+    return await run_in_threadpool(json_inputs, body, run, limits), body.top_k, body.backend
+
+
+def texts_of(run: RunResult, inputs: Inputs) -> list[str] | None:
+    """What may be logged of the inputs, for a key that opts in: texts only, never images."""
+    return [str(text) for text in inputs.items] if run.task == "text" else None
 
 
 async def read_files(request: Request, limits: ApiLimits) -> tuple[list[tuple[str, bytes]], int]:

@@ -40,7 +40,12 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    run: int
+    request_id: str = Field("", description="This request's id: send it, with an answer's `index`, to "
+                            "POST /v1/feedback once the true label is known.")
+    run: int = Field(description="The run that answered.")
+    endpoint: str | None = Field(None, description="The endpoint asked, for /v1/endpoints/{name}/predict.")
+    role: Literal["champion", "challenger"] | None = Field(None, description="Which of the endpoint's runs "
+                                                           "answered.")
     backend: str
     labels: list[str] = Field(description="Every class, in the run's order.")
     threshold: float | None = Field(None, description="Two classes: the answer is labels[1] when its calibrated "
@@ -50,6 +55,26 @@ class PredictResponse(BaseModel):
     temperature: float = Field(description="The calibration temperature fitted on the run's validation examples.")
     latency_ms: float = Field(description="Time spent predicting on the server, decoding and model included.")
     predictions: list[Prediction]
+
+
+class FeedbackRequest(BaseModel):
+    """The true label of one answered input, to measure live accuracy (the Monitor page)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"request_id": "3f2a9c0d5e6b4a718293a4b5c6d7e8f9", "index": 0, "label": "spam"}]})
+
+    request_id: str = Field(min_length=1, max_length=64, description="The `request_id` of the predict response.")
+    index: int = Field(0, ge=0, description="The answer's `index` in that response (0 for the first input).")
+    label: str = Field(min_length=1, max_length=200, description="The true class: one of the run's `labels`.")
+
+
+class FeedbackResponse(BaseModel):
+    request_id: str
+    index: int
+    label: str = Field(description="The true label, as stored.")
+    answer: str = Field(description="What the API answered for this input.")
+    correct: bool = Field(description="Whether the answer was the true label.")
+    replaced: bool = Field(description="True when an earlier label for this answer was replaced by this one.")
 
 
 class ModelInfo(BaseModel):
