@@ -84,6 +84,13 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
     if not stored or stored[0] != key:
         return
     explanation = stored[1]
+    check = explanation.check
+    if check is not None and not check.passed:
+        st.info(f"No explanation shown: it did not pass its check. Deleting what it marked as the strongest "
+                f"evidence ({md(check.deleted, limit=None)}) did not lower the probability of **{md(label)}** "
+                f"({check.before:.0%} before, {check.after:.0%} after), so it would not say why the model decided. "
+                "The model's reasons for this input are spread out, or this method does not capture them.")
+        return
     if isinstance(explanation, TextExplanation):
         st.markdown(f"Words in **green** pushed the model towards **{md(label)}**, words in **red** away from it.")
         st.html(f'<div class="tuneboard-explanation">{highlighted_html(explanation.words)}</div>')
@@ -91,11 +98,13 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
         st.dataframe([{"word": w.word, "weight": round(w.score, 3)} for w in strongest], hide_index=True,
                      key="predict_explanation_words")
     else:
-        st.markdown(f"Red regions raised the probability of **{md(label)}** most: greying them out lowers it.")
+        st.markdown(f"Red regions raised the probability of **{md(label)}** most: flattening them to their average colour lowers it.")
         st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
     method = "integrated gradients over the word embeddings" if isinstance(explanation, TextExplanation) else \
-        "occlusion of a 7 × 7 grid of patches"
-    st.caption(f"Computed with captum ({method}) in {explanation.seconds:.2f} s.")
+        "occlusion of a 7 × 7 grid of patches, each filled with its average colour"
+    checked = "" if check is None else (f" Checked: deleting {md(check.deleted, limit=None)} lowers the probability "
+                                        f"of {md(label)} from {check.before:.0%} to {check.after:.0%}.")
+    st.caption(f"Computed with captum ({method}) in {explanation.seconds:.2f} s.{checked}")
 
 
 def batch_ui(predictor: Predictor, run: RunResult) -> None:

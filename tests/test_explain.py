@@ -94,11 +94,12 @@ def test_highlighted_html_escapes_words_and_colours_by_sign():
 
 
 def test_occlusion_lights_up_the_patch_the_model_looks_at():
-    def forward(pixels: torch.Tensor) -> torch.Tensor:  # class 0 is driven by the top-left 8x8 pixels only
-        evidence = pixels[:, :, :8, :8].mean(dim=(1, 2, 3)) * 10
+    def forward(pixels: torch.Tensor) -> torch.Tensor:  # class 0 is driven by the top-left 8x8 pixels' pattern only
+        evidence = (pixels[:, :, :8, :8] ** 2).mean(dim=(1, 2, 3)) * 10
         return torch.stack([evidence, torch.zeros_like(evidence)], dim=1)
 
-    pixels = torch.ones(1, 3, 32, 32)
+    pixels = torch.zeros(1, 3, 32, 32)
+    pixels[:, :, :8, :8] = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2  # a checkerboard: a shape
     photo = Image.new("RGB", (64, 48), (10, 200, 10))
     explanation = explain_image(forward, pixels, photo, target_index=0, target="ant", grid=4)
     assert explanation.heatmap.shape == (4, 4)
@@ -108,6 +109,23 @@ def test_occlusion_lights_up_the_patch_the_model_looks_at():
     assert explanation.overlay.size == (64, 48)
     top_left, bottom_right = explanation.overlay.getpixel((2, 2)), explanation.overlay.getpixel((60, 45))
     assert top_left[0] > 100 and bottom_right == (10, 200, 10)  # red over the patch, the photo elsewhere
+    # The deletion check flattens the strongest cell (a fifth of 16 cells: 3, of which only one counts for the class).
+    assert explanation.check.passed and explanation.check.after < explanation.check.before
+    assert explanation.check.deleted == "1 of the 16 regions, each filled with its average colour"
+
+
+def test_a_plain_background_earns_no_credit():
+    """Filling a patch of plain background with its own average colour changes nothing: it cannot be evidence."""
+    def forward(pixels: torch.Tensor) -> torch.Tensor:  # sees every pixel, background included
+        evidence = (pixels ** 2).mean(dim=(1, 2, 3)) * 10  # flattening the object spreads it thinner: less evidence
+        return torch.stack([evidence, torch.zeros_like(evidence)], dim=1)
+
+    pixels = torch.zeros(1, 3, 32, 32)  # black everywhere but the object in the middle
+    pixels[:, :, 12:20, 12:20] = 1.0
+    explanation = explain_image(forward, pixels, Image.new("RGB", (32, 32)), target_index=0, target="ant", grid=4)
+    corners = [explanation.heatmap[r, c] for r in (0, 3) for c in (0, 3)]
+    assert max(abs(v) for v in corners) < 1e-6  # the black corners stay black when flattened
+    assert explanation.heatmap[1:3, 1:3].max() == pytest.approx(1.0)
 
 
 def test_overlay_ignores_negative_evidence():
