@@ -17,8 +17,9 @@ def more_data_ui(run: RunResult) -> None:
     key = f"results_more_data_{run.dataset_id}_{run.model}"
     if key not in st.session_state:
         if not st.button("Draw the learning curve", key=f"results_more_data_go_{run.id}",
-                         help="Seconds when a head-only run has already read this dataset with this model; otherwise "
-                         "the model first reads every example once (minutes for thousands of examples)."):
+                         help="Seconds to a minute or two (thousands of examples in many classes) when a head-only "
+                         "run has already read this dataset with this model; otherwise the model first reads every "
+                         "example once (minutes for thousands of examples)."):
             return
         # Imported here: building the model needs torch, which the rest of Results does not.
         from core.training.data_curve import data_curve
