@@ -100,12 +100,12 @@ def test_efficientnet_head_only_learns_ants_and_bees_from_cached_features(tmp_pa
 def explanations_of_photos_pass_their_check_and_ignore_a_plain_background(data: Path, run: Path, result) -> None:
     predictor = load_predictor(run)
     frame = pd.read_csv(data / "examples.csv")
-    photos = [Image.open(data / p) for p in frame[frame["split"] == "test"]["input"]][::4][:8]
+    photos = [Image.open(data / p) for p in frame[frame["split"] == "test"]["input"]][::10][:4]  # ants and bees
     checks = [explain_prediction(predictor, photo, max(probs, key=probs.get)).check
               for photo, probs in zip(photos, predictor.predict(photos))]
-    # Measured: 5 of these 8 pass (occluding one patch at a time misses regions that only count together); a
-    # failing one is not shown, and the page says why.
-    assert sum(c.passed for c in checks) >= 4, checks
+    # Not every one passes (occluding one patch at a time misses regions that only count together); a failing
+    # one is not shown, and the page says why. Four photos: each explanation is 50 forward passes at 288 px.
+    assert sum(c.passed for c in checks) >= 2, checks
     assert all(c.after < c.before for c in checks if c.passed)
     # The photo shrunk to the middle half of a plain black canvas: the credit goes to the photo, not the black.
     canvas = Image.new("RGB", (448, 448))
