@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.live_app import free_port
+from tests.live_app import free_port, wait_until_answers
 
 
 @dataclass
@@ -43,17 +42,9 @@ class LiveApi:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "core", "serve", "--port", str(self.port), *self.args],
                                             cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the API exited with code {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/openapi.json", timeout=2) as answer:
-                    if answer.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the API did not answer within {timeout:.0f} s: {self.log.read_text()[-2000:]}")
+        wait_until_answers(self.process, f"{self.url}/openapi.json", timeout, "the API",
+                           lambda: self.log.read_text()[-2000:])
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

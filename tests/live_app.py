@@ -9,6 +9,7 @@ navigation) and collects what the page showed, exceptions included. No Chromium 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import os
 import signal
 import socket
@@ -21,6 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import ROOT
+
+
+def wait_until_answers(process: subprocess.Popen, url: str, timeout: float, name: str,
+                       details: Callable[[], str]) -> None:
+    """Poll `url` until it answers 200. A process that exits first, or a server silent past `timeout`, fails with
+    `details()` (where its log is, or the log's end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}; {details()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s; {details()}")
 
 
 def free_port() -> int:
@@ -54,17 +72,8 @@ class LiveApp:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the app exited with code {self.process.returncode}; see {self.log}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the app did not answer /_stcore/health within {timeout:.0f} s; see {self.log}")
+        wait_until_answers(self.process, f"http://127.0.0.1:{self.port}/_stcore/health", timeout, "the app",
+                           lambda: f"see {self.log}")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
