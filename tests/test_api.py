@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import io
 import json
 import os
@@ -179,7 +180,7 @@ def test_no_key_an_unknown_key_and_a_revoked_key_get_401(on_text_api):
 def test_too_large_a_body_or_batch_gets_413_and_a_busy_key_429(on_text_api):
     api = on_text_api
     _, key = create_key("tests", requests_per_minute=3)
-    big = api.call("POST", "/v1/models/1/predict", key, {"texts": ["x" * 1000] * 1100})  # 1.1 MB
+    big = api.call("POST", "/v1/models/1/predict", key, {"texts": ["x" * 1000] * 3000})  # 3 MB
     assert big.status == 413 and big.body["error"]["code"] == "body_too_large"
     assert "(1 MB)" in big.body["error"]["message"]
     many = api.call("POST", "/v1/models/1/predict", key, {"texts": ["hi"] * 257})
@@ -191,6 +192,26 @@ def test_too_large_a_body_or_batch_gets_413_and_a_busy_key_429(on_text_api):
     busy = api.call("GET", "/v1/models", key)
     assert busy.status == 429 and busy.body["error"]["code"] == "rate_limited"
     assert int(busy.headers["retry-after"]) >= 1
+
+
+@pytest.mark.slow  # a finished run and an API server in a subprocess
+def test_a_client_still_sending_a_body_too_large_reads_the_413_not_a_broken_pipe(on_text_api):
+    # The headers go first and the body half a second later, as a slow uplink sends them: a server that answered at
+    # once and closed the connection would make the sending fail before the client reads any answer.
+    _, key = create_key("tests")
+    body = json.dumps({"texts": ["x" * 1000] * 2000}).encode()  # 2 MB against the test server's 1 MB
+    connection = http.client.HTTPConnection("127.0.0.1", on_text_api.port, timeout=60)
+    connection.putrequest("POST", "/v1/models/1/predict")
+    for name, value in {"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                        "Content-Length": str(len(body))}.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    time.sleep(0.5)
+    for start in range(0, len(body), 64 * 1024):
+        connection.send(body[start:start + 64 * 1024])
+    answer = connection.getresponse()
+    assert answer.status == 413 and json.loads(answer.read())["error"]["code"] == "body_too_large"
+    connection.close()
 
 
 @pytest.mark.slow  # a finished run and an API server in a subprocess

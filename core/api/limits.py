@@ -1,4 +1,4 @@
-"""What one API request may hold, and the guard that refuses a body too large before it is read.
+"""What one API request may hold, and the guard that refuses a body too large before it reaches an endpoint.
 
 Images are checked by the Data page's own checks (core.ingest.unlabeled.read_image: the pixel limit against
 decompression bombs, damaged files named), so the API refuses what Predict refuses, in the same words. Texts longer
@@ -47,8 +47,9 @@ class ApiLimits:
 
 
 class BodyLimitMiddleware:
-    """Refuses a request whose body passes `limits.max_body_bytes`: at once when Content-Length says so (nothing is
-    read), else as soon as the bytes received pass it (the endpoint reading the body gets ApiError 413)."""
+    """Refuses a request whose body passes `limits.max_body_bytes`: at once when Content-Length says so (the body is
+    read and thrown away, see `discard_body`), else as soon as the bytes received pass it (the endpoint reading the
+    body gets ApiError 413)."""
 
     def __init__(self, app: ASGIApp, limits: ApiLimits) -> None:
         self.app, self.limits = app, limits
@@ -60,9 +61,9 @@ class BodyLimitMiddleware:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limits.max_body_bytes:
             refusal = self.limits.too_large()
-            # Connection: close, since the unread body is still on its way
-            await error_response(refusal.status, refusal.code, refusal.message,
-                                 {"Connection": "close"})(scope, receive, send)
+            read_it_all = await discard_body(receive, DISCARD_AT_MOST_TIMES * self.limits.max_body_bytes)
+            headers = {} if read_it_all else {"Connection": "close"}
+            await error_response(refusal.status, refusal.code, refusal.message, headers)(scope, receive, send)
             return
         received = 0
 
@@ -72,8 +73,28 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limits.max_body_bytes:
+                    if message.get("more_body", False):
+                        await discard_body(receive, DISCARD_AT_MOST_TIMES * self.limits.max_body_bytes)
                     raise self.limits.too_large()
             return message
 
         await self.app(scope, counted, send)
 
+
+# A client sends its whole body before it reads an answer (urllib, requests, curl without Expect: 100-continue); an
+# answer sent and the connection closed while it is still sending reaches it as "broken pipe", not as our 413. So a
+# body a few times over the limit is read and thrown away first; one far larger is cut off, as it costs us to read.
+DISCARD_AT_MOST_TIMES = 4
+
+
+async def discard_body(receive: Receive, at_most: int) -> bool:
+    """Reads the request's body and drops it; True when all of it arrived within `at_most` bytes."""
+    discarded = 0
+    while discarded <= at_most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False  # the client went away
+        discarded += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
