@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BACKENDS = ("pytorch",)  # how a run can be served; onnx-int8 exports are not served yet
+PYTORCH, ONNX_INT8 = "pytorch", "onnx-int8"
+BACKENDS = (PYTORCH, ONNX_INT8)  # how a run can be served: its saved model, or its verified onnx-int8 export
 
 
 class PredictRequest(BaseModel):
@@ -21,7 +22,10 @@ class PredictRequest(BaseModel):
     images: list[str] | None = Field(None, description="Images to classify (an image run), each as base64; a "
                                      "`data:image/...;base64,` prefix is allowed.")
     top_k: int = Field(5, ge=1, le=1000, description="How many of the most probable classes to return per input.")
-    backend: Literal["pytorch"] = Field("pytorch", description="What runs the model: the saved PyTorch model.")
+    backend: Literal["pytorch", "onnx-int8"] = Field(PYTORCH, description="What runs the model: `pytorch`, the "
+                                                     "saved model; `onnx-int8`, the run's verified onnx-int8 export "
+                                                     "in ONNX Runtime (made on its Results page; see a model's "
+                                                     "`backends`).")
 
 
 class ClassProbability(BaseModel):
@@ -89,7 +93,8 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float] = Field(description="Test-set figures: accuracy, macro_f1 and the like.")
     threshold: float | None = None
     min_confidence: float | None = None
-    backends: list[str]
+    backends: list[str] = Field(description="What can serve it (a predict request's `backend`): `pytorch` always, "
+                                "`onnx-int8` once a verified export exists.")
     available: bool = Field(description="False when the run's saved model files are missing (deleted by hand).")
     finished_at: datetime | None = None
 
