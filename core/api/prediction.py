@@ -159,9 +159,10 @@ def predict(run: RunResult, inputs: Inputs, top_k: int, cache: ModelCache, backe
     for index, (name, probabilities) in enumerate(zip(inputs.names, predict_batches(predictor, inputs.items))):
         label, confidence, uncertain, calibrated = rule.decide_one(probabilities)
         ranked = sorted(calibrated.items(), key=lambda item: item[1], reverse=True)[:top_k]
-        predictions.append(Prediction(index=index, name=name, label=label, confidence=round(confidence, 6),
-                                      uncertain=uncertain, top=[ClassProbability(label=c, probability=round(p, 6))
-                                                                for c, p in ranked]))
+        predictions.append(Prediction(
+            index=index, name=name, label=label, label_name=run.shown(label), confidence=round(confidence, 6),
+            uncertain=uncertain, top=[ClassProbability(label=c, label_name=run.shown(c), probability=round(p, 6))
+                                      for c, p in ranked]))
     return PredictResponse(run=run.id, backend=backend, labels=list(rule.labels), threshold=rule.threshold,
                            min_confidence=rule.min_confidence, temperature=rule.temperature,
                            latency_ms=round((time.perf_counter() - start) * 1000, 2), predictions=predictions)

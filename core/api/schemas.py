@@ -29,14 +29,18 @@ class PredictRequest(BaseModel):
 
 
 class ClassProbability(BaseModel):
-    label: str
+    label: str = Field(description="The class as the data names it (the key to match on).")
+    label_name: str = Field(description="The class as people read it: its display name set on the Data page, or "
+                            "`label` when it has none.")
     probability: float = Field(description="Calibrated on the run's validation examples.")
 
 
 class Prediction(BaseModel):
     index: int = Field(description="The input's position in the request, from 0.")
     name: str | None = Field(None, description="The file name, for images sent as files.")
-    label: str = Field(description="The answer, by the run's decision rule (its two-class threshold, if set).")
+    label: str = Field(description="The answer, by the run's decision rule (its two-class threshold, if set), as "
+                       "the data names it (the key to match on).")
+    label_name: str = Field(description="The answer as people read it (the class's display name, or `label`).")
     confidence: float = Field(description="The answer's calibrated probability.")
     uncertain: bool = Field(description="True when the confidence is below the run's operating point "
                             "(`min_confidence`): a person should check this answer.")
