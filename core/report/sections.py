@@ -41,7 +41,7 @@ THREE = "{:.3f}".format
 def verdict(data: RunData) -> str:
     run = data.run
     result = run_verdict(data.test, run.labels, run.metrics, data.target)
-    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels)) + \
+    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels), run.display_names) + \
         confidence_lines(Calibration.from_dict(run.calibration), run.min_confidence, data.decided)
     return '<div class="verdict">' + "".join(line(item) for item in lines) + "</div>"
 
@@ -55,8 +55,9 @@ def data_summary(data: RunData) -> str:
     counts = data.examples.groupby(["label", "split"]).size().unstack(fill_value=0)
     splits = [s for s in SPLITS if s in counts.columns]
     items += [(f"{SPLITS[s].capitalize()} examples", f"{int(counts[s].sum()):,}") for s in splits]
-    per_class = pd.DataFrame([{"class": run.shown(label), **{SPLITS[s]: int(counts.at[label, s]) if label in counts.index else 0
-                                                   for s in splits}} for label in run.labels])
+    per_class = pd.DataFrame([{"class": run.shown(label),
+                               **{SPLITS[s]: int(counts.at[label, s]) if label in counts.index else 0 for s in splits}}
+                              for label in run.labels])
     return ("<h2>Data</h2>" + facts(items) +
             paragraph("The split was fixed at upload: the model learned from the training examples, choices were "
                       "made on the validation examples, and the test examples, never seen before, judge it.") +
@@ -125,8 +126,8 @@ def operating_point(data: RunData, figures: Figures) -> str:
     out = "<h2>Which answers it leaves to a person</h2>"
     if len(run.labels) == 2 and run.threshold is not None:
         positive = run.labels[1]
-        out += paragraph(f"Two classes: it answers {name(run.shown(positive))} when its calibrated probability is at least "
-                         f"{from_stored(run.threshold, positive, run.labels):.2f} (the saved threshold).")
+        out += paragraph(f"Two classes: it answers {name(run.shown(positive))} when its calibrated probability is "
+                         f"at least {from_stored(run.threshold, positive, run.labels):.2f} (the saved threshold).")
     if data.val.empty:
         return out + paragraph("This run was stored before Tuneboard kept validation predictions, so no operating "
                                "point could be chosen (re-evaluate it on Results, Confidence tab).")
