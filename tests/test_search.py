@@ -201,6 +201,7 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
         first.send_signal(signal.SIGKILL)
         first.wait()
     killed = [r.id for r in list_runs() if r.status == RUNNING]
+    assert killed
     trials_before = len(coordinator.load_study(search_id).trials)
     second = _worker(tuneboard_home)
     try:
@@ -270,7 +271,11 @@ def test_a_new_user_starts_a_search_closes_the_tab_and_comes_back_to_the_best_se
     assert back.radio(key="train_method_text").value == "lora"
     assert back.number_input(key="train_adv_learning_rate").value == pytest.approx(best["params"]["learning_rate"])
     assert back.number_input(key="train_adv_lora_rank").value == best["params"]["lora_rank"]
+    back.switch_page("pages/train.py").run()  # AppTest's own page follows st.switch_page only for that one run
+    assert back.number_input(key="train_adv_lora_rank").value == best["params"]["lora_rank"]  # still filled in
     back.button(key="train_launch").click().run()  # trains the best settings as an ordinary run
+    assert not back.exception, back.exception
+    assert [e.value for e in back.error] == [] and "Queued run" in back.success[0].value, (back.error, back.warning)
     newest = max(list_runs(), key=lambda r: r.id)
     assert newest.search_id is None and newest.status == QUEUED and newest.dataset_id == dataset_id
     assert {k: newest.config[k] for k in best["params"]} == best["params"]
