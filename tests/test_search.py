@@ -168,6 +168,34 @@ def test_no_trial_starts_that_cannot_finish_in_the_budget_left():
     assert all(t["state"] == "skipped" for t in search.summary["trials"])
 
 
+def test_a_trial_whose_own_pace_overruns_the_budget_is_stopped_and_slows_the_estimates_after_it():
+    """The launch estimate was too hopeful (a busy machine): once the trial's measured ETA says it ends past the
+    budget, it is stopped, and the later trials' estimates take its pace: none fits, the search ends and says why."""
+    from datetime import timedelta
+
+    from core.search import coordinator
+    from storage.models import Run, utcnow
+
+    dataset = get_dataset(make_dataset())
+    search_id = start_search(dataset, "tiny-bert", "lora", 2)
+    coordinator.step(WORKER)
+    [run] = list_runs()
+    assert run_queue.claim_next(WORKER) == (run.id, False)
+    with session_factory().begin() as s:  # a minute of training for 5% of its steps: 20 minutes in all
+        s.execute(update(Run).where(Run.id == run.id).values(started_at=utcnow() - timedelta(seconds=60)))
+    run_queue.report_progress(run.id, WORKER, step=5, total_steps=100, epoch=0.1, eta_seconds=1140.0)
+    coordinator.step(WORKER)
+    assert get_run(run.id).cancel_requested
+    assert run_queue.mark_cancelled(run.id, WORKER)
+    coordinator.step(WORKER)
+    search = get_search(search_id)
+    assert search.status == "failed", search.message
+    assert "times their estimate" in search.error
+    states = [t["state"] for t in search.summary["trials"]]
+    assert states[0] == "pruned" and search.summary["trials"][0]["pruned"] == "budget"
+    assert set(states[1:]) == {"skipped"} and len(list_runs()) == 1  # no other trial started
+
+
 def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -42,6 +42,7 @@ PRUNER_STARTUP_TRIALS = 2  # finished trials before the pruner judges others aga
 SAMPLER_STARTUP_TRIALS = 3  # trials sampled at random before TPE models the good settings
 SEED = 42
 MIN_RUN_SECONDS = 10.0  # a run's start (a process, the model, the data) whatever its estimate says
+MEASURED_PROGRESS = 0.03  # from this share of its steps on, a trial's own ETA is trusted over its launch estimate
 
 
 def step(worker_id: str, capacity: int = 1) -> None:
@@ -104,8 +105,10 @@ def drive(search, worker_id: str, capacity: int) -> None:
         if best is not None:
             message += f": the best trial (#{best['number']}, run #{best['run_id']}) scored {best['value']:.3f} " \
                        "validation macro-F1"
-        error = "" if best is not None else ("No trial could finish in the budget; give the search more time or "
-                                             "pick a faster method.")
+        pace = estimate_factor(rows.trial_runs(search.id))
+        error = "" if best is not None else (
+            "No trial could finish in the budget; give the search more time or pick a faster method"
+            + (f" (on this machine now, trials take about {pace:.1f} times their estimate)." if pace > 1.5 else "."))
         rows.finish_search(search.id, worker_id, status, message=message + ".", summary=summary,
                            best_run_id=best["run_id"] if best else None, error=error)
         log.info("search %d: %s", search.id, message)
@@ -143,7 +146,7 @@ def _follow(study, trial, run: Run | None, search, dataset, factor: float) -> No
         if epoch not in reported:
             live.report(value, epoch)
     if run.status in (QUEUED, RUNNING):
-        over = search.spent_seconds > OVER_BUDGET_STOP * search.budget_seconds and _any_complete(study)
+        over = run.status == RUNNING and cannot_finish(run, search)
         if run.status == RUNNING and not run.cancel_requested and (over or live.should_prune()):
             _note(study, trial._trial_id, "pruned", "budget" if over else "median")
             _cancel(run.id)
@@ -177,10 +180,14 @@ def _note(study, trial_id: int, key: str, value: Any) -> None:
     Trial(study, trial_id).set_user_attr(key, value)
 
 
-def _any_complete(study) -> bool:
-    from optuna.trial import TrialState
-
-    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+def cannot_finish(run: Run, search) -> bool:
+    """Past the budget's grace, or its own measured pace says it will be: a trial whose launch estimate was too
+    hopeful (a busier machine than when the speeds were measured) is stopped rather than let overrun the budget."""
+    limit = OVER_BUDGET_STOP * search.budget_seconds
+    if search.spent_seconds > limit:
+        return True
+    measured = run.eta_seconds is not None and (run.progress or 0.0) >= MEASURED_PROGRESS
+    return measured and search.spent_seconds + run.eta_seconds > limit
 
 
 def _cancel(run_id: int) -> None:
@@ -254,9 +261,17 @@ def run_seconds(run: Run) -> float | None:
 
 
 def estimate_factor(runs: list[Run]) -> float:
-    """How much longer this search's finished trials took than estimated (the median ratio; 1 before any)."""
-    ratios = [run_seconds(r) / max(r.estimate["seconds"], MIN_RUN_SECONDS) for r in runs
-              if r.status == SUCCEEDED and run_seconds(r) and (r.estimate or {}).get("seconds")]
+    """How much longer this search's trials took than estimated (the median ratio; 1 before any): finished ones
+    whole, stopped ones at the pace they went (their time over the share of steps they made)."""
+    ratios = []
+    for r in runs:
+        seconds, planned = run_seconds(r), (r.estimate or {}).get("seconds")
+        if not seconds or planned is None:
+            continue
+        if r.status == SUCCEEDED:
+            ratios.append(seconds / max(planned, MIN_RUN_SECONDS))
+        elif r.status == CANCELLED and (r.progress or 0.0) >= MEASURED_PROGRESS:
+            ratios.append(seconds / r.progress / max(planned, MIN_RUN_SECONDS))
     return statistics.median(ratios) if ratios else 1.0
 
 
