@@ -113,10 +113,11 @@ def finish_search(search_id: int, worker_id: str, status: str, *, message: str, 
             finished_at=utcnow(), coordinator="", lease_until=None)).rowcount == 1
 
 
-def release(search_id: int, worker_id: str) -> None:
+def release_all(worker_id: str) -> None:
     """A worker that stops hands its searches on at once."""
     with session_factory().begin() as s:
-        s.execute(update(Search).where(_owned(search_id, worker_id)).values(coordinator="", lease_until=None))
+        s.execute(update(Search).where(Search.status == SEARCH_RUNNING, Search.coordinator == worker_id)
+                  .values(coordinator="", lease_until=None))
 
 
 def request_stop(search_id: int) -> None:

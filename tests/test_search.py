@@ -10,19 +10,18 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import fields
 
 import pytest
 from sqlalchemy import text, update
 
 from core.methods import METHODS, settings_for
-from core.run_config import RunConfig, out_of_bounds
+from core.run_config import out_of_bounds
+from core.jobs.submit import estimate_or_none
 from core.search import search_space, start_params, start_search
 from storage import run_queue
 from storage.datasets import get_dataset
 from storage.db import get_engine, optuna_storage, session_factory
 from storage.models import CANCELLED, QUEUED, RUNNING, SUCCEEDED, Search
-from storage.run_requests import JobError
 from storage.runs import get_run, list_runs
 from storage.searches import SearchError, get_search
 from tests.conftest import ROOT
@@ -103,7 +102,7 @@ def test_the_coordinator_queues_trials_as_runs_reports_curves_and_prunes_through
 
     dataset = get_dataset(make_dataset())
     search_id = start_search(dataset, "tiny-bert", "lora", 30)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     [first] = list_runs()
     assert (first.status, first.search_id, first.search_trial) == (QUEUED, search_id, 0)
     assert "seconds" in first.estimate and first.config["preset"] == "best"
@@ -113,22 +112,22 @@ def test_the_coordinator_queues_trials_as_runs_reports_curves_and_prunes_through
     params = {k: base[k] for k in study.trials[0].params}
     study.enqueue_trial({**params, "learning_rate": 2e-3})
     study.enqueue_trial({**params, "learning_rate": 3e-4, "epochs": 4})
-    coordinator.step(WORKER)  # trial 0 still queued: nothing more starts (one worker, one trial at a time)
+    coordinator.step(WORKER, estimate_or_none)  # trial 0 still queued: nothing more starts (one worker, one trial at a time)
     assert len(list_runs()) == 1
 
     _finish(first.id, {1: 0.8, 2: 0.85}, right=7)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     second = max(list_runs(), key=lambda r: r.id)
     assert second.search_trial == 1 and second.config["learning_rate"] == 2e-3
     _finish(second.id, {1: 0.9, 2: 0.95}, right=8)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     third = max(list_runs(), key=lambda r: r.id)
     assert third.search_trial == 2 and third.config["epochs"] == 4
     _finish(third.id, {1: 0.2}, right=None)  # one epoch trained, far below the others at epoch 1: pruned
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     assert get_run(third.id).cancel_requested and get_run(third.id).status == RUNNING  # the Cancel button's path
     assert run_queue.mark_cancelled(third.id, WORKER)  # what the worker does once its child stopped
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
 
     study = coordinator.load_study(search_id)
     states = [t.state for t in study.trials[:3]]
@@ -146,9 +145,9 @@ def test_the_coordinator_queues_trials_as_runs_reports_curves_and_prunes_through
     from storage.searches import request_stop
 
     request_stop(search_id)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     assert get_run(summary["trials"][3]["run_id"]).status == CANCELLED  # still queued: cancelled at once
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     search = get_search(search_id)
     assert (search.status, search.best_run_id) == ("stopped", second.id)
     assert search.summary["best"]["test_macro_f1"] == 0.5
@@ -161,7 +160,7 @@ def test_no_trial_starts_that_cannot_finish_in_the_budget_left():
     search_id = start_search(dataset, "tiny-bert", "lora", 1)
     with session_factory().begin() as s:  # 0.01 s of the minute left: no estimate fits
         s.execute(update(Search).where(Search.id == search_id).values(spent_seconds=59.99))
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     search = get_search(search_id)
     assert list_runs() == []
     assert search.status == "failed" and "No trial could finish in the budget" in search.error
@@ -178,16 +177,16 @@ def test_a_trial_whose_own_pace_overruns_the_budget_is_stopped_and_slows_the_est
 
     dataset = get_dataset(make_dataset())
     search_id = start_search(dataset, "tiny-bert", "lora", 2)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     [run] = list_runs()
     assert run_queue.claim_next(WORKER) == (run.id, False)
     with session_factory().begin() as s:  # a minute of training for 5% of its steps: 20 minutes in all
         s.execute(update(Run).where(Run.id == run.id).values(started_at=utcnow() - timedelta(seconds=60)))
     run_queue.report_progress(run.id, WORKER, step=5, total_steps=100, epoch=0.1, eta_seconds=1140.0)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     assert get_run(run.id).cancel_requested
     assert run_queue.mark_cancelled(run.id, WORKER)
-    coordinator.step(WORKER)
+    coordinator.step(WORKER, estimate_or_none)
     search = get_search(search_id)
     assert search.status == "failed", search.message
     assert "times their estimate" in search.error

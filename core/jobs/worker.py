@@ -7,8 +7,7 @@
 5) records a crashed child as failed and keeps going;
 6) builds queued exports of finished runs (`python -m core.jobs.export_runner`), one at a time beside training:
    an export takes a minute or two and should not wait behind an hour of training;
-7) drives settings searches (core.search.coordinator.step) every few seconds: one worker at a time holds a search's
-   lease, asks its Optuna study for settings, queues them as runs and reports their validation curves back.
+7) drives settings searches every few seconds (core.search.coordinator.step: one worker at a time per search).
 
 TUNEBOARD_TRAIN_FN=module:function makes the worker train with another function of core.training.train_run's
 signature: tests use it so that the worker the app starts trains with a fast stand-in.
@@ -142,13 +141,13 @@ class Worker:
         return False
 
     def _drive_searches(self) -> None:
-        """One step of every running search this worker can lease; a search never stops the worker's own work."""
-        try:
+        try:  # a search's failure never stops the worker's own work
             if not searches.running_search_ids():
                 return
+            from core.jobs.submit import estimate_or_none
             from core.search.coordinator import step  # optuna and the estimate load only when a search runs
 
-            step(self.worker_id, capacity=max(self.concurrency, len(alive_workers())))
+            step(self.worker_id, estimate_or_none, capacity=max(self.concurrency, len(alive_workers())))
         except Exception:  # noqa: BLE001 - logged; the next step retries from the database
             log.exception("driving the settings searches failed")
 
@@ -285,8 +284,7 @@ class Worker:
                                           "the last checkpoint or retry it."):
                 self._append_log(run_id, "Interrupted: the worker was stopped.")
         self.children.clear()
-        for search_id in searches.running_search_ids():
-            searches.release(search_id, self.worker_id)
+        searches.release_all(self.worker_id)
         stop_worker(self.worker_id)
         log.info("worker %s stopped", self.worker_id)
 
