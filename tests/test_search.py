@@ -195,6 +195,28 @@ def test_a_trial_whose_own_pace_overruns_the_budget_is_stopped_and_slows_the_est
     assert set(states[1:]) == {"skipped"} and len(list_runs()) == 1  # no other trial started
 
 
+def test_the_search_page_follows_a_running_search_and_can_stop_it():
+    from streamlit.testing.v1 import AppTest
+
+    from core.search import coordinator
+
+    dataset = get_dataset(make_dataset(name="tickets"))
+    search_id = start_search(dataset, "tiny-bert", "lora", 30)
+    coordinator.step(WORKER, estimate_or_none)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/search.py").run()
+    assert not at.exception, at.exception
+    assert f"Search {search_id}: LoRA" in at.subheader[0].value
+    assert any("Training trial #0" in c.value and "tickets" in c.value for c in at.caption)
+    assert any("Settings tried: learning rate from 0.0002 to 0.003" in c.value for c in at.caption)
+    assert "No trial has finished yet" in at.info[0].value
+    assert at.dataframe[0].value[["Trial", "State"]].values.tolist() == [[0, "⏳ queued"]]
+    at.button(key="search_stop").click().run()
+    assert not at.exception, at.exception
+    assert get_search(search_id).stop_requested
+
+
 def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
