@@ -22,6 +22,8 @@ from storage.searches import SearchError, get_search, list_searches, request_sto
 REFRESH_SECONDS = 3
 STATE_ICONS = {"complete": "✅", "pruned": "✂️", "failed": "❌", "skipped": "⏭️", "running": "▶️", "queued": "⏳",
                "waiting": "⏳"}
+PRUNED_NOTES = {"median": "stopped early: its validation curve trailed the median of earlier trials",
+                "budget": "stopped: at its pace it could not finish in the budget", "cancelled": "cancelled"}
 STATUS_TEXT = {"running": "▶️ running", "finished": "✅ finished", "stopped": "⏹️ stopped", "failed": "❌ failed"}
 
 
@@ -41,7 +43,7 @@ def trials_frame(trials: list[dict]) -> pd.DataFrame:
                      (list(t["curve"].values())[-1] if t["curve"] else None),
                      "Epochs done": len(t["curve"]), "Minutes": None if t["seconds"] is None else t["seconds"] / 60,
                      "Run": t["run_id"], **{setting_label(k): value_text(v) for k, v in t["params"].items()},
-                     "Note": t["note"] or (f"pruned ({t['pruned']})" if t.get("pruned") else "")})
+                     "Note": t["note"] or PRUNED_NOTES.get(t.get("pruned") or "", "")})
     return pd.DataFrame(rows)
 
 
@@ -75,10 +77,11 @@ def importance_figure(values: dict[str, float]) -> go.Figure:
 
 def best_ui(search, summary: dict) -> None:
     best = summary.get("best")
-    if best is None:
-        st.info("No trial has finished yet: the best settings appear here once one has.")
-        return
     final = search.status != SEARCH_RUNNING
+    if best is None:
+        st.info("No trial finished, so there are no settings to recommend." if final else
+                "No trial has finished yet: the best settings appear here once one has.")
+        return
     st.subheader("Best settings" if final else "Best settings so far")
     cards = st.columns(3)
     cards[0].metric("Validation macro-F1", f"{best['value']:.3f}", border=True,

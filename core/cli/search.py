@@ -121,6 +121,8 @@ def trial_line(trial: dict) -> str:
     settings = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial["params"].items())
     if trial["state"] == "complete":
         outcome = f"validation macro-F1 {trial['value']:.4f}"
+    elif trial["state"] == "pruned" and trial.get("pruned") == "budget":
+        outcome = f"stopped: at its pace it could not finish in the budget ({trial['seconds'] / 60:.0f} min in)"
     elif trial["state"] == "pruned":
         outcome = f"pruned after epoch {max(map(int, trial['curve']), default=0)}"
     elif trial["state"] == "skipped":
