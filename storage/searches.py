@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from storage.db import session_factory
 from storage.models import (
@@ -139,5 +139,7 @@ def trial_runs(search_id: int) -> list[Run]:
 
 
 def active_trial_runs(search_id: int) -> list[Run]:
+    """Queued, running, or waiting to resume (its worker died; a worker takes it up again)."""
     with session_factory()() as s:
-        return list(s.scalars(select(Run).where(Run.search_id == search_id, Run.status.in_((QUEUED, RUNNING)))))
+        return list(s.scalars(select(Run).where(Run.search_id == search_id, or_(
+            Run.status.in_((QUEUED, RUNNING)), Run.resume_requested.is_(True)))))

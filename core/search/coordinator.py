@@ -96,7 +96,8 @@ def drive(search, worker_id: str, estimate: Estimator, capacity: int) -> None:
     if not search.stop_requested and remaining > 0:
         note = _start_trials(study, search, dataset, estimate, capacity - len(active), remaining, factor)
     active = rows.active_trial_runs(search.id)
-    finished = not active and (search.stop_requested or remaining <= 0 or note == NOTHING_FITS)
+    untold = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))  # told next step (e.g. just cancelled)
+    finished = not active and not untold and (search.stop_requested or remaining <= 0 or note == NOTHING_FITS)
     summary, best = summarise(study, search, dataset, final=finished)
     if finished:
         if search.stop_requested:
@@ -155,9 +156,9 @@ def _follow(study, trial, run: Run | None, search, dataset, factor: float) -> No
         else:
             study.tell(trial.number, value)
     elif run.status == CANCELLED:
-        study.tell(trial.number, state=TrialState.PRUNED)
-        if "pruned" not in trial.user_attrs:
+        if "pruned" not in trial.user_attrs:  # cancelled by the user or a stop, not by the pruner
             _note(study, trial._trial_id, "pruned", "cancelled")
+        study.tell(trial.number, state=TrialState.PRUNED)
     elif run.status == INTERRUPTED:  # its worker died: carry on from the checkpoint, or train it again
         if run_files(run.id).has_checkpoint():
             request_resume(run.id)
