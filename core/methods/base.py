@@ -46,6 +46,9 @@ class TuningMethod:
     # Only the head learns on a backbone that never changes: larger batches, no minimum step count, and the
     # backbone's outputs can be computed once and cached (core.training.features).
     frozen_backbone: bool = False
+    # The backbone is adapted by a stage of the method's own before the head trains (few-shot: pairs of texts,
+    # core/training/contrastive.py), so its features depend on the run and are never cached.
+    adapts_backbone: bool = False
     uses_peft: bool = False
     # For the estimate before launch: samples/s on 2 CPU threads at batch 16 (STACK.md; MiniLM at 64 tokens,
     # EfficientNet-Lite0 at 224 px), and the share of weights that carry gradients and two AdamW moments.

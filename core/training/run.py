@@ -13,12 +13,13 @@ from core.datasets.files import examples_digest
 from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline
 from core.evaluation.calibration import calibrate
 from core.evaluation.metrics import classification_metrics
-from core.methods import apply_method, set_train_mode
+from core.methods import apply_method, get_method, set_train_mode
 from core.models import HF_TEXT, BuiltModel, build_model, count_params
 from core.training.progress import Progress, Reporter
 from core.run_config import RunConfig
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
+from core.training.contrastive import adapt_backbone
 from core.models.text_inputs import Split, TextBatches
 from core.training.data import load_splits
 from core.training.device import choose_device
@@ -86,8 +87,12 @@ def _fit_settings(config: RunConfig, epochs: int, train: Split, num_labels: int)
 def _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter, output_dir, resume):
     """Head only: cached backbone features, then the head alone trains. Returns (loop state, {split: logits})
     for the test and validation splits."""
-    feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
-                                   config.seed, reporter)
+    if get_method(built.method).adapts_backbone:  # features of this run's own backbone: nothing to reuse
+        feats = cached.extract(built, {n: d for n, d in data.items() if len(d)}, setup, config.eval_batch_size,
+                               reporter)
+    else:
+        feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
+                                       config.seed, reporter)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
     head.to(setup.device)
     feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
@@ -149,8 +154,10 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         built.model.to(memory_format=torch.channels_last)
     data = split_batches(built, splits, dataset_dir, config)
 
-    # 3) training
+    # 3) training (a method that adapts the backbone first, e.g. few-shot's pairs, does that before the head)
     start = time.perf_counter()
+    if get_method(built.method).adapts_backbone:
+        adapt_backbone(built, splits["train"], config, setup, reporter)
     if cached.supports_cached_features(built):
         epochs = config.epochs
         state, logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
