@@ -71,6 +71,12 @@ class RunConfig:
     length_grouping: bool = _field(True, "Text only: after the first batches, put texts of similar length together, "
                                    "so less time goes into padding short texts to the length of long ones (the "
                                    "accuracy stays the same; docs/BENCHMARKS.md).", BOOL, task="text")
+    cross_validation_folds: int = _field(0, "Few examples: instead of judging the model on the few examples set "
+                                         "aside for testing, split all your labelled examples into this many parts; "
+                                         "each part is scored by a model trained on the others (k-fold "
+                                         "cross-validation), and the saved model is then trained on all of them. "
+                                         "Takes this many trainings more. 0 = off: train on the training part and "
+                                         "judge on the test part.", INT, low=0, high=10)
     seed: int = _field(42, "Random seed: the same seed and data give the same run.", INT, low=0, high=2**31 - 1)
     device: str = _field("auto", "auto uses a GPU when one is present, else the CPU.", CHOICE,
                          choices=("auto", "cpu", "cuda"))

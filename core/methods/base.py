@@ -16,6 +16,9 @@ from torch import nn
 
 from core.models.base import BuiltModel
 
+# Samples/s of a training step through the whole model on 2 CPU threads at batch 16 (full fine-tuning; STACK.md):
+# what a method whose speed was not measured is assumed to reach, and a backbone stage's speed in the estimate.
+WHOLE_MODEL_CPU_SPEED = {"text": 19.0, "image": 15.0}
 # Preset rows: task -> preset -> (learning rate, epochs). The new head trains at 10x the rate (loop.FitSettings).
 PresetRows = Mapping[str, Mapping[str, tuple[float, int]]]
 
@@ -53,8 +56,13 @@ class TuningMethod:
     # For the estimate before launch: samples/s on 2 CPU threads at batch 16 (STACK.md; MiniLM at 64 tokens,
     # EfficientNet-Lite0 at 224 px), and the share of weights that carry gradients and two AdamW moments.
     # Unmeasured methods are assumed as slow as full fine-tuning.
-    cpu_speed: Mapping[str, float] = field(default_factory=lambda: {"text": 19.0, "image": 15.0})
+    cpu_speed: Mapping[str, float] = field(default_factory=lambda: dict(WHOLE_MODEL_CPU_SPEED))
     trainable_share: float = 0.05
+
+    def adaptation_passes(self, num_train: int, preset: str) -> int:
+        """Forward and backward passes of one text each that the backbone stage (adapts_backbone) makes before the
+        head trains; for the estimate. 0 for methods without one."""
+        return 0
 
     @property
     def needs_adapter(self) -> bool:
