@@ -67,6 +67,22 @@ def write_dataset(folder: Path, frame: pd.DataFrame, train_rows: np.ndarray, tes
     rows[COLUMNS].to_csv(folder / EXAMPLES_FILE, index=False)
 
 
+def seed_zero_shot(folder: Path, labels: list[str], score: dict) -> None:
+    """Every draw shares the test sample, so the zero-shot score a run records is the same each time: put it where
+    train_run's cache looks (core.evaluation.baselines) instead of embedding the test sample again per draw."""
+    import hashlib
+
+    from core.evaluation.baselines import ZERO_SHOT_CACHE_VERSION
+    from core.datasets.files import EXAMPLES_FILE
+    from storage.paths import cache_dir
+
+    digest = hashlib.sha256((folder / EXAMPLES_FILE).read_bytes())
+    digest.update(json.dumps({"v": ZERO_SHOT_CACHE_VERSION, "labels": labels}).encode())
+    path = cache_dir() / "baselines" / f"zero_shot_{digest.hexdigest()[:32]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(score))
+
+
 def train_once(folder: Path, labels: list[str], method: str, seed: int) -> dict:
     from core.run_config import RunConfig
     from core.training import train_run
@@ -150,6 +166,7 @@ def main() -> None:
                     progress["zero_shot"][name] = zero_shot(frame, test_rows, labels)
                 folder = work / f"{name}-{k}-{seed}"
                 write_dataset(folder, frame, draw(frame, test_rows, k, seed), test_rows)
+                seed_zero_shot(folder, labels, progress["zero_shot"][name])
                 for method in args.methods.split(","):
                     key = f"{name}/{k}/{seed}/{method}"
                     if key in progress["runs"]:

@@ -30,7 +30,8 @@ class RunConfig:
     method: str = _field("lora", "How much of the model learns from your data. Head only: just the final layer "
                          "learns, a first model in a minute. LoRA: small add-on weights learn while the original "
                          "model stays frozen, close to full accuracy with a tiny file. Full fine-tuning: every weight "
-                         "learns, often the best scores but the slowest.")
+                         "learns, often the best scores but the slowest. Few-shot (text): for a handful of examples "
+                         "per class, the model first learns from pairs of your texts, then the final layer learns.")
     preset: str = _field("quick", "Quick: a first model in minutes, to see whether the idea works. Balanced: trains "
                          "longer for better scores. Best: trains the longest and stops when it no longer improves; "
                          "pick it for the model you will really use, once Quick looks promising.")

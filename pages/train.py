@@ -80,7 +80,8 @@ def few_examples_ui(dataset) -> str | None:
     st.info(
         f"**Few examples.** The class {code(found.smallest_class)} has only {found.smallest_count} labelled "
         f"example{'s' if found.smallest_count != 1 else ''} (fewer than {FEW_PER_CLASS}). What each method scored "
-        f"when we gave it {found.measured_size} examples per class (macro-F1 on texts it never saw, mean of 5 draws, "
+        f"when we gave it {found.measured_size} examples per class (macro-F1 on texts it never saw, mean of "
+        f"{found.draws} draw{'s' if found.draws != 1 else ''}, "
         "Quick preset, MiniLM, a 2-core CPU; docs/BENCHMARKS.md):\n\n"
         "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time (26 classes) |\n|---|---|---|---|\n"
         f"{rows}\n| no training (zero-shot) | {found.zero_shot[0]:.2f} | {found.zero_shot[1]:.2f} | none |\n\n"

@@ -157,3 +157,56 @@ def test_a_cross_validated_run_scores_every_example_and_saves_a_model_trained_on
     assert any("training on all 40 examples" in line for line in reporter.lines)
     assert not any((tmp_path / "run").glob("fold-*"))
     assert len(load_predictor(tmp_path / "run").predict(["refund my card"])) == 1
+
+
+@pytest.mark.slow  # trains 5 folds and the final model (tiny model) through the worker's own code
+def test_a_new_user_with_10_examples_per_class_follows_the_advice_and_reads_a_cross_validated_estimate(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from core.datasets.store import register_path
+    from core.jobs.runner import execute_run
+    from storage import run_queue
+    from storage.processes import process_identity
+    from storage.runs import list_runs
+    from tests.conftest import ROOT
+
+    # 1) the CSV a pilot starts with: 10 labelled texts per class, stored as the Data page stores an upload
+    rng = np.random.default_rng(5)
+    rows = [{"message": " ".join(rng.choice(words.split(), size=5)), "category": label}
+            for label, words in TOPICS.items() for _ in range(10)]
+    pd.DataFrame(rows).to_csv(tmp_path / "tickets.csv", index=False)
+    register_path(tmp_path / "tickets.csv", name="tickets")
+
+    # 2) Train: the page says what to expect and recommends a method with cross-validation; the user keeps both
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["train_model_text"] = "other"
+    at.session_state["train_model_other"] = "tiny-bert"  # seconds instead of minutes; the advice is the same
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    advice = next(i.value for i in at.info if "Few examples" in i.value)
+    expected = few_examples.advice(Counter({label: 10 for label in TOPICS}), "text")
+    assert f"has only 10 labelled examples" in advice and "Recommended:" in advice
+    for row in expected.expectations:
+        assert f"| {row.name} | {row.two_class_f1:.2f} | {row.many_class_f1:.2f} |" in advice
+    assert at.radio(key="train_method_text").value == expected.recommended
+    assert at.number_input(key="train_adv_cross_validation_folds").value == 5
+    at.number_input(key="train_adv_max_length").set_value(16)
+    at.run()
+    at.button(key="train_launch").click().run()
+    assert not at.exception
+    [run] = list_runs()
+    assert (run.config["method"], run.config["cross_validation_folds"]) == (expected.recommended, 5)
+
+    # 3) the worker trains it
+    worker = process_identity()
+    assert run_queue.claim_next(worker) == (run.id, False)
+    assert execute_run(run.id, worker).status == "succeeded"
+
+    # 4) Results: the estimate over all 40 examples, and why its interval is wide
+    at.query_params["run"] = str(run.id)
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    verdict = " ".join(m.value for m in at.markdown)
+    assert "5-fold cross-validation over all 40 labelled examples" in verdict
+    assert "Why the range is wide." in verdict and "40 test examples" in verdict
