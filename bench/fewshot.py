@@ -108,6 +108,8 @@ def zero_shot(frame: pd.DataFrame, test_rows: np.ndarray, labels: list[str]) -> 
 def spread(values: list[float]) -> str:
     if not values:
         return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (one draw: no spread yet)"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.3f} ± {sd:.3f} (min {min(values):.3f}, n={len(values)})"
 

@@ -74,7 +74,9 @@ def few_examples_ui(dataset) -> str | None:
     found = advice(class_counts(data_home() / dataset.path), dataset.task)
     if found is None:
         return None
-    rows = "\n".join(f"| {e.name} | {e.two_class_f1:.2f} | {e.many_class_f1:.2f} | {duration_text(e.seconds)} |"
+    figure = lambda value, text: "not measured" if value is None else text(value)  # noqa: E731
+    rows = "\n".join(f"| {e.name} | {figure(e.two_class_f1, '{:.2f}'.format)} | "
+                     f"{figure(e.many_class_f1, '{:.2f}'.format)} | {figure(e.seconds, duration_text)} |"
                      for e in found.expectations)
     best = next(e for e in found.expectations if e.method == found.recommended)
     st.info(
@@ -82,9 +84,10 @@ def few_examples_ui(dataset) -> str | None:
         f"example{'s' if found.smallest_count != 1 else ''} (fewer than {FEW_PER_CLASS}). What each method scored "
         f"when we gave it {found.measured_size} examples per class (macro-F1 on texts it never saw, mean of "
         f"{found.draws} draw{'s' if found.draws != 1 else ''}, "
-        "Quick preset, MiniLM, a 2-core CPU; docs/BENCHMARKS.md):\n\n"
-        "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time (26 classes) |\n|---|---|---|---|\n"
-        f"{rows}\n| no training (zero-shot) | {found.zero_shot[0]:.2f} | {found.zero_shot[1]:.2f} | none |\n\n"
+        "Quick preset, MiniLM; times on a busy shared 2-core CPU, a quiet one is faster; docs/BENCHMARKS.md):\n\n"
+        "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time |\n|---|---|---|---|\n"
+        f"{rows}\n| no training (zero-shot) | {figure(found.zero_shot[0], '{:.2f}'.format)} | "
+        f"{figure(found.zero_shot[1], '{:.2f}'.format)} | none |\n\n"
         f"**Recommended: {best.name}**, the best of them at this size (chosen below), with **{SUGGESTED_FOLDS}-fold "
         "cross-validation** (set under Advanced settings): the fixed split would judge the model on about one "
         "example per class, so instead every example is scored by a model trained without it, and the saved model "

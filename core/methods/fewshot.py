@@ -97,8 +97,7 @@ class FewShot(HeadOnly):
 
 METHOD = FewShot(
     "fewshot", "Few-shot (SetFit)",
-    "For a handful of examples per class: the model first learns which of your texts belong together, then the "
-    "final classifier learns. Slower than Head only, usually better when classes have under 20 examples.",
+    "For a handful of examples per class: learns from pairs of your texts first, then the final classifier.",
     ("text",),
     presets={"text": {"quick": (3e-3, 60), "balanced": (3e-3, 120), "best": (2e-3, 200)}},
     note="Text only. Learns from pairs of your training texts (at most 320 / 1,280 / 2,560 pairs for Quick / "
