@@ -85,7 +85,7 @@ def few_examples_ui(dataset) -> str | None:
         f"when we gave it {found.measured_size} examples per class (macro-F1 on texts it never saw, mean of "
         f"{found.draws} draw{'s' if found.draws != 1 else ''}, "
         "Quick preset, MiniLM; times on a busy shared 2-core CPU, a quiet one is faster; docs/BENCHMARKS.md):\n\n"
-        "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time |\n|---|---|---|---|\n"
+        "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time (SMS spam) |\n|---|---|---|---|\n"
         f"{rows}\n| no training (zero-shot) | {figure(found.zero_shot[0], '{:.2f}'.format)} | "
         f"{figure(found.zero_shot[1], '{:.2f}'.format)} | none |\n\n"
         f"**Recommended: {best.name}**, the best of them at this size (chosen below), with **{SUGGESTED_FOLDS}-fold "

@@ -67,14 +67,19 @@ def test_the_advice_recommends_what_scored_best_at_the_nearest_measured_size(mon
     found = few_examples.advice(Counter({"a": 10, "b": 30}), "text")
     assert found is not None and (found.smallest_class, found.smallest_count) == ("a", 10)
     figures = few_examples.MEASURED[found.measured_size]
+    complete = {key: row for key, row in figures.items() if None not in row[:2]}
     common = [i for i in (0, 1) if all(row[i] is not None for row in figures.values())]
-    best = max(figures.items(), key=lambda item: sum(item[1][i] for i in common))[0]
+    best = (max(complete, key=lambda key: complete[key][0] + complete[key][1]) if complete
+            else max(figures, key=lambda key: sum(figures[key][i] for i in common)))
     assert found.recommended == best == found.expectations[0].method
     # the advice follows the figures, not a name: with other figures it recommends another method
     monkeypatch.setattr(few_examples, "MEASURED", {8: {"fewshot": (0.5, 0.1, 60.0), "head": (0.9, 0.3, 5.0)}})
     assert few_examples.advice(Counter({"a": 9, "b": 9}), "text").recommended == "head"
-    # a figure measured for one method only does not decide
-    monkeypatch.setattr(few_examples, "MEASURED", {8: {"fewshot": (0.5, 0.9, 60.0), "head": (0.6, None, 5.0)}})
+    # a method measured on both data sets is preferred to one measured on one only
+    monkeypatch.setattr(few_examples, "MEASURED", {8: {"fewshot": (0.5, 0.3, 60.0), "head": (0.9, None, 5.0)}})
+    assert few_examples.advice(Counter({"a": 9, "b": 9}), "text").recommended == "fewshot"
+    # with none measured on both, the data set measured for every method decides
+    monkeypatch.setattr(few_examples, "MEASURED", {8: {"fewshot": (0.5, None, 60.0), "head": (0.6, None, 5.0)}})
     assert few_examples.advice(Counter({"a": 9, "b": 9}), "text").recommended == "head"
     assert few_examples.advice(Counter({"a": 20, "b": 25}), "text") is None  # enough examples
     assert few_examples.advice(Counter({"a": 5, "b": 5}), "image") is None  # measured on text only
