@@ -42,19 +42,28 @@ def claim_next(worker_id: str) -> tuple[int, bool] | None:
 def claim_oldest(table, claimable, values: Callable[[Any], dict[str, Any]], *returning) -> Row | None:
     """Move the oldest row of `table` matching `claimable` to `values(now)`: its (id, *returning) or None.
 
-    One conditional UPDATE: whoever changes the row first owns it. A worker that loses the race sees no row
-    (SQLite serialises writers; PostgreSQL re-checks the WHERE clause after waiting for the row lock) and
-    tries the next candidate, so each row is claimed exactly once across processes and machines. Runs and
-    exports (storage.export_queue) are claimed this way.
+    Whoever changes the row first owns it, so each row is claimed exactly once across processes and machines.
+    Runs and exports (storage.export_queue) are claimed this way.
+    - PostgreSQL: one UPDATE of the row that `SELECT ... FOR UPDATE SKIP LOCKED` picks: workers claiming at once
+      each lock a different row instead of queueing behind the oldest one.
+    - SQLite (one writer at a time): a conditional UPDATE of the oldest candidate. A worker that loses the race
+      sees no row and tries the next candidate.
     """
+    factory = session_factory()
+    if factory.kw["bind"].dialect.name == "postgresql":
+        candidate = (select(table.id).where(claimable).order_by(table.id).limit(1)
+                     .with_for_update(skip_locked=True).scalar_subquery())
+        with factory.begin() as s:
+            return s.execute(update(table).where(table.id == candidate).values(**values(utcnow()))
+                             .returning(table.id, *returning)).first()
     for _ in range(10):
         candidate = select(table.id).where(claimable).order_by(table.id).limit(1).scalar_subquery()
-        with session_factory().begin() as s:
+        with factory.begin() as s:
             row = s.execute(update(table).where(table.id == candidate, claimable).values(**values(utcnow()))
                             .returning(table.id, *returning)).first()
         if row is not None:
             return row
-        with session_factory()() as s:
+        with factory() as s:
             if s.scalar(select(table.id).where(claimable).limit(1)) is None:
                 return None  # nothing left; otherwise another worker won that row: try the next one
     return None

@@ -24,6 +24,8 @@ from storage.runs import get_run, list_runs, metric_points, predictions
 from storage.workers import alive_workers, register_worker, stop_worker
 from tests.tiny_training import make_dataset
 
+pytestmark = pytest.mark.both_databases  # the job store's verbs on SQLite and on PostgreSQL
+
 CONFIG = {"model": "minilm", "method": "lora", "preset": "quick"}
 
 
