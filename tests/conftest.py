@@ -1,6 +1,6 @@
 """Every test gets its own empty data folder and SQLite database, and a sign-in throttle with no wrong guesses.
 
-Tests marked `both_databases` run twice: on SQLite, and on PostgreSQL in a fresh database of the server named by
+Tests marked `both_databases` run twice: on SQLite, and on PostgreSQL (those marked `postgresql` only there) in a fresh database of the server named by
 TUNEBOARD_TEST_POSTGRES_URL (created before the test, dropped after it). Without that variable the PostgreSQL case
 skips (and fails under CI=true); `.ci/run` starts a throwaway server and sets it (`.ci/postgres`).
 """
@@ -48,8 +48,12 @@ def finished_runs_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.definition.get_closest_marker("both_databases") and "database" in metafunc.fixturenames:
+    if "database" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_databases"):
         metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+    elif metafunc.definition.get_closest_marker("postgresql"):
+        metafunc.parametrize("database", ["postgresql"], indirect=True)
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 1) claims queued runs from the database (exactly once across processes, see storage.run_queue.claim_next);
 2) trains each in a child process (`python -m core.jobs.runner`), its output appended to runs/<id>/train.log;
-3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
+3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted: on this host by its
+   pid, on other hosts once its heartbeat is older than the heartbeat timeout; a run set to resume automatically
+   is then resumed by whichever worker claims it next;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
 5) records a crashed child as failed and keeps going;
 6) builds queued exports of finished runs (`python -m core.jobs.export_runner`), one at a time beside training:
@@ -27,6 +29,7 @@ from pathlib import Path
 from core.jobs.export_runner import EXPORT_LOG
 from core.jobs.runner import DEFAULT_TRAIN_FN
 from storage import export_queue, run_queue
+from storage.data_folder import DataFolderMismatch, bind_data_folder
 from storage.models import CANCELLED, EXPORT_INTERRUPTED, EXPORT_RUNNING, RUNNING
 from storage.paths import data_home, run_files
 from storage.processes import process_alive, process_identity
@@ -51,6 +54,8 @@ class WorkerSettings:
     cancel_grace_seconds: float = 1.0  # after a cancel, time the child gets to stop on its own before SIGTERM
     kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
     orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
+    # a run on another host whose heartbeat is older than this has lost its worker (on this host the pid tells)
+    heartbeat_timeout_seconds: float = run_queue.RUN_STALE_SECONDS
     # module:function the child trains with
     train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
 
@@ -79,6 +84,11 @@ def visible_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
 
+def describe_device(gpus: list[str]) -> str:
+    """What a worker trains on, for its row in the workers table: "GPU 0, 1" or "CPU (8 cores)"."""
+    return f"GPU {', '.join(gpus)}" if gpus else f"CPU ({os.cpu_count() or 1} cores)"
+
+
 class Worker:
     def __init__(self, settings: WorkerSettings | None = None):
         self.settings = settings or WorkerSettings()
@@ -92,15 +102,16 @@ class Worker:
 
     # 1) the loop
     def run(self) -> int:
-        register_worker(self.worker_id)
+        try:
+            bind_data_folder(self.worker_id)
+        except DataFolderMismatch as refused:
+            log.error("%s", refused)
+            return 2
+        device = describe_device(self.gpus)
+        register_worker(self.worker_id, device=device, data_home=str(data_home()))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._request_stop)
-        interrupted = run_queue.interrupt_orphaned_runs()
-        export_queue.interrupt_orphaned_exports()
-        self._last_orphan_check = time.monotonic()
-        if interrupted:
-            log.info("marked runs %s interrupted: their worker had stopped", interrupted)
-        device = f"{len(self.gpus)} GPU(s)" if self.gpus else "CPU"
+        self._interrupt_orphans()
         log.info("worker %s started: %d run(s) at a time on %s", self.worker_id, self.concurrency, device)
         try:
             while not self.stopping:
@@ -123,17 +134,30 @@ class Worker:
             heartbeat(self.worker_id, list(self.children))
             export_queue.heartbeat_exports(self.worker_id, list(self.exports))
             self._last_heartbeat = now
-        if now - self._last_orphan_check >= self.settings.orphan_check_seconds:
-            run_queue.interrupt_orphaned_runs()
-            export_queue.interrupt_orphaned_exports()
-            self._last_orphan_check = now
+        if now - self._last_orphan_check >= min(self.settings.orphan_check_seconds,
+                                                self.settings.heartbeat_timeout_seconds / 2):
+            self._interrupt_orphans()
         exports_left = self._start_exports()
         while len(self.children) < self.concurrency and not self.stopping:
             claimed = run_queue.claim_next(self.worker_id)
             if claimed is None:
                 return not exports_left
             self._start(*claimed)
+            self._last_heartbeat = float("-inf")  # the worker's row names its new run at once
         return False
+
+    def _interrupt_orphans(self) -> None:
+        """Mark interrupted the runs (and exports) of dead workers: here by pid, elsewhere by heartbeat."""
+        interrupted = run_queue.interrupt_orphaned_runs(self.settings.heartbeat_timeout_seconds)
+        export_queue.interrupt_orphaned_exports()
+        self._last_orphan_check = time.monotonic()
+        for run_id in interrupted:
+            run = get_run(run_id)
+            again = run is not None and run.resume_requested
+            self._append_log(run_id, f"Interrupted: its worker ({run.worker_id if run else '?'}) stopped"
+                             + (": resuming it automatically." if again else "."))
+        if interrupted:
+            log.info("marked runs %s interrupted: their worker had stopped", interrupted)
 
     def _start_exports(self) -> bool:
         """Start queued exports while a slot is free; True when one may still be waiting."""
