@@ -38,11 +38,13 @@ def bind_data_folder(owner: str = "") -> str:
     """
     home, url = data_home(), database_url()
     mark = home / MARK_FILE
-    in_folder = _read_mark(mark)
     factory = session_factory()
     with factory() as s:
         row = s.get(DataFolder, 1)
         expected = row.folder_id if row is not None else None
+    # read after the row: whoever committed the row wrote its mark first, so a process starting at the same moment
+    # as the one that binds sees both or neither
+    in_folder = _read_mark(mark)
     if expected is None:  # a new database (or one from before revision 0009): this folder becomes its folder
         try:
             with factory.begin() as s:
