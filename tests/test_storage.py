@@ -169,3 +169,23 @@ def test_answers_logged_before_feedback_get_their_place_in_the_request_and_the_s
         command.downgrade(alembic_config(connection), "0007")
         assert "endpoints" not in inspect(connection).get_table_names()
         assert connection.exec_driver_sql("SELECT count(*) FROM api_predictions").scalar() == 4
+
+
+@pytest.mark.slow  # four Python processes
+@pytest.mark.postgresql
+def test_processes_starting_together_on_a_new_postgresql_database_migrate_it_once():
+    """An app, workers and the API started at the same moment (deploy/compose.yaml) all upgrade a new database:
+    they take turns (an advisory lock) instead of failing on tables another one is creating."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = "from storage.db import init_db; init_db(); print('migrated')"
+    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, outputs
+    with session_factory()() as s:
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0009"]
