@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.jobs.devices import describe_device, visible_gpus
 from core.jobs.export_runner import EXPORT_LOG
 from core.jobs.runner import DEFAULT_TRAIN_FN
 from storage import export_queue, run_queue
@@ -68,25 +68,6 @@ class Child:
     cancel_seen_at: float | None = None
     terminated_at: float | None = None
     killed: bool = False
-
-
-def visible_gpus() -> list[str]:
-    """GPU ids this worker may hand out (one run per GPU), found without importing torch."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        return [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
-
-
-def describe_device(gpus: list[str]) -> str:
-    """What a worker trains on, for its row in the workers table: "GPU 0, 1" or "CPU (8 cores)"."""
-    return f"GPU {', '.join(gpus)}" if gpus else f"CPU ({os.cpu_count() or 1} cores)"
 
 
 class Worker:
