@@ -163,7 +163,7 @@ def workers_ui() -> None:
                          column_config={"Started": st.column_config.DatetimeColumn("Started (UTC)",
                                                                                    format="YYYY-MM-DD HH:mm")})
         else:
-            st.info("No worker is running: queued runs wait. Start one with `python -m core worker`.")
+            st.caption("No worker is running: queued runs wait. Start one with `python -m core worker`.")
 
 
 def auto_resume_changed(run_id: int) -> None:
@@ -212,11 +212,11 @@ enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Runs")
 st.write("Every training run with its progress and time left; pick one below to watch it live, and open its results "
          "when it has finished.")
-workers_ui()
 all_runs = list_runs()
 if not all_runs:
     st.info("No runs yet — pick a dataset and a model on **Train** and launch one.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    workers_ui()
     st.stop()
 live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else None
 
@@ -284,3 +284,4 @@ overview()
 detail(pick_run_ui(all_runs, key="runs_selected",
                    title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}",
                    help="The run to watch below: its progress, learning curves, log and settings.").id)
+workers_ui()
