@@ -39,6 +39,7 @@ BENCHMARKS = {
     "calibration": "Calibrated confidence and an operating point chosen on validation",
     "api": "The prediction API against the bare model call",
     "queue": "The job queue on SQLite and PostgreSQL: claims per second, and a drain by real workers",
+    "search": "A settings search within a time budget against the Best preset",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

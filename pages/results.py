@@ -69,7 +69,8 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
     if run.task == "image":
         columns = st.columns(6)
         for i, row in enumerate(frame.head(THUMBNAILS).itertuples()):
-            caption = f"true {md(row.true_label)} · predicted {md(row.predicted_label)} · {row.confidence:.0%}"
+            caption = (f"true {md(run.shown(row.true_label))} · predicted {md(run.shown(row.predicted_label))} · "
+                       f"{row.confidence:.0%}")
             path = run.dataset_dir / row.input
             if path.is_file():
                 columns[i % 6].image(str(path), width="stretch", caption=caption)
@@ -79,6 +80,7 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
             st.caption(f"Showing {THUMBNAILS} of {len(frame)} examples.")
         return
     shown = frame.rename(columns={"input": "text", "true_label": "true", "predicted_label": "predicted"})
+    shown["true"], shown["predicted"] = shown["true"].map(run.shown), shown["predicted"].map(run.shown)
     st.dataframe(shown[["text", "true", "predicted", "confidence", "source"]], hide_index=True, key=key,
                  column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
 
@@ -88,12 +90,12 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     mode = st.radio("Show", MATRIX_MODES, horizontal=True, key="results_matrix_mode",
                     help="Counts: how many test examples fall in each cell. Share: each row as a share of its true "
                     "class, so small classes are as easy to read as large ones.")
-    event = st.plotly_chart(charts.confusion_figure(labels, matrix, normalized=mode == MATRIX_MODES[1]),
+    event = st.plotly_chart(charts.confusion_figure(run.label_names, matrix, normalized=mode == MATRIX_MODES[1]),
                             key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
     points = event.selection.points if event else []
     # A clicked cell drives the two pickers below (they stay usable on their own, e.g. with a keyboard). The chart
     # knows the classes by their escaped names (charts.category).
-    by_category = {charts.category(label): label for label in labels}
+    by_category = {charts.category(run.shown(label)): label for label in labels}
     clicked = (by_category.get(str(points[0]["y"])), by_category.get(str(points[0]["x"]))) if points else (None, None)
     if None not in clicked and st.session_state.get("results_cell_clicked") != clicked:
         st.session_state["results_cell_clicked"] = clicked
@@ -102,12 +104,13 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     _, worst_true, worst_pred = max(off_diagonal, default=(0, 0, 0))
     left, right = st.columns(2)
     true_label = left.selectbox("True class", labels, index=worst_true, key=f"results_cell_true_{run.id}",
-                                format_func=short, help="The right answer. Starts on the most common mistake.")
+                                format_func=lambda label: short(run.shown(label)), help="The right answer. Starts on the most common mistake.")
     predicted = right.selectbox("Predicted class", labels, index=worst_pred, key=f"results_cell_pred_{run.id}",
-                                format_func=short,
+                                format_func=lambda label: short(run.shown(label)),
                                 help="What the model said. Pick the same class as on the left to see what it got right.")
     cell = cell_examples(joined, true_label, predicted)
-    st.markdown(f"**{len(cell)} test examples** are {code(true_label)} and were predicted {code(predicted)}.")
+    st.markdown(f"**{len(cell)} test examples** are {code(run.shown(true_label))} and were predicted "
+                f"{code(run.shown(predicted))}.")
     show_examples(cell, run, key=f"results_cell_examples_{run.id}")
 
 
@@ -201,7 +204,7 @@ tabs = dict(zip(tab_names, st.tabs(tab_names)))
 with tabs["Overview"]:
     metric_cards_ui(run.metrics, recomputed, len(predictions))
     st.subheader("Per class")
-    st.dataframe(per_class_table(run.metrics, run.labels), hide_index=True, key="results_per_class",
+    st.dataframe(per_class_table(run.metrics, run.labels, run.display_names), hide_index=True, key="results_per_class",
                  column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")})
     st.subheader("Confusion matrix")
     st.caption("Rows are the true classes, columns what the model said. Click a cell (or pick it below) to see its examples.")

@@ -53,9 +53,10 @@ CORE_LAYERS = {
     "evaluation": {"datasets", "models"},
     "training": {"methods", "models", "evaluation", "datasets"},
     "serving": {"training", "models", "evaluation", "ingest"},
-    "jobs": {"training", "datasets", "export"},
+    "jobs": {"training", "datasets", "export", "search"},
+    "search": {"training", "methods", "evaluation", "datasets"},
     "export": {"serving", "training", "models", "methods", "evaluation", "datasets"},
-    "api": {"serving", "evaluation", "ingest", "datasets"},
+    "api": {"serving", "export", "evaluation", "ingest", "datasets"},
     "report": {"evaluation", "datasets"},
 }
 TOP_LEVEL = {"catalog", "run_config", "artifacts"}

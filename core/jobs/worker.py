@@ -2,13 +2,13 @@
 
 1) claims queued runs from the database (exactly once across processes, see storage.run_queue.claim_next);
 2) trains each in a child process (`python -m core.jobs.runner`), its output appended to runs/<id>/train.log;
-3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted: on this host by its
-   pid, on other hosts once its heartbeat is older than the heartbeat timeout; a run set to resume automatically
-   is then resumed by whichever worker claims it next;
+3) heartbeats itself and its runs, so a dead worker's runs are marked interrupted (on this host by pid, elsewhere
+   by the heartbeat timeout); those set to resume automatically are then resumed by any worker;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
 5) records a crashed child as failed and keeps going;
 6) builds queued exports of finished runs (`python -m core.jobs.export_runner`), one at a time beside training:
-   an export takes a minute or two and should not wait behind an hour of training.
+   an export takes a minute or two and should not wait behind an hour of training;
+7) drives settings searches every few seconds (core.search.coordinator.step: one worker at a time per search).
 
 TUNEBOARD_TRAIN_FN=module:function makes the worker train with another function of core.training.train_run's
 signature: tests use it so that the worker the app starts trains with a fast stand-in.
@@ -28,7 +28,7 @@ from pathlib import Path
 from core.jobs.devices import describe_device, visible_gpus
 from core.jobs.export_runner import EXPORT_LOG
 from core.jobs.runner import DEFAULT_TRAIN_FN
-from storage import export_queue, run_queue
+from storage import export_queue, run_queue, searches
 from storage.data_folder import DataFolderMismatch, bind_data_folder
 from storage.models import CANCELLED, EXPORT_INTERRUPTED, EXPORT_RUNNING, RUNNING
 from storage.paths import data_home, run_files
@@ -54,8 +54,8 @@ class WorkerSettings:
     cancel_grace_seconds: float = 1.0  # after a cancel, time the child gets to stop on its own before SIGTERM
     kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
     orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
-    # a run on another host whose heartbeat is older than this has lost its worker (on this host the pid tells)
-    heartbeat_timeout_seconds: float = run_queue.RUN_STALE_SECONDS
+    heartbeat_timeout_seconds: float = run_queue.RUN_STALE_SECONDS  # a run elsewhere this silent lost its worker
+    search_step_seconds: float = 3.0  # how often to drive running settings searches
     # module:function the child trains with
     train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
 
@@ -79,7 +79,7 @@ class Worker:
         self.children: dict[int, Child] = {}
         self.exports: dict[int, subprocess.Popen] = {}  # export id -> its builder process
         self.stopping = False
-        self._last_heartbeat = self._last_orphan_check = float("-inf")
+        self._last_heartbeat = self._last_orphan_check = self._last_search_step = float("-inf")
 
     # 1) the loop
     def run(self) -> int:
@@ -88,8 +88,7 @@ class Worker:
         except DataFolderMismatch as refused:
             log.error("%s", refused)
             return 2
-        device = describe_device(self.gpus)
-        register_worker(self.worker_id, device=device, data_home=str(data_home()))
+        register_worker(self.worker_id, device=(device := describe_device(self.gpus)), data_home=str(data_home()))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._request_stop)
         self._interrupt_orphans()
@@ -119,10 +118,13 @@ class Worker:
                                                 self.settings.heartbeat_timeout_seconds / 2):
             self._interrupt_orphans()
         exports_left = self._start_exports()
+        if now - self._last_search_step >= self.settings.search_step_seconds and not self.stopping:
+            self._drive_searches()
+            self._last_search_step = time.monotonic()
         while len(self.children) < self.concurrency and not self.stopping:
             claimed = run_queue.claim_next(self.worker_id)
             if claimed is None:
-                return not exports_left
+                return not exports_left and not searches.running_search_ids()
             self._start(*claimed)
             self._last_heartbeat = float("-inf")  # the worker's row names its new run at once
         return False
@@ -132,13 +134,22 @@ class Worker:
         interrupted = run_queue.interrupt_orphaned_runs(self.settings.heartbeat_timeout_seconds)
         export_queue.interrupt_orphaned_exports()
         self._last_orphan_check = time.monotonic()
-        for run_id in interrupted:
-            run = get_run(run_id)
-            again = run is not None and run.resume_requested
-            self._append_log(run_id, f"Interrupted: its worker ({run.worker_id if run else '?'}) stopped"
-                             + (": resuming it automatically." if again else "."))
+        for run in filter(None, map(get_run, interrupted)):
+            self._append_log(run.id, f"Interrupted: its worker ({run.worker_id}) stopped"
+                             + (": resuming it automatically." if run.resume_requested else "."))
         if interrupted:
             log.info("marked runs %s interrupted: their worker had stopped", interrupted)
+
+    def _drive_searches(self) -> None:
+        try:  # a search's failure never stops the worker's own work
+            if not searches.running_search_ids():
+                return
+            from core.jobs.submit import estimate_or_none
+            from core.search.coordinator import step  # optuna and the estimate load only when a search runs
+
+            step(self.worker_id, estimate_or_none, capacity=max(self.concurrency, len(alive_workers())))
+        except Exception:  # noqa: BLE001 - logged; the next step retries from the database
+            log.exception("driving the settings searches failed")
 
     def _start_exports(self) -> bool:
         """Start queued exports while a slot is free; True when one may still be waiting."""
@@ -273,6 +284,7 @@ class Worker:
                                           "the last checkpoint or retry it."):
                 self._append_log(run_id, "Interrupted: the worker was stopped.")
         self.children.clear()
+        searches.release_all(self.worker_id)
         stop_worker(self.worker_id)
         log.info("worker %s stopped", self.worker_id)
 

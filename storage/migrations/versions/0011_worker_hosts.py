@@ -6,8 +6,8 @@
 - data_folders: the one data folder this database belongs to (its id is also written into that folder), so a
   worker started with another folder refuses to start instead of training runs whose files it cannot see.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 09:10:00
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
