@@ -38,6 +38,7 @@ BENCHMARKS = {
     "pilot": "Pilot-size data with Quick and the default settings",
     "calibration": "Calibrated confidence and an operating point chosen on validation",
     "api": "The prediction API against the bare model call",
+    "queue": "The job queue on SQLite and PostgreSQL: claims per second, and a drain by real workers",
     "search": "A settings search within a time budget against the Best preset",
 }
 RESULTS = ROOT / "bench" / "results"

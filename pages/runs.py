@@ -18,12 +18,16 @@ from pages.shared.formatting import bytes_text, duration_text
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import is_cut, md
-from storage.models import ACTIVE_STATES, FINAL_STATES, QUEUED, RESUMABLE_STATES, RETRYABLE_STATES, RUNNING, SUCCEEDED
+from storage.models import (
+    ACTIVE_STATES, FINAL_STATES, QUEUED, RESUMABLE_STATES, RETRYABLE_STATES, RUNNING, SUCCEEDED, utcnow,
+)
 from storage.overview import count_datasets_and_runs
 from storage.paths import run_files
 from storage.queue_place import QueuePlace, queue_places
 from storage.results import metric_points
-from storage.run_requests import JobError, clone_run, delete_run, request_cancel, request_resume, retry_run
+from storage.run_requests import (
+    JobError, clone_run, delete_run, request_cancel, request_resume, retry_run, set_auto_resume,
+)
 from storage.runs import LIST_LIMIT, estimate_check, get_run, list_runs
 from storage.workers import alive_workers
 
@@ -136,6 +140,36 @@ def request(verb, run_id: int, done: str) -> None:
         st.session_state["runs_error"] = str(error)
 
 
+def workers_frame(workers: list) -> pd.DataFrame:
+    """One row per live worker, on any machine: where it runs, on what, what it trains, when it last answered."""
+    now = utcnow()
+    return pd.DataFrame([{
+        "Machine": w.hostname, "Device": w.device or "", "Training": ", ".join(f"run {r}" for r in w.current_runs or [])
+        or "idle", "Last heartbeat": f"{max(0.0, (now - w.heartbeat_at).total_seconds()):.0f} s ago",
+        "Started": w.started_at,
+    } for w in workers], columns=["Machine", "Device", "Training", "Last heartbeat", "Started"])
+
+
+@st.fragment(run_every=REFRESH_SECONDS * 5)
+@guarded
+def workers_ui() -> None:
+    workers = alive_workers()
+    with st.expander(f"Workers: {len(workers)} alive", icon=":material/dns:"):
+        st.caption("Workers on this and other machines that share the database and the data folder; one that stops "
+                   "answering for a minute is dropped, and its runs are marked interrupted (or resumed elsewhere, "
+                   "when set to resume automatically).")
+        if workers:
+            st.dataframe(workers_frame(workers), hide_index=True, key="runs_workers",
+                         column_config={"Started": st.column_config.DatetimeColumn("Started (UTC)",
+                                                                                   format="YYYY-MM-DD HH:mm")})
+        else:
+            st.caption("No worker is running: queued runs wait. Start one with `python -m core worker`.")
+
+
+def auto_resume_changed(run_id: int) -> None:
+    set_auto_resume(run_id, bool(st.session_state[f"runs_auto_resume_{run_id}"]))
+
+
 def actions_ui(run, model_missing: bool) -> None:
     """Cancel / Resume / Retry / Clone / Delete, each shown only where it applies."""
     columns = st.columns(5)
@@ -167,6 +201,11 @@ def actions_ui(run, model_missing: bool) -> None:
         st.error(md(str(error), limit=None))
     if "runs_error" in st.session_state:
         st.error(md(st.session_state.pop("runs_error"), limit=None))
+    if run.status in (*ACTIVE_STATES, *RESUMABLE_STATES):
+        st.toggle("Resume automatically", value=bool(run.auto_resume), key=f"runs_auto_resume_{run.id}",
+                  on_change=auto_resume_changed, args=(run.id,),
+                  help="If its worker stops or its machine goes down, any worker resumes this run from its last "
+                       "checkpoint by itself. Off: it waits, interrupted, for you.")
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -177,6 +216,7 @@ all_runs = list_runs()
 if not all_runs:
     st.info("No runs yet — pick a dataset and a model on **Train** and launch one.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    workers_ui()
     st.stop()
 live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else None
 
@@ -244,3 +284,4 @@ overview()
 detail(pick_run_ui(all_runs, key="runs_selected",
                    title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}",
                    help="The run to watch below: its progress, learning curves, log and settings.").id)
+workers_ui()

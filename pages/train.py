@@ -192,6 +192,10 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     return True
 
 
+AUTO_RESUME_HELP = ("If the worker training it stops or its machine goes down, any worker resumes the run from its "
+                    "last checkpoint by itself. Off: the run waits, interrupted, until you resume or retry it.")
+
+
 def prefill_from_run(dataset) -> None:
     """`?settings_of=RUN` (the Search page's "Use these settings"): start the widgets from that run's settings, once
     per run asked for, before they are drawn. Its explicit settings go into Advanced; blanks keep the preset's."""
@@ -247,7 +251,8 @@ def search_ui(dataset, config: RunConfig, ready: bool) -> None:
 
 
 def launch(dataset, configs: list[RunConfig]) -> None:
-    ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}") for c in configs]
+    auto_resume = bool(st.session_state.get("train_auto_resume"))
+    ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}", auto_resume=auto_resume) for c in configs]
     st.session_state["train_launched"] = ids
 
 
@@ -289,6 +294,7 @@ config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, reso
 entry = next((e for e in list_models(task) if e.key == model), None)
 ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry))
 
+st.checkbox("Resume automatically", key="train_auto_resume", help=AUTO_RESUME_HELP)
 if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:",
              help="Queue this run. A background worker trains it; you can close the tab and come back."):
     launch(dataset, [config])

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from optuna.storages import RDBStorage
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = (0x7475_6E65, 1)  # PostgreSQL advisory lock (two-key form, apart from storage.datasets' keys)
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing with "database is locked"
 
 _lock = threading.Lock()
@@ -61,6 +62,10 @@ def init_db(url: str | None = None) -> Engine:
         from alembic import command
 
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together (an app, workers, the API) take turns: two creating the same tables at
+                # once would fail (SQLite's write lock already serialises them). Released at the commit.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d, %d)" % MIGRATION_LOCK)
             command.upgrade(alembic_config(connection), "head")
         _migrated.add(url)
     return engine

@@ -91,6 +91,9 @@ class Run(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     resume_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "Resume automatically": when its worker dies or stops, the run is resumed by any worker (from its last
+    # checkpoint, or from the start without one) instead of waiting for the user; at most AUTO_RESUME_ATTEMPTS.
+    auto_resume: Mapped[bool] = mapped_column(Boolean, default=False)
     # Results.
     device: Mapped[str] = mapped_column(String(50), default="")
     trainable_params: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -226,6 +229,21 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    device: Mapped[str] = mapped_column(String(100), default="")  # "CPU" or "GPU 0, 1": what its runs train on
+    data_home: Mapped[str] = mapped_column(String(500), default="")  # TUNEBOARD_HOME as this worker sees it
+    current_runs: Mapped[list[Any]] = mapped_column(default=list)  # ids of the runs it trains now
+
+
+class DataFolder(Base):
+    """The data folder this database belongs to: one row, whose id is also written into the folder
+    (storage.data_folder), so a worker on another machine can tell it was started with the wrong folder."""
+
+    __tablename__ = "data_folders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    folder_id: Mapped[str] = mapped_column(String(36))  # a uuid4
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")  # the process that bound it (host:pid:start)
 
 
 class ApiKey(Base):

@@ -17,7 +17,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Row, and_, case, delete, insert, or_, select, update
 
 from storage.db import session_factory
 from storage.models import (
@@ -28,6 +28,8 @@ from storage.paths import data_home
 from storage.processes import owner_gone
 
 RUN_STALE_SECONDS = 60.0  # a running run whose heartbeat is older than this belongs to a dead worker
+AUTO_RESUME_ATTEMPTS = 5  # a run set to resume automatically is claimed at most this often (a run that kills its
+# worker every time must not go round for ever)
 
 
 def claim_next(worker_id: str) -> tuple[int, bool] | None:
@@ -42,19 +44,28 @@ def claim_next(worker_id: str) -> tuple[int, bool] | None:
 def claim_oldest(table, claimable, values: Callable[[Any], dict[str, Any]], *returning) -> Row | None:
     """Move the oldest row of `table` matching `claimable` to `values(now)`: its (id, *returning) or None.
 
-    One conditional UPDATE: whoever changes the row first owns it. A worker that loses the race sees no row
-    (SQLite serialises writers; PostgreSQL re-checks the WHERE clause after waiting for the row lock) and
-    tries the next candidate, so each row is claimed exactly once across processes and machines. Runs and
-    exports (storage.export_queue) are claimed this way.
+    Whoever changes the row first owns it, so each row is claimed exactly once across processes and machines.
+    Runs and exports (storage.export_queue) are claimed this way.
+    - PostgreSQL: one UPDATE of the row that `SELECT ... FOR UPDATE SKIP LOCKED` picks: workers claiming at once
+      each lock a different row instead of queueing behind the oldest one.
+    - SQLite (one writer at a time): a conditional UPDATE of the oldest candidate. A worker that loses the race
+      sees no row and tries the next candidate.
     """
+    factory = session_factory()
+    if factory.kw["bind"].dialect.name == "postgresql":
+        candidate = (select(table.id).where(claimable).order_by(table.id).limit(1)
+                     .with_for_update(skip_locked=True).scalar_subquery())
+        with factory.begin() as s:
+            return s.execute(update(table).where(table.id == candidate).values(**values(utcnow()))
+                             .returning(table.id, *returning)).first()
     for _ in range(10):
         candidate = select(table.id).where(claimable).order_by(table.id).limit(1).scalar_subquery()
-        with session_factory().begin() as s:
+        with factory.begin() as s:
             row = s.execute(update(table).where(table.id == candidate, claimable).values(**values(utcnow()))
                             .returning(table.id, *returning)).first()
         if row is not None:
             return row
-        with session_factory()() as s:
+        with factory() as s:
             if s.scalar(select(table.id).where(claimable).limit(1)) is None:
                 return None  # nothing left; otherwise another worker won that row: try the next one
     return None
@@ -139,12 +150,13 @@ def prediction_rows(run_id: int, split: str, predictions: Iterable[dict[str, Any
                  probabilities=[float(x) for x in p.get("probabilities", [])]) for p in predictions]
 
 
-def _end(run_id: int, worker_id: str | None, status: str, message: str, error: str = "") -> bool:
+def _end(run_id: int, worker_id: str | None, status: str, message: str, error: str = "",
+         resume: Any = False) -> bool:
     where = _owned(run_id, worker_id) if worker_id else and_(Run.id == run_id, Run.status == RUNNING)
     with session_factory().begin() as s:
         return s.execute(update(Run).where(where).values(
             status=status, finished_at=utcnow(), message=message, error=error, eta_seconds=None,
-            resume_requested=False, cancel_requested=False,
+            resume_requested=resume, cancel_requested=False,
         )).rowcount == 1
 
 
@@ -158,7 +170,11 @@ def mark_cancelled(run_id: int, worker_id: str | None) -> bool:
 
 
 def mark_interrupted(run_id: int, worker_id: str | None, reason: str) -> bool:
-    return _end(run_id, worker_id, INTERRUPTED, reason)
+    """The run's worker died or stopped. A run set to resume automatically (and claimed fewer than
+    AUTO_RESUME_ATTEMPTS times) is left resume-requested in the same write, so any worker takes it."""
+    again = and_(Run.auto_resume.is_(True), Run.attempt < AUTO_RESUME_ATTEMPTS)
+    message = case((again, reason + " Resuming it automatically on the next free worker."), else_=reason)
+    return _end(run_id, worker_id, INTERRUPTED, message, resume=case((again, True), else_=False))
 
 
 def interrupt_orphaned_runs(stale_seconds: float = RUN_STALE_SECONDS) -> list[int]:

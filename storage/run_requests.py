@@ -29,9 +29,11 @@ class JobError(ValueError):
         self.code = code
 
 
-def enqueue(dataset_id: int, config: dict[str, Any], name: str = "", estimate: dict[str, Any] | None = None) -> int:
-    """Queue a run. `estimate`: its expected seconds and memory (core.jobs.submit makes it), or none if unknown."""
-    return _insert_run(dataset_id, config, name, estimate=estimate)
+def enqueue(dataset_id: int, config: dict[str, Any], name: str = "", estimate: dict[str, Any] | None = None,
+            auto_resume: bool = False) -> int:
+    """Queue a run. `estimate`: its expected seconds and memory (core.jobs.submit makes it), or none if unknown.
+    `auto_resume`: when its worker dies or stops, any worker resumes it (Run.auto_resume)."""
+    return _insert_run(dataset_id, config, name, estimate=estimate, auto_resume=auto_resume)
 
 
 def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, name: str = "",
@@ -50,12 +52,13 @@ def enqueue_for_search(dataset_id: int, config: dict[str, Any], search_id: int, 
 
 
 def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None,
-                estimate: dict[str, Any] | None = None, search: tuple[int, int] | None = None) -> int:
+                estimate: dict[str, Any] | None = None, search: tuple[int, int] | None = None,
+                auto_resume: bool = False) -> int:
     with session_factory().begin() as s:
         if s.get(Dataset, dataset_id) is None:
             raise JobError(f"Dataset {dataset_id} does not exist; upload it on the Data page first.", "no_dataset")
         run = Run(dataset_id=dataset_id, config=json_safe(config), name=name, status=QUEUED,
-                  message="Waiting for a worker", estimate=json_safe(estimate or {}))
+                  message="Waiting for a worker", estimate=json_safe(estimate or {}), auto_resume=auto_resume)
         if search is not None:
             run.search_id, run.search_trial = search
         if worker_id is not None:
@@ -109,10 +112,11 @@ def clone_run(run_id: int, config: dict[str, Any] | None = None, name: str | Non
         if run is None:
             raise JobError(f"There is no run {run_id}.", "no_run")
         dataset_id, old_config, old_name, old_estimate = run.dataset_id, dict(run.config), run.name, dict(run.estimate or {})
+        auto_resume = bool(run.auto_resume)
     # The old estimate still holds for the same settings (a seed changes the luck, not the time).
     same = config is None or _without_seed(config) == _without_seed(old_config)
     return enqueue(dataset_id, old_config if config is None else config, old_name if name is None else name,
-                   estimate=old_estimate if same else None)
+                   estimate=old_estimate if same else None, auto_resume=auto_resume)
 
 
 def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +139,13 @@ def repeat_with_seeds(run_id: int, count: int = 2) -> list[int]:
         if seed not in used:
             seeds.append(seed)
     return [clone_run(run_id, {**config, "seed": seed}, name=f"Run {run_id} with seed {seed}") for seed in seeds]
+
+
+def set_auto_resume(run_id: int, on: bool) -> None:
+    """Turn a run's "resume automatically" on or off (it applies the next time its worker dies or stops)."""
+    with session_factory().begin() as s:
+        if s.execute(update(Run).where(Run.id == run_id).values(auto_resume=on)).rowcount != 1:
+            raise JobError(f"There is no run {run_id}.", "no_run")
 
 
 def retry_run(run_id: int) -> int:

@@ -14,17 +14,20 @@ from storage.processes import process_alive
 WORKER_STALE_SECONDS = 30.0  # a worker row whose heartbeat is older than this is not alive
 
 
-def register_worker(worker_id: str) -> None:
+def register_worker(worker_id: str, device: str = "", data_home: str = "") -> None:
+    """A worker starts: its host (from its identity, host:pid:start), what it trains on and its data folder."""
     host, pid, _ = worker_id.rsplit(":", 2)
     with session_factory().begin() as s:
-        s.merge(Worker(id=worker_id, hostname=host, pid=int(pid), started_at=utcnow(), heartbeat_at=utcnow(), stopped=False))
+        s.merge(Worker(id=worker_id, hostname=host, pid=int(pid), started_at=utcnow(), heartbeat_at=utcnow(), stopped=False,
+                       device=device, data_home=data_home, current_runs=[]))
 
 
 def heartbeat(worker_id: str, run_ids: list[int]) -> None:
-    """The worker is alive, and so are the runs it trains (their rows' heartbeat keeps them from being orphaned)."""
+    """The worker is alive, trains `run_ids` now, and so are those runs (their rows' heartbeat keeps them from
+    being orphaned)."""
     now = utcnow()
     with session_factory().begin() as s:
-        s.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=now))
+        s.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=now, current_runs=sorted(run_ids)))
         if run_ids:
             s.execute(update(Run).where(Run.id.in_(run_ids), Run.status == RUNNING, Run.worker_id == worker_id)
                       .values(heartbeat_at=now))
@@ -32,7 +35,7 @@ def heartbeat(worker_id: str, run_ids: list[int]) -> None:
 
 def stop_worker(worker_id: str) -> None:
     with session_factory().begin() as s:
-        s.execute(update(Worker).where(Worker.id == worker_id).values(stopped=True))
+        s.execute(update(Worker).where(Worker.id == worker_id).values(stopped=True, current_runs=[]))
 
 
 def alive_workers(stale_seconds: float = WORKER_STALE_SECONDS) -> list[Worker]:

@@ -1,9 +1,15 @@
-"""Every test gets its own empty data folder and SQLite database, and a sign-in throttle with no wrong guesses."""
+"""Every test gets its own empty data folder and SQLite database, and a sign-in throttle with no wrong guesses.
+
+Tests marked `both_databases` run twice: on SQLite, and on PostgreSQL (those marked `postgresql` only there) in a fresh database of the server named by
+TUNEBOARD_TEST_POSTGRES_URL (created before the test, dropped after it). Without that variable the PostgreSQL case
+skips (and fails under CI=true); `.ci/run` starts a throwaway server and sets it (`.ci/postgres`).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,7 @@ from tests.skips_in_ci import pytest_make_collect_report, pytest_runtest_makerep
 pytest_plugins = ["pytester"]  # tests/test_ci.py runs pytest on small example files
 
 ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL_ENV = "TUNEBOARD_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 SMS_SPAM = SHARED_DATASETS / "sms_spam" / "SMSSpamCollection.tsv"
 HYMENOPTERA = SHARED_DATASETS / "hymenoptera"
@@ -40,8 +47,45 @@ def finished_runs_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
     finished_runs.SCRATCH = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "finished-runs"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+    elif metafunc.definition.get_closest_marker("postgresql"):
+        metafunc.parametrize("database", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest):
+    """None for the default SQLite file in the data folder; for "postgresql", the URL of a fresh database on the
+    server named by TUNEBOARD_TEST_POSTGRES_URL, dropped after the test (with the connections still open to it)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    server = os.environ.get(POSTGRES_URL_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set: no PostgreSQL server to test on (.ci/postgres starts one)")
+    from sqlalchemy import create_engine, make_url
+    from sqlalchemy.pool import NullPool
+
+    name = f"tuneboard_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        from storage.db import reset_engines
+
+        reset_engines()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture(autouse=True)
-def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> Path:
     from core.access import sign_in
     from storage.db import reset_engines
 
@@ -51,6 +95,8 @@ def tuneboard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "tuneboard_home"
     monkeypatch.setenv("TUNEBOARD_HOME", str(home))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    if database is not None:
+        monkeypatch.setenv("DATABASE_URL", database)
     reset_engines()
     # AppTest runs a page as __main__ and leaves it there when the page raises; a later test that spawns processes
     # (multiprocessing re-runs __main__'s file in each child) would then start children that run that page.

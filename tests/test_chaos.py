@@ -38,7 +38,8 @@ from tests.conftest import ROOT
 from tests.live_app import LiveApp
 from tests.tiny_training import make_dataset
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]  # real processes killed and restarted: about a minute on 2 cores
+pytestmark = [pytest.mark.slow, pytest.mark.serial,  # real processes killed and restarted: about a minute on 2 cores
+              pytest.mark.both_databases]  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 SEED = int(os.environ.get("CHAOS_SEED", "20250611"))
 ROUNDS = 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 
@@ -104,6 +105,31 @@ def test_ci_fails_before_testing_when_chromium_cannot_be_installed(tmp_path):
     assert done.returncode != 0
     assert "CI could not install Debian's chromium package, which the browser test needs." in done.stderr
     assert not marker.exists()
+
+
+@pytest.mark.slow  # runs .ci/run and .ci/postgres (bash, with stand-in commands)
+def test_ci_fails_before_testing_when_postgresql_cannot_start(tmp_path):
+    """Chromium is there, but initdb fails (here: runuser cannot switch to the postgres user): the script stops with
+    a sentence, before any venv or test, and leaves no server folder behind."""
+    bin_dir, marker, scratch = tmp_path / "bin", tmp_path / "python3-ran", tmp_path / "tmp"
+    bin_dir.mkdir()
+    scratch.mkdir()
+    fakes = {"chromium": "exit 0",
+             "runuser": "echo 'runuser: user postgres does not exist' >&2; exit 1",
+             # .ci/postgres asks python3 for a free port; anything else is the venv step, which must not run
+             "python3": f'if [ "$1" = -c ]; then echo 5432; else : > {marker}; fi'}
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(stat.S_IRWXU)
+    for tool in ("bash", "dirname", "mktemp", "mkdir", "chown", "ls", "sort", "tail", "cat", "rm"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    done = subprocess.run(["/bin/bash", str(ROOT / ".ci" / "run")], capture_output=True, text=True, timeout=30,
+                          env={"PATH": str(bin_dir), "CI": "true", "TMPDIR": str(scratch)})
+    assert done.returncode != 0
+    assert "CI could not start a PostgreSQL server, which the tests marked both_databases need." in done.stderr
+    assert "runuser: user postgres does not exist" in done.stderr  # the cause is shown, not only the sentence
+    assert not marker.exists()
+    assert list(scratch.iterdir()) == []  # the EXIT trap removed the server's folder
 
 
 def test_every_test_runs_under_a_time_limit(request):

@@ -122,6 +122,10 @@ def test_train_background_queues_the_run_and_prints_its_id(tmp_path, capsys):
     assert main(["train", "--data", str(data), "--json", "--background"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["status"] == "queued" and get_run(second["run_id"]).dataset_id == run.dataset_id
+    assert run.auto_resume is False and get_run(second["run_id"]).auto_resume is False
+    # --resume-automatically: any worker resumes it when its worker dies or stops
+    assert main(["train", "--data", str(data), "--json", "--background", "--resume-automatically"]) == 0
+    assert get_run(json.loads(capsys.readouterr().out)["run_id"]).auto_resume is True
 
 
 def test_train_refuses_a_method_that_does_not_fit_the_data(tmp_path, capsys):

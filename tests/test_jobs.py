@@ -24,6 +24,8 @@ from storage.runs import get_run, list_runs, metric_points, predictions
 from storage.workers import alive_workers, register_worker, stop_worker
 from tests.tiny_training import make_dataset
 
+pytestmark = pytest.mark.both_databases  # the job store's verbs on SQLite and on PostgreSQL
+
 CONFIG = {"model": "minilm", "method": "lora", "preset": "quick"}
 
 
@@ -299,3 +301,21 @@ def test_a_deleted_run_of_a_dataset_leaves_the_dataset_and_its_other_runs_consis
     assert [r.id for r in list_runs()] == [second]
     assert delete_dataset(dataset_id)  # deleting the dataset afterwards still removes the rest
     assert list_runs() == [] and not run_dir(second).exists()
+
+
+def test_an_interrupted_run_set_to_resume_automatically_is_left_for_any_worker_up_to_the_attempt_limit():
+    dataset_id = make_dataset()
+    auto, plain = enqueue(dataset_id, CONFIG, auto_resume=True), enqueue(dataset_id, CONFIG)
+    assert run_queue.claim_next("w1") == (auto, False) and run_queue.claim_next("w1") == (plain, False)
+    assert run_queue.mark_interrupted(plain, "w1", "Interrupted: its worker stopped.")
+    assert (get_run(plain).resume_requested, get_run(plain).message) == (False, "Interrupted: its worker stopped.")
+    for attempt in range(1, run_queue.AUTO_RESUME_ATTEMPTS):
+        assert run_queue.mark_interrupted(auto, f"w{attempt}", "Interrupted: its worker stopped.")
+        run = get_run(auto)
+        assert (run.status, run.resume_requested) == ("interrupted", True)
+        assert run.message == "Interrupted: its worker stopped. Resuming it automatically on the next free worker."
+        assert run_queue.claim_next(f"w{attempt + 1}") == (auto, True)  # any worker takes it, as a resume
+    assert get_run(auto).attempt == run_queue.AUTO_RESUME_ATTEMPTS
+    assert run_queue.mark_interrupted(auto, f"w{run_queue.AUTO_RESUME_ATTEMPTS}", "Interrupted: its worker stopped.")
+    assert get_run(auto).resume_requested is False  # the last attempt: it waits for the user, like the plain run
+    assert run_queue.claim_next("w9") is None

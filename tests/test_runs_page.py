@@ -209,3 +209,35 @@ def test_a_waiting_run_without_a_worker_says_it_waits_for_one():
     at = open_runs_page(run_id)
     assert at.get("progress")[0].proto.text == "Waiting: next in line · starts once a worker is running"
     assert "No worker is running" in at.warning[0].value
+
+
+def test_the_page_lists_the_live_workers_of_every_machine_with_their_device_and_runs():
+    from storage.workers import heartbeat, stop_worker
+
+    run_id = enqueue(make_dataset(), CONFIG)
+    remote = "gpu-box-1:4242:1700000000"  # a worker on another machine: only its heartbeat says it is alive
+    register_worker(remote, device="GPU 0, 1", data_home="/mnt/tuneboard")
+    assert run_queue.claim_next(remote) == (run_id, False)
+    heartbeat(remote, [run_id])
+    register_worker(process_identity(), device="CPU (2 cores)")  # this test process: a live, idle local worker
+    register_worker("old-box:1:1", device="CPU (4 cores)")
+    stop_worker("old-box:1:1")  # a worker that stopped is not listed
+    at = open_runs_page(run_id)
+    assert not at.exception
+    assert "Workers: 2 alive" in [e.label for e in at.expander]
+    table = next(d.value for d in at.dataframe if "Machine" in d.value.columns)
+    rows = {row["Machine"]: row for row in table.to_dict("records")}
+    assert set(rows) == {"gpu-box-1", process_identity().split(":")[0]}
+    assert (rows["gpu-box-1"]["Device"], rows["gpu-box-1"]["Training"]) == ("GPU 0, 1", f"run {run_id}")
+    assert rows[process_identity().split(":")[0]]["Training"] == "idle"
+
+
+def test_resume_automatically_is_switched_on_and_off_for_a_run_from_the_page():
+    run_id = enqueue(make_dataset(), CONFIG)
+    at = open_runs_page(run_id)
+    toggle = at.toggle(key=f"runs_auto_resume_{run_id}")
+    assert toggle.value is False
+    toggle.set_value(True).run()
+    assert not at.exception and get_run(run_id).auto_resume
+    at.toggle(key=f"runs_auto_resume_{run_id}").set_value(False).run()
+    assert get_run(run_id).auto_resume is False

@@ -1,5 +1,9 @@
+"""The engine, the schema and its migrations. Those marked both_databases also run on PostgreSQL (tests/conftest.py);
+the SQL they write by hand is written for both (booleans as false, not 0)."""
+
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, select
 
 from storage.db import get_engine, init_db, reset_engines, session_factory
@@ -16,6 +20,7 @@ def test_schema_is_created_in_the_data_folder_in_wal_mode(tuneboard_home):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
 
 
+@pytest.mark.both_databases
 def test_upgrade_keeps_existing_rows(tuneboard_home):
     Session = session_factory()
     with Session.begin() as s:
@@ -56,6 +61,7 @@ def test_database_url_overrides_the_default(tmp_path, monkeypatch, tuneboard_hom
         assert s.scalars(select(Run)).one().status == QUEUED
 
 
+@pytest.mark.both_databases
 def test_deleting_a_dataset_deletes_its_runs():
     Session = session_factory()
     with Session.begin() as s:
@@ -69,6 +75,7 @@ def test_deleting_a_dataset_deletes_its_runs():
         assert s.scalars(select(Run)).all() == []
 
 
+@pytest.mark.both_databases
 def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tuneboard_home):
     """A database created by the first schema (revision 0001), with a finished run, upgraded in place."""
     from alembic import command
@@ -86,7 +93,7 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
         connection.exec_driver_sql(
             "INSERT INTO runs (id, dataset_id, name, config, status, progress, epoch, step, total_steps, message, error, "
             "created_at, worker_id, attempt, cancel_requested, resume_requested, device, metrics, artifact_dir) VALUES "
-            "(1, 1, 'old', '{\"method\": \"lora\"}', 'succeeded', 1.0, 2.0, 10, 10, '', '', '2026-11-23', '', 1, 0, 0, "
+            "(1, 1, 'old', '{\"method\": \"lora\"}', 'succeeded', 1.0, 2.0, 10, 10, '', '', '2026-11-23', '', 1, false, false, "
             "'cpu', '{\"accuracy\": 0.9}', 'runs/1')")
         connection.exec_driver_sql(
             "INSERT INTO predictions (run_id, example_index, true_label, predicted_label, confidence, probabilities) "
@@ -99,9 +106,10 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
         assert (run.status, run.metrics, run.training, run.estimate) == ("succeeded", {"accuracy": 0.9}, {}, {})
         assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
         assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
-        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0010"
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0011"
 
 
+@pytest.mark.both_databases
 def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_home):
     """Undoing revision 0002 drops the column in place: copying `runs`, with foreign keys on, would delete every
     run's predictions and curve points along with it."""
@@ -122,7 +130,8 @@ def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_
                          probabilities=[0.9, 0.1]))
         s.add(MetricPoint(run_id=run.id, step=5, epoch=1.0, name="train_loss", value=0.3))
     with get_engine(database_url()).begin() as connection:
-        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         command.downgrade(alembic_config(connection), "0001")
         columns = {c["name"] for c in inspect(connection).get_columns("runs")}
         assert "training" not in columns and "estimate" not in columns and "config" in columns
@@ -131,6 +140,7 @@ def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_
         assert connection.exec_driver_sql("SELECT count(*) FROM runs").scalar() == 1
 
 
+@pytest.mark.both_databases
 def test_answers_logged_before_feedback_get_their_place_in_the_request_and_the_step_back_keeps_them(tuneboard_home):
     """Revision 0008 numbers the answers of each logged request in their order (feedback names an answer by it), and
     undoing it drops only the new columns and table."""
@@ -148,14 +158,34 @@ def test_answers_logged_before_feedback_get_their_place_in_the_request_and_the_s
             "INSERT INTO runs (id, dataset_id, name, config, status, progress, epoch, step, total_steps, message, error, "
             "created_at, worker_id, attempt, cancel_requested, resume_requested, device, metrics, artifact_dir, training, "
             "estimate, calibration) VALUES (1, 1, '', '{}', 'succeeded', 1.0, 1.0, 1, 1, '', '', '2026-12-01', '', 1, "
-            "0, 0, 'cpu', '{}', 'runs/1', '{}', '{}', '{}')")
+            "false, false, 'cpu', '{}', 'runs/1', '{}', '{}', '{}')")
         for request_id, label in (("a", "ham"), ("b", "spam"), ("a", "spam"), ("a", "ham")):
             connection.exec_driver_sql(
                 "INSERT INTO api_predictions (created_at, request_id, key_id, run_id, latency_ms, label, confidence, "
-                f"uncertain) VALUES ('2026-12-03', '{request_id}', 1, 1, 5.0, '{label}', 0.9, 0)")
+                f"uncertain) VALUES ('2026-12-03', '{request_id}', 1, 1, 5.0, '{label}', 0.9, false)")
         command.upgrade(alembic_config(connection), "head")
         rows = connection.exec_driver_sql("SELECT request_id, answer_index, shadow FROM api_predictions ORDER BY id").all()
         assert [tuple(r) for r in rows] == [("a", 0, 0), ("b", 0, 0), ("a", 1, 0), ("a", 2, 0)]
         command.downgrade(alembic_config(connection), "0007")
         assert "endpoints" not in inspect(connection).get_table_names()
         assert connection.exec_driver_sql("SELECT count(*) FROM api_predictions").scalar() == 4
+
+
+@pytest.mark.slow  # four Python processes
+@pytest.mark.postgresql
+def test_processes_starting_together_on_a_new_postgresql_database_migrate_it_once():
+    """An app, workers and the API started at the same moment (deploy/compose.yaml) all upgrade a new database:
+    they take turns (an advisory lock) instead of failing on tables another one is creating."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = "from storage.db import init_db; init_db(); print('migrated')"
+    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, outputs
+    with session_factory()() as s:
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0011"]

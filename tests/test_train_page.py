@@ -120,3 +120,15 @@ def test_the_estimate_comes_from_timed_steps_and_stays_with_the_queued_run(monke
     at.button(key="train_launch").click().run()
     [run] = list_runs()
     assert run.estimate["how"] == "measured" and run.estimate["seconds"] > 0 and run.estimate["memory_bytes"] > 0
+
+
+@pytest.mark.slow  # about a second: several runs of the page
+def test_resume_automatically_is_kept_with_the_launched_run():
+    make_dataset(name="tickets")
+    at = open_train_page(**TINY_TEXT)
+    assert at.checkbox(key="train_auto_resume").value is False
+    at.button(key="train_launch").click().run()
+    at.checkbox(key="train_auto_resume").check().run()
+    at.button(key="train_launch").click().run()
+    assert not at.exception
+    assert [run.auto_resume for run in sorted(list_runs(), key=lambda r: r.id)] == [False, True]

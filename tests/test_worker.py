@@ -1,4 +1,5 @@
-"""The runner (one run, in-process) and the worker (separate processes sharing one SQLite file).
+"""The runner (one run, in-process) and the worker (separate processes sharing one SQLite file, or one PostgreSQL
+database: the tests marked both_databases run on each).
 
 Training here is tests.tiny_training.train_tiny: a real, tiny torch loop with train_run's signature that takes
 a fraction of a second, so the queue mechanics are tested fast; test_cli_jobs covers the real engine.
@@ -100,6 +101,7 @@ def test_progress_writes_are_throttled(monkeypatch):
     assert outcome.bookkeeping_seconds < outcome.wall_seconds
 
 
+@pytest.mark.both_databases
 def test_a_failing_training_is_recorded_with_a_plain_message_and_the_traceback_in_the_log():
     def broken(*args, **kwargs):
         raise KeyError("label_column")
@@ -124,6 +126,7 @@ def test_out_of_gpu_memory_halves_the_batch_and_keeps_the_effective_batch():
     assert "Out of GPU memory with batch size 16; retrying with batch size 8 and gradient accumulation 2" in log
 
 
+@pytest.mark.both_databases
 def test_a_run_claimed_by_someone_else_is_not_touched():
     run_id = enqueue(make_dataset(), {"model": "tiny"})
     claim(run_id)
@@ -135,6 +138,7 @@ def test_a_run_claimed_by_someone_else_is_not_touched():
 
 
 @pytest.mark.slow  # worker processes
+@pytest.mark.both_databases
 def test_two_workers_run_six_queued_runs_each_exactly_once(workers):
     dataset_id = make_dataset()
     queued = [enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(6)]  # each starts a process
@@ -149,6 +153,7 @@ def test_two_workers_run_six_queued_runs_each_exactly_once(workers):
 
 
 @pytest.mark.slow  # worker processes
+@pytest.mark.both_databases
 def test_kill_9_of_the_worker_interrupts_the_run_and_resume_finishes_it(workers):
     run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 6})  # 60 steps of 0.1 s
     worker = workers(step_seconds=0.1)
@@ -174,6 +179,7 @@ def test_kill_9_of_the_worker_interrupts_the_run_and_resume_finishes_it(workers)
 @pytest.mark.serial  # timed: on a machine busy with other tests the deadline would measure them
 @pytest.mark.parametrize("model", ["tiny", "stubborn"], ids=["stops-itself", "needs-a-kill"])
 @pytest.mark.slow  # worker processes
+@pytest.mark.both_databases
 def test_cancel_stops_a_running_training_within_5_seconds(workers, model):
     run_id = enqueue(make_dataset(), {"model": model, "epochs": 100})  # 1000 steps of 0.05 s: ~50 s
     worker = workers(step_seconds=0.05)
@@ -193,6 +199,7 @@ def test_cancel_stops_a_running_training_within_5_seconds(workers, model):
 
 
 @pytest.mark.slow  # worker processes
+@pytest.mark.both_databases
 def test_a_crashing_run_fails_and_the_worker_keeps_going(workers):
     dataset_id = make_dataset()
     crash = enqueue(dataset_id, {"model": "crash"})
@@ -207,6 +214,7 @@ def test_a_crashing_run_fails_and_the_worker_keeps_going(workers):
 
 
 @pytest.mark.slow  # worker processes
+@pytest.mark.both_databases
 def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
     run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 100})
     worker = workers(step_seconds=0.05)
@@ -219,6 +227,7 @@ def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
 
 
 @pytest.mark.slow  # starts a worker process
+@pytest.mark.both_databases
 def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -23,9 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from core.datasets.files import write_examples
 from core.training.progress import Progress
 from core.run_config import RunConfig
 from storage.db import session_factory
@@ -38,6 +35,10 @@ CHECKPOINT_EVERY = 5
 
 def make_dataset(name: str = "tiny", rows: int = 30) -> int:
     """A stored text dataset (row + examples.csv) with two classes, written the way ingestion stores one."""
+    import pandas as pd  # here, not at the top: tests.instant_training's processes start without pandas
+
+    from core.datasets.files import write_examples
+
     with session_factory().begin() as s:
         dataset = Dataset(name=name, task="text", labels=["ham", "spam"], num_examples=rows)
         s.add(dataset)
@@ -108,6 +109,7 @@ def train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConfi
 
 def _train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path, reporter,
                 resume: bool) -> TinyResult:
+    import pandas as pd
     import torch
 
     if config.model == "crash":
@@ -165,3 +167,4 @@ def _train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConf
         predictions=predictions, trainable_params=16 * len(labels) + len(labels),
         total_params=16 * len(labels) + len(labels), train_seconds=seconds,
         samples_per_second=len(train) * (total - start_step) / max(seconds, 1e-9))
+

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                             help="Runs at a time (default: one per GPU, or one on a CPU-only machine).")
         parser.add_argument("--once", action="store_true", help="Exit when the queue is empty and its runs ended.")
         parser.add_argument("--poll-seconds", type=float, default=1.0, help="How often an idle worker checks the queue.")
+        parser.add_argument("--heartbeat-timeout", type=float, default=None, metavar="SECONDS",
+                            help="A run on another machine whose worker has been silent this long is marked interrupted "
+                                 "(and resumed, if set to resume automatically); default 60.")
     elif command == "runs":
         parser.add_argument("--json", action="store_true", help="Print a JSON list instead of a table.")
         parser.add_argument("--limit", type=int, default=50, help="Show at most this many, newest first.")
@@ -34,7 +37,14 @@ def _worker(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         print("--concurrency must be at least 1.", file=sys.stderr)
         return 2
-    return run_worker(WorkerSettings(concurrency=args.concurrency, once=args.once, poll_seconds=args.poll_seconds))
+    settings = WorkerSettings(concurrency=args.concurrency, once=args.once, poll_seconds=args.poll_seconds)
+    if args.heartbeat_timeout is not None:
+        if args.heartbeat_timeout <= 2 * settings.heartbeat_seconds:
+            print(f"--heartbeat-timeout must be more than {2 * settings.heartbeat_seconds:g} seconds (two heartbeats).",
+                  file=sys.stderr)
+            return 2
+        settings.heartbeat_timeout_seconds = args.heartbeat_timeout
+    return run_worker(settings)
 
 
 def run_summary(run) -> dict:

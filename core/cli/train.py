@@ -77,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     output.add_argument("--json", action="store_true", help="Print one JSON object (stdout) instead of a summary.")
     output.add_argument("--background", action="store_true",
                         help="Queue the run for a background worker and print its id at once.")
+    output.add_argument("--resume-automatically", action="store_true",
+                        help="With --background: if its worker dies or stops, any worker resumes the run from its last "
+                             "checkpoint instead of leaving it interrupted.")
 
 
 def run_config(args: argparse.Namespace, task: str) -> RunConfig:
@@ -144,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
     name = f"{config.method} · {config.model}"
     # 3a) queue it
     if args.background:
-        run_id = queue_run(dataset, config, name)
+        run_id = queue_run(dataset, config, name, auto_resume=args.resume_automatically)
         print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else run_id)
         if not alive_workers():
             print("No worker is running yet: start one with `python -m core worker` (or open the dashboard).",

@@ -68,8 +68,10 @@ def estimate_or_none(dataset, config: RunConfig) -> dict[str, Any]:
         return {}
 
 
-def queue_run(dataset, config: RunConfig, name: str) -> int:
-    return enqueue(dataset.id, config.to_dict(), name=name, estimate=estimate_or_none(dataset, config))
+def queue_run(dataset, config: RunConfig, name: str, auto_resume: bool = False) -> int:
+    """`auto_resume`: when its worker dies or stops, any worker resumes it (storage.models.Run.auto_resume)."""
+    return enqueue(dataset.id, config.to_dict(), name=name, estimate=estimate_or_none(dataset, config),
+                   auto_resume=auto_resume)
 
 
 def start_run_here(dataset, config: RunConfig, name: str, worker_id: str) -> int:

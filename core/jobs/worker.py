@@ -2,7 +2,8 @@
 
 1) claims queued runs from the database (exactly once across processes, see storage.run_queue.claim_next);
 2) trains each in a child process (`python -m core.jobs.runner`), its output appended to runs/<id>/train.log;
-3) heartbeats itself and its runs, so a dead worker's runs are found and marked interrupted;
+3) heartbeats itself and its runs, so a dead worker's runs are marked interrupted (on this host by pid, elsewhere
+   by the heartbeat timeout); those set to resume automatically are then resumed by any worker;
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
 5) records a crashed child as failed and keeps going;
 6) builds queued exports of finished runs (`python -m core.jobs.export_runner`), one at a time beside training:
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,9 +25,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.jobs.devices import describe_device, visible_gpus
 from core.jobs.export_runner import EXPORT_LOG
 from core.jobs.runner import DEFAULT_TRAIN_FN
 from storage import export_queue, run_queue, searches
+from storage.data_folder import DataFolderMismatch, bind_data_folder
 from storage.models import CANCELLED, EXPORT_INTERRUPTED, EXPORT_RUNNING, RUNNING
 from storage.paths import data_home, run_files
 from storage.processes import process_alive, process_identity
@@ -52,6 +54,7 @@ class WorkerSettings:
     cancel_grace_seconds: float = 1.0  # after a cancel, time the child gets to stop on its own before SIGTERM
     kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
     orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
+    heartbeat_timeout_seconds: float = run_queue.RUN_STALE_SECONDS  # a run elsewhere this silent lost its worker
     search_step_seconds: float = 3.0  # how often to drive running settings searches
     # module:function the child trains with
     train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
@@ -67,20 +70,6 @@ class Child:
     killed: bool = False
 
 
-def visible_gpus() -> list[str]:
-    """GPU ids this worker may hand out (one run per GPU), found without importing torch."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        return [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
-
-
 class Worker:
     def __init__(self, settings: WorkerSettings | None = None):
         self.settings = settings or WorkerSettings()
@@ -94,15 +83,15 @@ class Worker:
 
     # 1) the loop
     def run(self) -> int:
-        register_worker(self.worker_id)
+        try:
+            bind_data_folder(self.worker_id)
+        except DataFolderMismatch as refused:
+            log.error("%s", refused)
+            return 2
+        register_worker(self.worker_id, device=(device := describe_device(self.gpus)), data_home=str(data_home()))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._request_stop)
-        interrupted = run_queue.interrupt_orphaned_runs()
-        export_queue.interrupt_orphaned_exports()
-        self._last_orphan_check = time.monotonic()
-        if interrupted:
-            log.info("marked runs %s interrupted: their worker had stopped", interrupted)
-        device = f"{len(self.gpus)} GPU(s)" if self.gpus else "CPU"
+        self._interrupt_orphans()
         log.info("worker %s started: %d run(s) at a time on %s", self.worker_id, self.concurrency, device)
         try:
             while not self.stopping:
@@ -125,10 +114,9 @@ class Worker:
             heartbeat(self.worker_id, list(self.children))
             export_queue.heartbeat_exports(self.worker_id, list(self.exports))
             self._last_heartbeat = now
-        if now - self._last_orphan_check >= self.settings.orphan_check_seconds:
-            run_queue.interrupt_orphaned_runs()
-            export_queue.interrupt_orphaned_exports()
-            self._last_orphan_check = now
+        if now - self._last_orphan_check >= min(self.settings.orphan_check_seconds,
+                                                self.settings.heartbeat_timeout_seconds / 2):
+            self._interrupt_orphans()
         exports_left = self._start_exports()
         if now - self._last_search_step >= self.settings.search_step_seconds and not self.stopping:
             self._drive_searches()
@@ -138,7 +126,19 @@ class Worker:
             if claimed is None:
                 return not exports_left and not searches.running_search_ids()
             self._start(*claimed)
+            self._last_heartbeat = float("-inf")  # the worker's row names its new run at once
         return False
+
+    def _interrupt_orphans(self) -> None:
+        """Mark interrupted the runs (and exports) of dead workers: here by pid, elsewhere by heartbeat."""
+        interrupted = run_queue.interrupt_orphaned_runs(self.settings.heartbeat_timeout_seconds)
+        export_queue.interrupt_orphaned_exports()
+        self._last_orphan_check = time.monotonic()
+        for run in filter(None, map(get_run, interrupted)):
+            self._append_log(run.id, f"Interrupted: its worker ({run.worker_id}) stopped"
+                             + (": resuming it automatically." if run.resume_requested else "."))
+        if interrupted:
+            log.info("marked runs %s interrupted: their worker had stopped", interrupted)
 
     def _drive_searches(self) -> None:
         try:  # a search's failure never stops the worker's own work
