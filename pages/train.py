@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
-from core.run_config import BOOL, CHOICE, INT, RunConfig
+from core.run_config import BOOL, CHOICE, INT, RunConfig, setting_fields
 from core.jobs.submit import has_measured, images_sized_to_data, queue_run, run_estimate
 from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
@@ -21,10 +21,48 @@ from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
 from pages.shared.user_text import short
 from storage.datasets import list_datasets
+from storage.runs import get_run
 
 OTHER_MODEL = "other"
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
 ERROR_DETAILS_KEY = "train_error_details"  # at most one error box shows at a time
+
+
+def unless_set(key: str, **default: Any) -> dict[str, Any]:
+    """A widget's default, left out when its value is already in session state (filled in from a cloned run):
+    Streamlit warns on the page when a widget gets both."""
+    return {} if key in st.session_state else default
+
+
+def clone_ui() -> None:
+    """?clone=RUN (the Clone button on Runs): fill the widgets with that run's dataset and settings, once, and say so.
+    Nothing is queued until Launch."""
+    asked = st.query_params.get("clone")
+    if asked and asked.isdigit():
+        del st.query_params["clone"]  # applied once: a later rerun keeps what the user changed since
+        run = get_run(int(asked))
+        if run is None:
+            st.session_state["train_cloned"] = f"There is no run {asked} to clone any more; pick the settings below."
+            return
+        config, task = run.config or {}, run.dataset.task
+        st.session_state["train_dataset"] = run.dataset_id
+        model = config.get("model", DEFAULTS["model"])
+        if model in {e.key for e in list_models(task)}:
+            st.session_state[f"train_model_{task}"] = model
+        else:
+            st.session_state[f"train_model_{task}"], st.session_state["train_model_other"] = OTHER_MODEL, model
+        st.session_state[f"train_method_{task}"] = config.get("method", DEFAULTS["method"])
+        st.session_state["train_preset"] = config.get("preset", DEFAULTS["preset"])
+        for setting in setting_fields():
+            key = f"train_adv_{setting.name}"
+            st.session_state.pop(key, None)
+            if config.get(setting.name) is not None:
+                st.session_state[key] = config[setting.name]
+        st.session_state.pop("train_launched", None)
+        st.session_state["train_cloned"] = (f"The settings of run #{run.id} are filled in below: change what you like, "
+                                            "then press **Launch** to queue it as a new run.")
+    if "train_cloned" in st.session_state:
+        st.info(st.session_state["train_cloned"], icon=":material/content_copy:")
 
 
 def speed_text(params: int) -> str:
@@ -41,7 +79,7 @@ def dataset_ui():
     by_id = {d.id: d for d in datasets}
     asked = st.query_params.get("dataset")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Dataset", ids, index=default, key="train_dataset", format_func=lambda i: (
+    chosen = st.selectbox("Dataset", ids, **unless_set("train_dataset", index=default), key="train_dataset", format_func=lambda i: (
         f"{short(by_id[i].name)} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
         help="The labeled examples to learn from, as saved on the Data page. The model is judged on the part "
         "of them set aside for testing.")
@@ -68,7 +106,8 @@ def model_ui(task: str) -> str:
 def method_ui(task: str) -> str:
     keys = [m.key for m in methods_for(task)]
     default = DEFAULTS["method"]
-    return st.radio("Tuning method", keys, key=f"train_method_{task}", index=keys.index(default) if default in keys else 0,
+    return st.radio("Tuning method", keys, key=f"train_method_{task}",
+                    **unless_set(f"train_method_{task}", index=keys.index(default) if default in keys else 0),
                     captions=[get_method(k).description for k in keys], format_func=lambda k: get_method(k).name,
                     help=RunConfig.help("method"))
 
@@ -78,7 +117,7 @@ def setting_ui(setting, preset_value: Any) -> Any:
     meta, name = setting.metadata, setting.name
     label, tip, key = name.replace("_", " ").capitalize(), meta["help"], f"train_adv_{name}"
     if meta["kind"] == BOOL:
-        return st.checkbox(label, value=DEFAULTS[name], help=tip, key=key)
+        return st.checkbox(label, **unless_set(key, value=DEFAULTS[name]), help=tip, key=key)
     if meta["kind"] == CHOICE:
         return st.selectbox(label, meta["choices"], help=tip, key=key)
     default = DEFAULTS[name]
@@ -87,7 +126,7 @@ def setting_ui(setting, preset_value: Any) -> Any:
               "format": meta.get("format")}
     if meta["kind"] == INT and default is not None:
         default = int(default)
-    return st.number_input(label, value=default, help=tip, key=key, placeholder=placeholder,
+    return st.number_input(label, **unless_set(key, value=default), help=tip, key=key, placeholder=placeholder,
                            **{k: v for k, v in bounds.items() if v is not None})
 
 
@@ -152,13 +191,27 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
 
 def launch(dataset, configs: list[RunConfig]) -> None:
     ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}") for c in configs]
-    st.session_state["train_launched"] = ids
+    st.session_state["train_launched"] = (dataset.id, ids)
+    st.session_state.pop("train_cloned", None)
+
+
+def launched_ui(dataset) -> None:
+    """The confirmation of the last launch, for the dataset shown (another dataset's would mislead)."""
+    dataset_id, launched = st.session_state.get("train_launched") or (None, [])
+    if not launched or dataset_id != dataset.id:
+        return
+    several = len(launched) > 1
+    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
+               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
+    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
+                 query_params={"run": str(launched[0])})
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Train")
 st.write("Pick a dataset, a base model and a tuning method, check what training will cost, then press **Launch**; "
          "the run trains in the background and you can follow it on **Runs**.")
+clone_ui()
 dataset = dataset_ui()
 task = dataset.task
 left, right = st.columns(2)
@@ -190,6 +243,7 @@ ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline
 if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:",
              help="Queue this run. A background worker trains it; you can close the tab and come back."):
     launch(dataset, [config])
+confirmation = st.container()  # right under Launch: the Compare panel below may be open and long
 with st.expander("Compare methods"):
     st.caption("Queue one run per method on this dataset and model, with the same preset and settings; "
                "each method keeps its own preset learning rate.")
@@ -200,11 +254,5 @@ with st.expander("Compare methods"):
     if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen),
                  help="Queue one run per chosen method; the worker trains them one after another."):
         launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
-
-launched = st.session_state.get("train_launched")
-if launched:
-    several = len(launched) > 1
-    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
-               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
-    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
-                 query_params={"run": str(launched[0])})
+with confirmation:
+    launched_ui(dataset)

@@ -3,6 +3,6 @@ core.report.numbers, since the downloaded report shows them too."""
 
 from __future__ import annotations
 
-from core.report.numbers import bytes_text, duration_text, params_text
+from core.report.numbers import bytes_text, duration_text, params_text, percent_text
 
-__all__ = ["bytes_text", "duration_text", "params_text"]
+__all__ = ["bytes_text", "duration_text", "params_text", "percent_text"]
