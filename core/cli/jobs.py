@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                             help="Runs at a time (default: one per GPU, or one on a CPU-only machine).")
         parser.add_argument("--once", action="store_true", help="Exit when the queue is empty and its runs ended.")
         parser.add_argument("--poll-seconds", type=float, default=1.0, help="How often an idle worker checks the queue.")
+        parser.add_argument("--stop-with", default=None, metavar="PROCESS",
+                            help="Stop when this process (host:pid:start, as the app passes its own) has stopped.")
     elif command == "runs":
         parser.add_argument("--json", action="store_true", help="Print a JSON list instead of a table.")
         parser.add_argument("--limit", type=int, default=50, help="Show at most this many, newest first.")
@@ -34,7 +36,8 @@ def _worker(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         print("--concurrency must be at least 1.", file=sys.stderr)
         return 2
-    return run_worker(WorkerSettings(concurrency=args.concurrency, once=args.once, poll_seconds=args.poll_seconds))
+    return run_worker(WorkerSettings(concurrency=args.concurrency, once=args.once, poll_seconds=args.poll_seconds,
+                                     stop_with=args.stop_with))
 
 
 def run_summary(run) -> dict:

@@ -51,6 +51,10 @@ class WorkerSettings:
     cancel_grace_seconds: float = 1.0  # after a cancel, time the child gets to stop on its own before SIGTERM
     kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
     orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
+    # The app process that started this worker (storage.processes.process_identity): the worker stops when it does,
+    # so stopping the app (Ctrl+C) leaves no training behind; its runs are marked interrupted and can be resumed.
+    # None for a worker started by hand (`python -m core worker`), which runs until it is stopped itself.
+    stop_with: str | None = None
     # module:function the child trains with
     train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
 
@@ -120,6 +124,10 @@ class Worker:
         self._enforce_cancels()
         now = time.monotonic()
         if now - self._last_heartbeat >= self.settings.heartbeat_seconds:
+            if self.settings.stop_with and process_alive(self.settings.stop_with) is False:
+                log.info("the app that started this worker (%s) has stopped: stopping too", self.settings.stop_with)
+                self.stopping = True
+                return True
             heartbeat(self.worker_id, list(self.children))
             export_queue.heartbeat_exports(self.worker_id, list(self.exports))
             self._last_heartbeat = now
@@ -312,7 +320,8 @@ def ensure_worker() -> WorkerState:
 
     Safe to call from every browser session: a file lock serialises callers (also across app processes),
     the database heartbeat says whether a worker is alive, and a pid file covers the seconds between
-    starting one and its first heartbeat. The worker runs in its own session, so it outlives the app.
+    starting one and its first heartbeat. The worker runs in its own session and stops within a few seconds of
+    the app process that started it (WorkerSettings.stop_with); its running runs are then marked interrupted.
     """
     import fcntl  # POSIX only, like the rest of the process handling
 
@@ -326,7 +335,9 @@ def ensure_worker() -> WorkerState:
         if pid_file.exists() and process_alive(pid_file.read_text().strip()):
             return WorkerState(alive=0, started=True)
         with (home / "worker.log").open("ab") as out:
-            process = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=PROJECT_ROOT,
+            # --stop-with: it stops when this app process does (its own session keeps it from taking Ctrl+C mid-step).
+            process = subprocess.Popen([sys.executable, "-m", "core", "worker", "--stop-with", process_identity()],
+                                       cwd=PROJECT_ROOT,
                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         pid_file.write_text(process_identity(process.pid))
