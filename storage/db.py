@@ -22,6 +22,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing with "database is locked"
 
 _lock = threading.Lock()
+_migrate_lock = threading.Lock()  # held while this process migrates a database (init_db)
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _sessionmakers: dict[str, sessionmaker[Session]] = {}  # one per engine (same key), made once it is migrated
@@ -58,9 +59,13 @@ def init_db(url: str | None = None) -> Engine:
     if url not in _migrated:
         from alembic import command
 
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
-        _migrated.add(url)
+        # One thread migrates, the others wait for it: two script runs of the app (a page opened, then a link
+        # clicked before the first run had finished migrating a fresh database) both created alembic_version.
+        with _migrate_lock:
+            if url not in _migrated:
+                with engine.begin() as connection:
+                    command.upgrade(alembic_config(connection), "head")
+                _migrated.add(url)
     return engine
 
 
