@@ -68,7 +68,7 @@ def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None) 
     if result.small_classes:
         few = _listed([(label, f": {count}") for label, count in result.small_classes.items()], SMALL_CLASSES_NAMED)
         lines.append(Line(("Enough test data?",), (
-            f"⚠️ {len(result.small_classes)} of {len(labels)} classes have fewer than {SMALL_CLASS} test examples (",
+            f"{len(result.small_classes)} of {len(labels)} classes have fewer than {SMALL_CLASS} test examples (",
             *few, "): their numbers are too uncertain to decide on; add test examples for them.")))
     else:
         lines.append(Line(("Enough test data?",), (f"Every class has at least {SMALL_CLASS} test examples.",)))
@@ -80,7 +80,7 @@ def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None) 
         lines.append(Line(("Better than ", *against, "?"), (
             ("Yes, by more than chance" if comparison.better else "Not by more than chance") + f" ({how}).",)))
     if result.weak_classes:
-        weak = _listed([(label, f" (F1 {score:.2f})") for label, score in result.weak_classes], WEAK_CLASSES_NAMED)
+        weak = _listed([(label, f" (F1 {score:.0%})") for label, score in result.weak_classes], WEAK_CLASSES_NAMED)
         lines.append(Line(("Weak classes.",), (*weak, ": see which classes they are confused with in the confusion "
                                                      "matrix.")))
     if result.target is not None:
