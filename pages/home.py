@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages.shared.formatting import duration_text, percent_text
 from pages.shared.gate import enter_page
-from pages.shared.user_text import md, short
+from pages.shared.user_text import md
 from storage.models import QUEUED, RUNNING
 from storage.overview import count_datasets_and_runs
 from storage.queue_place import queue_places
@@ -28,7 +28,7 @@ def live_ui() -> None:
         left = (f" · about {duration_text(run.eta_seconds)} left" if run.eta_seconds and run.eta_seconds >= 1
                 else "")
         st.progress(min(1.0, max(0.0, run.progress or 0.0)),
-                    text=f"Run {run.id}: {md(short(run.name or ''))} on {md(short(run.dataset.name))} · "
+                    text=f"Run {run.id}: {md(run.name or '')} on {md(run.dataset.name)} · "
                     f"{percent_text(run.progress or 0.0, 0)} done{left}")
         st.page_link("pages/runs.py", label=f"Follow run {run.id}", icon=":material/play_circle:",
                      query_params={"run": str(run.id)})
@@ -40,7 +40,7 @@ def live_ui() -> None:
             starts = place.starts_in_seconds if place else None
             when = f", should start in about {duration_text(starts)}" if starts and starts >= 1 else ""
             st.page_link("pages/runs.py", icon=":material/schedule:", query_params={"run": str(run.id)},
-                         label=f"Run {run.id}: {short(run.name or '')} on {short(run.dataset.name)}"
+                         label=f"Run {run.id}: {md(run.name or '')} on {md(run.dataset.name)}"
                          f"{f' · #{place.place} in line' if place else ''}{when}")
 
 
@@ -52,7 +52,7 @@ def latest_ui() -> None:
     for run in runs:
         accuracy = percent_text((run.metrics or {}).get("accuracy"))
         st.page_link("pages/results.py", icon=":material/insights:", query_params={"run": str(run.id)},
-                     label=f"{short(run.title)}" + (f" · {accuracy} test accuracy" if accuracy else ""))
+                     label=md(run.title) + (f" · {accuracy} test accuracy" if accuracy else ""))
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)

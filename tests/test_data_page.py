@@ -33,7 +33,7 @@ def test_upload_a_csv_see_the_report_and_save_it():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rows kept"] == "30" and metrics["Classes"] == "2"
     # Rows kept, and why the others were not, in one sentence.
-    assert ("Kept 30 of 32 rows; not kept: 1 with an empty text, 1 exact duplicates (one copy of each stays)."
+    assert ("Kept 30 of 32 rows; not kept: 1 with an empty text, 1 exact duplicate (one copy of each stays)."
             in [c.value for c in at.caption])
     warnings = " ".join(w.value for w in at.warning)
     assert "Dropped 1 row with an empty text" in warnings and "Removed 1 exact duplicate" in warnings

@@ -88,7 +88,7 @@ def walk(page, expect, table, photos, written: int) -> None:
     expect(page.get_by_text("Only 'fortunes.csv' was read").first).to_be_visible()
     expect(page.get_by_text("Not taken: 'photos.zip'").first).to_be_visible()
     kept = page.get_by_text(re.compile(rf"Kept [\d,]+ of {written:,} rows; not kept: 1 with an empty text, "
-                                       r"1 exact duplicates"))
+                                       r"1 exact duplicate "))
     expect(kept).to_be_visible()
     expect(page.get_by_text(re.compile(r"far fewer examples than 'people'")).first).to_be_visible()
     shot(page, "newcomer_01_data")
@@ -160,6 +160,7 @@ def walk(page, expect, table, photos, written: int) -> None:
     expect(listing).to_be_visible()
     expect(listing).to_contain_text("biggest confusions")
     assert listing.get_by_role("listitem").count() >= 3
+    page.get_by_role("heading", name="Confusion matrix").scroll_into_view_if_needed()  # the list, under its heading
     shot(page, "newcomer_06_results_400px")
     page.set_viewport_size({"width": 1440, "height": 1000})
     expect(matrix).to_be_visible()

@@ -27,12 +27,14 @@ def plural(count: int, word: str, plural_word: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (plural_word or word + 's')}"
 
 
-# Why examples were left out, after their count (Report.kept_text); the finding of the same code says more.
+# Why examples were left out, after their count, for one and for several (Report.kept_text); the finding of the same
+# code says more.
 DROP_REASONS = {
-    "empty_text": "with an empty text", "missing_label": "without a label",
-    "conflicting_labels": "with a text that also appears under another label",
-    "duplicates": "exact duplicates (one copy of each stays)", "near_duplicates": "duplicates except for spaces",
-    "small_class_dropped": "in classes too small to split into training, validation and test",
+    "empty_text": ("with an empty text",) * 2, "missing_label": ("without a label",) * 2,
+    "conflicting_labels": ("with a text that also appears under another label",) * 2,
+    "duplicates": ("exact duplicate (one copy of each stays)", "exact duplicates (one copy of each stays)"),
+    "near_duplicates": ("duplicate except for spaces", "duplicates except for spaces"),
+    "small_class_dropped": ("in classes too small to split into training, validation and test",) * 2,
 }
 
 
@@ -69,7 +71,8 @@ class Report:
         kept = f"Kept {self.rows_kept:,} of {self.rows_read:,} {noun}"
         if self.rows_kept >= self.rows_read:
             return f"{kept}: every one."
-        reasons = [f"{count:,} {DROP_REASONS.get(code, code)}" for code, count in self.dropped.items() if count]
+        reasons = [f"{count:,} {DROP_REASONS.get(code, (code, code))[count != 1]}"
+                   for code, count in self.dropped.items() if count]
         return f"{kept}; not kept: {', '.join(reasons) or 'see the notes below'}."
 
     def info(self, code: str, message: str, details: list[str] | None = None) -> Finding:

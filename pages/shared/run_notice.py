@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from pages.shared.user_text import md, short
+from pages.shared.user_text import md
 from storage.models import CANCELLED, FAILED, FINAL_STATES, INTERRUPTED, SUCCEEDED
 from storage.overview import RunState, run_states
 
-NOTICE_SECONDS = 5  # between two looks while a run is queued or running (the Runs page itself redraws every 2 s)
+NOTICE_SECONDS = 10  # between two looks while a run is queued or running (the Runs page itself redraws every 2 s)
 WATCHED_KEY = "notice_watched"  # run id -> status, as this session last saw it (queued or running only)
 ICONS = {SUCCEEDED: ":material/check_circle:", FAILED: ":material/error:", CANCELLED: ":material/stop_circle:",
          INTERRUPTED: ":material/warning:"}
@@ -24,7 +24,7 @@ ICONS = {SUCCEEDED: ":material/check_circle:", FAILED: ":material/error:", CANCE
 
 def notice_text(state: RunState) -> str:
     """One sentence for a run that has just ended, with a link to where to look next."""
-    title = f"Run {state.id}" + (f" ({md(short(state.name), limit=None)})" if state.name else "")
+    title = f"Run {state.id}" + (f" ({md(state.name)})" if state.name else "")
     if state.status == SUCCEEDED:
         score = f": {state.accuracy:.1%} test accuracy" if state.accuracy is not None else ""
         return f"{title} finished{score}. [Open its results](results?run={state.id})"
