@@ -18,7 +18,7 @@ from storage.api_keys import (
     DEFAULT_REQUESTS_PER_MINUTE, MAX_REQUESTS_PER_MINUTE, ApiKeyError, KeyInfo, create_key, list_keys, revoke_key,
     set_log_inputs,
 )
-from storage.endpoints import MODES, EndpointError, list_endpoints, save_endpoint
+from storage.endpoints import MODES, EndpointError, delete_endpoint, list_endpoints, save_endpoint
 from storage.models import SPLIT
 from storage.results import RunResult, finished_runs
 
@@ -113,6 +113,8 @@ def endpoint_form_ui(runs: list[RunResult]) -> None:
         share = st.slider("Challenger's share of requests (split)", 0, 100, key=f"endpoint_share_{picked}",
                           value=round(current.challenger_share * 100) if current else 10, format="%d%%")
         saved = st.form_submit_button("Save endpoint", type="primary", key=f"endpoint_save_{picked}")
+    if current is not None:
+        delete_endpoint_ui(current.name)
     if not saved:
         return
     try:
@@ -121,6 +123,22 @@ def endpoint_form_ui(runs: list[RunResult]) -> None:
         st.error(md(str(error), None))
         return
     st.success(f"Endpoint **{md(info.name)}** saved; its callers follow from their next request.")
+
+
+def delete_endpoint_ui(name: str) -> None:
+    """Delete an endpoint, after a second click: its callers get 404 from their next request; its log stays."""
+    with st.popover("Delete this endpoint", icon=":material/delete:"):
+        st.write(f"Callers of **{md(name)}** get *404 unknown endpoint* from their next request. Its answers stay in "
+                 "the log.")
+        if st.button("Delete", type="primary", key=f"endpoint_delete_{name}"):
+            try:
+                delete_endpoint(name)
+            except EndpointError as error:
+                st.error(md(str(error), None))
+                return
+            st.session_state.pop("endpoint_pick", None)
+            st.toast(f"Deleted the endpoint **{md(name)}**.")
+            st.rerun()
 
 
 def endpoints_ui(runs: list[RunResult]) -> None:

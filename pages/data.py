@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.datasets.store import DatasetInUse, delete_dataset, save_dataset, stored_copy
 from core.datasets.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
+from core.datasets.label_names import MAX_NAME_CHARS, LabelNameError, check_names, suggested_name
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
@@ -23,6 +24,7 @@ from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
 from pages.shared.user_text import hover, md, short
 from storage.datasets import get_dataset, list_datasets
+from storage.results import save_display_names
 
 UPLOAD_TYPES = upload_types(TABLE_SUFFIXES, ZIP_SUFFIX, IMAGE_SUFFIXES)
 TEST_UPLOAD_TYPES = upload_types(TABLE_SUFFIXES, ZIP_SUFFIX)
@@ -201,6 +203,7 @@ def stored_ui() -> None:
         "from": d.source_name, "added": d.created_at.strftime("%Y-%m-%d %H:%M"),
     } for d in datasets])
     st.dataframe(table, hide_index=True, key="stored_datasets")
+    class_names_ui(datasets)
     by_id = {d.id: d for d in datasets}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Delete a dataset (with its runs and their models)", list(by_id), key="delete_choice",
@@ -215,6 +218,32 @@ def stored_ui() -> None:
             st.rerun()
         except DatasetInUse as error:
             error_ui(str(error), key="delete_error_details")
+
+
+def class_names_ui(datasets: list) -> None:
+    """The names people read for a dataset's classes: suggested from the raw labels, edited here, used on every page,
+    chart, download, report and API answer (the raw label stays the key)."""
+    with st.expander("Class names people read", icon=":material/label:"):
+        by_id = {d.id: d for d in datasets}
+        chosen = st.selectbox("Dataset", list(by_id), key="names_dataset",
+                              format_func=lambda i: f"#{i} {short(by_id[i].name)}")
+        dataset = by_id[chosen]
+        stored = dict(dataset.display_names or {})
+        st.caption("Raw labels such as `topping_up_by_card` can be shown as “Topping up by card”. The raw label stays "
+                   "the key: stored results, exports and the API's `label` keep it.")
+        table = pd.DataFrame({"label": dataset.labels,
+                              "shown as": [stored.get(l) or suggested_name(l) for l in dataset.labels]})
+        edited = st.data_editor(table, hide_index=True, disabled=["label"], key=f"names_editor_{chosen}",
+                                column_config={"shown as": st.column_config.TextColumn(max_chars=MAX_NAME_CHARS)})
+        if st.button("Save class names", key=f"names_save_{chosen}", type="primary"):
+            try:
+                names = check_names(dataset.labels, dict(zip(edited["label"], edited["shown as"])))
+            except LabelNameError as error:
+                st.error(md(str(error), None))
+                return
+            save_display_names(chosen, names)
+            st.toast(f"Saved the class names of dataset #{chosen}.")
+            st.rerun()
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)

@@ -63,15 +63,17 @@ def result_ui(result: SinglePrediction, run: RunResult) -> None:
         st.warning(f"**Uncertain**: the model is only {result.confidence:.0%} sure, below the {run.min_confidence:.0%} "
                    "set on **Results** (Confidence tab) — have a person check this one.")
     cards = st.columns(3)
-    cards[0].metric("Prediction", md(result.label), border=True, help=hover(result.label))
+    shown = run.shown(result.label)
+    cards[0].metric("Prediction", md(shown), border=True, help=hover(shown))
     cards[1].metric("Probability", f"{result.confidence:.1%}", border=True,
                     help="Calibrated on the run's validation examples: of answers given at this probability, about "
                     "this share is right." if run.calibration.get("temperature", 1.0) != 1.0 else None)
     cards[2].metric("Time", f"{result.seconds * 1000:.0f} ms", border=True, help="Model call, preprocessing included.")
-    top = top_classes(result.probabilities, k=5)
+    probabilities = {run.shown(label): p for label, p in result.probabilities.items()}
+    top = top_classes(probabilities, k=5)
     st.plotly_chart(charts.probability_figure(top), key="predict_probabilities_chart")
     with st.expander("All classes"):
-        st.dataframe(top_classes(result.probabilities, k=len(result.probabilities)), hide_index=True,
+        st.dataframe(top_classes(probabilities, k=len(probabilities)), hide_index=True,
                      key="predict_probabilities", column_config={"probability": st.column_config.NumberColumn(format="%.4f")})
 
 
@@ -88,25 +90,25 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
     check = explanation.check
     if check is not None and not check.passed:
         st.info(f"No explanation shown: it did not pass its check. Deleting what it marked as the strongest "
-                f"evidence ({md(check.deleted, limit=None)}) did not lower the probability of **{md(label)}** "
+                f"evidence ({md(check.deleted, limit=None)}) did not lower the probability of **{md(run.shown(label))}** "
                 f"({check.before:.0%} before, {check.after:.0%} after), so it would not say why the model decided. "
                 "The model's reasons for this input are spread out, or this method does not capture them.")
         return
     if isinstance(explanation, TextExplanation):
-        st.markdown(f"Words in **green** pushed the model towards **{md(label)}**, words in **red** away from it.")
+        st.markdown(f"Words in **green** pushed the model towards **{md(run.shown(label))}**, words in **red** away from it.")
         st.html(f'<div class="tuneboard-explanation">{highlighted_html(explanation.words)}</div>')
         strongest = sorted(explanation.words, key=lambda w: abs(w.score), reverse=True)[:5]  # either direction
         st.dataframe([{"word": w.word, "weight": round(w.score, 3)} for w in strongest], hide_index=True,
                      key="predict_explanation_words")
     else:
-        st.markdown(f"Red regions raised the probability of **{md(label)}** most: flattening them to their average colour lowers it.")
+        st.markdown(f"Red regions raised the probability of **{md(run.shown(label))}** most: flattening them to their average colour lowers it.")
         st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
     how = ("by fading each word in from nothing, step by step, and following how the probability moved "
            "(integrated gradients)" if isinstance(explanation, TextExplanation) else
            "by covering each patch of a 7 × 7 grid with its own average colour and seeing how much the probability "
            "fell (occlusion)")
     checked = "" if check is None else (f" Checked: deleting {md(check.deleted, limit=None)} lowers the probability "
-                                        f"of {md(label)} from {check.before:.0%} to {check.after:.0%}.")
+                                        f"of {md(run.shown(label))} from {check.before:.0%} to {check.after:.0%}.")
     st.caption(f"Worked out {how}, in {duration_text(explanation.seconds)}.{checked}")
 
 
@@ -130,7 +132,8 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
         if st.button(f"Score {len(table.frame):,} texts", key="predict_batch_go", type="primary",
                      help="Label every row; the result can be downloaded as a CSV."):
             with st.spinner("Scoring…"):
-                result = score(predictor, table.frame[column].tolist(), DecisionRule.of_run(run))
+                result = score(predictor, table.frame[column].tolist(), DecisionRule.of_run(run),
+                               names=run.display_names)
             st.session_state["predict_batch"] = (job, result, report)
     else:
         source = st.radio("Upload", ["Image files or a zip", "A folder"], horizontal=True, key="predict_batch_source",
@@ -150,7 +153,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
             with st.spinner("Checking and scoring the images…"):
                 images = read_images([(upload.name, upload.getvalue()) for upload in uploads])
                 result = score(predictor, images.entries, DecisionRule.of_run(run), shown=images.names,
-                               load=images.load)
+                               load=images.load, names=run.display_names)
             st.session_state["predict_batch"] = (job, result, images.report)
     stored = st.session_state.get("predict_batch")
     if stored and stored[0] == job:
@@ -159,7 +162,7 @@ def batch_ui(predictor: Predictor, run: RunResult) -> None:
             findings_ui(report, key_prefix="predict_batch_details")
         st.dataframe(result, hide_index=True, key="predict_batch_result",
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
-        counts = ", ".join(f"{md(label)}: {n}" for label, n in result["predicted"].value_counts().items())
+        counts = ", ".join(f"{md(name)}: {n}" for name, n in result["predicted"].value_counts().items())
         uncertain = int(result["uncertain"].sum())
         st.caption(f"{len(result):,} scored · {counts}" + (f" · **{uncertain:,} uncertain** (below the "
                    f"{run.min_confidence:.0%} set on Results): have a person check them" if uncertain else ""))
@@ -190,7 +193,8 @@ except ModelLoadError as error:
     error_ui(str(error), error.detail, key="predict_error_details")
     st.stop()
 if is_two_class(run.labels) and run.threshold is not None:
-    st.caption(f"Using the threshold saved on **Results**: {md(run.labels[1])} when P({md(run.labels[1])}) ≥ "
+    st.caption(f"Using the threshold saved on **Results**: {md(run.shown(run.labels[1]))} when "
+               f"P({md(run.shown(run.labels[1]))}) ≥ "
                f"{from_stored(run.threshold, run.labels[1], run.labels):.2f}.")
 
 one, many = st.tabs(["One at a time", "Batch"])

@@ -76,7 +76,8 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
     if run.task == "image":
         columns = st.columns(6)
         for i, row in enumerate(frame.head(THUMBNAILS).itertuples()):
-            caption = f"true {md(row.true_label)} · predicted {md(row.predicted_label)} · {row.confidence:.0%}"
+            caption = (f"true {md(run.shown(row.true_label))} · predicted {md(run.shown(row.predicted_label))} · "
+                       f"{row.confidence:.0%}")
             path = run.dataset_dir / row.input
             if path.is_file():
                 columns[i % 6].image(str(path), width="stretch", caption=caption)
@@ -86,6 +87,7 @@ def show_examples(frame: pd.DataFrame, run: RunResult, key: str) -> None:
             st.caption(f"Showing {THUMBNAILS} of {len(frame)} examples.")
         return
     shown = frame.rename(columns={"input": "text", "true_label": "true", "predicted_label": "predicted"})
+    shown["true"], shown["predicted"] = shown["true"].map(run.shown), shown["predicted"].map(run.shown)
     st.dataframe(shown[["text", "true", "predicted", "confidence", "source"]], hide_index=True, key=key,
                  column_config={"confidence": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
 
@@ -99,14 +101,14 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     # which stays readable there. Both are drawn; a style rule shows one (pages/shared/narrow.py).
     narrow_style()
     with st.container(key=WIDE_ONLY):
-        event = st.plotly_chart(charts.confusion_figure(labels, matrix, normalized=mode == MATRIX_MODES[1]),
+        event = st.plotly_chart(charts.confusion_figure(run.label_names, matrix, normalized=mode == MATRIX_MODES[1]),
                                 key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
     with st.container(key=NARROW_ONLY):
-        biggest_confusions_ui(labels, matrix)
+        biggest_confusions_ui(run.label_names, matrix)
     points = event.selection.points if event else []
     # A clicked cell drives the two pickers below (they stay usable on their own, e.g. with a keyboard). The chart
     # knows the classes by their escaped names (charts.category).
-    by_category = {charts.category(label): label for label in labels}
+    by_category = {charts.category(run.shown(label)): label for label in labels}
     clicked = (by_category.get(str(points[0]["y"])), by_category.get(str(points[0]["x"]))) if points else (None, None)
     if None not in clicked and st.session_state.get("results_cell_clicked") != clicked:
         st.session_state["results_cell_clicked"] = clicked
@@ -115,13 +117,13 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     _, worst_true, worst_pred = max(off_diagonal, default=(0, 0, 0))
     left, right = st.columns(2)
     true_label = left.selectbox("True class", labels, index=worst_true, key=f"results_cell_true_{run.id}",
-                                format_func=short, help="The right answer. Starts on the most common mistake.")
+                                format_func=lambda label: short(run.shown(label)), help="The right answer. Starts on the most common mistake.")
     predicted = right.selectbox("Predicted class", labels, index=worst_pred, key=f"results_cell_pred_{run.id}",
-                                format_func=short,
+                                format_func=lambda label: short(run.shown(label)),
                                 help="What the model said. Pick the same class as on the left to see what it got right.")
     cell = cell_examples(joined, true_label, predicted)
-    st.markdown(f"**{plural(len(cell), 'test example')}** {'is' if len(cell) == 1 else 'are'} {code(true_label)} "
-                f"and {'was' if len(cell) == 1 else 'were'} predicted {code(predicted)}.")
+    st.markdown(f"**{plural(len(cell), 'test example')}** {'is' if len(cell) == 1 else 'are'} {code(run.shown(true_label))} "
+                f"and {'was' if len(cell) == 1 else 'were'} predicted {code(run.shown(predicted))}.")
     show_examples(cell, run, key=f"results_cell_examples_{run.id}")
 
 
@@ -230,7 +232,7 @@ tabs = dict(zip(tab_names, st.tabs(tab_names)))
 with tabs["Overview"]:
     metric_cards_ui(run.metrics, recomputed, len(predictions))
     st.subheader("Per class")
-    st.dataframe(percent_frame(per_class_table(run.metrics, run.labels), ["precision", "recall", "f1"]),
+    st.dataframe(percent_frame(per_class_table(run.metrics, run.labels, run.display_names), ["precision", "recall", "f1"]),
                  hide_index=True, key="results_per_class",
                  column_config={"precision": percent_column("precision", PRECISION_HELP),
                                 "recall": percent_column("recall", RECALL_HELP),

@@ -61,6 +61,19 @@ def run_exports(run_id: int) -> list[ExportJob]:
         return list(s.scalars(select(ExportJob).where(ExportJob.run_id == run_id).order_by(ExportJob.id.desc())))
 
 
+def offered_export_dir(run_id: int, fmt: str) -> Path | None:
+    """The folder of the run's newest offered (verified) export in `fmt` that is still on disk, or None."""
+    with session_factory()() as s:
+        paths = s.scalars(select(ExportJob.path).where(
+            ExportJob.run_id == run_id, ExportJob.format == fmt, ExportJob.status == OFFERED,
+            ExportJob.path != "").order_by(ExportJob.id.desc())).all()
+    for path in paths:
+        folder = data_home() / path
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def get_export(export_id: int) -> ExportJob | None:
     with session_factory()() as s:
         return s.get(ExportJob, export_id)

@@ -57,6 +57,8 @@ class Dataset(Base):
     # What the pilot needs of a model on this data (core.evaluation.verdict.Target as a dict; {} = none set):
     # every run of the dataset is judged against it.
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # How the classes are shown (core/datasets/label_names.py): raw label -> display name, only those that differ.
+    display_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
 

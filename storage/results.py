@@ -48,6 +48,16 @@ class RunResult:
     size_bytes: int | None = None
     device: str = ""
     finished_at: datetime | None = None
+    display_names: dict[str, str] = field(default_factory=dict)  # raw label -> the name people read
+
+    def shown(self, label: str) -> str:
+        """How a class is shown: its display name, or the raw label when it has none."""
+        return self.display_names.get(label, label)
+
+    @property
+    def label_names(self) -> list[str]:
+        """The display names in label order (the raw labels stay the keys)."""
+        return [self.shown(label) for label in self.labels]
 
     @property
     def model(self) -> str:
@@ -82,6 +92,7 @@ def _result(run: Run, dataset: Dataset) -> RunResult:
         min_confidence=run.min_confidence, training=dict(run.training or {}), artifact_dir=run.artifact_dir,
         train_seconds=run.train_seconds, trainable_params=run.trainable_params, total_params=run.total_params,
         size_bytes=run.size_bytes, device=run.device, finished_at=run.finished_at,
+        display_names={str(k): str(v) for k, v in (dataset.display_names or {}).items()},
     )
 
 
@@ -130,6 +141,14 @@ def dataset_target(dataset_id: int) -> dict[str, Any]:
     with session_factory()() as s:
         dataset = s.get(Dataset, dataset_id)
         return dict(dataset.target or {}) if dataset is not None else {}
+
+
+def save_display_names(dataset_id: int, names: dict[str, str]) -> None:
+    """Keep a dataset's display names (raw label -> name; core.datasets.label_names.check_names made them)."""
+    with session_factory().begin() as s:
+        dataset = s.get(Dataset, dataset_id)
+        if dataset is not None:
+            dataset.display_names = dict(names)
 
 
 def save_dataset_target(dataset_id: int, target: dict[str, Any]) -> None:

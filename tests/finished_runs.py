@@ -134,3 +134,10 @@ def use_run(trained: TrainedHome, home: Path) -> int:
     reset_engines()
     shutil.copytree(trained.home, home, dirs_exist_ok=True)
     return trained.run_id
+
+
+def build_queued_exports() -> None:
+    """A real worker, as `python -m core worker --once` runs: it builds the exports queued in TUNEBOARD_HOME, stops."""
+    from core.jobs.worker import Worker, WorkerSettings
+
+    assert Worker(WorkerSettings(once=True, poll_seconds=0.1, heartbeat_seconds=0.5)).run() == 0

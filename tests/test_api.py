@@ -25,9 +25,10 @@ from core.api.model_cache import ModelCache
 from core.cli import serve
 from storage.api_keys import create_key, revoke_key
 from storage.api_log import logged_answers
+from storage.export_queue import request_export
 from storage.db import reset_engines
 from tests.conftest import ROOT
-from tests.finished_runs import image_run, text_run
+from tests.finished_runs import build_queued_exports, image_run, text_run
 from tests.live_api import LiveApi, multipart
 
 TEXTS = ["WINNER!! Claim your FREE prize now, call 09061234567", "Are we still on for lunch at 12 with Sam?"]
@@ -55,14 +56,17 @@ def test_the_model_cache_keeps_the_most_recently_used_within_its_bounds():
         def __init__(self, path):
             loads.append(path.name)
 
-    cache = ModelCache(max_models=2, load=Loaded)
-    first = cache.get(1, "a", ROOT / "one")
-    assert cache.get(1, "a", ROOT / "one") is first and loads == ["one"]
-    cache.get(2, "a", ROOT / "two")
-    cache.get(1, "a", ROOT / "one")  # run 1 used last: run 2 goes when run 3 comes
-    cache.get(3, "a", ROOT / "three")
+    def get(key, stamp, name):
+        return cache.get(key, stamp, lambda: Loaded(ROOT / name))
+
+    cache = ModelCache(max_models=2)
+    first = get(1, "a", "one")
+    assert get(1, "a", "one") is first and loads == ["one"]
+    get(2, "a", "two")
+    get(1, "a", "one")  # run 1 used last: run 2 goes when run 3 comes
+    get(3, "a", "three")
     assert cache.loaded() == [1, 3] and loads == ["one", "two", "three"]
-    cache.get(1, "saved again", ROOT / "one")  # a new stamp loads afresh
+    get(1, "saved again", "one")  # a new stamp loads afresh
     assert loads[-1] == "one" and len(loads) == 4
 
 
@@ -296,3 +300,40 @@ def test_the_readmes_curl_and_python_examples_work_as_shown(on_text_api):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all(re.match(r"(ham|spam) 0\.\d+", line) for line in lines)
+
+
+@pytest.mark.slow  # two finished runs, their API servers, and a real int8 export of each by a real worker
+@pytest.mark.parametrize("kind", ["text", "image"])
+def test_the_onnx_int8_backend_serves_the_verified_export_and_answers_as_the_pytorch_model(kind, request):
+    api = request.getfixturevalue(f"on_{kind}_api")
+    _, key = create_key("tests")
+    if kind == "text":
+        def ask(backend: str | None = None):
+            return api.call("POST", "/v1/models/1/predict", key, {"texts": TEXTS, **({"backend": backend} if backend else {})})
+    else:
+        photos = []
+        for colour in ((200, 180, 40), (30, 60, 200), (120, 120, 120)):
+            buffer = io.BytesIO()
+            Image.new("RGB", (48, 40), colour).save(buffer, format="PNG")
+            photos.append((f"{colour[0]}.png", buffer.getvalue()))
+
+        def ask(backend: str | None = None):
+            body, headers = multipart(photos)
+            if backend:  # a form field beside the files
+                body = body.replace(b"--tuneboard-test-boundary--", b"--tuneboard-test-boundary\r\nContent-Disposition: "
+                                    b"form-data; name=\"backend\"\r\n\r\n" + backend.encode() + b"\r\n--tuneboard-test-boundary--")
+            return api.call("POST", "/v1/models/1/predict", key, data=body, headers=headers)
+
+    before = ask("onnx-int8")
+    assert before.status == 409 and before.body["error"]["code"] == "backend_not_exported"
+    assert api.call("GET", "/v1/models", key).body["models"][0]["backends"] == ["pytorch"]
+
+    request_export(1, "onnx-int8")
+    build_queued_exports()
+    assert api.call("GET", "/v1/models", key).body["models"][0]["backends"] == ["pytorch", "onnx-int8"]
+    by_pytorch, by_onnx = ask(), ask("onnx-int8")
+    assert by_onnx.status == 200 and (by_pytorch.body["backend"], by_onnx.body["backend"]) == ("pytorch", "onnx-int8")
+    for ours, theirs in zip(by_pytorch.body["predictions"], by_onnx.body["predictions"], strict=True):
+        # int8 weights move probabilities a little; the export was refused had it changed the test set's answers
+        assert theirs["label"] == ours["label"] and theirs["confidence"] == pytest.approx(ours["confidence"], abs=0.05)
+    assert ask("tensorflow").status == 422

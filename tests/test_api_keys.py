@@ -142,3 +142,7 @@ def test_an_endpoint_is_made_and_changed_on_the_page():
     at.selectbox(key="endpoint_challenger_spam-filter").set_value(None)
     at.button(key="endpoint_save_spam-filter").click().run()
     assert [e.value for e in at.error] == ["Choose a challenger run, or set the mode to champion only."]
+
+    at.button(key="endpoint_delete_spam-filter").click().run()  # the popover's second click
+    assert not at.exception and get_endpoint("spam-filter") is None
+    assert at.selectbox(key="endpoint_pick").value == "New endpoint"

@@ -20,7 +20,7 @@ from storage.export_queue import (
 from storage.models import EXPORT_INTERRUPTED, EXPORT_RUNNING, OFFERED, QUEUED, REFUSED, SUCCEEDED, Dataset, Run
 from storage.paths import data_home
 from tests.conftest import ROOT
-from tests.finished_runs import text_run, use_run
+from tests.finished_runs import build_queued_exports, text_run, use_run
 
 DEAD_WORKER = "elsewhere:1:0"  # another host's worker: only its heartbeat tells whether it is alive
 
@@ -74,11 +74,6 @@ def test_an_export_whose_worker_died_is_not_shown_as_running(tuneboard_home):
     assert interrupt_orphaned_exports(stale_seconds=-1) == [job.id]  # silent for longer than allowed: dead
     row = get_export(job.id)
     assert row.status == EXPORT_INTERRUPTED and "Ask for the export again" in row.error
-
-
-def build_queued_exports() -> None:
-    """A real worker, as `python -m core worker --once` runs: it builds what is queued and stops."""
-    assert Worker(WorkerSettings(once=True, poll_seconds=0.1, heartbeat_seconds=0.5)).run() == 0
 
 
 def open_download_tab(run_id: int) -> AppTest:

@@ -55,7 +55,7 @@ CORE_LAYERS = {
     "serving": {"training", "models", "evaluation", "ingest"},
     "jobs": {"training", "datasets", "export"},
     "export": {"serving", "training", "models", "methods", "evaluation", "datasets"},
-    "api": {"serving", "evaluation", "ingest", "datasets"},
+    "api": {"serving", "export", "evaluation", "ingest", "datasets"},
     "report": {"evaluation", "datasets"},
 }
 TOP_LEVEL = {"catalog", "run_config", "artifacts"}

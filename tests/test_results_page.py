@@ -75,7 +75,7 @@ def test_numbers_equal_the_stored_metrics_and_the_stored_predictions(tuneboard_h
     per_class = table(at, "class", "precision", "recall", "f1", "support")
     assert per_class["class"].tolist() == labels
     np.testing.assert_allclose(per_class[["precision", "recall", "f1"]].to_numpy(float),
-                               np.column_stack([precision, recall, f1]))
+                               100 * np.column_stack([precision, recall, f1]))  # shown as percentages
     assert per_class["support"].tolist() == support.tolist()
     # The untuned baselines, and the difference tuning made.
     majority, zero_shot = metrics["baselines"]["majority"], metrics["baselines"].get("zero_shot")
@@ -99,8 +99,10 @@ def test_picking_a_confusion_cell_lists_its_test_examples(tuneboard_home):
             at.selectbox(key=f"results_cell_pred_{run_id}").set_value(predicted).run()
             assert not at.exception
             count = matrix[true_index][predicted_index]
-            assert any(m.value.startswith(f"**{count} test examples** are `{true_label}` and were predicted `{predicted}`")
-                       for m in at.markdown)
+            one = count == 1
+            said = (f"**{count} test example{'' if one else 's'}** {'is' if one else 'are'} `{true_label}` and "
+                    f"{'was' if one else 'were'} predicted `{predicted}`")
+            assert any(m.value.startswith(said) for m in at.markdown)
             expected = rows[(rows["true"] == true_label) & (rows["predicted"] == predicted)]
             if count:
                 shown = table(tab(at, "Overview"), "text", "true", "predicted")

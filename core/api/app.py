@@ -30,10 +30,11 @@ from core.api.limits import ApiLimits, BodyLimitMiddleware
 from core.api.model_cache import MAX_MODEL_BYTES, MAX_MODELS, ModelCache
 from core.api.prediction import Inputs, file_inputs, finished_run, json_inputs, parse_request, predict
 from core.api.schemas import (
-    BACKENDS, ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelList, PredictRequest, PredictResponse,
+    BACKENDS, ONNX_INT8, PYTORCH, ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelList, PredictRequest, PredictResponse,
 )
 from core.artifacts import model_files_missing
 from storage.api_keys import KeyInfo
+from storage.export_queue import offered_export_dir
 from storage.models import CHALLENGER
 from storage.results import RunResult, finished_runs
 
@@ -138,8 +139,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 async def read_inputs(request: Request, run: RunResult, limits: ApiLimits) -> tuple[Inputs, int, str]:
     """A predict request's checked inputs, its top_k and its backend: multipart image files or a JSON body."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        files, top_k = await read_files(request, limits)
-        return await run_in_threadpool(file_inputs, files, run, limits), top_k, "pytorch"
+        files, top_k, backend = await read_files(request, limits)
+        return await run_in_threadpool(file_inputs, files, run, limits), top_k, backend
     body = parse_request(await request.body())
     return await run_in_threadpool(json_inputs, body, run, limits), body.top_k, body.backend
 
@@ -149,13 +150,13 @@ def texts_of(run: RunResult, inputs: Inputs) -> list[str] | None:
     return [str(text) for text in inputs.items] if run.task == "text" else None
 
 
-async def read_files(request: Request, limits: ApiLimits) -> tuple[list[tuple[str, bytes]], int]:
-    """A multipart request's image files (field `files`) and its `top_k`."""
+async def read_files(request: Request, limits: ApiLimits) -> tuple[list[tuple[str, bytes]], int, str]:
+    """A multipart request's image files (field `files`), its `top_k` and its `backend`."""
     try:
         async with request.form(max_files=limits.max_images, max_fields=10) as form:
             files = [(upload.filename or f"file {i}", await upload.read())
                      for i, upload in enumerate(form.getlist("files")) if isinstance(upload, UploadFile)]
-            top_k = form.get("top_k", "5")
+            top_k, backend = form.get("top_k", "5"), form.get("backend", PYTORCH)
     except StarletteHTTPException as error:  # Starlette's multipart parser: a malformed form, too many files
         if "Too many files" in str(error.detail):
             raise ApiError(413, "too_many_inputs", f"The form holds too many files; send at most "
@@ -164,9 +165,11 @@ async def read_files(request: Request, limits: ApiLimits) -> tuple[list[tuple[st
                        "images as multipart/form-data files in the field `files`.") from None
     if not isinstance(top_k, str) or not top_k.isdigit() or not 1 <= int(top_k) <= 1000:
         raise ApiError(422, "invalid_request", "top_k: must be a whole number from 1 to 1000.")
+    if backend not in BACKENDS:
+        raise ApiError(422, "invalid_request", f"backend: must be one of {', '.join(BACKENDS)}.")
     if not files:
         raise ApiError(422, "no_inputs", "The form holds no image files; send them in the field `files`.")
-    return files, int(top_k)
+    return files, int(top_k), str(backend)
 
 
 def model_info(run: RunResult) -> ModelInfo:
@@ -175,7 +178,7 @@ def model_info(run: RunResult) -> ModelInfo:
     return ModelInfo(id=run.id, name=run.name, title=run.title, dataset=run.dataset_name, task=run.task,
                      classes=run.labels, model=run.model, method=run.method, metrics=metrics,
                      threshold=run.threshold if len(run.labels) == 2 else None, min_confidence=run.min_confidence,
-                     backends=list(BACKENDS), available=not model_files_missing(run.output_dir),
+                     backends=[PYTORCH] + ([ONNX_INT8] if offered_export_dir(run.id, ONNX_INT8) else []), available=not model_files_missing(run.output_dir),
                      finished_at=run.finished_at)
 
 

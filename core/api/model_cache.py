@@ -1,8 +1,9 @@
 """Loaded models, kept for the next request: least recently used out past `max_models` or `max_bytes`.
 
-A run's entry is keyed by its id and where and when its model was saved, so a run deleted and a new one given the
-same id is loaded afresh. Memory is counted as the model's parameters and buffers (what a loaded model holds; the
-tokenizer is small beside it). The newest model is always kept, even alone past `max_bytes`: it is the one asked for.
+An entry is keyed by the run and the backend serving it (the PyTorch model, or its onnx-int8 export), and stamped
+with where and when its model was saved, so a run deleted and a new one given the same id is loaded afresh. Memory
+is counted as the model's parameters and buffers (what a loaded model holds; the tokenizer is small beside it), or
+for an ONNX model the size of its file. The newest model is always kept, even alone past `max_bytes`: it is the one asked for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,13 +29,8 @@ def model_bytes(predictor: Any) -> int:
     model = getattr(predictor, "model", None)
     if model is None or not hasattr(model, "parameters"):
         return 0
-    return sum(t.numel() * t.element_size() for t in chain(model.parameters(), model.buffers()))
-
-
-def _load_predictor(output_dir: Path) -> Predictor:
-    from core.serving.inference import load_predictor
-
-    return load_predictor(output_dir)
+    held = getattr(model, "held_bytes", 0)  # core.export.onnx_predictor.OnnxLogits: weights outside torch
+    return held + sum(t.numel() * t.element_size() for t in chain(model.parameters(), model.buffers()))
 
 
 @dataclass
@@ -46,34 +41,34 @@ class _Entry:
 
 
 class ModelCache:
-    def __init__(self, max_models: int = MAX_MODELS, max_bytes: int = MAX_MODEL_BYTES,
-                 load: Callable[[Path], Predictor] | None = None) -> None:
-        self.max_models, self.max_bytes, self.load = max(1, max_models), max_bytes, load or _load_predictor
-        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+    def __init__(self, max_models: int = MAX_MODELS, max_bytes: int = MAX_MODEL_BYTES) -> None:
+        self.max_models, self.max_bytes = max(1, max_models), max_bytes
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()  # guards _entries; never held while a model loads
-        self._loading: dict[int, threading.Lock] = {}  # one per run: two requests for a cold model load it once
+        self._loading: dict[Hashable, threading.Lock] = {}  # one per key: two requests for a cold model load it once
 
-    def get(self, run_id: int, stamp: Hashable, output_dir: Path) -> Predictor:
+    def get(self, key: Hashable, stamp: Hashable, load: Callable[[], Predictor]) -> Predictor:
+        """The model held under `key` if its stamp matches, else `load()`'s, kept for the next request."""
         with self._lock:
-            if (hit := self._hit(run_id, stamp)) is not None:
+            if (hit := self._hit(key, stamp)) is not None:
                 return hit
-            loading = self._loading.setdefault(run_id, threading.Lock())
+            loading = self._loading.setdefault(key, threading.Lock())
         with loading:
             with self._lock:
-                if (hit := self._hit(run_id, stamp)) is not None:  # loaded by the request we waited for
+                if (hit := self._hit(key, stamp)) is not None:  # loaded by the request we waited for
                     return hit
-            predictor = self.load(Path(output_dir))
+            predictor = load()
             with self._lock:
-                self._entries.pop(run_id, None)
-                self._entries[run_id] = _Entry(stamp, predictor, model_bytes(predictor))
+                self._entries.pop(key, None)
+                self._entries[key] = _Entry(stamp, predictor, model_bytes(predictor))
                 self._evict()
             return predictor
 
-    def _hit(self, run_id: int, stamp: Hashable) -> Predictor | None:
-        entry = self._entries.get(run_id)
+    def _hit(self, key: Hashable, stamp: Hashable) -> Predictor | None:
+        entry = self._entries.get(key)
         if entry is None or entry.stamp != stamp:
             return None
-        self._entries.move_to_end(run_id)
+        self._entries.move_to_end(key)
         return entry.predictor
 
     def _evict(self) -> None:
@@ -84,7 +79,7 @@ class ModelCache:
     def total_bytes(self) -> int:
         return sum(entry.size for entry in self._entries.values())
 
-    def loaded(self) -> list[int]:
-        """Run ids held, least recently used first."""
+    def loaded(self) -> list[Hashable]:
+        """Keys held, least recently used first."""
         with self._lock:
             return list(self._entries)

@@ -6,7 +6,8 @@
    and, past the side training images are stored at (core.ingest.limits.MAX_STORED_SIDE), shrunk to it as the
    Data page stores them, so a batch of large photos is not held at full size;
 3) the model: loaded once and kept (core.api.model_cache), predicting a batch at a time
-   (core.serving.predict_service.predict_batches);
+   (core.serving.predict_service.predict_batches): the saved PyTorch model, or with `"backend": "onnx-int8"` the
+   run's verified onnx-int8 export in ONNX Runtime (core.export.onnx_predictor), prepared and decided the same way;
 4) the answer: core.evaluation.decision.DecisionRule.of_run(run) (calibrated probabilities, the two-class
    threshold, `uncertain` below the operating point), exactly as Predict, batch downloads and the CLI answer.
 """
@@ -17,7 +18,7 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from pydantic import ValidationError
@@ -25,15 +26,20 @@ from pydantic import ValidationError
 from core.api.errors import ApiError, from_validation
 from core.api.limits import ApiLimits
 from core.api.model_cache import ModelCache
-from core.api.schemas import ClassProbability, PredictRequest, PredictResponse, Prediction
+from core.api.schemas import ONNX_INT8, PYTORCH, ClassProbability, PredictRequest, PredictResponse, Prediction
 from core.artifacts import missing_model_message, model_files_missing
 from core.catalog import ModelLoadError
 from core.evaluation.decision import DecisionRule
 from core.ingest.report import DataError
 from core.ingest.unlabeled import read_image
 from core.serving.predict_service import predict_batches
+from storage.export_queue import offered_export_dir
 from storage.models import SUCCEEDED
 from storage.results import RunResult, run_result
+
+
+if TYPE_CHECKING:
+    from core.serving.inference import Predictor
 
 
 @dataclass
@@ -118,21 +124,45 @@ def image_input(name: str, data: bytes, limits: ApiLimits) -> Image.Image:
     return image
 
 
-def predict(run: RunResult, inputs: Inputs, top_k: int, cache: ModelCache, backend: str = "pytorch") -> PredictResponse:
-    """The run's answers for checked inputs (blocking: call it from a worker thread)."""
-    start = time.perf_counter()
+def served_model(run: RunResult, backend: str, cache: ModelCache) -> Predictor:
+    """The run's model as `backend` serves it, from the cache or loaded into it."""
+    # torch and ONNX Runtime are imported on the first request, not when the server starts
+    stamp: tuple = (run.artifact_dir, run.finished_at)
+    if backend == ONNX_INT8:
+        export_dir = offered_export_dir(run.id, ONNX_INT8)
+        if export_dir is None:
+            raise ApiError(409, "backend_not_exported", f"Run {run.id} has no verified onnx-int8 export; make one "
+                           "on the run's Results page (Download), or leave out `backend` to use the PyTorch model.")
+        stamp += (str(export_dir),)
+
+        def load() -> Predictor:
+            from core.export.onnx_predictor import load_onnx_predictor
+
+            return load_onnx_predictor(run.output_dir, export_dir)
+    else:
+        def load() -> Predictor:
+            from core.serving.inference import load_predictor
+
+            return load_predictor(run.output_dir)
     try:
-        predictor = cache.get(run.id, (run.artifact_dir, run.finished_at), run.output_dir)
+        return cache.get((run.id, backend), stamp, load)
     except ModelLoadError as error:
         raise ApiError(500, "model_load_failed", str(error)) from None
+
+
+def predict(run: RunResult, inputs: Inputs, top_k: int, cache: ModelCache, backend: str = PYTORCH) -> PredictResponse:
+    """The run's answers for checked inputs (blocking: call it from a worker thread)."""
+    start = time.perf_counter()
+    predictor = served_model(run, backend, cache)
     rule = DecisionRule.of_run(run)  # calibrated, the saved threshold, uncertain below the operating point
     predictions = []
     for index, (name, probabilities) in enumerate(zip(inputs.names, predict_batches(predictor, inputs.items))):
         label, confidence, uncertain, calibrated = rule.decide_one(probabilities)
         ranked = sorted(calibrated.items(), key=lambda item: item[1], reverse=True)[:top_k]
-        predictions.append(Prediction(index=index, name=name, label=label, confidence=round(confidence, 6),
-                                      uncertain=uncertain, top=[ClassProbability(label=c, probability=round(p, 6))
-                                                                for c, p in ranked]))
+        predictions.append(Prediction(
+            index=index, name=name, label=label, label_name=run.shown(label), confidence=round(confidence, 6),
+            uncertain=uncertain, top=[ClassProbability(label=c, label_name=run.shown(c), probability=round(p, 6))
+                                      for c, p in ranked]))
     return PredictResponse(run=run.id, backend=backend, labels=list(rule.labels), threshold=rule.threshold,
                            min_confidence=rule.min_confidence, temperature=rule.temperature,
                            latency_ms=round((time.perf_counter() - start) * 1000, 2), predictions=predictions)

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BACKENDS = ("pytorch",)  # how a run can be served; onnx-int8 exports are not served yet
+PYTORCH, ONNX_INT8 = "pytorch", "onnx-int8"
+BACKENDS = (PYTORCH, ONNX_INT8)  # how a run can be served: its saved model, or its verified onnx-int8 export
 
 
 class PredictRequest(BaseModel):
@@ -21,18 +22,25 @@ class PredictRequest(BaseModel):
     images: list[str] | None = Field(None, description="Images to classify (an image run), each as base64; a "
                                      "`data:image/...;base64,` prefix is allowed.")
     top_k: int = Field(5, ge=1, le=1000, description="How many of the most probable classes to return per input.")
-    backend: Literal["pytorch"] = Field("pytorch", description="What runs the model: the saved PyTorch model.")
+    backend: Literal["pytorch", "onnx-int8"] = Field(PYTORCH, description="What runs the model: `pytorch`, the "
+                                                     "saved model; `onnx-int8`, the run's verified onnx-int8 export "
+                                                     "in ONNX Runtime (made on its Results page; see a model's "
+                                                     "`backends`).")
 
 
 class ClassProbability(BaseModel):
-    label: str
+    label: str = Field(description="The class as the data names it (the key to match on).")
+    label_name: str = Field(description="The class as people read it: its display name set on the Data page, or "
+                            "`label` when it has none.")
     probability: float = Field(description="Calibrated on the run's validation examples.")
 
 
 class Prediction(BaseModel):
     index: int = Field(description="The input's position in the request, from 0.")
     name: str | None = Field(None, description="The file name, for images sent as files.")
-    label: str = Field(description="The answer, by the run's decision rule (its two-class threshold, if set).")
+    label: str = Field(description="The answer, by the run's decision rule (its two-class threshold, if set), as "
+                       "the data names it (the key to match on).")
+    label_name: str = Field(description="The answer as people read it (the class's display name, or `label`).")
     confidence: float = Field(description="The answer's calibrated probability.")
     uncertain: bool = Field(description="True when the confidence is below the run's operating point "
                             "(`min_confidence`): a person should check this answer.")
@@ -89,7 +97,8 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float] = Field(description="Test-set figures: accuracy, macro_f1 and the like.")
     threshold: float | None = None
     min_confidence: float | None = None
-    backends: list[str]
+    backends: list[str] = Field(description="What can serve it (a predict request's `backend`): `pytorch` always, "
+                                "`onnx-int8` once a verified export exists.")
     available: bool = Field(description="False when the run's saved model files are missing (deleted by hand).")
     finished_at: datetime | None = None
 

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core.datasets.files import EXAMPLES_FILE, read_examples, write_examples
+from core.datasets.label_names import suggested_names
 from core.ingest import SPLIT_SEED, Ingested, ingest_path
 from core.ingest.archive import folder_entries, read_regular_file
 from core.ingest.ingested import content_digest, entries_digest, fingerprint
@@ -102,6 +103,7 @@ def save_dataset(ingested: Ingested, name: str | None = None) -> int:
                 fingerprint=ingested.fingerprint,
                 num_examples=len(ingested.frame),
                 labels=ingested.labels,
+                display_names=suggested_names(ingested.labels),
                 split_counts=ingested.split_counts,
                 split_seed=ingested.split_seed,
                 report=ingested.report.to_dict(),

@@ -67,10 +67,12 @@ def row_normalized(matrix: Sequence[Sequence[float]]) -> list[list[float]]:
     return np.divide(array, totals, out=np.zeros_like(array), where=totals > 0).tolist()
 
 
-def per_class_table(metrics: dict[str, Any], labels: Sequence[str]) -> pd.DataFrame:
-    """One row per class: precision, recall, F1, support (rows in dataset label order)."""
-    per_class = metrics.get("per_class", {})
-    rows = [{"class": label, **{k: per_class.get(label, {}).get(k) for k in ("precision", "recall", "f1", "support")}}
+def per_class_table(metrics: dict[str, Any], labels: Sequence[str],
+                    names: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per class: precision, recall, F1, support (rows in dataset label order; classes shown by their
+    display names where `names` gives one)."""
+    per_class, names = metrics.get("per_class", {}), names or {}
+    rows = [{"class": names.get(label, label), **{k: per_class.get(label, {}).get(k) for k in ("precision", "recall", "f1", "support")}}
             for label in labels]
     return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
 

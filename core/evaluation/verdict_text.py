@@ -61,32 +61,41 @@ def _listed(items: list[tuple[str, str]], shown: int) -> tuple[Part, ...]:
     return tuple(parts + ([", …"] if len(items) > shown else []))
 
 
-def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None) -> list[Line]:
-    """How good, whether the test set is big enough, better than the baselines, weak classes, the target."""
+def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None,
+                  names: dict[str, str] | None = None) -> list[Line]:
+    """How good, whether the test set is big enough, better than the baselines, weak classes, the target; classes
+    named by their display `names` where given."""
+    names = names or {}
+
+    def shown(label: object) -> str:
+        return names.get(str(label), str(label))
+
     lines = [Line(("How good.",), (f"Accuracy {result.accuracy.text()}, macro-F1 {result.macro_f1.text()}, on "
                                    f"{result.test_examples:,} test examples the model never saw.",))]
     if result.small_classes:
-        few = _listed([(label, f": {count}") for label, count in result.small_classes.items()], SMALL_CLASSES_NAMED)
+        few = _listed([(shown(label), f": {count}") for label, count in result.small_classes.items()],
+                      SMALL_CLASSES_NAMED)
         lines.append(Line(("Enough test data?",), (
             f"{len(result.small_classes)} of {len(labels)} classes have fewer than {SMALL_CLASS} test examples (",
             *few, "): their numbers are too uncertain to decide on; add test examples for them.")))
     else:
         lines.append(Line(("Enough test data?",), (f"Every class has at least {SMALL_CLASS} test examples.",)))
     for comparison in result.baselines:
-        against: tuple[Part, ...] = ("always answering ", Name(str(majority))) if comparison.name == "majority" \
+        against: tuple[Part, ...] = ("always answering ", Name(shown(majority))) if comparison.name == "majority" \
             else (comparison.name,)
         how = (f"right on {comparison.model_only:,} examples it gets wrong, wrong on {comparison.baseline_only:,} it "
                f"gets right; p = {comparison.p_value:.2g}")
         lines.append(Line(("Better than ", *against, "?"), (
             ("Yes, by more than chance" if comparison.better else "Not by more than chance") + f" ({how}).",)))
     if result.weak_classes:
-        weak = _listed([(label, f" (F1 {score:.0%})") for label, score in result.weak_classes], WEAK_CLASSES_NAMED)
+        weak = _listed([(shown(label), f" (F1 {score:.0%})") for label, score in result.weak_classes],
+                       WEAK_CLASSES_NAMED)
         lines.append(Line(("Weak classes.",), (*weak, ": see which classes they are confused with in the confusion "
                                                      "matrix.")))
     if result.target is not None:
         target = result.target
         named: tuple[Part, ...] = (target.text(),) if target.label is None else \
-            ("recall of ", Name(target.label), f" at least {target.value:.0%}")
+            ("recall of ", Name(shown(target.label)), f" at least {target.value:.0%}")
         lines.append(Line(("Target: ", *named, "."), (
             f"{STATUS_ICON[result.target_status]} {result.target_status.capitalize()}: {result.target_reason}",)))
     return lines

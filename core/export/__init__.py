@@ -12,6 +12,8 @@ refused: the folder is kept for inspection, but `accepted` is False and `reason`
 The Results page asks for exports as background jobs (storage.export_queue); a worker builds each one in a child
 process (core.jobs.export_runner), as it trains runs.
 
+An offered onnx-int8 export can also answer the API's requests (`"backend": "onnx-int8"`, onnx_predictor.py).
+
 The folder is written under a temporary name beside `out_dir` and renamed at the end, so a failed export leaves
 nothing that looks finished.
 """

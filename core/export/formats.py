@@ -37,8 +37,3 @@ def unavailable_formats(run_dir: Path) -> dict[str, str]:
         return {"adapter": "An EfficientNet adapter loads only onto Tuneboard's own rebuild of the network; the hf "
                            "format has the change merged in."}
     return {}
-
-
-def check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise ExportError(f"There is no export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")

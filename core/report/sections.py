@@ -41,7 +41,7 @@ THREE = "{:.3f}".format
 def verdict(data: RunData) -> str:
     run = data.run
     result = run_verdict(data.test, run.labels, run.metrics, data.target)
-    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels)) + \
+    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels), run.display_names) + \
         confidence_lines(Calibration.from_dict(run.calibration), run.min_confidence, data.decided)
     return '<div class="verdict">' + "".join(line(item) for item in lines) + "</div>"
 
@@ -55,8 +55,9 @@ def data_summary(data: RunData) -> str:
     counts = data.examples.groupby(["label", "split"]).size().unstack(fill_value=0)
     splits = [s for s in SPLITS if s in counts.columns]
     items += [(f"{SPLITS[s].capitalize()} examples", f"{int(counts[s].sum()):,}") for s in splits]
-    per_class = pd.DataFrame([{"class": label, **{SPLITS[s]: int(counts.at[label, s]) if label in counts.index else 0
-                                                   for s in splits}} for label in run.labels])
+    per_class = pd.DataFrame([{"class": run.shown(label),
+                               **{SPLITS[s]: int(counts.at[label, s]) if label in counts.index else 0 for s in splits}}
+                              for label in run.labels])
     return ("<h2>Data</h2>" + facts(items) +
             paragraph("The split was fixed at upload: the model learned from the training examples, choices were "
                       "made on the validation examples, and the test examples, never seen before, judge it.") +
@@ -80,7 +81,7 @@ def method_and_cost(data: RunData) -> str:
 
 def how_good(data: RunData, figures: Figures) -> str:
     run, metrics = data.run, data.run.metrics
-    per_class = per_class_table(metrics, run.labels)
+    per_class = per_class_table(metrics, run.labels, run.display_names)
     per_class["support"] = per_class["support"].astype("Int64")
     return ("<h2>How good, against the baselines</h2>" +
             paragraph("On the test examples. The baselines need no training: always answering the most common "
@@ -91,7 +92,8 @@ def how_good(data: RunData, figures: Figures) -> str:
             "<h3>Confusion matrix</h3>" +
             paragraph("Rows are the true classes, columns what the model said (most probable class), in test "
                       "examples.") +
-            figures.html(charts.confusion_figure(run.labels, metrics["confusion_matrix"]["matrix"], normalized=False)))
+            figures.html(charts.confusion_figure(run.label_names, metrics["confusion_matrix"]["matrix"],
+                                                 normalized=False)))
 
 
 def calibration(data: RunData, figures: Figures) -> str:
@@ -124,8 +126,8 @@ def operating_point(data: RunData, figures: Figures) -> str:
     out = "<h2>Which answers it leaves to a person</h2>"
     if len(run.labels) == 2 and run.threshold is not None:
         positive = run.labels[1]
-        out += paragraph(f"Two classes: it answers {name(positive)} when its calibrated probability is at least "
-                         f"{from_stored(run.threshold, positive, run.labels):.2f} (the saved threshold).")
+        out += paragraph(f"Two classes: it answers {name(run.shown(positive))} when its calibrated probability is "
+                         f"at least {from_stored(run.threshold, positive, run.labels):.2f} (the saved threshold).")
     if data.val.empty:
         return out + paragraph("This run was stored before Tuneboard kept validation predictions, so no operating "
                                "point could be chosen (re-evaluate it on Results, Confidence tab).")
@@ -168,15 +170,16 @@ def errors(data: RunData) -> str:
     if wrong.empty:
         return out
     if run.task != "image":
-        shown = pd.DataFrame({"text": [short(t, TEXT_SHOWN) for t in wrong["input"]], "true": wrong["true_label"],
-                              "predicted": wrong["predicted_label"], "confidence": wrong["confidence"]})
+        shown = pd.DataFrame({"text": [short(t, TEXT_SHOWN) for t in wrong["input"]],
+                              "true": wrong["true_label"].map(run.shown),
+                              "predicted": wrong["predicted_label"].map(run.shown), "confidence": wrong["confidence"]})
         return out + table(shown, {"confidence": "{:.0%}".format})
     cards = []
     for row in wrong.itertuples():
         image = _thumbnail(run.dataset_dir / row.input)
         picture = f'<img src="{image}" alt="{esc(row.source)}">' if image else f"(image missing: {esc(row.source)})"
-        cards.append(f"<figure>{picture}<figcaption>{esc(row.source)}<br>true {name(row.true_label)}<br>predicted "
-                     f"{name(row.predicted_label)} · {row.confidence:.0%}</figcaption></figure>")
+        cards.append(f"<figure>{picture}<figcaption>{esc(row.source)}<br>true {name(run.shown(row.true_label))}<br>"
+                     f"predicted {name(run.shown(row.predicted_label))} · {row.confidence:.0%}</figcaption></figure>")
     return out + '<div class="examples">' + "".join(cards) + "</div>"
 
 
@@ -201,7 +204,7 @@ def model_card(data: RunData) -> str:
         f"{run.trainable_params / run.total_params:.2%} of the weights trained"
     items = [("Model", run.model), ("Method", run.method), ("Trainable parameters", params_text(run.trainable_params)),
              ("Total parameters", params_text(run.total_params)), ("Share trained", share),
-             ("Size on disk", bytes_text(run.size_bytes)), ("Classes", ", ".join(run.labels)),
+             ("Size on disk", bytes_text(run.size_bytes)), ("Classes", ", ".join(run.label_names)),
              ("Temperature", f"{Calibration.from_dict(run.calibration).temperature:.2f}"),
              ("Uncertain below", None if run.min_confidence is None else f"{run.min_confidence:.1%} confidence"),
              ("Finished", None if run.finished_at is None else f"{run.finished_at:%Y-%m-%d %H:%M} UTC")]

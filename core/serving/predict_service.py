@@ -87,20 +87,27 @@ def predict_batches(predictor: Predictor, inputs: Sequence[Any],
         yield from predictor.predict([load(item) for item in batch] if load is not None else batch)
 
 
+RAW_LABEL = "predicted (raw label)"  # a download's key column when classes have display names
+
+
 def score(predictor: Predictor, inputs: Sequence[Any], rule: DecisionRule,
-          shown: Sequence[str] | None = None, load: Callable[[Any], Any] | None = None) -> pd.DataFrame:
+          shown: Sequence[str] | None = None, load: Callable[[Any], Any] | None = None,
+          names: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per input: input (as `shown`, e.g. file names), predicted, confidence, uncertain (below the run's
-    operating point), then one calibrated P(class) column each."""
+    operating point), then one calibrated P(class) column each. With display `names` (raw label -> name), classes
+    are shown by name and a `predicted (raw label)` column keeps the key a system downstream matches on."""
     if len(inputs) > MAX_BATCH_ROWS:
         raise DataError("too_many_items", f"The upload has {len(inputs):,} items; score at most {MAX_BATCH_ROWS:,} "
                         f"at a time.")
-    labels = rule.labels
+    labels, names = rule.labels, names or {}
+    probability_columns = [f"P({names.get(label, label)})" for label in labels]
     rows = []
     for probabilities in predict_batches(predictor, inputs, load):
         predicted, confidence, uncertain, calibrated = rule.decide_one(probabilities)
-        rows.append({"predicted": predicted, "confidence": confidence, "uncertain": uncertain,
-                     **{f"P({label})": calibrated[label] for label in labels}})
-    frame = pd.DataFrame(rows, columns=["predicted", "confidence", "uncertain", *[f"P({label})" for label in labels]])
+        rows.append({"predicted": names.get(predicted, predicted), RAW_LABEL: predicted, "confidence": confidence,
+                     "uncertain": uncertain, **dict(zip(probability_columns, (calibrated[l] for l in labels)))})
+    columns = ["predicted", *([RAW_LABEL] if names else []), "confidence", "uncertain", *probability_columns]
+    frame = pd.DataFrame(rows, columns=columns)
     frame.insert(0, "input", list(shown if shown is not None else inputs))
     return frame
 
