@@ -260,6 +260,9 @@ def detail(run_id: int) -> None:
 
 
 overview([(r.id, r.status) for r in all_runs])
+# No status in the picker's titles: a keyed selectbox keeps showing the title it was given when the run was picked,
+# so "#1 · head · running" stayed after the run had finished while the heading below said succeeded. The table above
+# and the heading below say the status, and both redraw.
 detail(pick_run_ui(all_runs, key="runs_selected",
-                   title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}",
+                   title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')}",
                    help="The run to watch below: its progress, learning curves, log and settings.").id)
