@@ -15,9 +15,8 @@ import pandas as pd
 
 from core.evaluation.calibration import Calibration
 from core.evaluation.decision import answered_figures
-from core.evaluation.verdict import CANNOT_TELL, NOT_YET, PASS, SMALL_CLASS, Verdict
+from core.evaluation.verdict import SMALL_CLASS, Verdict
 
-STATUS_ICON = {PASS: "✅", NOT_YET: "❌", CANNOT_TELL: "❔"}
 SMALL_CLASSES_NAMED = 6
 WEAK_CLASSES_NAMED = 5
 
@@ -97,7 +96,7 @@ def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None,
         named: tuple[Part, ...] = (target.text(),) if target.label is None else \
             ("recall of ", Name(shown(target.label)), f" at least {target.value:.0%}")
         lines.append(Line(("Target: ", *named, "."), (
-            f"{STATUS_ICON[result.target_status]} {result.target_status.capitalize()}: {result.target_reason}",)))
+            f"{result.target_status.capitalize()}: {result.target_reason}",)))  # words, no emoji (empty boxes without an emoji font)
     return lines
 
 
