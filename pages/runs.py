@@ -34,6 +34,8 @@ REFRESH_SECONDS = 2
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
                 "succeeded": ":material/check_circle:", "failed": ":material/error:",
                 "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:"}
+STATUS_COLORS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "gray",
+                 "interrupted": "orange"}
 
 
 def eta_cell(run, place: QueuePlace | None) -> str:
@@ -229,7 +231,10 @@ def detail(run_id: int) -> None:
     config = run.config or {}
     model, dataset = config.get("model", ""), run.dataset.name  # typed by the user: escaped, long ones cut
     whole = f"Model: {md(model, limit=None)}  \nDataset: {md(dataset, limit=None)}"
-    st.subheader(f"{STATUS_ICONS.get(run.status, '')} Run {run.id} ({run.status}): {md(config.get('method', ''))} on {md(model)} · "
+    # The state as a badge with its Material icon, apart from the heading: the heading holds names users typed, and an
+    # icon shortcode in the same string would be markup beside them (tests/test_user_text_pages.py).
+    st.badge(run.status, icon=STATUS_ICONS.get(run.status), color=STATUS_COLORS.get(run.status, "gray"))
+    st.subheader(f"Run {run.id} ({run.status}): {md(config.get('method', ''))} on {md(model)} · "
                  f"{md(dataset)}", help=whole if is_cut(model) or is_cut(dataset) else None)
     place = queue_places().get(run.id)
     worker_alive = place is None or bool(alive_workers())

@@ -61,7 +61,8 @@ def test_a_finished_run_shows_curves_results_and_its_log():
     assert len(charts) == 2  # loss and validation curves
     assert any("Test accuracy" in c.value for c in at.caption)
     assert "database bookkeeping took" in at.code[0].value  # the log tail
-    assert at.button(key=f"runs_clone_{run_id}") is not None
+    assert [link.proto.query_string for link in at.main.get("page_link") if "Clone" in link.proto.label] == [
+        f"clone={run_id}"]
     assert not [b for b in at.button if b.key == f"runs_cancel_{run_id}"]  # nothing to cancel
 
 
