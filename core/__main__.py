@@ -10,6 +10,7 @@ import sys
 # command -> module under core.cli. Each module has `add_arguments(parser)` and `main(args) -> int`.
 COMMANDS = {
     "train": ("train", "Register a dataset and train a model on it (or queue it with --background)."),
+    "search": ("search", "Search for good settings of a tuning method within a time budget (trials run on the workers)."),
     "predict": ("predict", "Predict with a finished run."),
     "export": ("export", "Export a finished run (hf, adapter, onnx, onnx-int8), checked on its test set first."),
     "serve": ("serve", "Serve finished runs over HTTP (the prediction API; docs at /docs)."),

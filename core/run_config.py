@@ -54,6 +54,9 @@ class RunConfig:
                             "weights; 8 suits most data.", INT, low=1, high=256)
     lora_alpha: int = _field(16, "LoRA only: how strongly the add-ons change the model (their effect is scaled by "
                              "alpha divided by rank). The default suits most data.", INT, low=1, high=1024)
+    lora_dropout: float = _field(0.1, "LoRA only: the share of the add-ons' inputs dropped at random while training, "
+                                 "so they do not memorise the training examples.", FLOAT, low=0.0, high=0.9,
+                                 step=0.05)
     num_virtual_tokens: int = _field(20, "Prompt and prefix tuning only: how many learned 'virtual words' are "
                                      "added in front of every text. More can learn more but train slower.",
                                      INT, low=1, high=200)

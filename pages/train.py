@@ -1,6 +1,8 @@
 """Train: pick a dataset, a base model, a tuning method and a preset; see what it will cost; queue it.
 
 Widgets -> a RunConfig -> storage.run_requests.enqueue. The background worker trains it; Runs shows it live.
+"Search settings" queues a settings search instead (core.search.start_search), followed on the Search page, whose
+"Use these settings" comes back here with `?settings_of=RUN`: the widgets start from that run's settings.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from core.catalog import ModelLoadError, checked_model_name, is_available_offlin
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig, setting_fields
 from core.jobs.submit import has_measured, images_sized_to_data, queue_run, run_estimate
+from core.search import SearchError, search_space, start_search
 from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
@@ -93,6 +96,7 @@ def model_ui(task: str) -> str:
                 f"{' · ' + e.languages if e.languages else ''} — {e.description}" for e in entries.values()]
     captions.append("Any Hugging Face model id, or a folder with a saved model.")
     choice = st.radio("Base model", [*entries, OTHER_MODEL], captions=captions, key=f"train_model_{task}",
+                      index=None if f"train_model_{task}" in st.session_state else 0,
                       format_func=lambda k: entries[k].name if k in entries else "Other model",
                       help=RunConfig.help("model"))
     if choice == OTHER_MODEL:
@@ -116,6 +120,7 @@ def setting_ui(setting, preset_value: Any) -> Any:
     """One Advanced widget, drawn from the RunConfig field's metadata (kind, bounds, help)."""
     meta, name = setting.metadata, setting.name
     label, tip, key = name.replace("_", " ").capitalize(), meta["help"], f"train_adv_{name}"
+    prefilled = key in st.session_state  # "Use these settings" set it: the widget takes it from there
     if meta["kind"] == BOOL:
         return st.checkbox(label, **unless_set(key, value=DEFAULTS[name]), help=tip, key=key)
     if meta["kind"] == CHOICE:
@@ -189,6 +194,60 @@ def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
     return True
 
 
+def prefill_from_run(dataset) -> None:
+    """`?settings_of=RUN` (the Search page's "Use these settings"): start the widgets from that run's settings, once
+    per run asked for, before they are drawn. Its explicit settings go into Advanced; blanks keep the preset's."""
+    asked = st.query_params.get("settings_of")
+    if not asked or not asked.isdigit() or st.session_state.get("train_prefilled") == asked:
+        return
+    st.session_state["train_prefilled"] = asked
+    run = get_run(int(asked))
+    if run is None or run.dataset_id != dataset.id:
+        return
+    config, task = RunConfig.from_dict(run.config or {}), dataset.task
+    models = [e.key for e in list_models(task)]
+    if config.model in models:
+        st.session_state[f"train_model_{task}"] = config.model
+    else:
+        st.session_state[f"train_model_{task}"], st.session_state["train_model_other"] = OTHER_MODEL, config.model
+    st.session_state[f"train_method_{task}"] = config.method
+    st.session_state["train_preset"] = config.preset
+    for setting in settings_for(task, get_method(config.method)):
+        value = getattr(config, setting.name)
+        if value is not None:
+            st.session_state[f"train_adv_{setting.name}"] = value
+    st.session_state["train_prefilled_note"] = int(asked)
+
+
+def search_ui(dataset, config: RunConfig, ready: bool) -> None:
+    """Search settings: a time budget, then a search of this method's settings on this dataset and model."""
+    method = get_method(config.method)
+    with st.expander("Search settings"):
+        space = search_space(dataset.task, config.method)
+        if not space:
+            st.caption(f"{method.name} has no settings to search on {dataset.task} data.")
+            return
+        st.caption(f"Not sure which settings to pick? A search tries several {method.name} settings on this dataset "
+                   "and model within the time you give it, keeps the best on the validation examples and explains "
+                   f"which settings mattered. It tries: {'; '.join(s.describe() for s in space)}. Each trial is a run "
+                   "on the same worker; trials that trail the others are stopped early to leave time for more.")
+        budget = st.number_input("Time budget (minutes)", min_value=1, max_value=7 * 24 * 60, value=30, step=5,
+                                 key="train_search_budget", help="The whole search: no trial starts that its estimate "
+                                 "says cannot finish in the time left. More time tries more settings.")
+        if st.button("Start the search", key="train_search", disabled=not ready, icon=":material/travel_explore:",
+                     help="Queue the search. The background worker drives it; you can close the tab and come back."):
+            try:
+                st.session_state["train_search_started"] = start_search(dataset, config.model, config.method, budget)
+            except SearchError as error:
+                error_ui(str(error), key=ERROR_DETAILS_KEY)
+    started = st.session_state.get("train_search_started")
+    if started:
+        st.success(f"Search #{started} started. The background worker tries settings one after another; closing "
+                   "this tab does not stop it.")
+        st.page_link("pages/search.py", label=f"Follow search #{started}", icon=":material/travel_explore:",
+                     query_params={"search": str(started)})
+
+
 def launch(dataset, configs: list[RunConfig]) -> None:
     ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}") for c in configs]
     st.session_state["train_launched"] = (dataset.id, ids)
@@ -214,6 +273,10 @@ st.write("Pick a dataset, a base model and a tuning method, check what training 
 clone_ui()
 dataset = dataset_ui()
 task = dataset.task
+prefill_from_run(dataset)
+if st.session_state.get("train_prefilled_note"):
+    st.info(f"Settings filled in from run #{st.session_state['train_prefilled_note']}, the search's best. Check the "
+            "cost below and press **Launch** to train it (or change them first).")
 left, right = st.columns(2)
 with left:
     model = model_ui(task)
@@ -256,3 +319,4 @@ with st.expander("Compare methods"):
         launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
 with confirmation:
     launched_ui(dataset)
+search_ui(dataset, config, ready)

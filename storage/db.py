@@ -17,6 +17,7 @@ from storage.paths import database_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from optuna.storages import RDBStorage
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing with "database is locked"
@@ -26,6 +27,7 @@ _migrate_lock = threading.Lock()  # held while this process migrates a database 
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _sessionmakers: dict[str, sessionmaker[Session]] = {}  # one per engine (same key), made once it is migrated
+_optuna_storages: dict[str, RDBStorage] = {}
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
@@ -99,9 +101,46 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return factory
 
 
+def optuna_storage(url: str | None = None) -> RDBStorage:
+    """Optuna's storage for settings searches (core.search), in the app's own database.
+
+    Our migration 0010 made optuna's tables, so optuna neither creates them nor checks its Alembic revision: it
+    would read ours from the shared `alembic_version` table and refuse it (or, on an empty database, stamp its own
+    and break ours). On SQLite each optuna transaction starts with BEGIN IMMEDIATE: optuna reads before it writes
+    inside one transaction, and under WAL such a transaction fails at once ("database is locked") when another
+    process wrote in between, where one that takes the write lock first just waits its turn (busy timeout).
+    """
+    import optuna
+
+    url = url or database_url()
+    storage = _optuna_storages.get(url)
+    if storage is not None:
+        return storage
+    init_db(url)
+    sqlite = url.startswith("sqlite")
+    engine_kwargs = ({"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}} if sqlite
+                     else {"pool_pre_ping": True})
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_compatibility_check=True,
+                                         skip_table_creation=True)
+    if sqlite:
+        event.listen(storage.engine, "connect", _configure_sqlite_for_optuna)
+        event.listen(storage.engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+        storage.engine.dispose()  # connections opened before the listeners: reopened with them
+    with _lock:
+        return _optuna_storages.setdefault(url, storage)
+
+
+def _configure_sqlite_for_optuna(dbapi_connection, record) -> None:
+    _configure_sqlite(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN IMMEDIATE instead
+
+
 def reset_engines() -> None:
     """Forget cached engines and their sessionmakers (tests switch TUNEBOARD_HOME between cases)."""
     with _lock:
+        for storage in _optuna_storages.values():
+            storage.engine.dispose()
+        _optuna_storages.clear()
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()

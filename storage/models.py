@@ -109,6 +109,9 @@ class Run(Base):
     min_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     artifact_dir: Mapped[str] = mapped_column(String(500), default="")  # relative to the data home
     size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A trial of a settings search (storage.searches): the search and the trial's number in its Optuna study.
+    search_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    search_trial: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     dataset: Mapped[Dataset] = relationship(back_populates="runs")
     points: Mapped[list[MetricPoint]] = relationship(cascade="all, delete-orphan")
@@ -174,6 +177,42 @@ class ExportJob(Base):
     path: Mapped[str] = mapped_column(String(500), default="")  # the export folder, relative to the data home
     zip_path: Mapped[str] = mapped_column(String(500), default="")  # its zip (offered exports), relative
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.export.ExportResult.to_dict()
+
+
+# Search states (storage.searches): a search runs until its budget is spent (or its stop is asked), then it is
+# finished (a best run found), stopped (by the user) or failed (no trial could finish).
+SEARCH_RUNNING, SEARCH_FINISHED, SEARCH_STOPPED, SEARCH_FAILED = "running", "finished", "stopped", "failed"
+
+
+class Search(Base):
+    """A settings search on one dataset, model and method within a time budget (core.search). Its trials are
+    ordinary runs (runs.search_id); the Optuna study that picks their settings is stored in this same database
+    (study name `tuneboard-search-<id>`, optuna's tables made by migration 0010). A worker drives it: whoever holds
+    the lease (`coordinator`, until `lease_until`) asks the study for settings, queues them and reports back."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(500), default="")
+    method: Mapped[str] = mapped_column(String(50), default="")
+    budget_seconds: Mapped[float] = mapped_column(Float, default=1800.0)
+    # Budget spent: time while a worker drove the search (time with no worker running is not counted).
+    spent_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(20), default=SEARCH_RUNNING, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_step_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    coordinator: Mapped[str] = mapped_column(String(100), default="")  # the worker driving it now
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str] = mapped_column(Text, default="")  # what it is doing, in one sentence
+    error: Mapped[str] = mapped_column(Text, default="")
+    best_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the pick, on validation
+    # What the page shows, written by the coordinator after every step: trials (settings, state, validation
+    # curve, times), the best so far, the time pruning saved, and which settings mattered (Optuna's importances).
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Worker(Base):

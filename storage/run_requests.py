@@ -43,13 +43,21 @@ def enqueue_claimed(dataset_id: int, config: dict[str, Any], worker_id: str, nam
     return _insert_run(dataset_id, config, name, worker_id, estimate)
 
 
+def enqueue_for_search(dataset_id: int, config: dict[str, Any], search_id: int, trial: int, name: str = "",
+                       estimate: dict[str, Any] | None = None) -> int:
+    """Queue a trial of a settings search (core.search) as a run like any other, marked with its search and trial."""
+    return _insert_run(dataset_id, config, name, estimate=estimate, search=(search_id, trial))
+
+
 def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None,
-                estimate: dict[str, Any] | None = None) -> int:
+                estimate: dict[str, Any] | None = None, search: tuple[int, int] | None = None) -> int:
     with session_factory().begin() as s:
         if s.get(Dataset, dataset_id) is None:
             raise JobError(f"Dataset {dataset_id} does not exist; upload it on the Data page first.", "no_dataset")
         run = Run(dataset_id=dataset_id, config=json_safe(config), name=name, status=QUEUED,
                   message="Waiting for a worker", estimate=json_safe(estimate or {}))
+        if search is not None:
+            run.search_id, run.search_trial = search
         if worker_id is not None:
             now = utcnow()
             run.status, run.worker_id, run.attempt, run.message = RUNNING, worker_id, 1, "Starting"

@@ -59,7 +59,7 @@ def images_sized_to_data(dataset, config: RunConfig) -> RunConfig:
     return sized_to_data(dataset.task, config, folder, load_splits(folder, list(dataset.labels))["train"].inputs)
 
 
-def _estimate_or_none(dataset, config: RunConfig) -> dict[str, Any]:
+def estimate_or_none(dataset, config: RunConfig) -> dict[str, Any]:
     """The estimate kept with a queued run: measured if the Train page (or a benchmark) probed this choice
     already, else the rough one; queueing itself never waits for a probe (the command line prints the id at once)."""
     try:
@@ -69,10 +69,10 @@ def _estimate_or_none(dataset, config: RunConfig) -> dict[str, Any]:
 
 
 def queue_run(dataset, config: RunConfig, name: str) -> int:
-    return enqueue(dataset.id, config.to_dict(), name=name, estimate=_estimate_or_none(dataset, config))
+    return enqueue(dataset.id, config.to_dict(), name=name, estimate=estimate_or_none(dataset, config))
 
 
 def start_run_here(dataset, config: RunConfig, name: str, worker_id: str) -> int:
     """A run the command line trains in its own process (claimed at once, never queued)."""
     return enqueue_claimed(dataset.id, config.to_dict(), worker_id, name=name,
-                           estimate=_estimate_or_none(dataset, config))
+                           estimate=estimate_or_none(dataset, config))

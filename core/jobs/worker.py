@@ -6,7 +6,8 @@
 4) stops a child on Cancel: it first lets it stop at its next step, then SIGTERM, then SIGKILL;
 5) records a crashed child as failed and keeps going;
 6) builds queued exports of finished runs (`python -m core.jobs.export_runner`), one at a time beside training:
-   an export takes a minute or two and should not wait behind an hour of training.
+   an export takes a minute or two and should not wait behind an hour of training;
+7) drives settings searches every few seconds (core.search.coordinator.step: one worker at a time per search).
 
 TUNEBOARD_TRAIN_FN=module:function makes the worker train with another function of core.training.train_run's
 signature: tests use it so that the worker the app starts trains with a fast stand-in.
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from core.jobs.export_runner import EXPORT_LOG
 from core.jobs.runner import DEFAULT_TRAIN_FN
-from storage import export_queue, run_queue
+from storage import export_queue, run_queue, searches
 from storage.models import CANCELLED, EXPORT_INTERRUPTED, EXPORT_RUNNING, RUNNING
 from storage.paths import data_home, run_files
 from storage.processes import process_alive, process_identity
@@ -55,6 +56,7 @@ class WorkerSettings:
     # so stopping the app (Ctrl+C) leaves no training behind; its runs are marked interrupted and can be resumed.
     # None for a worker started by hand (`python -m core worker`), which runs until it is stopped itself.
     stop_with: str | None = None
+    search_step_seconds: float = 3.0  # how often to drive running settings searches
     # module:function the child trains with
     train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
 
@@ -92,7 +94,7 @@ class Worker:
         self.children: dict[int, Child] = {}
         self.exports: dict[int, subprocess.Popen] = {}  # export id -> its builder process
         self.stopping = False
-        self._last_heartbeat = self._last_orphan_check = float("-inf")
+        self._last_heartbeat = self._last_orphan_check = self._last_search_step = float("-inf")
 
     # 1) the loop
     def run(self) -> int:
@@ -136,12 +138,26 @@ class Worker:
             export_queue.interrupt_orphaned_exports()
             self._last_orphan_check = now
         exports_left = self._start_exports()
+        if now - self._last_search_step >= self.settings.search_step_seconds and not self.stopping:
+            self._drive_searches()
+            self._last_search_step = time.monotonic()
         while len(self.children) < self.concurrency and not self.stopping:
             claimed = run_queue.claim_next(self.worker_id)
             if claimed is None:
-                return not exports_left
+                return not exports_left and not searches.running_search_ids()
             self._start(*claimed)
         return False
+
+    def _drive_searches(self) -> None:
+        try:  # a search's failure never stops the worker's own work
+            if not searches.running_search_ids():
+                return
+            from core.jobs.submit import estimate_or_none
+            from core.search.coordinator import step  # optuna and the estimate load only when a search runs
+
+            step(self.worker_id, estimate_or_none, capacity=max(self.concurrency, len(alive_workers())))
+        except Exception:  # noqa: BLE001 - logged; the next step retries from the database
+            log.exception("driving the settings searches failed")
 
     def _start_exports(self) -> bool:
         """Start queued exports while a slot is free; True when one may still be waiting."""
@@ -276,6 +292,7 @@ class Worker:
                                           "the last checkpoint or retry it."):
                 self._append_log(run_id, "Interrupted: the worker was stopped.")
         self.children.clear()
+        searches.release_all(self.worker_id)
         stop_worker(self.worker_id)
         log.info("worker %s stopped", self.worker_id)
 

@@ -20,6 +20,50 @@ from core.models.base import BuiltModel
 PresetRows = Mapping[str, Mapping[str, tuple[float, int]]]
 
 
+@dataclass(frozen=True)
+class Searched:
+    """One setting a settings search (core.search) tries: a range of numbers (a log scale for rates) or a few
+    values. `name` is a RunConfig field; the bounds must lie within that field's own bounds."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    integer: bool = False
+
+    def describe(self) -> str:
+        """e.g. "learning rate from 0.0002 to 0.003", "LoRA rank: 4, 8, 16 or 32"."""
+        label = self.name.replace("_", " ")
+        if self.choices:
+            shown = [f"{c:g}" if isinstance(c, float) else str(c) for c in self.choices]
+            return f"{label}: {', '.join(shown[:-1])} or {shown[-1]}" if len(shown) > 1 else f"{label}: {shown[0]}"
+        return f"{label} from {self.low:g} to {self.high:g}"
+
+
+def rate(name: str, low: float, high: float) -> Searched:
+    """A rate searched on a log scale (as many tries between 1e-4 and 1e-3 as between 1e-3 and 1e-2)."""
+    return Searched(name, low, high, log=True)
+
+
+def whole(name: str, low: int, high: int) -> Searched:
+    return Searched(name, low, high, integer=True)
+
+
+def share(name: str, low: float, high: float) -> Searched:
+    return Searched(name, low, high)
+
+
+def one_of(name: str, *choices: Any) -> Searched:
+    return Searched(name, choices=tuple(choices))
+
+
+# Searched by every method that trains more than a head, unless it says otherwise: the batch and, for text, how many
+# tokens a text keeps (most short texts use far fewer than 128; core.training.estimate).
+COMMON_TEXT = (one_of("batch_size", 8, 16, 32), one_of("max_length", 32, 64, 128))
+COMMON_IMAGE = (one_of("batch_size", 8, 16, 32),)
+
+
 def in_head(name: str, head_names: list[str]) -> bool:
     """Whether a parameter or module name lies inside the new classifier."""
     return any(name == h or name.startswith(h + ".") for h in head_names)
@@ -52,6 +96,9 @@ class TuningMethod:
     # Unmeasured methods are assumed as slow as full fine-tuning.
     cpu_speed: Mapping[str, float] = field(default_factory=lambda: {"text": 19.0, "image": 15.0})
     trainable_share: float = 0.05
+    # What a settings search (core.search) tries for this method, per task: the settings and their ranges. The
+    # first try is the Quick preset's values; a method without a space for a task cannot be searched on it.
+    searches: Mapping[str, tuple[Searched, ...]] = field(default_factory=dict)
 
     @property
     def needs_adapter(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.methods.base import TuningMethod, in_head, train_only
+from core.methods.base import COMMON_IMAGE, COMMON_TEXT, TuningMethod, in_head, rate, train_only, whole
 from core.models.base import BuiltModel
 
 
@@ -25,4 +25,6 @@ METHOD = BitFit(
              "image": {"quick": (3e-3, 3), "balanced": (3e-3, 6), "best": (2e-3, 12)}},
     note="On EfficientNet the biases are the batch-norm shifts (its convolutions have none).",
     cpu_speed={"text": 30.0, "image": 16.0},
+    searches={"text": (rate("learning_rate", 5e-4, 1e-2), whole("epochs", 1, 6), *COMMON_TEXT),
+              "image": (rate("learning_rate", 5e-4, 1e-2), whole("epochs", 2, 12), *COMMON_IMAGE)},
 )

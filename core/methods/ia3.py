@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.methods.base import COMMON_IMAGE, COMMON_TEXT, rate, whole
 from core.methods.peft_method import PeftMethod, text_task_type
 from core.methods.targets import find_targets
 from core.models.base import EFFICIENTNET, BuiltModel
@@ -42,4 +43,6 @@ METHOD = IA3(
              "image": {"quick": (1e-2, 3), "balanced": (1e-2, 6), "best": (5e-3, 12)}},
     note="Text: attention key/value and the feed-forward output. Images: the 1x1 convolutions.",
     cpu_speed={"text": 32.0, "image": 14.0},
+    searches={"text": (rate("learning_rate", 1e-3, 2e-2), whole("epochs", 1, 6), *COMMON_TEXT),
+              "image": (rate("learning_rate", 2e-3, 3e-2), whole("epochs", 2, 12), *COMMON_IMAGE)},
 )

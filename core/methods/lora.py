@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.methods.base import COMMON_IMAGE, COMMON_TEXT, one_of, rate, share, whole
 from core.methods.peft_method import PeftMethod, text_task_type
 from core.methods.targets import find_targets
 from core.models.base import BuiltModel
@@ -25,7 +26,7 @@ class LoRA(PeftMethod):
         from peft import LoraConfig
 
         return LoraConfig(task_type=text_task_type(built), r=config.lora_rank, lora_alpha=config.lora_alpha,
-                          lora_dropout=0.1, target_modules=find_targets(built, ATTENTION, self.name),
+                          lora_dropout=config.lora_dropout, target_modules=find_targets(built, ATTENTION, self.name),
                           modules_to_save=list(built.head_names))
 
 
@@ -38,6 +39,15 @@ METHOD = LoRA(
     presets={"text": {"quick": (1e-3, 2), "balanced": (1e-3, 3), "best": (8e-4, 6)},
              "image": {"quick": (2e-3, 3), "balanced": (2e-3, 6), "best": (1e-3, 12)}},
     note="Text: attention query/value layers. Images: the 1x1 convolutions plus the classifier.",
-    settings=("lora_rank", "lora_alpha"),
+    settings=("lora_rank", "lora_alpha", "lora_dropout"),
     cpu_speed={"text": 32.0, "image": 13.0},
+    # The rate around the presets' (below 2e-4 the add-ons barely move in a few epochs on text), the size and
+    # strength of the add-ons, their dropout, and few epochs for text: a search tries several settings in the time
+    # one Best run takes.
+    searches={
+        "text": (rate("learning_rate", 2e-4, 3e-3), whole("epochs", 1, 4), one_of("lora_rank", 4, 8, 16, 32),
+                 one_of("lora_alpha", 8, 16, 32, 64), share("lora_dropout", 0.0, 0.3), *COMMON_TEXT),
+        "image": (rate("learning_rate", 3e-4, 5e-3), whole("epochs", 2, 12), one_of("lora_rank", 4, 8, 16, 32),
+                  one_of("lora_alpha", 8, 16, 32, 64), share("lora_dropout", 0.0, 0.3), *COMMON_IMAGE),
+    },
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.methods.base import COMMON_TEXT, one_of, rate, whole
 from core.methods.peft_method import VirtualTokenMethod
 
 METHOD = VirtualTokenMethod(
@@ -12,4 +13,6 @@ METHOD = VirtualTokenMethod(
     note="Text only.",
     cpu_speed={"text": 30.0},
     peft_config_class="PrefixTuningConfig",
+    searches={"text": (rate("learning_rate", 2e-3, 3e-2), whole("epochs", 1, 8), one_of("num_virtual_tokens", 10, 20, 40),
+                       *COMMON_TEXT)},
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.methods.base import COMMON_TEXT, one_of, rate, whole
 from core.methods.peft_method import VirtualTokenMethod
 
 # It needs a much larger rate and more epochs than the other methods. Its validation macro-F1 climbs in steps with
@@ -17,4 +18,6 @@ METHOD = VirtualTokenMethod(
     patience=0,
     cpu_speed={"text": 30.0},
     peft_config_class="PromptTuningConfig",
+    searches={"text": (rate("learning_rate", 5e-3, 1e-1), whole("epochs", 2, 12), one_of("num_virtual_tokens", 10, 20, 40),
+                       *COMMON_TEXT)},
 )

@@ -15,6 +15,7 @@ PAGES = {
     "data": ("Data", ":material/upload:"),
     "train": ("Train", ":material/model_training:"),
     "runs": ("Runs", ":material/play_circle:"),
+    "search": ("Search", ":material/travel_explore:"),
     "results": ("Results", ":material/insights:"),
     "predict": ("Predict", ":material/online_prediction:"),
     "api_keys": ("API keys", ":material/key:"),
