@@ -10,7 +10,7 @@ import os
 import streamlit as st
 
 from core.ingest.ingested import sweep_staging_now_and_then
-from core.jobs.worker import ensure_worker, worker_state
+from core.jobs.app_worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in, running_through_app
 from pages.shared.header import header_ui

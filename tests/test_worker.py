@@ -242,7 +242,7 @@ def test_a_worker_the_app_started_stops_when_the_app_stops(workers):
 def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.jobs.worker import ensure_worker
+    from core.jobs.app_worker import ensure_worker
 
     with ThreadPoolExecutor(4) as pool:  # four browser sessions opening the app at the same moment
         states = list(pool.map(lambda _: ensure_worker(), range(4)))
