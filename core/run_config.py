@@ -30,7 +30,8 @@ class RunConfig:
     method: str = _field("lora", "How much of the model learns from your data. Head only: just the final layer "
                          "learns, a first model in a minute. LoRA: small add-on weights learn while the original "
                          "model stays frozen, close to full accuracy with a tiny file. Full fine-tuning: every weight "
-                         "learns, often the best scores but the slowest.")
+                         "learns, often the best scores but the slowest. Few-shot (text): for a handful of examples "
+                         "per class, the model first learns from pairs of your texts, then the final layer learns.")
     preset: str = _field("quick", "Quick: a first model in minutes, to see whether the idea works. Balanced: trains "
                          "longer for better scores. Best: trains the longest and stops when it no longer improves; "
                          "pick it for the model you will really use, once Quick looks promising.")
@@ -74,6 +75,12 @@ class RunConfig:
     length_grouping: bool = _field(True, "Text only: after the first batches, put texts of similar length together, "
                                    "so less time goes into padding short texts to the length of long ones (the "
                                    "accuracy stays the same; docs/BENCHMARKS.md).", BOOL, task="text")
+    cross_validation_folds: int = _field(0, "Few examples: instead of judging the model on the few examples set "
+                                         "aside for testing, split all your labelled examples into this many parts; "
+                                         "each part is scored by a model trained on the others (k-fold "
+                                         "cross-validation), and the saved model is then trained on all of them. "
+                                         "Takes this many trainings more. 0 = off: train on the training part and "
+                                         "judge on the test part.", INT, low=0, high=10)
     seed: int = _field(42, "Random seed: the same seed and data give the same run.", INT, low=0, high=2**31 - 1)
     device: str = _field("auto", "auto uses a GPU when one is present, else the CPU.", CHOICE,
                          choices=("auto", "cpu", "cuda"))

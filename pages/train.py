@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
+from core.evaluation.few_examples import FEW_PER_CLASS, advice, class_counts
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig, setting_fields
 from core.jobs.submit import has_measured, images_sized_to_data, queue_run, run_estimate
@@ -22,13 +23,15 @@ from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
-from pages.shared.user_text import short
+from pages.shared.user_text import code, short
 from storage.datasets import list_datasets
+from storage.paths import data_home
 from storage.runs import get_run
 
 OTHER_MODEL = "other"
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
 ERROR_DETAILS_KEY = "train_error_details"  # at most one error box shows at a time
+SUGGESTED_FOLDS = 5  # cross-validation folds set for the user when classes have few examples
 
 
 def unless_set(key: str, **default: Any) -> dict[str, Any]:
@@ -107,17 +110,48 @@ def model_ui(task: str) -> str:
     return choice
 
 
-def method_ui(task: str) -> str:
+def few_examples_ui(dataset) -> str | None:
+    """When a class has under ~20 training examples: what each method scored at that size when we measured it,
+    and the method to pick (the best measured). Returns that method's key, else None."""
+    found = advice(class_counts(data_home() / dataset.path), dataset.task)
+    if found is None:
+        return None
+    figure = lambda value, text: "not measured" if value is None else text(value)  # noqa: E731
+    rows = "\n".join(f"| {e.name} | {figure(e.two_class_f1, '{:.2f}'.format)} | "
+                     f"{figure(e.many_class_f1, '{:.2f}'.format)} | {figure(e.seconds, duration_text)} |"
+                     for e in found.expectations)
+    best = next(e for e in found.expectations if e.method == found.recommended)
+    st.info(
+        f"**Few examples.** The class {code(found.smallest_class)} has only {found.smallest_count} labelled "
+        f"example{'s' if found.smallest_count != 1 else ''} (fewer than {FEW_PER_CLASS}). What each method scored "
+        f"when we gave it {found.measured_size} examples per class (macro-F1 on texts it never saw, mean of "
+        f"{found.draws} draw{'s' if found.draws != 1 else ''}, "
+        "Quick preset, MiniLM; times on a busy shared 2-core CPU, a quiet one is faster; docs/BENCHMARKS.md):\n\n"
+        "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time (SMS spam) |\n|---|---|---|---|\n"
+        f"{rows}\n| no training (zero-shot) | {figure(found.zero_shot[0], '{:.2f}'.format)} | "
+        f"{figure(found.zero_shot[1], '{:.2f}'.format)} | none |\n\n"
+        f"**Recommended: {best.name}**, the best of them at this size (chosen below), with **{SUGGESTED_FOLDS}-fold "
+        "cross-validation** (set under Advanced settings): the fixed split would judge the model on about one "
+        "example per class, so instead every example is scored by a model trained without it, and the saved model "
+        "trains on all of them. Even so, expect the estimate to be rough: its interval is wide (the verdict on "
+        "Results says how wide); labelling more examples narrows it more than any method can.",
+        icon=":material/lightbulb:")
+    return found.recommended
+
+
+def method_ui(task: str, recommended: str | None = None) -> str:
     keys = [m.key for m in methods_for(task)]
-    default = DEFAULTS["method"]
-    return st.radio("Tuning method", keys, key=f"train_method_{task}",
-                    **unless_set(f"train_method_{task}", index=keys.index(default) if default in keys else 0),
+    default = recommended if recommended in keys else DEFAULTS["method"]
+    key = f"train_method_{task}"
+    index = None if key in st.session_state else keys.index(default) if default in keys else 0  # prefilled: kept
+    return st.radio("Tuning method", keys, key=key, index=index,
                     captions=[get_method(k).description for k in keys], format_func=lambda k: get_method(k).name,
                     help=RunConfig.help("method"))
 
 
-def setting_ui(setting, preset_value: Any) -> Any:
-    """One Advanced widget, drawn from the RunConfig field's metadata (kind, bounds, help)."""
+def setting_ui(setting, preset_value: Any, suggested: Any = None) -> Any:
+    """One Advanced widget, drawn from the RunConfig field's metadata (kind, bounds, help); `suggested` replaces
+    the field's default (few examples: cross-validation)."""
     meta, name = setting.metadata, setting.name
     label, tip, key = name.replace("_", " ").capitalize(), meta["help"], f"train_adv_{name}"
     prefilled = key in st.session_state  # "Use these settings" set it: the widget takes it from there
@@ -125,7 +159,7 @@ def setting_ui(setting, preset_value: Any) -> Any:
         return st.checkbox(label, **unless_set(key, value=DEFAULTS[name]), help=tip, key=key)
     if meta["kind"] == CHOICE:
         return st.selectbox(label, meta["choices"], help=tip, key=key)
-    default = DEFAULTS[name]
+    default = DEFAULTS[name] if suggested is None else suggested
     placeholder = f"default: {preset_value:g}" if default is None and preset_value is not None else None
     bounds = {"min_value": meta["low"], "max_value": meta["high"], "step": meta.get("step"),
               "format": meta.get("format")}
@@ -135,15 +169,16 @@ def setting_ui(setting, preset_value: Any) -> Any:
                            **{k: v for k, v in bounds.items() if v is not None})
 
 
-def advanced_ui(task: str, method: str, resolved: RunConfig) -> dict[str, Any]:
+def advanced_ui(task: str, method: str, resolved: RunConfig, suggested: dict[str, Any]) -> dict[str, Any]:
     """Overrides of the preset; an empty number field keeps the preset's value (shown as the placeholder).
     The settings shown are the ones that apply to this task and method (core.methods.settings_for)."""
     values: dict[str, Any] = {}
-    with st.expander("Advanced settings"):
+    with st.expander("Advanced settings", expanded=bool(suggested)):
         columns = st.columns(3)
         for i, setting in enumerate(settings_for(task, get_method(method))):
             with columns[i % 3]:
-                values[setting.name] = setting_ui(setting, getattr(resolved, setting.name))
+                values[setting.name] = setting_ui(setting, getattr(resolved, setting.name),
+                                                  suggested.get(setting.name))
     return values
 
 
@@ -277,11 +312,12 @@ prefill_from_run(dataset)
 if st.session_state.get("train_prefilled_note"):
     st.info(f"Settings filled in from run #{st.session_state['train_prefilled_note']}, the search's best. Check the "
             "cost below and press **Launch** to train it (or change them first).")
+recommended = few_examples_ui(dataset)
 left, right = st.columns(2)
 with left:
     model = model_ui(task)
 with right:
-    method = method_ui(task)
+    method = method_ui(task, recommended)
     st.caption(get_method(method).note)
     preset = st.radio("Preset", list(PRESETS), horizontal=True, key="train_preset", format_func=str.capitalize,
                       help=RunConfig.help("preset"))
@@ -299,7 +335,8 @@ try:
 except ValueError as error:
     error_ui(str(error), key=ERROR_DETAILS_KEY)
     st.stop()
-config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, resolved)})
+suggested = {"cross_validation_folds": SUGGESTED_FOLDS} if recommended else {}
+config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, resolved, suggested)})
 entry = next((e for e in list_models(task) if e.key == model), None)
 ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry))
 

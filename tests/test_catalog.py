@@ -82,7 +82,7 @@ def test_a_model_that_is_not_a_classifier_backbone_is_refused(tmp_path: Path):
 
 
 def test_method_registry():
-    assert list(METHODS) == ["full", "lora", "prompt", "prefix", "ia3", "bitfit", "head"]
+    assert list(METHODS) == ["full", "lora", "prompt", "prefix", "ia3", "bitfit", "head", "fewshot"]
     assert {m.key for m in methods_for("image")} == {"full", "lora", "ia3", "bitfit", "head"}
     assert {m.key for m in methods_for("text")} == set(METHODS)
     for method in METHODS.values():

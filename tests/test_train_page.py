@@ -35,7 +35,7 @@ def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
     at = open_train_page(**TINY_TEXT)
     assert not at.exception
     assert at.radio(key="train_method_text").options == [
-        "Full fine-tuning", "LoRA", "Prompt tuning", "Prefix tuning", "IA3", "BitFit", "Head only"]
+        "Full fine-tuning", "LoRA", "Prompt tuning", "Prefix tuning", "IA3", "BitFit", "Head only", "Few-shot (SetFit)"]
     at.radio(key="train_method_text").set_value("ia3")
     at.radio(key="train_preset").set_value("balanced")
     at.number_input(key="train_adv_epochs").set_value(2)

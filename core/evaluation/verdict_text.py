@@ -18,6 +18,7 @@ from core.evaluation.decision import answered_figures
 from core.evaluation.verdict import SMALL_CLASS, Verdict
 
 SMALL_CLASSES_NAMED = 6
+FEW_TEST_EXAMPLES = 100  # below this many test examples the verdict says why its intervals are wide
 WEAK_CLASSES_NAMED = 5
 
 
@@ -61,16 +62,31 @@ def _listed(items: list[tuple[str, str]], shown: int) -> tuple[Part, ...]:
 
 
 def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None,
-                  names: dict[str, str] | None = None) -> list[Line]:
-    """How good, whether the test set is big enough, better than the baselines, weak classes, the target; classes
-    named by their display `names` where given."""
+                  cross_validation: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> list[Line]:
+    """How good, whether the test set is big enough, better than the baselines, weak classes, the target.
+    cross_validation: the run's metrics["cross_validation"] ({"folds", "examples"}) when it was estimated so;
+    names: the classes' display names (raw label -> name), where they have one."""
     names = names or {}
 
     def shown(label: object) -> str:
         return names.get(str(label), str(label))
 
-    lines = [Line(("How good.",), (f"Accuracy {result.accuracy.text()}, macro-F1 {result.macro_f1.text()}, on "
-                                   f"{result.test_examples:,} test examples the model never saw.",))]
+    if cross_validation:
+        folds = cross_validation["folds"]
+        lines = [Line(("How good.",), (
+            f"Accuracy {result.accuracy.text()}, macro-F1 {result.macro_f1.text()}, estimated by {folds}-fold "
+            f"cross-validation over all {result.test_examples:,} labelled examples: each was scored by a model "
+            f"trained on the other {folds - 1} folds, never on itself. The saved model trained on all of them.",))]
+    else:
+        lines = [Line(("How good.",), (f"Accuracy {result.accuracy.text()}, macro-F1 {result.macro_f1.text()}, on "
+                                       f"{result.test_examples:,} test examples the model never saw.",))]
+    if 0 < result.test_examples < FEW_TEST_EXAMPLES:
+        width = result.accuracy.high - result.accuracy.low
+        lines.append(Line(("Why the range is wide.",), (
+            f"It rests on {result.test_examples} test examples: one answer more or less right moves accuracy by "
+            f"{1 / result.test_examples:.1%}, and the true accuracy could lie anywhere in a span of {width:.0%}. "
+            "That is what few examples allow, whatever the method; label more examples (30 or more per class set "
+            "aside for testing) to narrow it.",)))
     if result.small_classes:
         few = _listed([(shown(label), f": {count}") for label, count in result.small_classes.items()],
                       SMALL_CLASSES_NAMED)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import Field
 
 from core.catalog import ModelLoadError
-from core.methods import bitfit, full, head, ia3, lora, prefix, prompt
+from core.methods import bitfit, fewshot, full, head, ia3, lora, prefix, prompt
 from core.methods.base import TuningMethod
 from core.models.base import BuiltModel
 from core.run_config import setting_fields
@@ -33,7 +33,7 @@ def unregister(key: str) -> None:
     METHODS.pop(key, None)
 
 
-for _module in (full, lora, prompt, prefix, ia3, bitfit, head):  # the order the Train page lists them in
+for _module in (full, lora, prompt, prefix, ia3, bitfit, head, fewshot):  # the order the Train page lists them in
     register(_module.METHOD)
 
 

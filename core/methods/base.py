@@ -16,6 +16,9 @@ from torch import nn
 
 from core.models.base import BuiltModel
 
+# Samples/s of a training step through the whole model on 2 CPU threads at batch 16 (full fine-tuning; STACK.md):
+# what a method whose speed was not measured is assumed to reach, and a backbone stage's speed in the estimate.
+WHOLE_MODEL_CPU_SPEED = {"text": 19.0, "image": 15.0}
 # Preset rows: task -> preset -> (learning rate, epochs). The new head trains at 10x the rate (loop.FitSettings).
 PresetRows = Mapping[str, Mapping[str, tuple[float, int]]]
 
@@ -90,15 +93,23 @@ class TuningMethod:
     # Only the head learns on a backbone that never changes: larger batches, no minimum step count, and the
     # backbone's outputs can be computed once and cached (core.training.features).
     frozen_backbone: bool = False
+    # The backbone is adapted by a stage of the method's own before the head trains (few-shot: pairs of texts,
+    # core/training/contrastive.py), so its features depend on the run and are never cached.
+    adapts_backbone: bool = False
     uses_peft: bool = False
     # For the estimate before launch: samples/s on 2 CPU threads at batch 16 (STACK.md; MiniLM at 64 tokens,
     # EfficientNet-Lite0 at 224 px), and the share of weights that carry gradients and two AdamW moments.
     # Unmeasured methods are assumed as slow as full fine-tuning.
-    cpu_speed: Mapping[str, float] = field(default_factory=lambda: {"text": 19.0, "image": 15.0})
+    cpu_speed: Mapping[str, float] = field(default_factory=lambda: dict(WHOLE_MODEL_CPU_SPEED))
     trainable_share: float = 0.05
     # What a settings search (core.search) tries for this method, per task: the settings and their ranges. The
     # first try is the Quick preset's values; a method without a space for a task cannot be searched on it.
     searches: Mapping[str, tuple[Searched, ...]] = field(default_factory=dict)
+
+    def adaptation_passes(self, num_train: int, preset: str) -> int:
+        """Forward and backward passes of one text each that the backbone stage (adapts_backbone) makes before the
+        head trains; for the estimate. 0 for methods without one."""
+        return 0
 
     @property
     def needs_adapter(self) -> bool:

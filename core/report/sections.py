@@ -41,7 +41,8 @@ THREE = "{:.3f}".format
 def verdict(data: RunData) -> str:
     run = data.run
     result = run_verdict(data.test, run.labels, run.metrics, data.target)
-    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels), run.display_names) + \
+    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels),
+                          run.metrics.get("cross_validation"), run.display_names) + \
         confidence_lines(Calibration.from_dict(run.calibration), run.min_confidence, data.decided)
     return '<div class="verdict">' + "".join(line(item) for item in lines) + "</div>"
 

@@ -17,6 +17,7 @@ import torch
 
 from core.catalog import resolve_model
 from core.methods import apply_method, get_method
+from core.methods.base import WHOLE_MODEL_CPU_SPEED
 from core.models import build_model, count_params
 from core.run_config import RunConfig
 from core.training.presets import epochs_for, resolve
@@ -55,6 +56,13 @@ def _model_size(task: str, config: RunConfig) -> tuple[int, int | None]:
     return entry.params, entry.default_image_size
 
 
+def trainings(config: RunConfig) -> int:
+    """How many times a run trains: once, or once per cross-validation fold and once more on everything (each
+    on about as many examples as the training split: the folds together hold every labelled example)."""
+    folds = int(config.cross_validation_folds or 0)
+    return folds + 1 if folds >= 2 else 1
+
+
 def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
     """{"seconds", "memory_bytes", "device", "epochs"}: expected training time and peak memory on this machine."""
     method = get_method(config.method)
@@ -74,8 +82,10 @@ def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
     if use_gpu:
         speed *= GPU_SPEEDUP
     if method.frozen_backbone:
-        # one backbone pass over every example (train + val + test, ~1.25x train), then the head: negligible
+        # one backbone pass over every example (train + val + test, ~1.25x train), then the head: negligible;
+        # a backbone stage first (few-shot's pairs) trains the whole model, as fast as full fine-tuning
         seconds = 1.25 * num_train_examples / speed
+        seconds += method.adaptation_passes(num_train_examples, config.preset) / (WHOLE_MODEL_CPU_SPEED[task] * scale)
     else:
         validation = 0.25 * num_train_examples / (CPU_INFERENCE_SPEED[task] * scale * (GPU_SPEEDUP if use_gpu else 1))
         seconds = epochs * (num_train_examples / speed + validation)
@@ -85,6 +95,7 @@ def estimate(task: str, config: RunConfig, num_train_examples: int) -> dict:
         (config.max_length or 128) * 384 * 4 * 40 if task == "text" else side * side * 32 * 4 * 12
     ) // (12 if method.frozen_backbone else 1)
     memory = params * 4 * (1 + 3 * method.trainable_share) + activation_bytes + 300 * 2**20  # + runtime overhead
+    seconds *= trainings(config)
     return {"seconds": round(seconds, 1), "memory_bytes": int(memory), "device": "cuda" if use_gpu else "cpu",
             "epochs": epochs, "how": "rough"}
 
@@ -101,6 +112,9 @@ def from_probe(task: str, config: RunConfig, split_counts: dict[str, int], probe
         # head on cached features: one backbone pass over every split unless cached, then the head in seconds
         seconds = 0 if probe.features_cached else (n_train + n_val + n_test) * probe.eval_seconds_per_example
         seconds += HEAD_ON_FEATURES_SECONDS
+        # a backbone stage first (few-shot's pairs): a forward and backward pass costs about 3 forward passes
+        passes = get_method(config.method).adaptation_passes(n_train, config.preset)
+        seconds += 3 * passes * probe.eval_seconds_per_example
     else:
         training = epochs * n_train * probe.train_seconds_per_example
         # Validation after each epoch and once more for the stored validation predictions; text reads the test
@@ -108,7 +122,7 @@ def from_probe(task: str, config: RunConfig, split_counts: dict[str, int], probe
         evaluating = ((epochs + 1) * n_val + n_test * (2 if task == "text" else 1)) * probe.eval_seconds_per_example
         checkpoints = (epochs + training / CHECKPOINT_INTERVAL_S + 1) * probe.checkpoint_seconds  # + the model saved
         seconds = training + evaluating + checkpoints
-    return {"seconds": round(probe.startup_seconds + seconds, 1),
+    return {"seconds": round(probe.startup_seconds + seconds * trainings(config), 1),
             "memory_bytes": int(probe.peak_memory_bytes * RUN_OVER_PROBE_MEMORY),
             "device": "cuda" if torch.cuda.is_available() and config.device in ("auto", "cuda") else "cpu",
             "epochs": epochs, "how": "measured"}

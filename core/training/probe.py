@@ -154,7 +154,7 @@ def run_probe(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     import psutil
     import torch
 
-    from core.methods import set_train_mode
+    from core.methods import get_method, set_train_mode
     from core.models.text_inputs import TextBatches, padded_tokens, sorted_batches
     from core.training import features as cached
     from core.training.device import choose_device
@@ -190,7 +190,8 @@ def run_probe(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     features_cached = cached.supports_cached_features(built)
     if features_cached:  # head only: the backbone's forward pass is the cost; the head trains in seconds
         key = cached.cache_key(dataset_dir, built, config.seed)
-        features_cached = (cache_dir() / "features" / f"{key}.safetensors").is_file()
+        features_cached = ((cache_dir() / "features" / f"{key}.safetensors").is_file()
+                           and not get_method(config.method).adapts_backbone)  # its own features, never cached
         train_per_example, checkpoint = 0.0, 0.0
     else:
         # The loop itself on the run's first batches: a warm-up step, PROBE_STEPS timed ones, a last one, then the

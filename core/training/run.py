@@ -13,12 +13,13 @@ from core.datasets.files import examples_digest
 from core.evaluation.baselines import cached_zero_shot_baseline, majority_baseline
 from core.evaluation.calibration import calibrate
 from core.evaluation.metrics import classification_metrics
-from core.methods import apply_method, set_train_mode
+from core.methods import apply_method, get_method, set_train_mode
 from core.models import HF_TEXT, BuiltModel, build_model, count_params
 from core.training.progress import Progress, Reporter
 from core.run_config import RunConfig
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
+from core.training.contrastive import adapt_backbone
 from core.models.text_inputs import Split, TextBatches
 from core.training.data import load_splits
 from core.training.device import choose_device
@@ -83,11 +84,17 @@ def _fit_settings(config: RunConfig, epochs: int, train: Split, num_labels: int)
     )
 
 
-def _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter, output_dir, resume):
+def _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter, output_dir, resume,
+                            cache_features=True):
     """Head only: cached backbone features, then the head alone trains. Returns (loop state, {split: logits})
     for the test and validation splits."""
-    feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
-                                   config.seed, reporter)
+    # features of this run's own backbone, or of splits other than the stored ones: nothing to reuse
+    if get_method(built.method).adapts_backbone or not cache_features:
+        feats = cached.extract(built, {n: d for n, d in data.items() if len(d)}, setup, config.eval_batch_size,
+                               reporter)
+    else:
+        feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
+                                       config.seed, reporter)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
     head.to(setup.device)
     feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
@@ -130,6 +137,60 @@ def prepare_model(task: str, config: RunConfig, labels: list[str]) -> BuiltModel
     return apply_method(build_model(task, config, labels), config)
 
 
+@dataclass
+class Fitted:
+    """A model trained on some splits, and its logits on their val and test parts."""
+
+    built: BuiltModel
+    state: LoopState
+    logits: dict[str, np.ndarray]  # "val", "test": (N, C)
+    epochs: int
+    train_seconds: float
+    samples_per_second: float
+    trainable: int
+    total: int
+
+
+def fit_and_predict(task: str, config: RunConfig, labels: list[str], splits: dict[str, Split], dataset_dir: Path,
+                    setup, reporter: Reporter, output_dir: Path, resume: bool = False,
+                    cache_features: bool = True) -> Fitted:
+    """Steps 2-3 of a run: build the model, apply the method, train on splits["train"] (choosing on "val"), and
+    predict "val" and "test". cache_features False: head-only features are computed afresh (splits that differ
+    from the stored ones, as cross-validation's folds)."""
+    reporter.progress(Progress(0, 0, 0.0, "Loading model"))
+    built = prepare_model(task, config, labels)
+    trainable, total = count_params(built.model)
+    reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
+    built.model.to(setup.device)
+    if built.image is not None:
+        built.model.to(memory_format=torch.channels_last)
+    data = split_batches(built, splits, dataset_dir, config)
+    start = time.perf_counter()
+    # a method that adapts the backbone first (few-shot's pairs) does that before the head trains
+    if get_method(built.method).adapts_backbone:
+        adapt_backbone(built, splits["train"], config, setup, reporter)
+    if cached.supports_cached_features(built):
+        epochs = config.epochs
+        state, logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
+                                                output_dir, resume, cache_features)
+        train_seconds = time.perf_counter() - start
+        samples_per_second = state.epochs_done * len(splits["train"]) / max(train_seconds, 1e-9)
+    else:
+        epochs = epochs_for(config, -(-data["train"].num_train_batches(config.batch_size) // max(1, config.grad_accum)))
+        settings = _fit_settings(config, epochs, splits["train"], len(labels))
+        settings.head_param_ids = head_parameter_ids(built)
+        state = fit(built.model, lambda: set_train_mode(built), data["train"], data["val"], settings,
+                    setup, reporter, output_dir, resume)
+        train_seconds = time.perf_counter() - start
+        samples_per_second = state.samples_seen / max(state.step_seconds, 1e-9)
+        logits = {}
+        for name, phase in (("val", "Predicting the validation set"), ("test", "Evaluating on the test set")):
+            reporter.progress(Progress(state.step, state.step, float(state.epochs_done), phase))
+            logits[name] = (predict_logits(built.model, data[name], setup, config.eval_batch_size, reporter)
+                            if len(splits[name]) else np.zeros((0, len(labels)), dtype=np.float32))
+    return Fitted(built, state, logits, epochs, train_seconds, samples_per_second, trainable, total)
+
+
 def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
               reporter: Reporter, resume: bool = False) -> TrainResult:
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
@@ -139,36 +200,15 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     setup = choose_device(config.device)
     reporter.log(f"Device: {setup.label} ({setup.why}). Method {config.method}, preset {config.preset}"
                  + (f", images at {config.image_size} px." if config.image_size else "."))
-    # 2) model and method
-    reporter.progress(Progress(0, 0, 0.0, "Loading model"))
-    built = prepare_model(task, config, labels)
-    trainable, total = count_params(built.model)
-    reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
-    built.model.to(setup.device)
-    if built.image is not None:
-        built.model.to(memory_format=torch.channels_last)
-    data = split_batches(built, splits, dataset_dir, config)
+    from core.training.cross_validation import cross_validated_run, folds_for  # it trains through this module
 
-    # 3) training
-    start = time.perf_counter()
-    if cached.supports_cached_features(built):
-        epochs = config.epochs
-        state, logits = _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter,
-                                                output_dir, resume)
-        train_seconds = time.perf_counter() - start
-        samples_per_second = state.epochs_done * len(splits["train"]) / max(train_seconds, 1e-9)
-    else:
-        epochs = epochs_for(config, -(-data["train"].num_train_batches(config.batch_size) // max(1, config.grad_accum)))
-        settings = _fit_settings(config, epochs, splits["train"], len(labels))
-        settings.head_param_ids = head_parameter_ids(built)
-        state: LoopState = fit(built.model, lambda: set_train_mode(built), data["train"], data["val"], settings,
-                               setup, reporter, output_dir, resume)
-        train_seconds = time.perf_counter() - start
-        samples_per_second = state.samples_seen / max(state.step_seconds, 1e-9)
-        logits = {}
-        for name, phase in (("val", "Predicting the validation set"), ("test", "Evaluating on the test set")):
-            reporter.progress(Progress(state.step, state.step, float(state.epochs_done), phase))
-            logits[name] = predict_logits(built.model, data[name], setup, config.eval_batch_size, reporter)
+    folds = folds_for(config, splits)
+    if folds:  # few examples: the estimate comes from k folds, the saved model from all of them
+        return cross_validated_run(dataset_dir, labels, task, config, splits, folds, setup, output_dir, reporter)
+
+    # 2-3) model, method, training
+    fitted = fit_and_predict(task, config, labels, splits, dataset_dir, setup, reporter, output_dir, resume)
+    built, state, logits, epochs = fitted.built, fitted.state, fitted.logits, fitted.epochs
 
     # 4) test metrics, baselines, per-example predictions; the temperature is fitted on validation
     test, val = splits["test"], splits["val"]
@@ -196,8 +236,8 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     return TrainResult(
         metrics=metrics, predictions=prediction_records(test, probabilities, labels),
         validation_predictions=prediction_records(val, val_probabilities, labels),
-        calibration=calibration.to_dict(), trainable_params=trainable, total_params=total,
-        train_seconds=round(train_seconds, 3), samples_per_second=round(samples_per_second, 2),
+        calibration=calibration.to_dict(), trainable_params=fitted.trainable, total_params=fitted.total,
+        train_seconds=round(fitted.train_seconds, 3), samples_per_second=round(fitted.samples_per_second, 2),
         device=setup.label, size_bytes=size_bytes, history=state.history,
         # What it really trained with: the planned epochs (min_steps can raise the preset's) and the model's sizes.
         hyperparameters={**{name: getattr(config, name) for name in PRESET_FIELDS}, "epochs": epochs,
@@ -208,4 +248,4 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     )
 
 
-__all__ = ["TrainResult", "class_weights", "prediction_records", "prepare_model", "train_run"]
+__all__ = ["Fitted", "TrainResult", "class_weights", "fit_and_predict", "prediction_records", "prepare_model", "train_run"]

@@ -53,7 +53,8 @@ def verdict_ui(run: RunResult, predictions: pd.DataFrame, decided: pd.DataFrame)
     (core.evaluation.decision.decided_frame: calibrated confidence, uncertain)."""
     target = target_ui(run)
     result = run_verdict(predictions, run.labels, run.metrics, target)
-    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels), run.display_names) + \
+    lines = verdict_lines(result, run.labels, majority_label(run.metrics, run.labels),
+                          run.metrics.get("cross_validation"), run.display_names) + \
         confidence_lines(Calibration.from_dict(run.calibration), run.min_confidence, decided)
     with st.container(border=True):
         st.markdown("  \n".join(markdown(line) for line in lines))
