@@ -15,13 +15,14 @@ import streamlit as st
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.evaluation.few_examples import FEW_PER_CLASS, advice, class_counts
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
-from core.run_config import BOOL, CHOICE, INT, RunConfig, setting_fields
+from core.run_config import BOOL, CHOICE, INT, RunConfig
 from core.jobs.submit import has_measured, images_sized_to_data, queue_run, run_estimate
 from core.search import SearchError, search_space, start_search
 from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
+from pages.shared.clone import clone_ui
 from pages.shared.gate import enter_page
 from pages.shared.user_text import code, short
 from storage.datasets import list_datasets
@@ -38,37 +39,6 @@ def unless_set(key: str, **default: Any) -> dict[str, Any]:
     """A widget's default, left out when its value is already in session state (filled in from a cloned run):
     Streamlit warns on the page when a widget gets both."""
     return {} if key in st.session_state else default
-
-
-def clone_ui() -> None:
-    """?clone=RUN (the Clone button on Runs): fill the widgets with that run's dataset and settings, once, and say so.
-    Nothing is queued until Launch."""
-    asked = st.query_params.get("clone")
-    if asked and asked.isdigit():
-        del st.query_params["clone"]  # applied once: a later rerun keeps what the user changed since
-        run = get_run(int(asked))
-        if run is None:
-            st.session_state["train_cloned"] = f"There is no run {asked} to clone any more; pick the settings below."
-            return
-        config, task = run.config or {}, run.dataset.task
-        st.session_state["train_dataset"] = run.dataset_id
-        model = config.get("model", DEFAULTS["model"])
-        if model in {e.key for e in list_models(task)}:
-            st.session_state[f"train_model_{task}"] = model
-        else:
-            st.session_state[f"train_model_{task}"], st.session_state["train_model_other"] = OTHER_MODEL, model
-        st.session_state[f"train_method_{task}"] = config.get("method", DEFAULTS["method"])
-        st.session_state["train_preset"] = config.get("preset", DEFAULTS["preset"])
-        for setting in setting_fields():
-            key = f"train_adv_{setting.name}"
-            st.session_state.pop(key, None)
-            if config.get(setting.name) is not None:
-                st.session_state[key] = config[setting.name]
-        st.session_state.pop("train_launched", None)
-        st.session_state["train_cloned"] = (f"The settings of run #{run.id} are filled in below: change what you like, "
-                                            "then press **Launch** to queue it as a new run.")
-    if "train_cloned" in st.session_state:
-        st.info(st.session_state["train_cloned"], icon=":material/content_copy:")
 
 
 def speed_text(params: int) -> str:
