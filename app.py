@@ -10,11 +10,12 @@ import os
 import streamlit as st
 
 from core.ingest.ingested import sweep_staging_now_and_then
-from core.jobs.worker import ensure_worker, worker_state
+from core.jobs.app_worker import ensure_worker, worker_state
 from pages.shared.errors import unexpected_error_ui
 from pages.shared.gate import password_required, require_sign_in, running_through_app
 from pages.shared.header import header_ui
 from pages.shared.navigation import app_pages
+from pages.shared.run_notice import run_notice_ui
 from storage.paths import database_url
 
 st.set_page_config(page_title="Tuneboard", page_icon=":material/tune:", layout="wide")
@@ -34,8 +35,9 @@ def sidebar_ui() -> None:
     # No data folder path: a shared Tuneboard's visitors have no business knowing the server's folders.
     url = database_url()
     st.caption("Database: SQLite in the data folder" if url.startswith("sqlite") else "Database: DATABASE_URL")
-    # A few milliseconds: a file lock and two small queries (ensure_worker starts one only when none is alive).
-    st.caption((ensure_worker() if AUTO_WORKER else worker_state()).describe())
+    # A few milliseconds: a file lock and two small queries (ensure_worker starts one only when none is alive);
+    # redrawn every few seconds while a run is live, with a notice when one ends (pages/shared/run_notice.py).
+    run_notice_ui(lambda: (ensure_worker() if AUTO_WORKER else worker_state()).describe())
 
 
 # st.navigation on every run, signed in or not: calling it switches Streamlit from routing URLs to pages/ files

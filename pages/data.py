@@ -147,12 +147,13 @@ def merge_ui(ingested: Ingested) -> None:
 def summary_ui(ingested: Ingested) -> None:
     report = ingested.report
     noun = "images" if ingested.task == "image" else "rows"
-    cols = st.columns(6)
-    cols[0].metric(f"{noun.capitalize()} read", f"{report.rows_read:,}")
-    cols[1].metric(f"{noun.capitalize()} kept", f"{report.rows_kept:,}")
-    cols[2].metric("Classes", len(report.class_counts))
-    for column, (part, title) in zip(cols[3:], [("train", "Training"), ("val", "Validation"), ("test", "Test")]):
+    cols = st.columns(5)
+    cols[0].metric(f"{noun.capitalize()} kept", f"{report.rows_kept:,}",
+                   help=f"The {noun} that become the dataset, of the {report.rows_read:,} read.")
+    cols[1].metric("Classes", f"{len(report.class_counts):,}")
+    for column, (part, title) in zip(cols[2:], [("train", "Training"), ("val", "Validation"), ("test", "Test")]):
         column.metric(title, f"{report.split_counts.get(part, 0):,}")
+    st.caption(report.kept_text(noun))
     st.plotly_chart(class_balance_figure(ingested.frame), key="class_balance")
 
 

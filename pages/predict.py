@@ -21,6 +21,7 @@ from core.evaluation.threshold import from_stored, is_two_class
 from pages.shared import charts
 from pages.shared.errors import error_ui
 from pages.shared.findings import findings_ui
+from pages.shared.formatting import duration_text
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import hover, md
@@ -102,11 +103,13 @@ def explain_ui(predictor: Predictor, run: RunResult, item: object, input_key: st
     else:
         st.markdown(f"Red regions raised the probability of **{md(run.shown(label))}** most: flattening them to their average colour lowers it.")
         st.image(explanation.overlay, width=320, caption="What the model saw, with the regions that drove it")
-    method = "integrated gradients over the word embeddings" if isinstance(explanation, TextExplanation) else \
-        "occlusion of a 7 × 7 grid of patches, each filled with its average colour"
+    how = ("by fading each word in from nothing, step by step, and following how the probability moved "
+           "(integrated gradients)" if isinstance(explanation, TextExplanation) else
+           "by covering each patch of a 7 × 7 grid with its own average colour and seeing how much the probability "
+           "fell (occlusion)")
     checked = "" if check is None else (f" Checked: deleting {md(check.deleted, limit=None)} lowers the probability "
                                         f"of {md(run.shown(label))} from {check.before:.0%} to {check.after:.0%}.")
-    st.caption(f"Computed with captum ({method}) in {explanation.seconds:.2f} s.{checked}")
+    st.caption(f"Worked out {how}, in {duration_text(explanation.seconds)}.{checked}")
 
 
 def batch_ui(predictor: Predictor, run: RunResult) -> None:

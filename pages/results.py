@@ -20,7 +20,13 @@ from core.evaluation.threshold import is_two_class
 from pages.shared import charts
 from pages.shared.confidence_ui import confidence_ui
 from pages.shared.export_ui import download_ui
+from pages.shared.formatting import duration_text, percent_column, percent_frame, percent_text
 from pages.shared.gate import enter_page
+from pages.shared.glossary import (
+    ACCURACY_HELP, F1_HELP, MACRO_F1_HELP, PRECISION_HELP, RECALL_HELP, SUPPORT_HELP,
+)
+from pages.shared.narrow import NARROW_ONLY, WIDE_ONLY, narrow_style
+from core.ingest.report import plural
 from pages.shared.more_data_ui import more_data_ui
 from pages.shared.report_ui import report_ui
 from pages.shared.run_picker import pick_run_ui
@@ -42,20 +48,21 @@ def metric_cards_ui(metrics: dict, recomputed: dict, examples_count: int) -> Non
     cards, baselines = st.columns([1, 1.3])
     left, right = cards.columns(2)
     for column, key, title, explanation in (
-        (left, "accuracy", "Accuracy", "Share of the test examples the model labels correctly."),
-        (right, "macro_f1", "Macro-F1", "The F1 of every class averaged equally, so rare classes count as much as common ones."),
+        (left, "accuracy", "Accuracy", ACCURACY_HELP),
+        (right, "macro_f1", "Macro-F1", MACRO_F1_HELP),
     ):
         delta = deltas.get(reference, {}).get(key)
         column.metric(title, f"{metrics[key]:.1%}", delta=None if delta is None else f"{delta * 100:+.1f} points",
                       border=True, help=explanation)
     cards.caption({"zero_shot": "Arrows: the difference from the untuned model (zero-shot) — what tuning bought.",
                    "majority": "Arrows: the difference from always answering the most common class."}[reference])
-    baselines.dataframe(baseline_table(metrics), hide_index=True, key="results_baselines",
-                        column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
-                                       "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f")})
+    baselines.dataframe(percent_frame(baseline_table(metrics), ["accuracy", "macro_f1"]), hide_index=True,
+                        key="results_baselines",
+                        column_config={"accuracy": percent_column("accuracy", ACCURACY_HELP),
+                                       "macro_f1": percent_column("macro-F1", MACRO_F1_HELP)})
     same = all(abs(recomputed[k] - metrics[k]) < 1e-9 for k in ("accuracy", "macro_f1"))
     if same:
-        st.caption(f"Checked: recomputing from the {examples_count} stored test predictions "
+        st.caption(f"Checked: recomputing from the {plural(examples_count, 'stored test prediction')} "
                    "gives the same accuracy and macro-F1.")
     else:
         st.warning("The stored test predictions give different numbers than the stored metrics; the run may be damaged.")
@@ -90,8 +97,14 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
     mode = st.radio("Show", MATRIX_MODES, horizontal=True, key="results_matrix_mode",
                     help="Counts: how many test examples fall in each cell. Share: each row as a share of its true "
                     "class, so small classes are as easy to read as large ones.")
-    event = st.plotly_chart(charts.confusion_figure(run.label_names, matrix, normalized=mode == MATRIX_MODES[1]),
-                            key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
+    # Wide screens get the clickable matrix; narrow ones (a phone, a 400 px window) the biggest confusions as a list,
+    # which stays readable there. Both are drawn; a style rule shows one (pages/shared/narrow.py).
+    narrow_style()
+    with st.container(key=WIDE_ONLY):
+        event = st.plotly_chart(charts.confusion_figure(run.label_names, matrix, normalized=mode == MATRIX_MODES[1]),
+                                key=f"results_confusion_{run.id}", on_select="rerun", selection_mode="points")
+    with st.container(key=NARROW_ONLY):
+        biggest_confusions_ui(run.label_names, matrix)
     points = event.selection.points if event else []
     # A clicked cell drives the two pickers below (they stay usable on their own, e.g. with a keyboard). The chart
     # knows the classes by their escaped names (charts.category).
@@ -109,9 +122,22 @@ def confusion_ui(run: RunResult, joined: pd.DataFrame, matrix: list[list[int]]) 
                                 format_func=lambda label: short(run.shown(label)),
                                 help="What the model said. Pick the same class as on the left to see what it got right.")
     cell = cell_examples(joined, true_label, predicted)
-    st.markdown(f"**{len(cell)} test examples** are {code(run.shown(true_label))} and were predicted "
-                f"{code(run.shown(predicted))}.")
+    st.markdown(f"**{plural(len(cell), 'test example')}** {'is' if len(cell) == 1 else 'are'} {code(run.shown(true_label))} "
+                f"and {'was' if len(cell) == 1 else 'were'} predicted {code(run.shown(predicted))}.")
     show_examples(cell, run, key=f"results_cell_examples_{run.id}")
+
+
+def biggest_confusions_ui(labels: list[str], matrix: list[list[int]], shown: int = 10) -> None:
+    """The most frequent mistakes, largest first: 'billing → account: 7 (12% of billing)'."""
+    rows = [sum(row) for row in matrix]
+    cells = sorted(((matrix[i][j], i, j) for i in range(len(labels)) for j in range(len(labels))
+                    if i != j and matrix[i][j]), reverse=True)[:shown]
+    if not cells:
+        st.caption("No test example was mistaken for another class.")
+        return
+    st.markdown(f"**The {plural(len(cells), 'biggest confusion')}** (true class → what the model said):")
+    st.markdown("\n".join(f"- {md(labels[i])} → {md(labels[j])}: {count:,} "
+                          f"({percent_text(count / rows[i], 0)} of {md(labels[i])})" for count, i, j in cells))
 
 
 def compare_ui(run: RunResult) -> None:
@@ -127,11 +153,12 @@ def compare_ui(run: RunResult) -> None:
     shown = table.drop(columns=["kind"]).rename(columns={
         "val_macro_f1": "validation macro-F1", "macro_f1": "macro-F1", "train_seconds": "train time (s)",
         "trainable_params": "trainable parameters", "size_mb": "size on disk (MB)"})
+    shown = percent_frame(shown, ["validation macro-F1", "accuracy", "macro-F1"])
     styled = shown.style.apply(lambda row: ["background-color: #fff3c4" if row["best"] else "" for _ in row], axis=1)
     st.dataframe(styled, hide_index=True, key="results_compare_table",
-                 column_config={"validation macro-F1": st.column_config.NumberColumn(format="%.3f"),
-                                "accuracy": st.column_config.NumberColumn(format="%.3f"),
-                                "macro-F1": st.column_config.NumberColumn(format="%.3f"),
+                 column_config={"validation macro-F1": percent_column(help=MACRO_F1_HELP),
+                                "accuracy": percent_column(help=ACCURACY_HELP),
+                                "macro-F1": percent_column(help=MACRO_F1_HELP),
                                 "train time (s)": st.column_config.NumberColumn(format="%.1f"),
                                 "size on disk (MB)": st.column_config.NumberColumn(format="%.1f")})
     metric = st.radio("Chart", ["macro_f1", "accuracy"], horizontal=True, key="results_compare_metric",
@@ -150,12 +177,12 @@ def seeds_ui(run: RunResult, runs: list[RunResult], validation: dict) -> None:
         st.caption("Each configuration here was trained once. Training again with other random seeds shows how "
                    "much its score moves by chance alone.")
     else:
-        st.dataframe(spread.rename(columns={"val_macro_f1": "validation macro-F1", "macro_f1": "test macro-F1 (mean)",
-                                            "macro_f1_low": "lowest", "macro_f1_high": "highest",
-                                            "macro_f1_sd": "standard deviation"}),
-                     hide_index=True, key="results_seed_spread",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in (
-                         "validation macro-F1", "test macro-F1 (mean)", "lowest", "highest", "standard deviation")})
+        scores = ["validation macro-F1", "test macro-F1 (mean)", "lowest", "highest", "standard deviation"]
+        st.dataframe(percent_frame(spread.rename(columns={
+                         "val_macro_f1": "validation macro-F1", "macro_f1": "test macro-F1 (mean)",
+                         "macro_f1_low": "lowest", "macro_f1_high": "highest", "macro_f1_sd": "standard deviation"}),
+                         scores),
+                     hide_index=True, key="results_seed_spread", column_config={c: percent_column() for c in scores})
         st.caption("A difference between two configurations smaller than their spread here may be luck.")
     if st.button(f"Train run #{run.id}'s settings with 2 more seeds", key=f"results_repeat_seeds_{run.id}",
                  help="Queues two runs with the same settings and other random seeds; they appear here when done."):
@@ -181,7 +208,8 @@ if predictions.empty or not run.metrics:
     st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_circle:", query_params={"run": str(run.id)})
     st.stop()
 st.caption(f"{run.task.capitalize()} classification · {len(run.labels)} classes · model {md(run.model)} · method "
-           f"{md(run.method)} · {len(predictions)} test examples · trained in {run.train_seconds or 0:.0f} s on {run.device or 'cpu'}")
+           f"{md(run.method)} · {plural(len(predictions), 'test example')} · trained in "
+           f"{duration_text(run.train_seconds) or 'an unrecorded time'} on {run.device or 'cpu'}")
 
 missing = model_missing_note(run.id, run.artifact_dir)
 if missing:  # the stored numbers still hold; only predicting needs the files
@@ -204,8 +232,14 @@ tabs = dict(zip(tab_names, st.tabs(tab_names)))
 with tabs["Overview"]:
     metric_cards_ui(run.metrics, recomputed, len(predictions))
     st.subheader("Per class")
-    st.dataframe(per_class_table(run.metrics, run.labels, run.display_names), hide_index=True, key="results_per_class",
-                 column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")})
+    st.dataframe(percent_frame(per_class_table(run.metrics, run.labels, run.display_names), ["precision", "recall", "f1"]),
+                 hide_index=True, key="results_per_class",
+                 column_config={"precision": percent_column("precision", PRECISION_HELP),
+                                "recall": percent_column("recall", RECALL_HELP),
+                                "f1": percent_column("F1", F1_HELP),
+                                "support": st.column_config.NumberColumn("test examples", help=SUPPORT_HELP)})
+    st.caption("Precision: of what the model put in a class, the share that belongs there. Recall: of a class's "
+               "examples, the share the model found. F1: high only when both are. Hover a column's name for more.")
     st.subheader("Confusion matrix")
     st.caption("Rows are the true classes, columns what the model said. Click a cell (or pick it below) to see its examples.")
     if run.threshold is not None and is_two_class(run.labels):

@@ -12,9 +12,10 @@ import streamlit as st
 from core.artifacts import model_missing_note
 from core.datasets.files import dataset_missing_note
 from core.evaluation.results import learning_curves
+from core.settings_table import settings_table
 from pages.shared.charts import curve_figure
 from pages.shared.errors import guarded
-from pages.shared.formatting import bytes_text, duration_text
+from pages.shared.formatting import bytes_text, duration_text, percent_text
 from pages.shared.gate import enter_page
 from pages.shared.run_picker import pick_run_ui
 from pages.shared.user_text import is_cut, md
@@ -22,17 +23,21 @@ from storage.models import (
     ACTIVE_STATES, FINAL_STATES, QUEUED, RESUMABLE_STATES, RETRYABLE_STATES, RUNNING, SUCCEEDED, utcnow,
 )
 from storage.overview import count_datasets_and_runs
+from pages.shared.glossary import ACCURACY_HELP, MACRO_F1_HELP
 from storage.paths import run_files
 from storage.queue_place import QueuePlace, queue_places
 from storage.results import metric_points
-from storage.run_requests import (
-    JobError, clone_run, delete_run, request_cancel, request_resume, retry_run, set_auto_resume,
-)
+from storage.run_requests import JobError, delete_run, request_cancel, request_resume, retry_run, set_auto_resume
 from storage.runs import LIST_LIMIT, estimate_check, get_run, list_runs
 from storage.workers import alive_workers
 
 REFRESH_SECONDS = 2
-STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+# Material icons, drawn by the app's own font: emoji showed as empty boxes where the machine has no emoji font.
+STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
+                "succeeded": ":material/check_circle:", "failed": ":material/error:",
+                "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:"}
+STATUS_COLORS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "gray",
+                 "interrupted": "orange"}
 
 
 def eta_cell(run, place: QueuePlace | None) -> str:
@@ -49,12 +54,13 @@ def runs_frame(runs: list, places: dict[int, QueuePlace]) -> pd.DataFrame:
     for r in runs:
         config, metrics = r.config or {}, r.metrics or {}
         rows.append({
-            "Run": r.id, "Status": f"{STATUS_ICONS.get(r.status, '')} {r.status}", "Progress": r.progress or 0.0,
+            "Run": r.id, "Status": r.status, "Progress": r.progress or 0.0,
             "ETA": eta_cell(r, places.get(r.id)),
             "Dataset": r.dataset.name if r.dataset else "", "Model": config.get("model", ""),
             "Method": config.get("method", ""), "Preset": config.get("preset", ""),
-            "Accuracy": metrics.get("accuracy"), "Macro-F1": metrics.get("macro_f1"),
-            "Started": r.started_at, "Name": r.name,
+            # As percentages, as everywhere on this page; empty, not "None", until the run has them.
+            "Accuracy": percent_text(metrics.get("accuracy")), "Macro-F1": percent_text(metrics.get("macro_f1")),
+            "Started (UTC)": r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "", "Name": r.name,
         })
     return pd.DataFrame(rows)
 
@@ -85,7 +91,7 @@ def progress_text(run, place: QueuePlace | None = None, worker_alive: bool = Tru
     if run.samples_per_second:
         parts.append(f"{run.samples_per_second:.1f} examples/s")
     if run.status == RUNNING and run.eta_seconds is not None:
-        parts.append(f"about {duration_text(run.eta_seconds)} left")
+        parts.append(time_left_text(run.eta_seconds))
     return " · ".join(parts)
 
 
@@ -116,6 +122,11 @@ def curves_ui(run_id: int) -> None:
         else:
             st.plotly_chart(curve_figure(curves["validation"], "epoch", "Validation", "score"),
                             key=f"runs_validation_{run_id}")
+
+
+def time_left_text(seconds: float) -> str:
+    """about 3 min 05 s left · less than a second left."""
+    return "less than a second left" if seconds < 1 else f"about {duration_text(seconds)} left"
 
 
 def select_and_rerun(run_id: int) -> None:
@@ -177,7 +188,8 @@ def actions_ui(run, model_missing: bool) -> None:
         columns[0].button("Cancel", key=f"runs_cancel_{run.id}", disabled=run.cancel_requested, icon=":material/stop:",
                           help="Stop this run within seconds; Resume can continue it later from its last checkpoint.",
                           on_click=request, args=(request_cancel, run.id, "Cancel requested."))
-    if run.status in RESUMABLE_STATES and run_files(run.id).has_checkpoint() and not run.resume_requested:
+    resumable = run.status in RESUMABLE_STATES and run_files(run.id).has_checkpoint()
+    if resumable and not run.resume_requested:
         columns[1].button("Resume", key=f"runs_resume_{run.id}", icon=":material/play_arrow:",
                           help="Continue from the last checkpoint (optimizer state included).", on_click=request,
                           args=(request_resume, run.id, f"Run {run.id} will resume from its last checkpoint."))
@@ -187,9 +199,11 @@ def actions_ui(run, model_missing: bool) -> None:
                 "Retry", key=f"runs_retry_{run.id}", icon=":material/replay:",
                 help="Train again from the start, as a new run with the same settings."):
             select_and_rerun(retry_run(run.id))
-        if columns[3].button("Clone", key=f"runs_clone_{run.id}", icon=":material/content_copy:",
-                             help="Queue a new run with the same dataset and settings."):
-            select_and_rerun(clone_run(run.id, name=f"Copy of run {run.id}"))
+        # Clone queues nothing: it opens Train with this run's dataset and settings filled in, to change and launch.
+        columns[3].page_link("pages/train.py", label="Clone", icon=":material/content_copy:",
+                             query_params={"clone": str(run.id)},
+                             help="Open Train with this run's dataset and settings filled in: change what you like, "
+                             "then launch it as a new run.")
         if run.status in FINAL_STATES:
             with columns[4].popover("Delete", icon=":material/delete:"):
                 st.write(f"Delete run {run.id} with its model, log, curves and test predictions? This cannot be undone.")
@@ -199,6 +213,10 @@ def actions_ui(run, model_missing: bool) -> None:
                     forget_and_rerun()
     except JobError as error:
         st.error(md(str(error), limit=None))
+    if run.status in RESUMABLE_STATES and not resumable:
+        stopped = {"failed": "failed", "cancelled": "was cancelled", "interrupted": "was interrupted"}[run.status]
+        st.caption(f"Resume is not offered: this run {stopped} before its first checkpoint (one is saved every few minutes and at the end of each epoch), so "
+                   "there is nothing to continue from. Retry trains it again from the start.")
     if "runs_error" in st.session_state:
         st.error(md(st.session_state.pop("runs_error"), limit=None))
     if run.status in (*ACTIVE_STATES, *RESUMABLE_STATES):
@@ -223,17 +241,20 @@ live = REFRESH_SECONDS if any(r.status in ACTIVE_STATES for r in all_runs) else 
 
 @st.fragment(run_every=live)
 @guarded
-def overview() -> None:
+def overview(seen: list[tuple[int, str]]) -> None:
     shown = list_runs()
+    if [(r.id, r.status) for r in shown] != seen:
+        # A run started, ended or appeared: redraw the whole page, so the picker's titles, the heading below and the
+        # sidebar agree with the table (only the table and the run below redraw by themselves).
+        st.rerun()
     if len(shown) == LIST_LIMIT and (total := count_datasets_and_runs()[1]) > len(shown):  # counted only then
         st.caption(f"Showing the newest {len(shown):,} of {total:,} runs.")
     st.dataframe(
         runs_frame(shown, queue_places()), hide_index=True, key="runs_table",
         column_config={
             "Progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
-            "Accuracy": st.column_config.NumberColumn(format="%.3f"),
-            "Macro-F1": st.column_config.NumberColumn(format="%.3f"),
-            "Started": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
+            "Accuracy": st.column_config.TextColumn(help=ACCURACY_HELP),
+            "Macro-F1": st.column_config.TextColumn(help=MACRO_F1_HELP),
         },
     )
 
@@ -248,7 +269,10 @@ def detail(run_id: int) -> None:
     config = run.config or {}
     model, dataset = config.get("model", ""), run.dataset.name  # typed by the user: escaped, long ones cut
     whole = f"Model: {md(model, limit=None)}  \nDataset: {md(dataset, limit=None)}"
-    st.subheader(f"{STATUS_ICONS.get(run.status, '')} Run {run.id}: {md(config.get('method', ''))} on {md(model)} · "
+    # The state as a badge with its Material icon, apart from the heading: the heading holds names users typed, and an
+    # icon shortcode in the same string would be markup beside them (tests/test_user_text_pages.py).
+    st.badge(run.status, icon=STATUS_ICONS.get(run.status), color=STATUS_COLORS.get(run.status, "gray"))
+    st.subheader(f"Run {run.id} ({run.status}): {md(config.get('method', ''))} on {md(model)} · "
                  f"{md(dataset)}", help=whole if is_cut(model) or is_cut(dataset) else None)
     place = queue_places().get(run.id)
     worker_alive = place is None or bool(alive_workers())
@@ -261,7 +285,8 @@ def detail(run_id: int) -> None:
     if not worker_alive:
         st.warning("No worker is running, so this run waits. Start one with `python -m core worker`.")
     if run.status == SUCCEEDED and run.metrics:
-        st.caption(f"Test accuracy {run.metrics.get('accuracy', 0):.1%} · macro-F1 {run.metrics.get('macro_f1', 0):.1%}"
+        st.caption(f"Test accuracy {percent_text(run.metrics.get('accuracy'))} · macro-F1 "
+                   f"{percent_text(run.metrics.get('macro_f1'))}"
                    f" · trained in {duration_text(run.train_seconds)} on {run.device or 'cpu'}")
         if (check := estimate_check(run)) is not None:
             st.caption(estimate_text(check))
@@ -272,16 +297,16 @@ def detail(run_id: int) -> None:
     with st.expander("Log"):  # collapsed: a failure's traceback is detail, the plain sentence above says what to do
         st.code(run_files(run.id).log_tail(40) or "(no log yet)", language=None)
     with st.expander("Settings"):
-        st.caption("As chosen: empty values take the preset's.")
-        st.json(config, expanded=True)
-        if run.training:
-            st.caption("As trained: what the preset and your settings resolved to, and how far training went "
-                       "(epochs_run is lower than the planned epochs when early stopping ended it).")
-            st.json(run.training, expanded=True)
+        st.caption("Each setting, its value and where it came from: your choice on Train, the preset, or the default.")
+        st.dataframe(settings_table(run.dataset.task, config, run.training or {}), hide_index=True,
+                     key=f"runs_settings_{run.id}")
 
 
-overview()
+overview([(r.id, r.status) for r in all_runs])
+# No status in the picker's titles: a keyed selectbox keeps showing the title it was given when the run was picked,
+# so "#1 · head · running" stayed after the run had finished while the heading below said succeeded. The table above
+# and the heading below say the status, and both redraw.
 detail(pick_run_ui(all_runs, key="runs_selected",
-                   title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')} · {r.status}",
+                   title=lambda r: f"#{r.id} · {r.name or (r.config or {}).get('method', '')}",
                    help="The run to watch below: its progress, learning curves, log and settings.").id)
 workers_ui()

@@ -22,6 +22,7 @@ from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
+from pages.shared.clone import clone_ui
 from pages.shared.gate import enter_page
 from pages.shared.user_text import code, short
 from storage.datasets import list_datasets
@@ -32,6 +33,12 @@ OTHER_MODEL = "other"
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
 ERROR_DETAILS_KEY = "train_error_details"  # at most one error box shows at a time
 SUGGESTED_FOLDS = 5  # cross-validation folds set for the user when classes have few examples
+
+
+def unless_set(key: str, **default: Any) -> dict[str, Any]:
+    """A widget's default, left out when its value is already in session state (filled in from a cloned run):
+    Streamlit warns on the page when a widget gets both."""
+    return {} if key in st.session_state else default
 
 
 def speed_text(params: int) -> str:
@@ -48,7 +55,7 @@ def dataset_ui():
     by_id = {d.id: d for d in datasets}
     asked = st.query_params.get("dataset")
     default = ids.index(int(asked)) if asked and asked.isdigit() and int(asked) in ids else 0
-    chosen = st.selectbox("Dataset", ids, index=default, key="train_dataset", format_func=lambda i: (
+    chosen = st.selectbox("Dataset", ids, **unless_set("train_dataset", index=default), key="train_dataset", format_func=lambda i: (
         f"{short(by_id[i].name)} · {by_id[i].task} · {by_id[i].num_examples} examples · {len(by_id[i].labels)} classes"),
         help="The labeled examples to learn from, as saved on the Data page. The model is judged on the part "
         "of them set aside for testing.")
@@ -119,7 +126,7 @@ def setting_ui(setting, preset_value: Any, suggested: Any = None) -> Any:
     label, tip, key = name.replace("_", " ").capitalize(), meta["help"], f"train_adv_{name}"
     prefilled = key in st.session_state  # "Use these settings" set it: the widget takes it from there
     if meta["kind"] == BOOL:
-        return st.checkbox(label, help=tip, key=key, **({} if prefilled else {"value": DEFAULTS[name]}))
+        return st.checkbox(label, **unless_set(key, value=DEFAULTS[name]), help=tip, key=key)
     if meta["kind"] == CHOICE:
         return st.selectbox(label, meta["choices"], help=tip, key=key)
     default = DEFAULTS[name] if suggested is None else suggested
@@ -128,7 +135,7 @@ def setting_ui(setting, preset_value: Any, suggested: Any = None) -> Any:
               "format": meta.get("format")}
     if meta["kind"] == INT and default is not None:
         default = int(default)
-    return st.number_input(label, help=tip, key=key, placeholder=placeholder, **({} if prefilled else {"value": default}),
+    return st.number_input(label, **unless_set(key, value=default), help=tip, key=key, placeholder=placeholder,
                            **{k: v for k, v in bounds.items() if v is not None})
 
 
@@ -253,13 +260,27 @@ def search_ui(dataset, config: RunConfig, ready: bool) -> None:
 def launch(dataset, configs: list[RunConfig]) -> None:
     auto_resume = bool(st.session_state.get("train_auto_resume"))
     ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}", auto_resume=auto_resume) for c in configs]
-    st.session_state["train_launched"] = ids
+    st.session_state["train_launched"] = (dataset.id, ids)
+    st.session_state.pop("train_cloned", None)
+
+
+def launched_ui(dataset) -> None:
+    """The confirmation of the last launch, for the dataset shown (another dataset's would mislead)."""
+    dataset_id, launched = st.session_state.get("train_launched") or (None, [])
+    if not launched or dataset_id != dataset.id:
+        return
+    several = len(launched) > 1
+    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
+               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
+    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
+                 query_params={"run": str(launched[0])})
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Train")
 st.write("Pick a dataset, a base model and a tuning method, check what training will cost, then press **Launch**; "
          "the run trains in the background and you can follow it on **Runs**.")
+clone_ui()
 dataset = dataset_ui()
 task = dataset.task
 prefill_from_run(dataset)
@@ -298,6 +319,7 @@ st.checkbox("Resume automatically", key="train_auto_resume", help=AUTO_RESUME_HE
 if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:",
              help="Queue this run. A background worker trains it; you can close the tab and come back."):
     launch(dataset, [config])
+confirmation = st.container()  # right under Launch: the Compare panel below may be open and long
 with st.expander("Compare methods"):
     st.caption("Queue one run per method on this dataset and model, with the same preset and settings; "
                "each method keeps its own preset learning rate.")
@@ -308,12 +330,6 @@ with st.expander("Compare methods"):
     if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen),
                  help="Queue one run per chosen method; the worker trains them one after another."):
         launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
+with confirmation:
+    launched_ui(dataset)
 search_ui(dataset, config, ready)
-
-launched = st.session_state.get("train_launched")
-if launched:
-    several = len(launched) > 1
-    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
-               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
-    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
-                 query_params={"run": str(launched[0])})

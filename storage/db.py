@@ -24,6 +24,7 @@ MIGRATION_LOCK = (0x7475_6E65, 1)  # PostgreSQL advisory lock (two-key form, apa
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait for each other instead of failing with "database is locked"
 
 _lock = threading.Lock()
+_migrate_lock = threading.Lock()  # held while this process migrates a database (init_db)
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _sessionmakers: dict[str, sessionmaker[Session]] = {}  # one per engine (same key), made once it is migrated
@@ -61,13 +62,18 @@ def init_db(url: str | None = None) -> Engine:
     if url not in _migrated:
         from alembic import command
 
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Processes starting together (an app, workers, the API) take turns: two creating the same tables at
-                # once would fail (SQLite's write lock already serialises them). Released at the commit.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d, %d)" % MIGRATION_LOCK)
-            command.upgrade(alembic_config(connection), "head")
-        _migrated.add(url)
+        # One thread migrates, the others wait for it: two script runs of the app (a page opened, then a link
+        # clicked before the first run had finished migrating a fresh database) both created alembic_version.
+        with _migrate_lock:
+            if url not in _migrated:
+                with engine.begin() as connection:
+                    if connection.dialect.name == "postgresql":
+                        # Processes starting together (an app, workers, the API) take turns too: two creating the
+                        # same tables at once would fail (SQLite's write lock already serialises them). Released at
+                        # the commit.
+                        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d, %d)" % MIGRATION_LOCK)
+                    command.upgrade(alembic_config(connection), "head")
+                _migrated.add(url)
     return engine
 
 

@@ -2,7 +2,7 @@
 browser session that opens pages over Streamlit's own websocket protocol.
 
 A Streamlit app runs its script only when a browser session asks for a page, and it is that run which starts
-the app's background worker (core.jobs.worker.ensure_worker in app.py). `visit` is that browser, minus the drawing:
+the app's background worker (core.jobs.app_worker.ensure_worker in app.py). `visit` is that browser, minus the drawing:
 it sends the same messages a browser sends (run the default page, then navigate through the app's own
 navigation) and collects what the page showed, exceptions included. No Chromium is needed.
 """

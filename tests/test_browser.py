@@ -164,6 +164,8 @@ def test_user_path_from_upload_to_prediction(page, tmp_path):
     shot(page, "05_runs_started")
     expect(page.get_by_text("Open the results")).to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
     expect(page.get_by_text("Test accuracy", exact=False).first).to_be_visible()
+    # The heading says the run's state as it is now (issue 26, item 1).
+    expect(page.get_by_role("heading", name=re.compile(r"Run 1 \(succeeded\)"))).to_be_visible()
     shot(page, "06_runs_finished")
 
     # 4) Results: metric cards and the confusion matrix.

@@ -3,7 +3,7 @@ let the queue drain (resuming or retrying interrupted runs as a user would) and 
 doubled, or left running.
 
 Everything is real and local: `streamlit run app.py` (its page views, over Streamlit's websocket, start the
-app's own worker through core.jobs.worker.ensure_worker), `python -m core worker` processes, and their training
+app's own worker through core.jobs.app_worker.ensure_worker), `python -m core worker` processes, and their training
 processes. Training is tests.tiny_training.train_tiny, a real torch loop of 20 short steps that checkpoints as
 it goes (TUNEBOARD_TRAIN_FN points every worker at it, the app's too). The kills are SIGKILL: nothing gets to
 clean up. Kills land at random moments: while a worker claims a run or its training process starts, or at a

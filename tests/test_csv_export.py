@@ -49,3 +49,11 @@ def test_numbers_stay_numbers_and_only_the_first_character_counts():
     assert [row[1] for row in rows[1:]] == ["-0.5", "-1.0", "2.0", "0.0", "-3.5"]
     assert [row[2] for row in rows[1:]] == ["-1", "2", "3", "4", "5"]
     assert frame["label"].tolist()[0] == "@x"  # the frame shown on the page is left as it is
+
+
+def test_small_probabilities_are_written_without_scientific_notation():
+    from core.serving.csv_export import to_csv_bytes
+
+    frame = pd.DataFrame({"label": ["spam"], "probability": [4.16e-05], "confidence": [0.5]})
+    text = to_csv_bytes(frame).decode()
+    assert text.splitlines()[1] == '"spam",0.0000416,0.5' and "e-" not in text

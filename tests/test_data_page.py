@@ -31,7 +31,10 @@ def test_upload_a_csv_see_the_report_and_save_it():
     assert at.selectbox(key="text_column").value == "message"
     assert at.selectbox(key="label_column").value == "category"
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Rows read"] == "32" and metrics["Rows kept"] == "30" and metrics["Classes"] == "2"
+    assert metrics["Rows kept"] == "30" and metrics["Classes"] == "2"
+    # Rows kept, and why the others were not, in one sentence.
+    assert ("Kept 30 of 32 rows; not kept: 1 with an empty text, 1 exact duplicate (one copy of each stays)."
+            in [c.value for c in at.caption])
     warnings = " ".join(w.value for w in at.warning)
     assert "Dropped 1 row with an empty text" in warnings and "Removed 1 exact duplicate" in warnings
     assert at.text_input(key="dataset_name").value == "tickets"
@@ -108,7 +111,7 @@ def test_upload_a_zip_of_image_folders_shows_thumbnails_per_class():
     at.file_uploader(key="data_upload").upload("insects.zip", zip_of(class_folders(4)), "application/zip").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Images read"] == "8" and metrics["Classes"] == "2"
+    assert metrics["Images kept"] == "8" and metrics["Classes"] == "2"
     assert [s.value for s in at.subheader][:1] == ["Examples per class"]
     assert len(at.image) == 2 and len(at.image[0].value) == 4  # a row of thumbnails per class
     at.button(key="save_dataset").click().run()
@@ -126,7 +129,8 @@ def test_load_example_shows_the_same_report_as_an_upload_and_saves_it():
     # The same report and pickers as an uploaded file.
     assert (at.selectbox(key="text_column").value, at.selectbox(key="label_column").value) == ("message", "category")
     metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Rows read"], metrics["Rows kept"], metrics["Classes"]) == ("600", "600", "4")
+    assert (metrics["Rows kept"], metrics["Classes"]) == ("600", "4")
+    assert "Kept 600 of 600 rows: every one." in [c.value for c in at.caption]
     assert not at.warning and not at.error
     assert at.text_input(key="dataset_name").value == "Customer support example"
 
@@ -154,7 +158,7 @@ def test_an_upload_replaces_the_example():
     at.button(key="data_load_example").click().run()
     at.file_uploader(key="data_upload").upload("tickets.csv", CSV, "text/csv").run()
     assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Rows read"] == "32"
+    assert {m.label: m.value for m in at.metric}["Rows kept"] == "30"
     assert not [i for i in at.info if "not real customer data" in i.value]
 
 

@@ -75,13 +75,13 @@ def test_numbers_equal_the_stored_metrics_and_the_stored_predictions(tuneboard_h
     per_class = table(at, "class", "precision", "recall", "f1", "support")
     assert per_class["class"].tolist() == labels
     np.testing.assert_allclose(per_class[["precision", "recall", "f1"]].to_numpy(float),
-                               np.column_stack([precision, recall, f1]))
+                               100 * np.column_stack([precision, recall, f1]))  # shown as percentages
     assert per_class["support"].tolist() == support.tolist()
     # The untuned baselines, and the difference tuning made.
     majority, zero_shot = metrics["baselines"]["majority"], metrics["baselines"].get("zero_shot")
-    baselines = table(at, "model", "accuracy", "macro_f1").set_index("model")
-    assert baselines.loc["This run", "accuracy"] == pytest.approx(accuracy)
-    assert baselines.loc["Always the most common class", "macro_f1"] == pytest.approx(majority["macro_f1"])
+    baselines = table(at, "model", "accuracy", "macro_f1").set_index("model")  # as percentages, like the cards
+    assert baselines.loc["This run", "accuracy"] == pytest.approx(100 * accuracy)
+    assert baselines.loc["Always the most common class", "macro_f1"] == pytest.approx(100 * majority["macro_f1"])
     reference = zero_shot or majority
     assert metric(at, "Accuracy").delta == f"{(accuracy - reference['accuracy']) * 100:+.1f} points"
     assert metric(at, "Macro-F1").delta == f"{(macro_f1 - reference['macro_f1']) * 100:+.1f} points"
@@ -99,8 +99,10 @@ def test_picking_a_confusion_cell_lists_its_test_examples(tuneboard_home):
             at.selectbox(key=f"results_cell_pred_{run_id}").set_value(predicted).run()
             assert not at.exception
             count = matrix[true_index][predicted_index]
-            assert any(m.value.startswith(f"**{count} test examples** are `{true_label}` and were predicted `{predicted}`")
-                       for m in at.markdown)
+            one = count == 1
+            said = (f"**{count} test example{'' if one else 's'}** {'is' if one else 'are'} `{true_label}` and "
+                    f"{'was' if one else 'were'} predicted `{predicted}`")
+            assert any(m.value.startswith(said) for m in at.markdown)
             expected = rows[(rows["true"] == true_label) & (rows["predicted"] == predicted)]
             if count:
                 shown = table(tab(at, "Overview"), "text", "true", "predicted")
@@ -170,11 +172,11 @@ def test_compare_lists_the_run_with_its_baselines(tuneboard_home):
     at = open_results()
     compared = table(at, "run", "macro-F1")
     run_row = compared[compared["run"].str.startswith(f"#{run_id} ")].iloc[0]
-    assert run_row["accuracy"] == pytest.approx(metrics["accuracy"]) and bool(run_row["best"])
+    assert run_row["accuracy"] == pytest.approx(100 * metrics["accuracy"]) and bool(run_row["best"])  # percentages
     assert (run_row["model"], run_row["method"]) == ("tiny-bert", "full")
     assert run_row["trainable parameters"] == get_run(run_id).trainable_params
     majority = compared[compared["run"] == "Always the most common class"].iloc[0]
-    assert majority["macro-F1"] == pytest.approx(metrics["baselines"]["majority"]["macro_f1"])
+    assert majority["macro-F1"] == pytest.approx(100 * metrics["baselines"]["majority"]["macro_f1"])
     assert majority["trainable parameters"] == 0
 
 

@@ -44,7 +44,7 @@ def test_lists_runs_with_status_progress_and_eta():
     assert not at.exception
     table = at.dataframe[0].value
     assert table[["Run", "Status", "Progress", "ETA", "Method"]].values.tolist() == [
-        [running, "▶️ running", 0.75, "1 min 15 s", "full"], [queued, "⏹️ cancelled", 0.0, "", "lora"]]
+        [running, "running", 0.75, "1 min 15 s", "full"], [queued, "cancelled", 0.0, "", "lora"]]
     progress = at.get("progress")[0].proto
     assert (progress.value, progress.text) == (75, "Epoch 2/2 · epoch 1.5 · step 30/40 · 12.5 examples/s · about 1 min 15 s left")
 
@@ -61,7 +61,8 @@ def test_a_finished_run_shows_curves_results_and_its_log():
     assert len(charts) == 2  # loss and validation curves
     assert any("Test accuracy" in c.value for c in at.caption)
     assert "database bookkeeping took" in at.code[0].value  # the log tail
-    assert at.button(key=f"runs_clone_{run_id}") is not None
+    assert [link.proto.query_string for link in at.main.get("page_link") if "Clone" in link.proto.label] == [
+        f"clone={run_id}"]
     assert not [b for b in at.button if b.key == f"runs_cancel_{run_id}"]  # nothing to cancel
 
 
@@ -95,8 +96,49 @@ def test_retry_and_clone_queue_new_runs_and_select_them():
     retry = max(r.id for r in list_runs())
     assert get_run(retry).status == "queued" and get_run(retry).config == get_run(run_id).config
     assert at.selectbox(key="runs_selected").value == retry
-    at.button(key=f"runs_clone_{retry}").click().run()
-    assert len(list_runs()) == 3 and not at.exception
+    # Clone queues nothing: it links to Train with the run named, where its settings are filled in.
+    [clone] = [link for link in at.main.get("page_link") if "Clone" in link.proto.label]
+    assert (clone.proto.page, clone.proto.query_string) == ("train", f"clone={retry}")
+    assert len(list_runs()) == 2
+
+
+def test_clone_opens_train_with_the_runs_settings_and_queues_nothing():
+    first, second = make_dataset(name="first"), make_dataset(name="second")
+    config = {"model": "tiny-bert", "method": "ia3", "preset": "balanced", "epochs": 3, "seed": 7,
+              "class_weighting": True}
+    run_id = enqueue(first, config)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["clone"] = str(run_id)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.warning
+    assert f"The settings of run #{run_id} are filled in" in at.info[0].value
+    assert at.selectbox(key="train_dataset").value == first != second
+    assert (at.radio(key="train_model_text").value, at.text_input(key="train_model_other").value) == (
+        "other", "tiny-bert")
+    assert (at.radio(key="train_method_text").value, at.radio(key="train_preset").value) == ("ia3", "balanced")
+    assert (at.number_input(key="train_adv_epochs").value, at.number_input(key="train_adv_seed").value) == (3, 7)
+    assert at.checkbox(key="train_adv_class_weighting").value is True
+    assert len(list_runs()) == 1  # nothing queued until Launch
+    at.button(key="train_launch").click().run()
+    assert not at.exception
+    [new, _] = list_runs()
+    assert {k: new.config[k] for k in config} == config and new.id != run_id
+    assert f"Queued run #{new.id}" in at.success[0].value
+    # Another dataset picked: the confirmation was about the first one, so it goes.
+    at.selectbox(key="train_dataset").set_value(second).run()
+    assert not at.success
+
+
+def test_resume_is_not_offered_without_a_checkpoint_and_the_page_says_why():
+    run_id = enqueue(make_dataset(), CONFIG)
+    run_queue.claim_next("w1")
+    run_queue.mark_interrupted(run_id, "w1", "Interrupted: its worker stopped.")
+    at = open_runs_page(run_id)
+    assert not at.exception
+    assert not [b for b in at.button if b.key == f"runs_resume_{run_id}"]
+    assert any("Resume is not offered: this run was interrupted before its first checkpoint" in c.value
+               for c in at.caption)
 
 
 def test_resume_an_interrupted_run_with_a_checkpoint():
@@ -152,10 +194,14 @@ def test_settings_show_what_a_real_run_resolved_to_and_how_far_it_trained(tunebo
     run_id = use_run(text_run(), tuneboard_home)
     at = open_runs_page(run_id)
     assert not at.exception
-    shown = [j.value for j in at.json]
     trained = get_run(run_id).training
     assert trained["epochs_run"] >= 1 and trained["learning_rate"] > 0
-    assert any('"epochs_run"' in value and f'"steps": {trained["steps"]}' in value for value in shown)
+    [settings] = [d.value for d in at.dataframe if list(d.value.columns) == ["setting", "value", "from"]]
+    rows = {row.setting: (row.value, row["from"]) for _, row in settings.iterrows()}
+    assert rows["Update steps"] == (str(trained["steps"]), "training")
+    assert rows["Epochs trained"] == (str(trained["epochs_run"]), "training")
+    assert rows["Method"][1] == "your choice" and rows["Batch size"] == (str(trained["batch_size"]), "the quick preset")
+    assert "None" not in settings.to_string()
 
 
 @pytest.mark.slow  # 501 runs queued: about 2 s

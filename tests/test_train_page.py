@@ -57,7 +57,7 @@ def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
     at.switch_page("pages/runs.py").run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert table[["Run", "Status", "Method", "Dataset"]].values.tolist() == [[run.id, "⏳ queued", "ia3", "tickets"]]
+    assert table[["Run", "Status", "Method", "Dataset"]].values.tolist() == [[run.id, "queued", "ia3", "tickets"]]
 
 
 @pytest.mark.slow  # about a second: several runs of the page

@@ -44,9 +44,10 @@ def workers():
     """Start worker processes (`python -m core worker` with the tiny trainer); kills what is left at the end."""
     started: list[subprocess.Popen] = []
 
-    def start(once: bool = False, step_seconds: float = 0.01) -> subprocess.Popen:
+    def start(once: bool = False, step_seconds: float = 0.01, stop_with: str | None = None) -> subprocess.Popen:
         code = ("import sys; from core.jobs.worker import WorkerSettings, run_worker; "
-                f"sys.exit(run_worker(WorkerSettings(once={once}, poll_seconds=0.2, train_fn={TINY!r})))")
+                f"sys.exit(run_worker(WorkerSettings(once={once}, poll_seconds=0.2, train_fn={TINY!r}, "
+                f"stop_with={stop_with!r})))")
         env = {**os.environ, "TINY_STEP_SECONDS": str(step_seconds)}
         process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -226,12 +227,31 @@ def test_stopping_the_worker_marks_its_running_run_interrupted(workers):
     assert alive_workers() == []
 
 
+@pytest.mark.slow  # worker processes
+def test_a_worker_the_app_started_stops_when_the_app_stops(workers):
+    """The app passes its own process to the worker it starts (--stop-with): stopping the app (Ctrl+C in its terminal)
+    stops the worker within seconds, and the run it was training is interrupted, ready to resume."""
+    app = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # stands in for `streamlit run`
+    try:
+        run_id = enqueue(make_dataset(), {"model": "tiny", "epochs": 100})
+        worker = workers(step_seconds=0.05, stop_with=process_identity(app.pid))
+        wait_for(lambda: (get_run(run_id).step or 0) >= 6, timeout=60)
+        assert worker.poll() is None  # alive while the app is
+    finally:
+        app.kill()
+        app.wait()
+    assert worker.wait(timeout=15) == 0
+    assert "has stopped: stopping too" in worker.stdout.read()
+    assert get_run(run_id).status == "interrupted"
+    assert alive_workers() == []
+
+
 @pytest.mark.slow  # starts a worker process
 @pytest.mark.both_databases
 def test_the_app_starts_exactly_one_worker_however_many_sessions_ask_at_once(tuneboard_home):
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.jobs.worker import ensure_worker
+    from core.jobs.app_worker import ensure_worker
 
     with ThreadPoolExecutor(4) as pool:  # four browser sessions opening the app at the same moment
         states = list(pool.map(lambda _: ensure_worker(), range(4)))

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--heartbeat-timeout", type=float, default=None, metavar="SECONDS",
                             help="A run on another machine whose worker has been silent this long is marked interrupted "
                                  "(and resumed, if set to resume automatically); default 60.")
+        parser.add_argument("--stop-with", default=None, metavar="PROCESS",
+                            help="Stop when this process (host:pid:start, as the app passes its own) has stopped.")
     elif command == "runs":
         parser.add_argument("--json", action="store_true", help="Print a JSON list instead of a table.")
         parser.add_argument("--limit", type=int, default=50, help="Show at most this many, newest first.")
@@ -37,7 +39,8 @@ def _worker(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         print("--concurrency must be at least 1.", file=sys.stderr)
         return 2
-    settings = WorkerSettings(concurrency=args.concurrency, once=args.once, poll_seconds=args.poll_seconds)
+    settings = WorkerSettings(concurrency=args.concurrency, once=args.once, poll_seconds=args.poll_seconds,
+                              stop_with=args.stop_with)
     if args.heartbeat_timeout is not None:
         if args.heartbeat_timeout <= 2 * settings.heartbeat_seconds:
             print(f"--heartbeat-timeout must be more than {2 * settings.heartbeat_seconds:g} seconds (two heartbeats).",

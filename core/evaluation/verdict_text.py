@@ -15,9 +15,8 @@ import pandas as pd
 
 from core.evaluation.calibration import Calibration
 from core.evaluation.decision import answered_figures
-from core.evaluation.verdict import CANNOT_TELL, NOT_YET, PASS, SMALL_CLASS, Verdict
+from core.evaluation.verdict import SMALL_CLASS, Verdict
 
-STATUS_ICON = {PASS: "✅", NOT_YET: "❌", CANNOT_TELL: "❔"}
 SMALL_CLASSES_NAMED = 6
 FEW_TEST_EXAMPLES = 100  # below this many test examples the verdict says why its intervals are wide
 WEAK_CLASSES_NAMED = 5
@@ -92,7 +91,7 @@ def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None,
         few = _listed([(shown(label), f": {count}") for label, count in result.small_classes.items()],
                       SMALL_CLASSES_NAMED)
         lines.append(Line(("Enough test data?",), (
-            f"⚠️ {len(result.small_classes)} of {len(labels)} classes have fewer than {SMALL_CLASS} test examples (",
+            f"{len(result.small_classes)} of {len(labels)} classes have fewer than {SMALL_CLASS} test examples (",
             *few, "): their numbers are too uncertain to decide on; add test examples for them.")))
     else:
         lines.append(Line(("Enough test data?",), (f"Every class has at least {SMALL_CLASS} test examples.",)))
@@ -104,7 +103,7 @@ def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None,
         lines.append(Line(("Better than ", *against, "?"), (
             ("Yes, by more than chance" if comparison.better else "Not by more than chance") + f" ({how}).",)))
     if result.weak_classes:
-        weak = _listed([(shown(label), f" (F1 {score:.2f})") for label, score in result.weak_classes],
+        weak = _listed([(shown(label), f" (F1 {score:.0%})") for label, score in result.weak_classes],
                        WEAK_CLASSES_NAMED)
         lines.append(Line(("Weak classes.",), (*weak, ": see which classes they are confused with in the confusion "
                                                      "matrix.")))
@@ -113,7 +112,7 @@ def verdict_lines(result: Verdict, labels: Sequence[str], majority: str | None,
         named: tuple[Part, ...] = (target.text(),) if target.label is None else \
             ("recall of ", Name(shown(target.label)), f" at least {target.value:.0%}")
         lines.append(Line(("Target: ", *named, "."), (
-            f"{STATUS_ICON[result.target_status]} {result.target_status.capitalize()}: {result.target_reason}",)))
+            f"{result.target_status.capitalize()}: {result.target_reason}",)))  # words, no emoji (empty boxes without an emoji font)
     return lines
 
 

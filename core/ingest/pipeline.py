@@ -22,7 +22,7 @@ from core.ingest.images import stage_candidates
 from core.ingest.ingested import Ingested, content_digest, entries_digest, fingerprint, new_staging_dir
 from core.ingest.layout import PREVIEW_ROWS, find_layout
 from core.ingest.limits import DEFAULT_LIMITS, Limits
-from core.ingest.report import DataError, Report, plural
+from core.ingest.report import WARNING, DataError, Finding, Report, name_list, plural
 from core.ingest.split import SPLIT_SEED, TEST, assign_splits
 from core.ingest.suffixes import EXCEL_SUFFIXES, IMAGE_SUFFIXES
 from core.ingest.text import check_table_size, read_table
@@ -227,6 +227,9 @@ def ingest_files(files: list[Upload], *, text_column: str | None = None, label_c
     """
     if not files:
         raise DataError("empty_upload", "Nothing was uploaded. Choose a file, several images, or a folder.")
+    if len(files) > 1 and not any(_suffix(name) in IMAGE_SUFFIXES for name, _ in files):
+        return _first_of_several(files, text_column=text_column, label_column=label_column, test_file=test_file,
+                                 seed=seed, merge_labels=merge_labels, limits=limits)
     if len(files) == 1:
         name, data = files[0]
         return ingest_bytes(PurePosixPath(name.replace("\\", "/")).name, data, text_column=text_column,
@@ -243,6 +246,27 @@ def ingest_files(files: list[Upload], *, text_column: str | None = None, label_c
             test = (test_file[0], _upload_entries(*test_file, limits), content_digest(test_file[1]))
     return _ingest_images(entries, source_name, entries_digest(entries), label_column=label_column, test=test,
                           seed=seed, merge_labels=merge_labels, limits=limits)
+
+
+def _suffix(name: str) -> str:
+    return PurePosixPath(name.lower()).suffix
+
+
+def _first_of_several(files: list[Upload], **options) -> Ingested:
+    """Several tables or zips and no loose images (a CSV and a zip of photos, say): one upload makes one dataset, so
+    the first file is read and the page says which files were not taken and what to do with them."""
+    (taken, data), others = files[0], [PurePosixPath(n.replace("\\", "/")).name for n, _ in files[1:]]
+    taken = PurePosixPath(taken.replace("\\", "/")).name
+    sentence = (f"Only '{taken}' was read: one upload makes one dataset. Not taken: {name_list(others)}; save this "
+                f"dataset, then upload {'it' if len(others) == 1 else 'each of them'} on its own.")
+    try:
+        result = ingest_bytes(taken, data, **options)
+    except DataError as error:
+        said = DataError(error.code, f"{error.message} ({sentence})", details=error.details, report=error.report)
+        said.columns, said.text_column, said.label_column = error.columns, error.text_column, error.label_column
+        raise said from error
+    result.report.findings.insert(0, Finding(WARNING, "not_taken", sentence, others))
+    return result
 
 
 def ingest_path(path: Path, *, text_column: str | None = None, label_column: str | None = None,

@@ -27,6 +27,17 @@ def plural(count: int, word: str, plural_word: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (plural_word or word + 's')}"
 
 
+# Why examples were left out, after their count, for one and for several (Report.kept_text); the finding of the same
+# code says more.
+DROP_REASONS = {
+    "empty_text": ("with an empty text",) * 2, "missing_label": ("without a label",) * 2,
+    "conflicting_labels": ("with a text that also appears under another label",) * 2,
+    "duplicates": ("exact duplicate (one copy of each stays)", "exact duplicates (one copy of each stays)"),
+    "near_duplicates": ("duplicate except for spaces", "duplicates except for spaces"),
+    "small_class_dropped": ("in classes too small to split into training, validation and test",) * 2,
+}
+
+
 @dataclass
 class Finding:
     severity: str  # INFO | WARNING | ERROR
@@ -44,11 +55,25 @@ class Report:
     rows_kept: int = 0
     class_counts: dict[str, int] = field(default_factory=dict)  # kept examples per class, sorted by name
     split_counts: dict[str, int] = field(default_factory=dict)  # {"train": n, "val": n, "test": n}
+    dropped: dict[str, int] = field(default_factory=dict)  # finding code -> examples it left out (read - kept)
 
     def add(self, severity: str, code: str, message: str, details: list[str] | None = None) -> Finding:
         finding = Finding(severity, code, message, list(details or []))
         self.findings.append(finding)
         return finding
+
+    def drop(self, code: str, count: int) -> None:
+        """Count examples left out for the reason the finding `code` gives (the page's "kept, and why not")."""
+        self.dropped[code] = self.dropped.get(code, 0) + int(count)
+
+    def kept_text(self, noun: str = "rows") -> str:
+        """'Kept 3,415 of 3,417 rows; not kept: 2 exact duplicates (one copy of each stays).' (noun: rows | images)"""
+        kept = f"Kept {self.rows_kept:,} of {self.rows_read:,} {noun}"
+        if self.rows_kept >= self.rows_read:
+            return f"{kept}: every one."
+        reasons = [f"{count:,} {DROP_REASONS.get(code, (code, code))[count != 1]}"
+                   for code, count in self.dropped.items() if count]
+        return f"{kept}; not kept: {', '.join(reasons) or 'see the notes below'}."
 
     def info(self, code: str, message: str, details: list[str] | None = None) -> Finding:
         return self.add(INFO, code, message, details)
@@ -78,6 +103,7 @@ class Report:
             rows_kept=int(values.get("rows_kept", 0)),
             class_counts=dict(values.get("class_counts", {})),
             split_counts=dict(values.get("split_counts", {})),
+            dropped=dict(values.get("dropped", {})),
         )
 
 

@@ -78,6 +78,7 @@ def assign_splits(frame: pd.DataFrame, report: Report, seed: int = SPLIT_SEED) -
             f"{reason}. Add examples to keep {'it' if len(small) == 1 else 'them'}.",
             described,
         )
+        report.drop("small_class_dropped", int(frame["label"].isin(small).sum()))
         frame = frame[~frame["label"].isin(small)]
 
     # 2) Carve the missing parts out of each class's pool.

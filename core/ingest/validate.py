@@ -74,6 +74,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             f"Dropped {plural(len(dropped), noun)} with an empty text ({name_list(_sources(dropped))}).",
             _sources(dropped),
         )
+        report.drop("empty_text", len(dropped))
     dropped = frame[missing_label & ~empty_input]
     if len(dropped):
         report.warning(
@@ -81,6 +82,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             f"Dropped {plural(len(dropped), noun)} without a label ({name_list(_sources(dropped))}).",
             _sources(dropped),
         )
+        report.drop("missing_label", len(dropped))
     frame = frame[~empty_input & ~missing_label]
 
     # 2) Very long texts: kept whole on disk (up to a hard cap), but training reads only the beginning.
@@ -122,6 +124,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             f"appeared with different labels, so there is no right answer for {'it' if len(conflicted) == 1 else 'them'}.",
             examples,
         )
+        report.drop("conflicting_labels", len(rows))
         frame = frame[~frame["key"].isin(conflicted)]
 
     # 4) Exact duplicates: one copy stays, so no example sits in both the training and the test set.
@@ -134,6 +137,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             f"keeping one copy of each, so no example can be both trained on and tested on.",
             _sources(frame[exact]),
         )
+        report.drop("duplicates", int(exact.sum()))
         frame = frame[~exact]
     spacing = frame.duplicated(subset=["key", "label"], keep="first")
     if spacing.any():
@@ -143,6 +147,7 @@ def clean(raw: pd.DataFrame, task: str, report: Report, limits: Limits, label_co
             f"another with the same label except for spaces.",
             _sources(frame[spacing]),
         )
+        report.drop("near_duplicates", int(spacing.sum()))
         frame = frame[~spacing]
 
     check_class_count(frame, report, limits, label_column)
@@ -185,10 +190,18 @@ def summarize(frame: pd.DataFrame, report: Report, limits: Limits) -> None:
             f"{'it' if len(few) == 1 else 'them'} will be unreliable; add examples if you can.",
             few,
         )
-    largest, smallest = counts.idxmax(), counts.idxmin()
-    if counts[smallest] and counts[largest] / counts[smallest] >= 5:
-        report.info(
+    # A class with under a fifth of the largest class's examples: said plainly, as a warning, naming each one.
+    largest = counts.idxmax()
+    rare = [label for label in sorted(counts.index, key=lambda label: (counts[label], label))
+            if counts[label] * 5 <= counts[largest]]
+    if rare:
+        named = [f"{label} ({counts[label]:,})" for label in rare]
+        one = len(rare) == 1
+        report.warning(
             "imbalanced",
-            f"The classes are imbalanced: '{largest}' has {counts[largest]:,} examples and '{smallest}' only "
-            f"{counts[smallest]:,}. Look at per-class scores, not just accuracy; class weighting on the Train page can help.",
+            f"{plural(len(rare), 'class', 'classes')} {'has' if one else 'have'} far fewer examples than "
+            f"'{largest}' ({counts[largest]:,}): {name_list(named)}. The model sees {'it' if one else 'them'} rarely, "
+            f"so it will seldom answer {'it' if one else 'them'} and will score worse there. Add examples if you can, "
+            "or turn on Class weighting (Advanced settings on Train); read the per-class scores, not just accuracy.",
+            named,
         )

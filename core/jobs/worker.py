@@ -33,7 +33,7 @@ from storage.data_folder import DataFolderMismatch, bind_data_folder
 from storage.models import CANCELLED, EXPORT_INTERRUPTED, EXPORT_RUNNING, RUNNING
 from storage.paths import data_home, run_files
 from storage.processes import process_alive, process_identity
-from storage.runs import get_run, list_runs
+from storage.runs import get_run
 from storage.workers import alive_workers, heartbeat, register_worker, stop_worker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/jobs/worker.py -> the project folder
@@ -55,6 +55,10 @@ class WorkerSettings:
     kill_grace_seconds: float = 1.5  # after SIGTERM, time before SIGKILL
     orphan_check_seconds: float = 30.0  # how often to look for runs of workers that died elsewhere
     heartbeat_timeout_seconds: float = run_queue.RUN_STALE_SECONDS  # a run elsewhere this silent lost its worker
+    # The app process that started this worker (storage.processes.process_identity): the worker stops when it does,
+    # so stopping the app (Ctrl+C) leaves no training behind; its runs are marked interrupted and can be resumed.
+    # None for a worker started by hand (`python -m core worker`), which runs until it is stopped itself.
+    stop_with: str | None = None
     search_step_seconds: float = 3.0  # how often to drive running settings searches
     # module:function the child trains with
     train_fn: str = field(default_factory=lambda: os.environ.get(TRAIN_FN_ENV) or DEFAULT_TRAIN_FN)
@@ -111,6 +115,10 @@ class Worker:
         self._enforce_cancels()
         now = time.monotonic()
         if now - self._last_heartbeat >= self.settings.heartbeat_seconds:
+            if self.settings.stop_with and process_alive(self.settings.stop_with) is False:
+                log.info("the app that started this worker (%s) has stopped: stopping too", self.settings.stop_with)
+                self.stopping = True
+                return True
             heartbeat(self.worker_id, list(self.children))
             export_queue.heartbeat_exports(self.worker_id, list(self.exports))
             self._last_heartbeat = now
@@ -298,53 +306,3 @@ def run_worker(settings: WorkerSettings | None = None) -> int:
         log.setLevel(logging.INFO)
         log.propagate = False
     return Worker(settings).run()
-
-
-# ---------------------------------------------------------------- started by the app
-
-
-@dataclass
-class WorkerState:
-    alive: int  # workers with a recent heartbeat
-    started: bool = False  # this call started one
-    pid: int | None = None
-    busy_runs: list[int] = field(default_factory=list)
-
-    def describe(self) -> str:
-        if self.started:
-            return "Worker: starting in the background."
-        if not self.alive:
-            return "Worker: none running; queued runs wait. Start one with `python -m core worker`."
-        busy = f", training run {', '.join(map(str, self.busy_runs))}" if self.busy_runs else ", idle"
-        return f"Worker: {self.alive} running{busy}."
-
-
-def worker_state() -> WorkerState:
-    running = [r.id for r in list_runs(statuses=(RUNNING,))]
-    return WorkerState(alive=len(alive_workers()), busy_runs=sorted(running))
-
-
-def ensure_worker() -> WorkerState:
-    """Start one detached `python -m core worker` unless one is alive or was just started.
-
-    Safe to call from every browser session: a file lock serialises callers (also across app processes),
-    the database heartbeat says whether a worker is alive, and a pid file covers the seconds between
-    starting one and its first heartbeat. The worker runs in its own session, so it outlives the app.
-    """
-    import fcntl  # POSIX only, like the rest of the process handling
-
-    home = data_home()
-    with (home / "worker.lock").open("a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        state = worker_state()
-        if state.alive:
-            return state
-        pid_file = home / "worker.pid"
-        if pid_file.exists() and process_alive(pid_file.read_text().strip()):
-            return WorkerState(alive=0, started=True)
-        with (home / "worker.log").open("ab") as out:
-            process = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=PROJECT_ROOT,
-                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        pid_file.write_text(process_identity(process.pid))
-        return WorkerState(alive=0, started=True, pid=process.pid)

@@ -68,12 +68,19 @@ def confusion_figure(labels: Sequence[str], matrix: Sequence[Sequence[int]], nor
     return figure
 
 
+# The stored metric names (train_loss, val_macro_f1) as a chart's legend says them.
+CURVE_NAMES = {"train_loss": "training loss", "val_loss": "validation loss", "val_accuracy": "validation accuracy",
+               "val_macro_f1": "validation macro-F1"}
+AXIS_NAMES = {"step": "update step", "epoch": "epoch"}
+
+
 def curve_figure(points: pd.DataFrame, x: str, title: str, y_title: str) -> go.Figure:
-    """One line per metric name (points: columns x, name, value)."""
+    """One line per metric name (points: columns x, name, value); stored names read as words (CURVE_NAMES)."""
     figure = go.Figure()
     for name, group in points.groupby("name", sort=False):
-        figure.add_trace(go.Scatter(x=group[x], y=group["value"], mode="lines+markers", name=str(name)))
-    figure.update_layout(title=title, xaxis_title=x, yaxis_title=y_title, height=320,
+        figure.add_trace(go.Scatter(x=group[x], y=group["value"], mode="lines+markers",
+                                    name=CURVE_NAMES.get(str(name), str(name))))
+    figure.update_layout(title=title, xaxis_title=AXIS_NAMES.get(x, x), yaxis_title=y_title, height=320,
                          margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 

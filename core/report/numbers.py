@@ -39,3 +39,8 @@ def params_text(count: int | None) -> str:
         if count >= limit:
             return f"{count / limit:.1f}{suffix}"
     return str(count)
+
+
+def percent_text(share: float | None, digits: int = 1) -> str:
+    """0.8412 -> 84.1%; empty for None (a table cell with nothing to say stays empty, never "None")."""
+    return "" if share is None else f"{share:.{digits}%}"

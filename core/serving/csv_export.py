@@ -22,6 +22,7 @@ import csv
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,4 +43,17 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
         values = safe.iloc[:, position]
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
             safe.isetitem(position, values.map(neutralise))
+        elif pd.api.types.is_float_dtype(values):
+            safe.isetitem(position, pd.Series([None if pd.isna(v) else PlainFloat(v) for v in values],
+                                              index=values.index, dtype=object))
     return safe.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
+class PlainFloat(float):
+    """A float written with every digit it has, never in scientific notation: a probability of 4.16e-05 is written
+    0.0000416 (0.5 stays 0.5). Still a number to the csv writer, so it stays unquoted."""
+
+    def __str__(self) -> str:
+        return np.format_float_positional(self, trim="0")
+
+    __repr__ = __str__

@@ -22,8 +22,10 @@ from storage.results import RunResult
 REFRESH_SECONDS = 2
 FORMAT_NAMES = {"hf": "Hugging Face folder (hf)", "adapter": "Adapter only", "onnx": "ONNX",
                 "onnx-int8": "ONNX int8 (smaller, faster on a CPU)"}
-STATUS_TEXT = {EXPORT_QUEUED: "⏳ waiting for a worker", EXPORT_RUNNING: "▶️ being built", OFFERED: "✅ verified",
-               REFUSED: "⛔ refused", "failed": "❌ failed", "interrupted": "⚠️ interrupted"}
+# Material icons (the app's own font): emoji showed as empty boxes on machines without an emoji font.
+STATUS_TEXT = {EXPORT_QUEUED: ":material/schedule: waiting for a worker", EXPORT_RUNNING: ":material/build: being built",
+               OFFERED: ":material/check_circle: verified", REFUSED: ":material/block: refused",
+               "failed": ":material/error: failed", "interrupted": ":material/warning: interrupted"}
 
 
 def download_ui(run: RunResult) -> None:
