@@ -57,6 +57,10 @@ class Dataset(Base):
     # What the pilot needs of a model on this data (core.evaluation.verdict.Target as a dict; {} = none set):
     # every run of the dataset is judged against it.
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A dataset made by fixing another (core.datasets.derive): the id it was made from, and what was changed
+    # ({"relabelled": n, "dropped": n, ...}; {} = uploaded). The parent's runs stay the parent's.
+    derived_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
 

@@ -1,0 +1,123 @@
+"""What is wrong with the data (issue 23): likely label errors by confident learning on out-of-fold probabilities,
+near-copies across the split, conflicting near-identical training examples, and fixes stored as a new dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.evaluation.label_issues import find_label_issues
+from core.evaluation.near_duplicates import conflicting_groups, near_copies
+from core.training.head_folds import out_of_fold_probabilities
+
+
+def blobs(n: int, classes: int, rng: np.random.Generator, spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    centers = rng.normal(size=(classes, 32)) * 2.0
+    y = rng.integers(0, classes, n)
+    return centers[y] + rng.normal(size=(n, 32)) * spread, y
+
+
+def test_confident_learning_flags_labels_the_model_confidently_contradicts_and_ranks_them_by_doubt():
+    probabilities = np.array([
+        [0.9, 0.1],    # labelled 0: fine
+        [0.05, 0.95],  # labelled 0: the model is sure it is 1 -> most doubted
+        [0.25, 0.75],  # labelled 0: p1 reaches class 1's threshold (0.675) -> doubted
+        [0.2, 0.8],    # labelled 1: fine
+        [0.1, 0.9],    # labelled 1: fine
+        [0.65, 0.35],  # labelled 1: p0 reaches class 0's threshold (0.4) -> doubted
+        [0.35, 0.65],  # labelled 1: unsure, but p0 stays below class 0's threshold: not flagged
+    ])
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    issues = find_label_issues(probabilities, labels)
+    assert [(i.position, i.given, i.suggested) for i in issues] == [(1, 0, 1), (2, 0, 1), (5, 1, 0)]
+    assert [i.score for i in issues] == pytest.approx([0.95, 0.75, 0.65])
+
+
+def test_out_of_fold_probabilities_find_flipped_labels_among_overlapping_classes():
+    rng = np.random.default_rng(0)
+    x, y = blobs(1200, 4, rng, spread=3.0)  # about 2% of the examples lie nearer another class's centre
+    noisy = y.copy()
+    flipped = rng.choice(len(y), 40, replace=False)
+    noisy[flipped] = (y[flipped] + rng.integers(1, 4, 40)) % 4
+    probabilities = out_of_fold_probabilities(x, noisy, 4)
+    assert probabilities.shape == (1200, 4) and np.allclose(probabilities.sum(1), 1.0)
+    # Out of fold: a head that saw the flipped label would believe it; these do not.
+    assert np.mean(probabilities.argmax(1)[flipped] == y[flipped]) > 0.9
+    issues = find_label_issues(probabilities, noisy)
+    top = {i.position for i in issues[:60]}
+    assert len(top & set(flipped.tolist())) >= 36  # of 40, within the 60 most doubted of 1,200
+    assert len(issues) < 100  # what is flagged is mostly the flips, not every example near a border
+    assert all(i.suggested == y[i.position] for i in issues[:20] if i.position in set(flipped.tolist()))
+
+
+def test_a_class_with_fewer_examples_than_folds_is_still_predicted():
+    rng = np.random.default_rng(1)
+    x, y = blobs(60, 2, rng)
+    y[:3] = 2  # three examples of a third class, fewer than five folds
+    probabilities = out_of_fold_probabilities(x, y, 3)
+    assert probabilities.shape == (60, 3) and np.allclose(probabilities.sum(1), 1.0)
+
+
+def test_near_copies_pair_each_test_example_with_its_training_original_above_the_threshold():
+    rng = np.random.default_rng(2)
+    train = rng.normal(size=(300, 64))
+    test = rng.normal(size=(50, 64))
+    test[:10] = train[[5, 17, 42, 99, 100, 150, 200, 250, 260, 299]] + rng.normal(size=(10, 64)) * 0.1  # copies
+    found = near_copies(train, test, threshold=0.9)
+    assert sorted((c.test_position, c.train_position) for c in found) == list(
+        zip(range(10), [5, 17, 42, 99, 100, 150, 200, 250, 260, 299]))
+    assert all(c.similarity >= 0.9 for c in found)
+    assert found == sorted(found, key=lambda c: -c.similarity)
+
+
+def test_conflicting_groups_are_near_identical_training_examples_with_different_labels():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(100, 32))
+    labels = rng.integers(0, 2, 100)
+    x[10] = x[3] * 1.01  # a near-copy with another label: a conflict
+    labels[3], labels[10] = 0, 1
+    x[20] = x[7] * 0.99  # a near-copy with the same label: no conflict
+    labels[7], labels[20] = 1, 1
+    x[31], x[32] = x[30] + 0.01, x[30] - 0.01  # a group of three, two labels
+    labels[30], labels[31], labels[32] = 0, 0, 1
+    groups = conflicting_groups(x, labels, threshold=0.98)
+    assert [g.positions for g in groups] == [[30, 31, 32], [3, 10]]
+    assert groups[0].labels == [0, 0, 1] and groups[1].labels == [0, 1]
+
+
+def stored_text_dataset(rows: int = 40) -> int:
+    from tests.tiny_training import make_dataset
+
+    return make_dataset(name="tickets", rows=rows)
+
+
+def test_fixes_become_a_new_dataset_that_records_its_parent_and_keeps_the_splits(tuneboard_home):
+    from core.datasets.derive import Fixes, FixError, derive_dataset
+    from core.datasets.store import dataset_dir, load_examples
+    from storage.datasets import get_dataset
+
+    parent_id = stored_text_dataset()
+    before = load_examples(parent_id)
+    parent_csv = (dataset_dir(get_dataset(parent_id)) / "examples.csv").read_bytes()
+    test_row = int(before.index[before["split"] == "test"][0])
+    fixes = Fixes(relabel={0: "spam", 1: "spam"}, drop={2, test_row})
+    child_id = derive_dataset(parent_id, fixes)
+    child, after = get_dataset(child_id), load_examples(child_id)
+    assert child_id != parent_id and child.derived_from == parent_id
+    assert child.changes["relabelled"] == 1  # row 1 was spam already
+    assert child.changes["dropped"] == 2 and child.changes["dropped_from_test"] == 1
+    assert child.name == "tickets (fixed)" and child.num_examples == len(before) - 2
+    expected = before.drop(index=[2, test_row]).reset_index(drop=True)
+    expected.loc[0, "label"] = "spam"
+    pd.testing.assert_frame_equal(after, expected)  # same order, splits and sources: only the fixes differ
+    assert child.split_counts == {s: int((expected["split"] == s).sum()) for s in ("train", "val", "test")}
+    # The parent is as it was, so its runs stay as they were; the same fixes again give the same copy.
+    assert (dataset_dir(get_dataset(parent_id)) / "examples.csv").read_bytes() == parent_csv
+    assert derive_dataset(parent_id, fixes) == child_id
+    with pytest.raises(FixError, match="not a class of this dataset"):
+        derive_dataset(parent_id, Fixes(relabel={0: "eggs"}))
+    with pytest.raises(FixError, match="Nothing to change"):
+        derive_dataset(parent_id, Fixes())
+    with pytest.raises(FixError, match="no test examples"):
+        derive_dataset(parent_id, Fixes(drop=set(before.index[before["split"] == "test"].tolist())))
