@@ -38,6 +38,7 @@ BENCHMARKS = {
     "pilot": "Pilot-size data with Quick and the default settings",
     "calibration": "Calibrated confidence and an operating point chosen on validation",
     "api": "The prediction API against the bare model call",
+    "label_issues": "Likely label errors and near-copies across the split",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

@@ -3,6 +3,8 @@ near-copies across the split, conflicting near-identical training examples, and 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,3 +123,33 @@ def test_fixes_become_a_new_dataset_that_records_its_parent_and_keeps_the_splits
         derive_dataset(parent_id, Fixes())
     with pytest.raises(FixError, match="no test examples"):
         derive_dataset(parent_id, Fixes(drop=set(before.index[before["split"] == "test"].tolist())))
+
+
+@pytest.mark.slow  # builds a tiny model in a child process and extracts its features (several seconds)
+def test_the_command_line_ranks_flipped_rows_first_and_names_their_row_in_the_file(tuneboard_home, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    rows = [("win cash now, call " + str(i), "spam") if i % 3 == 0 else (f"see you at lunch on day {i}", "ham")
+            for i in range(120)]
+    other = {"spam": "ham", "ham": "spam"}
+    flipped = {n: other[rows[n - 1][1]] for n in (17, 42, 88)}  # data row (1 = first under the header) -> wrong label
+    lines = ["message,category"] + [f'"{text}",{flipped.get(n, label)}' for n, (text, label) in enumerate(rows, 1)]
+    data = tmp_path / "tickets.csv"
+    data.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(data), "--model", "tiny-bert",
+                           "--top", "3", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["examples"] == 120 and len(out["issues"]) == 3
+    assert {(i["row"], i["given"]) for i in out["issues"]} == {(n, label) for n, label in flipped.items()}
+    assert all(i["suggested"] != i["given"] and 0.5 < i["score"] <= 1 for i in out["issues"])
+    assert out["issues"][0]["input"] == rows[out["issues"][0]["row"] - 1][0]
+    # A file that is not there: one sentence, exit code 2.
+    missing = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(tmp_path / "nope.csv")],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "There is no file or folder" in missing.stderr
