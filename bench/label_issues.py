@@ -131,6 +131,7 @@ def run(quick: bool) -> dict[str, Any]:
     with_copies = review_dataset(dataset_dir(planted_dataset), planted_dataset.labels, "text")
     pairs = {(c.test_row, c.train_row) for c in with_copies.near_copies}
     found_copies = sum(plant in pairs for plant in plants)
+    thresholds = threshold_sweep(clean_dataset, planted_dataset, plants)
     return {
         "rows": len(noisy), "planted": PLANTED, "kept_planted": kept_planted, "top": TOP, "found_in_top": found,
         "flagged": warm["flagged"], "examples": warm["examples"], "cold_seconds": round(cold_seconds, 1),
@@ -145,8 +146,31 @@ def run(quick: bool) -> dict[str, Any]:
                                for c in untouched.near_copies[::max(1, len(untouched.near_copies) // 8)]][:8],
         "conflicting_groups_untouched": len(untouched.conflicts),
         "near_copies_planted": NEAR_COPIES, "near_copies_found": found_copies,
-        "near_copy_review_seconds": round(time.perf_counter() - start, 1),
+        "near_copy_review_seconds": round(time.perf_counter() - start, 1), "thresholds": thresholds,
     }
+
+
+SWEEP = (0.8, 0.85, 0.9, 0.95)
+
+
+def threshold_sweep(clean_dataset, planted_dataset, plants: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """At each threshold: planted copies found (paired with their original) and untouched test rows flagged. The
+    embeddings are the cached ones the reviews used."""
+    from core.datasets.store import dataset_dir
+    from core.evaluation.near_duplicates import near_copies
+    from core.training.head_folds import head_features
+
+    rows = []
+    clean = head_features(dataset_dir(clean_dataset), clean_dataset.labels, "text", "minilm")
+    planted = head_features(dataset_dir(planted_dataset), planted_dataset.labels, "text", "minilm")
+    for threshold in SWEEP:
+        flagged = near_copies(clean.embeddings["train"], clean.embeddings["test"], threshold)
+        found = {(planted.splits["test"].example_index[c.test_position],
+                  planted.splits["train"].example_index[c.train_position])
+                 for c in near_copies(planted.embeddings["train"], planted.embeddings["test"], threshold)}
+        rows.append({"threshold": threshold, "found": sum(p in found for p in plants), "flagged": len(flagged),
+                     "test_examples": len(clean.splits["test"])})
+    return rows
 
 
 def table(result: dict[str, Any]) -> str:
@@ -182,4 +206,10 @@ def table(result: dict[str, Any]) -> str:
         "",
         markdown_table(["similarity", "test", "training"], [[f"{s:.3f}", a, b] for s, a, b in r["untouched_examples"]]),
     ]
+    if r.get("thresholds"):
+        lines += ["", "The threshold's trade-off (the same embeddings):", "", markdown_table(
+            ["cosine threshold", f"planted copies found (of {r['near_copies_planted']})",
+             "test rows flagged on the untouched split"],
+            [[f"{t['threshold']:.2f}", t["found"], f"{t['flagged']} ({t['flagged'] / t['test_examples']:.1%})"]
+             for t in r["thresholds"]])]
     return "\n".join(lines)
