@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.evaluation.label_issues import find_label_issues
-from core.evaluation.near_duplicates import conflicting_groups, near_copies
+from core.evaluation.near_duplicates import NEAR_COPY_THRESHOLD, conflicting_groups, near_copies
 from core.training.head_folds import out_of_fold_probabilities
 
 
@@ -142,13 +142,18 @@ def test_the_command_line_ranks_flipped_rows_first_and_names_their_row_in_the_fi
     data.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(data), "--model", "tiny-bert",
-                           "--top", "3", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                           "--top", "3", "--near-copies", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["examples"] == 120 and len(out["issues"]) == 3
     assert {(i["row"], i["given"]) for i in out["issues"]} == {(n, label) for n, label in flipped.items()}
     assert all(i["suggested"] != i["given"] and 0.5 < i["score"] <= 1 for i in out["issues"])
     assert out["issues"][0]["input"] == rows[out["issues"][0]["row"] - 1][0]
+    assert out["near_copy_threshold"] == NEAR_COPY_THRESHOLD
+    # The messages differ by a number only: the test ones are near-copies of training ones.
+    assert out["near_copies"] and all(c["similarity"] >= NEAR_COPY_THRESHOLD and set(c["test"]) == {"row"}
+                                      for c in out["near_copies"])
     # A file that is not there: one sentence, exit code 2.
     missing = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(tmp_path / "nope.csv")],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -210,3 +215,35 @@ def test_paraphrase_like_copies_planted_into_the_test_split_are_found_with_their
     # On the untouched split far fewer are flagged (some are real near-copies: one spam template, other numbers).
     assert len(untouched.near_copies) <= 0.1 * untouched.test_examples
     assert all(c.similarity >= NEAR_COPY_THRESHOLD for c in review.near_copies)
+
+
+def test_a_fixed_image_dataset_links_the_kept_images_and_leaves_the_dropped_ones(tuneboard_home):
+    from PIL import Image
+
+    from core.datasets.derive import Fixes, derive_dataset
+    from core.datasets.files import write_examples
+    from core.datasets.store import dataset_dir, load_examples
+    from storage.datasets import get_dataset
+    from storage.db import session_factory
+    from storage.models import Dataset
+    from storage.paths import datasets_dir
+
+    with session_factory().begin() as s:
+        row = Dataset(name="photos", task="image", labels=["ants", "bees"], num_examples=6)
+        s.add(row)
+        s.flush()
+        folder = datasets_dir() / str(row.id)
+        (folder / "images").mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(folder / "images" / f"{i:06d}.png")
+        write_examples(folder, pd.DataFrame({
+            "input": [f"images/{i:06d}.png" for i in range(6)], "label": ["ants", "bees"] * 3,
+            "split": ["train", "train", "train", "train", "test", "test"], "source": [f"p{i}.jpg" for i in range(6)]}))
+        row.path, parent_id = f"datasets/{row.id}", row.id
+    child_id = derive_dataset(parent_id, Fixes(relabel={1: "ants"}, drop={2}))
+    child_folder = dataset_dir(get_dataset(child_id))
+    kept = load_examples(child_id)
+    assert kept["input"].tolist() == [f"images/{i:06d}.png" for i in (0, 1, 3, 4, 5)]
+    assert sorted(p.name for p in (child_folder / "images").iterdir()) == [f"{i:06d}.png" for i in (0, 1, 3, 4, 5)]
+    assert (child_folder / "images" / "000001.png").read_bytes() == (folder / "images" / "000001.png").read_bytes()
+    assert kept.at[1, "label"] == "ants" and get_dataset(child_id).changes["dropped_rows"] == ["p2.jpg"]
