@@ -156,7 +156,7 @@ def test_the_command_line_ranks_flipped_rows_first_and_names_their_row_in_the_fi
                                       for c in out["near_copies"])
     # A file that is not there: one sentence, exit code 2.
     missing = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(tmp_path / "nope.csv")],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "There is no file or folder" in missing.stderr
 
 

@@ -63,7 +63,6 @@ def _place(source: str, rows: dict[str, int] | None) -> dict:
 def main(args: argparse.Namespace) -> int:
     from core.datasets.store import dataset_dir, register_path
     from core.ingest import DataError
-    from core.training.data_review import review_dataset
     from storage.datasets import get_dataset
 
     path = Path(args.data).expanduser()
@@ -74,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
         return _fail(str(error), args.json, error.code)
     except FileNotFoundError:
         return _fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
+    from core.training.data_review import review_dataset  # torch: after the data is known to be good
+
     review = review_dataset(dataset_dir(dataset), dataset.labels, dataset.task, args.model)
     issues = [{**_place(i.source, rows), "split": i.split, "given": i.given, "suggested": i.suggested,
                "score": i.score, "input": i.input} for i in review.issues[:args.top]]
