@@ -27,6 +27,7 @@ def planted_upload() -> tuple[bytes, pd.DataFrame, np.ndarray]:
 
 
 @pytest.mark.slow  # the offline MiniLM reads 600 messages once (about half a minute on 2 free cores), two head fits
+@pytest.mark.timeout(1200)  # 7 minutes on the shared machine at load 18
 def test_upload_with_planted_errors_review_accept_save_retrain_and_compare(tuneboard_home):
     from core.datasets.store import dataset_dir, load_examples
     from core.run_config import RunConfig

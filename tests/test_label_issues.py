@@ -160,7 +160,8 @@ def test_the_command_line_ranks_flipped_rows_first_and_names_their_row_in_the_fi
     assert missing.returncode == 2 and "There is no file or folder" in missing.stderr
 
 
-@pytest.mark.slow  # the offline MiniLM reads all 5,574 SMS messages (about a minute on 2 free cores)
+@pytest.mark.slow  # the offline MiniLM reads all 5,574 SMS messages (a minute or two on 2 free cores)
+@pytest.mark.timeout(1800)  # on the shared 2-core machine at load 20 the backbone pass alone took 11 minutes
 def test_label_issues_finds_labels_flipped_in_sms_spam_among_its_top_100(tuneboard_home, tmp_path):
     """The issue's bar: 50 random SMS rows flipped (seed 0), at least 35 of them in the top 100. (Its time, under a
     minute with cached features, is measured by bench/label_issues.py, not asserted here.)"""
@@ -178,7 +179,7 @@ def test_label_issues_finds_labels_flipped_in_sms_spam_among_its_top_100(tuneboa
     noisy.to_csv(data, sep="\t", index=False, quoting=csv.QUOTE_NONE)
     env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(data), "--top", "100", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1700)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     planted = set((flipped + 1).tolist())  # data row numbers
@@ -191,6 +192,7 @@ def test_label_issues_finds_labels_flipped_in_sms_spam_among_its_top_100(tuneboa
 
 
 @pytest.mark.slow  # the offline MiniLM reads 800 SMS messages twice (about a minute on 2 free cores)
+@pytest.mark.timeout(1200)
 def test_paraphrase_like_copies_planted_into_the_test_split_are_found_with_their_training_original(tuneboard_home,
                                                                                                     tmp_path):
     from bench.label_issues import store_examples
