@@ -40,6 +40,7 @@ BENCHMARKS = {
     "api": "The prediction API against the bare model call",
     "queue": "The job queue on SQLite and PostgreSQL: claims per second, and a drain by real workers",
     "search": "A settings search within a time budget against the Best preset",
+    "label_issues": "Likely label errors and near-copies across the split",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

@@ -15,6 +15,7 @@ COMMANDS = {
     "export": ("export", "Export a finished run (hf, adapter, onnx, onnx-int8), checked on its test set first."),
     "serve": ("serve", "Serve finished runs over HTTP (the prediction API; docs at /docs)."),
     "report": ("report", "Write a finished run's report (or a comparison of runs) as one HTML file to hand over."),
+    "label-issues": ("label_issues", "Rank the rows whose label the model most doubts (likely label errors)."),
     "worker": ("jobs", "Run a background worker that trains queued runs."),
     "runs": ("jobs", "List runs with their status and progress."),
     "cancel": ("jobs", "Ask the worker to cancel a run."),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from core.datasets.derive import describe_changes
 from core.datasets.store import DatasetInUse, delete_dataset, save_dataset, stored_copy
 from core.datasets.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.datasets.label_names import MAX_NAME_CHARS, LabelNameError, check_names, suggested_name
@@ -20,6 +21,7 @@ from core.ingest.limits import MAX_CLASSES, MAX_IMAGES, MAX_UPLOAD_MB
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
 from pages.shared.findings import findings_ui
 from pages.shared.charts import class_balance_figure
+from pages.shared.data_review_ui import data_review_ui
 from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
 from pages.shared.user_text import hover, md, short
@@ -200,7 +202,9 @@ def stored_ui() -> None:
     table = pd.DataFrame([{
         "id": d.id, "name": d.name, "kind": d.task, "examples": d.num_examples, "classes": len(d.labels),
         "train / val / test": " / ".join(str(d.split_counts.get(s, 0)) for s in ("train", "val", "test")),
-        "from": d.source_name, "added": d.created_at.strftime("%Y-%m-%d %H:%M"),
+        "from": d.source_name if d.derived_from is None else
+        f"#{d.derived_from} fixed: {describe_changes(d.changes)}",
+        "added": d.created_at.strftime("%Y-%m-%d %H:%M"),
     } for d in datasets])
     st.dataframe(table, hide_index=True, key="stored_datasets")
     class_names_ui(datasets)
@@ -244,6 +248,17 @@ def class_names_ui(datasets: list) -> None:
             save_display_names(chosen, names)
             st.toast(f"Saved the class names of dataset #{chosen}.")
             st.rerun()
+def review_ui() -> None:
+    datasets = list_datasets()
+    if not datasets:
+        return
+    st.subheader("Find what is wrong with a dataset")
+    by_id = {d.id: d for d in datasets}
+    chosen = st.selectbox("Dataset to check", list(by_id), key="review_choice",
+                          format_func=lambda i: f"#{i} {short(by_id[i].name)}",
+                          help="Likely label errors, test examples that nearly copy training examples, and "
+                          "near-identical training examples with different labels.")
+    data_review_ui(by_id[chosen])
 
 
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
@@ -276,3 +291,5 @@ elif "data_ingest" in st.session_state:
     discard(st.session_state["data_ingest"])
 st.divider()
 stored_ui()
+st.divider()
+review_ui()

@@ -59,6 +59,10 @@ class Dataset(Base):
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # How the classes are shown (core/datasets/label_names.py): raw label -> display name, only those that differ.
     display_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A dataset made by fixing another (core.datasets.derive): the id it was made from, and what was changed
+    # ({"relabelled": n, "dropped": n, ...}; {} = uploaded). The parent's runs stay the parent's.
+    derived_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
 

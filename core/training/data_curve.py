@@ -6,9 +6,9 @@ each class has enough examples), fitted in log-log space from 25% of the data up
 curve's points resampled with replacement (a bootstrap). The curve uses validation only: the test split judges
 the runs and stays out of every estimate made to decide something.
 
-The head is scikit-learn's logistic regression on standardised features, the same linear model as Tuneboard's
-head-only method, fitted in well under a second per point; the features are the head-only method's cache
-(core.training.features), so a dataset a head-only run has seen costs no backbone pass.
+The head and the features are core.training.head_folds' (shared with the label review): scikit-learn's logistic
+regression on standardised features, the same linear model as Tuneboard's head-only method, fitted in well under a
+second per point, on the head-only method's cache, so a dataset a head-only run has seen costs no backbone pass.
 """
 
 from __future__ import annotations
@@ -18,12 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.run_config import RunConfig
-from core.training import features as cached
-from core.training.device import choose_device
-from core.training.progress import NullReporter
-from core.training.run import prepare_model, settings_and_splits, split_batches
-from storage.paths import cache_dir
+from core.training.head_folds import head_features, linear_head
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 # The trend is fitted from this share up: with 10% of the data many classes have a handful of examples, a
@@ -58,23 +53,15 @@ class DataCurve:
         return self.points[-1].accuracy if self.points else None
 
 
-def _head_model(dataset_dir: Path, labels: list[str], task: str, model: str):
-    config, splits = settings_and_splits(task, RunConfig(model=model, method="head"), Path(dataset_dir), labels)
-    return prepare_model(task, config, labels), config, splits
-
-
 def data_curve(dataset_dir: Path, labels: list[str], task: str, model: str) -> DataCurve:
     """The curve for `model` on the stored dataset (features extracted first when they are not cached)."""
-    built, config, splits = _head_model(dataset_dir, labels, task, model)
-    data = split_batches(built, splits, Path(dataset_dir), config)
-    features = cached.load_or_extract(Path(dataset_dir), cache_dir(), built, data, choose_device("auto"),
-                                      config.eval_batch_size, config.seed, NullReporter())
-    if "val" not in features or len(splits["val"]) < MIN_VALIDATION:
+    head = head_features(Path(dataset_dir), labels, task, model)
+    splits = head.splits
+    if "val" not in head.features or len(splits["val"]) < MIN_VALIDATION:
         return DataCurve(validation_examples=len(splits["val"]),
                          note=f"Only {len(splits['val'])} validation examples: at least {MIN_VALIDATION} are needed "
                               "to tell the points of a learning curve apart.")
-    return learning_curve(features["train"].numpy(), splits["train"].labels, features["val"].numpy(),
-                          splits["val"].labels)
+    return learning_curve(head.features["train"], splits["train"].labels, head.features["val"], splits["val"].labels)
 
 
 def learning_curve(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
@@ -116,14 +103,9 @@ def _stratified(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.
 
 
 def _head_accuracy(x: np.ndarray, y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     if len(np.unique(y)) < 2:
         return float(np.mean(val_y == y[0]))
-    head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    head.fit(x, y)
+    head = linear_head().fit(x, y)
     return float(np.mean(head.predict(val_x) == val_y))
 
 

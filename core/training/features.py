@@ -1,7 +1,10 @@
 """Head-only fast path: run the frozen backbone once per (dataset, model, input settings), cache what the
 classifier head receives as input, then train the head on those features in seconds.
 
-Cache: <data home>/cache/features/<key>.safetensors with one (N, ...) tensor per split. The key hashes the
+Cache: <data home>/cache/features/<key>.safetensors with one (N, ...) tensor per split and, for a text model, its
+sentence embeddings ("embedding.<split>", (N, H): the encoder's last hidden states averaged over the real tokens, as
+sentence-transformers embeds a sentence), taken in the same pass for comparing examples (core.training.data_review:
+near-copies); an image model's head input is already such an embedding. The key hashes the
 dataset's examples.csv (stored datasets never change in place), the model's identity and the settings that
 change the features (max_length; image size / normalisation). Writes are atomic (temp file + rename).
 """
@@ -20,13 +23,14 @@ from torch import nn
 from core.catalog import model_identity
 from core.datasets.files import examples_digest
 from core.methods import get_method
-from core.models.base import BuiltModel
+from core.models.base import HF_TEXT, BuiltModel
 from core.training.progress import Progress, Reporter
 from core.models.text_inputs import Split, random_batches
 from core.training.device import DeviceSetup
 from core.training.loop import PROGRESS_INTERVAL_S, Throttle, TrainingCancelled, to_device
 
 CACHE_VERSION = 1
+EMBEDDING = "embedding."  # key prefix of the text embeddings in the cache
 HEAD_DROPOUT = 0.1  # the dropout the full model applies before its classifier during training
 
 
@@ -129,7 +133,19 @@ def extract(built: BuiltModel, data_by_split: dict, setup: DeviceSetup, batch_si
         x = args[0] if args else next(iter(kwargs.values()))
         captured.append((x[:, :1] if x.ndim == 3 else x).float().cpu())
 
+    pooled: list[torch.Tensor] = []
+
+    def keep_mean(_module, args, kwargs, output):  # (B, T, H) -> (B, H): mean over the unmasked tokens
+        hidden = output[0] if isinstance(output, tuple) else output.last_hidden_state
+        mask = kwargs.get("attention_mask")
+        mask = torch.ones(hidden.shape[:2], device=hidden.device) if mask is None else mask
+        mask = mask.to(hidden.dtype).unsqueeze(-1)
+        pooled.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).float().cpu())
+
     hook = built.base_model().get_submodule(built.head_names[0]).register_forward_pre_hook(keep_input, with_kwargs=True)
+    hooks = [hook]
+    if built.family == HF_TEXT:
+        hooks.append(built.base_model().base_model.register_forward_hook(keep_mean, with_kwargs=True))
     total = sum(len(d) for d in data_by_split.values())
     done = 0
     throttle = Throttle(PROGRESS_INTERVAL_S)
@@ -137,21 +153,28 @@ def extract(built: BuiltModel, data_by_split: dict, setup: DeviceSetup, batch_si
     try:
         for name, data in data_by_split.items():
             parts: dict[int, torch.Tensor] = {}
+            embedded: dict[int, torch.Tensor] = {}
             for inputs, _, positions in data.evaluate(batch_size):
                 if reporter.should_stop():
                     raise TrainingCancelled()
                 captured.clear()
+                pooled.clear()
                 with setup.autocast():
                     model(**to_device(inputs, setup.device))
                 for position, row in zip(positions, captured[0]):
                     parts[position] = row
+                for position, row in zip(positions, pooled[0] if pooled else []):
+                    embedded[position] = row
                 done += len(positions)
                 if throttle.ready():
                     reporter.progress(Progress(0, 0, 0.0, f"Computing features once: {done}/{total} examples"))
             if parts:
                 features[name] = torch.stack([parts[i] for i in range(len(data))]).contiguous()
+            if embedded:
+                features[EMBEDDING + name] = torch.stack([embedded[i] for i in range(len(data))]).contiguous()
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
     return features
 
 
@@ -162,7 +185,10 @@ def load_or_extract(dataset_dir: Path, cache_dir: Path, built: BuiltModel, data_
     path = folder / f"{cache_key(dataset_dir, built, seed)}.safetensors"
     if path.is_file():
         cached = load_file(str(path))
-        if all(name in cached for name, data in data_by_split.items() if len(data)):
+        wanted = [name for name, data in data_by_split.items() if len(data)]
+        if built.family == HF_TEXT:  # a cache written before the embeddings were kept is written again
+            wanted += [EMBEDDING + name for name in wanted]
+        if all(name in cached for name in wanted):
             reporter.log(f"Using cached backbone features ({path.name}).")
             return cached
     features = extract(built, data_by_split, setup, batch_size, reporter)
