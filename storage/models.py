@@ -59,6 +59,13 @@ class Dataset(Base):
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # How the classes are shown (core/datasets/label_names.py): raw label -> display name, only those that differ.
     display_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Versions (core/datasets/versions.py, migration 0010): a change (relabels, drops, rows added, classes added)
+    # stores a new dataset row whose `parent_id` is the version it was made from. `lineage_id` is version 1's id
+    # (None on version 1 itself); `changes` says what differs from the parent (counts, classes added, a note).
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
 

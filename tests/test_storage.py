@@ -99,7 +99,7 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
         assert (run.status, run.metrics, run.training, run.estimate) == ("succeeded", {"accuracy": 0.9}, {}, {})
         assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
         assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
-        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0009"
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0010"
 
 
 def test_downgrading_the_training_column_keeps_predictions_and_curves(tuneboard_home):
