@@ -20,6 +20,7 @@ from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.gate import enter_page
 from pages.shared.user_text import short
+from pages.shared.continual_ui import continue_form
 from storage.datasets import list_datasets
 
 OTHER_MODEL = "other"
@@ -155,10 +156,26 @@ def launch(dataset, configs: list[RunConfig]) -> None:
     st.session_state["train_launched"] = ids
 
 
+def launched_ui() -> None:
+    launched = st.session_state.get("train_launched")
+    if not launched:
+        return
+    several = len(launched) > 1
+    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
+               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
+    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
+                 query_params={"run": str(launched[0])})
+
+
 enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Train")
 st.write("Pick a dataset, a base model and a tuning method, check what training will cost, then press **Launch**; "
          "the run trains in the background and you can follow it on **Runs**.")
+asked_run = st.query_params.get("from_run")
+if asked_run and asked_run.isdigit():  # "Continue training" from Results: a form of its own
+    continue_form(int(asked_run))
+    launched_ui()
+    st.stop()
 dataset = dataset_ui()
 task = dataset.task
 left, right = st.columns(2)
@@ -201,10 +218,4 @@ with st.expander("Compare methods"):
                  help="Queue one run per chosen method; the worker trains them one after another."):
         launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
 
-launched = st.session_state.get("train_launched")
-if launched:
-    several = len(launched) > 1
-    st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
-               f"trains {'them one after another' if several else 'it'}; closing this tab does not stop it.")
-    st.page_link("pages/runs.py", label=f"Follow run #{launched[0]} on Runs", icon=":material/play_circle:",
-                 query_params={"run": str(launched[0])})
+launched_ui()

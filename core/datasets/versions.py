@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from dataclasses import replace
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -25,7 +26,7 @@ import pandas as pd
 from core.datasets.files import ROW_ID, read_examples, row_ids, write_examples
 from core.datasets.label_names import suggested_names
 from core.datasets.store import NAME_MAX, _link_or_copy, dataset_dir
-from core.ingest import Ingested
+from core.ingest import DEFAULT_LIMITS, Ingested
 from core.ingest.report import DataError, name_list, plural
 from storage.datasets import add_dataset, get_dataset, lineage_versions
 from storage.db import session_factory
@@ -33,6 +34,8 @@ from storage.models import Dataset
 from storage.paths import datasets_dir
 
 NOTE_MAX = 500
+# Rows added to a dataset may all be of one class (a new class's first examples): read uploads for a version with it.
+ADDED_ROWS_LIMITS = replace(DEFAULT_LIMITS, min_classes=1)
 
 
 def examples_with_ids(dataset_id: int) -> pd.DataFrame:
@@ -198,4 +201,4 @@ def version_name(dataset: Dataset) -> str:
     return f"v{dataset.version or 1}"
 
 
-__all__ = ["describe_changes", "examples_with_ids", "new_version", "version_name", "versions_of"]
+__all__ = ["ADDED_ROWS_LIMITS", "describe_changes", "examples_with_ids", "new_version", "version_name", "versions_of"]

@@ -106,13 +106,16 @@ def supports_cached_features(built: BuiltModel) -> bool:
     return get_method(built.method).frozen_backbone and not built.uses_peft and len(built.head_names) == 1
 
 
-def cache_key(dataset_dir: Path, built: BuiltModel, seed: int) -> str:
+def cache_key(dataset_dir: Path, built: BuiltModel, seed: int, rows: str = "") -> str:
     digest = examples_digest(dataset_dir)
     identity = model_identity(built.source)
     if built.source.kind.startswith("tiny"):
         identity += f":seed={seed}"  # random weights depend on the seed
     settings = {"max_length": built.max_length, "image": built.image.to_dict() if built.image else None}
-    blob = json.dumps({"v": CACHE_VERSION, "data": digest, "model": identity, "settings": settings}, sort_keys=True)
+    key = {"v": CACHE_VERSION, "data": digest, "model": identity, "settings": settings}
+    if rows:
+        key["rows"] = hashlib.sha256(rows.encode()).hexdigest()
+    blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -156,10 +159,11 @@ def extract(built: BuiltModel, data_by_split: dict, setup: DeviceSetup, batch_si
 
 
 def load_or_extract(dataset_dir: Path, cache_dir: Path, built: BuiltModel, data_by_split: dict, setup: DeviceSetup,
-                    batch_size: int, seed: int, reporter: Reporter) -> dict[str, torch.Tensor]:
+                    batch_size: int, seed: int, reporter: Reporter, rows: str = "") -> dict[str, torch.Tensor]:
+    """`rows`: which training rows, when a run trains on some of them only (a continued run)."""
     folder = cache_dir / "features"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{cache_key(dataset_dir, built, seed)}.safetensors"
+    path = folder / f"{cache_key(dataset_dir, built, seed, rows)}.safetensors"
     if path.is_file():
         cached = load_file(str(path))
         if all(name in cached for name, data in data_by_split.items() if len(data)):

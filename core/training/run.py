@@ -17,6 +17,7 @@ from core.methods import apply_method, set_train_mode
 from core.models import HF_TEXT, BuiltModel, build_model, count_params
 from core.training.progress import Progress, Reporter
 from core.run_config import RunConfig
+from core.training import continual
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
 from core.models.text_inputs import Split, TextBatches
@@ -86,8 +87,10 @@ def _fit_settings(config: RunConfig, epochs: int, train: Split, num_labels: int)
 def _train_head_on_features(built, data, splits, dataset_dir, config, setup, reporter, output_dir, resume):
     """Head only: cached backbone features, then the head alone trains. Returns (loop state, {split: logits})
     for the test and validation splits."""
+    # a continued run trains on some of the training rows: the cache must not mix them with a full run's
+    rows = ",".join(map(str, splits["train"].example_index)) if config.from_run is not None else ""
     feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
-                                   config.seed, reporter)
+                                   config.seed, reporter, rows=rows)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
     head.to(setup.device)
     feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
@@ -122,12 +125,17 @@ def settings_and_splits(task: str, config: RunConfig, dataset_dir: Path,
     return sized_to_data(task, config, dataset_dir, splits["train"].inputs), splits
 
 
-def prepare_model(task: str, config: RunConfig, labels: list[str]) -> BuiltModel:
+def prepare_model(task: str, config: RunConfig, labels: list[str], parent: continual.Parent | None = None) -> BuiltModel:
     """The model as training starts: built, method applied. Seeded, so the same config gives the same weights
-    (the new head and any adapter are randomly initialised)."""
+    (the new head and any adapter are randomly initialised). With `parent`, built from that run's saved model with
+    its classifier carried over (core/training/continual.py)."""
     config = resolve(task, config)
     torch.manual_seed(config.seed)
-    return apply_method(build_model(task, config, labels), config)
+    if parent is None:
+        return apply_method(build_model(task, config, labels), config)
+    built, carried = continual.build_from_parent(task, config, labels, parent)
+    built.carried_head = carried
+    return apply_method(built, config)
 
 
 def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
@@ -135,19 +143,39 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     # 1) settings (the preset and the data fill what the user left blank), device, data
+    parent = continual.parent_run(config.from_run) if config.from_run is not None else None
+    if parent is not None:
+        config = continual.continued_config(config, parent)
     config, splits = settings_and_splits(task, config, dataset_dir, labels)
+    trained_on = None
+    if parent is not None:
+        splits["train"], trained_on = continual.training_rows(splits["train"], dataset_dir, parent, config.replay,
+                                                              config.seed)
+        reporter.log(f"Continuing run {parent.run_id} (v{parent.version}): training on {trained_on['changed']} new "
+                     f"or relabeled rows and {trained_on['replayed']} of its {trained_on['old_available']} earlier "
+                     f"training rows (replay {config.replay:g}).")
     setup = choose_device(config.device)
     reporter.log(f"Device: {setup.label} ({setup.why}). Method {config.method}, preset {config.preset}"
                  + (f", images at {config.image_size} px." if config.image_size else "."))
     # 2) model and method
     reporter.progress(Progress(0, 0, 0.0, "Loading model"))
-    built = prepare_model(task, config, labels)
+    built = prepare_model(task, config, labels, parent)
     trainable, total = count_params(built.model)
     reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
     built.model.to(setup.device)
     if built.image is not None:
         built.model.to(memory_format=torch.channels_last)
     data = split_batches(built, splits, dataset_dir, config)
+    before = None
+    if parent is not None:  # the starting model is the parent (adapters start as no change): its answers first
+        reporter.progress(Progress(0, 0, 0.0, "Scoring the earlier model on the test set"))
+        before = continual.masked_before(predict_logits(built.model, data["test"], setup, config.eval_batch_size),
+                                         labels, parent.labels)
+        carried = built.carried_head
+        if carried["added"]:
+            reporter.log(f"The classifier grows by {len(carried['added'])} class(es) "
+                         f"({', '.join(carried['added'])}): {carried['parameters_added']:,} new parameters; the "
+                         f"other {len(carried['shared'])} classes keep the rows run {parent.run_id} learned.")
 
     # 3) training
     start = time.perf_counter()
@@ -182,6 +210,12 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         zero_shot = cached_zero_shot_baseline(dataset_dir, cache_dir(), test.inputs, test.labels, labels)
         if zero_shot is not None:
             metrics["baselines"]["zero_shot"] = zero_shot
+    if parent is not None:
+        metrics["continual"] = {
+            "from_run": parent.run_id, "from_dataset": parent.dataset_id, "from_version": parent.version,
+            "trained_on": trained_on, "head": built.carried_head,
+            "sets": continual.gain_and_forgetting(test, dataset_dir, parent, before, predicted),
+        }
     calibration = calibrate(val_probabilities, val.labels, probabilities, test.labels)
     reporter.log(f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
                  f"(majority baseline {metrics['baselines']['majority']['accuracy']:.4f}). "
