@@ -79,3 +79,21 @@ def test_a_change_that_changes_nothing_or_names_unknown_rows_is_refused(tuneboar
     with pytest.raises(DataError, match="nothing to save"):
         new_version(v1, relabel={"0": examples_with_ids(v1)["label"][0]})
     assert [d.id for d in versions_of(v1)] == [v1]
+
+
+def test_a_dataset_stored_before_versions_becomes_version_1_by_migration(tuneboard_home):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from storage.db import alembic_config, get_engine, reset_engines
+    from storage.paths import database_url
+
+    v1 = _stored()
+    with get_engine(database_url()).begin() as connection:
+        command.downgrade(alembic_config(connection), "0009")
+        assert "version" not in {c["name"] for c in inspect(connection).get_columns("datasets")}
+    reset_engines()  # the next start upgrades the database in place
+    row = get_dataset(v1)
+    assert (row.version, row.parent_id, row.lineage_id, row.changes) == (1, None, None, {})
+    assert [d.id for d in versions_of(v1)] == [v1] and describe_changes(row.changes) == "first version"
+    assert new_version(v1, drop={"1"}) and [d.version for d in versions_of(v1)] == [1, 2]
