@@ -48,7 +48,8 @@ def test_a_user_makes_a_version_continues_a_run_on_it_and_sees_what_it_gained_an
 
     # Results of the finished run: the way to continue it
     at = _page("pages/results.py", run=str(run_id))
-    assert any("Continue training" in link.label for link in at.get("page_link"))
+    [link] = [link for link in at.main.get("page_link") if "Continue training" in link.proto.label]
+    assert (link.proto.page, link.proto.query_string, link.proto.disabled) == ("train", f"from_run={run_id}", False)
 
     # Train, opened from that link: the newest version is picked; Launch queues a continued run with replay
     at = _page("pages/train.py", from_run=str(run_id))

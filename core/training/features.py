@@ -61,6 +61,18 @@ class HeadOnFeatures(nn.Module):
         return self.head(self.dropout(scaled))
 
     @torch.no_grad()
+    def unfold_standardisation(self) -> None:
+        """The inverse of fold_standardisation, for a head that already takes raw features (a continued run's, carried
+        from its parent): W' = W s, b' = b + W m, so W' x' + b' = W x + b and it starts answering as it did."""
+        if not self.standardise:
+            return
+        linear = first_linear(self.head)
+        weight = linear.weight.float()
+        if linear.bias is not None:
+            linear.bias.copy_(linear.bias + weight @ self.mean)
+        linear.weight.copy_(weight * self.std)
+
+    @torch.no_grad()
     def fold_standardisation(self) -> None:
         """W x' + b with x' = (x - m) / s  ==  (W / s) x + (b - W (m / s)); then m = 0, s = 1."""
         if not self.standardise:

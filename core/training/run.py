@@ -92,6 +92,8 @@ def _train_head_on_features(built, data, splits, dataset_dir, config, setup, rep
     feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
                                    config.seed, reporter, rows=rows)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
+    if config.from_run is not None:  # the carried head takes raw features: keep its answers as they were
+        head.unfold_standardisation()
     head.to(setup.device)
     feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
                     for name in splits if len(splits[name])}
