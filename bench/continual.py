@@ -7,7 +7,7 @@ no ham (the new batch holds mostly one class). A run on version 1 (--method: hea
 busy CPU; lora for the adapter case; the offline MiniLM, Quick, 64 tokens) is
 continued on version 2 once per replay share, through `python -m core train --from-run`, in a fresh data folder.
 Each continued run reports, on the same test rows, before (the version-1 run) and after: version 1's test rows alone
-(forgetting) and the rows version 2 added. Results: bench/results/continual.json and a Markdown table on stdout.
+(forgetting) and the rows version 2 added. Results: bench/results/continual_<method>.json and a Markdown table on stdout.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--replays", default="0,0.25")
     parser.add_argument("--method", default="head")
+    parser.add_argument("--sizes", default="600,150,450", help="ham and spam in version 1, spam added in version 2")
     args = parser.parse_args()
     sms = pd.read_csv(SMS, sep="\t")
     sms.columns = ["label", "text"]
@@ -48,8 +49,9 @@ def main() -> int:
         frac=1, random_state=0)
     with tempfile.TemporaryDirectory(prefix="bench-continual-") as folder:
         folder = Path(folder)
-        v1 = pd.concat([ham.iloc[:600], spam.iloc[:150]])[["text", "label"]]
-        more = spam.iloc[150:600][["text", "label"]]
+        n_ham, n_spam, n_more = (int(n) for n in args.sizes.split(","))
+        v1 = pd.concat([ham.iloc[:n_ham], spam.iloc[:n_spam]])[["text", "label"]]
+        more = spam.iloc[n_spam:n_spam + n_more][["text", "label"]]
         v1.to_csv(folder / "v1.csv", index=False)
         more.to_csv(folder / "v2_spam.csv", index=False)
         home = folder / "home"
@@ -76,7 +78,7 @@ def main() -> int:
         results["wall_seconds"] = time.perf_counter() - started
     results["machine"] = machine_line(machine())
     results["load_average"] = os.getloadavg()
-    out = ROOT / "bench" / "results" / "continual.json"
+    out = ROOT / "bench" / "results" / f"continual_{args.method}.json"
     out.write_text(json.dumps(results, indent=2, default=str))
     columns = list(dict.fromkeys(k for row in rows for k in row))
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))

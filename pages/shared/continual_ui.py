@@ -99,7 +99,7 @@ def continue_form(from_run: int) -> None:
     try:
         parent_run(run.id, dataset)
     except ContinueError as error:
-        st.error(str(error))
+        st.error(md(str(error), None))  # it names the dataset, as typed
         return
     if st.button("Launch", type="primary", key="continue_launch", icon=":material/rocket_launch:"):
         config = continue_config(run.config, run.id, replay)
