@@ -86,6 +86,13 @@ class RunConfig:
                          choices=("auto", "cpu", "cuda"))
     trust_remote_code: bool = _field(False, "Allow a Hugging Face model to run its own Python code. Only for models "
                                      "you trust.", BOOL)
+    # Continue training (core/training/continual.py): start from this finished run's model, train on what changed
+    # in the new version since its version, plus this share of its own training rows. Set by "Continue training"
+    # (Results, the Train page) and `python -m core train --from-run`, not under Advanced.
+    from_run: int | None = _field(None, "Start from this finished run's model instead of the pretrained one.")
+    replay: float = _field(0.0, "Continue training only: the share (0 to 1) of the earlier version's training rows "
+                           "mixed in with the new rows. Some replay keeps the model from forgetting the old classes "
+                           "when the new rows lean towards a few classes; 1 trains on the whole new version.")
     # Filled by the preset only (not shown): how the schedule and the epoch count adapt to the data.
     schedule: str | None = _field(None, "Learning-rate decay after warmup: linear or cosine.")
     min_steps: int | None = _field(None, "Small datasets: epochs grow until training makes at least this many updates.")

@@ -25,6 +25,7 @@ from pages.shared.data_review_ui import data_review_ui
 from pages.shared.errors import error_ui
 from pages.shared.gate import enter_page
 from pages.shared.user_text import hover, md, short
+from pages.shared.versions_ui import versions_ui
 from storage.datasets import get_dataset, list_datasets
 from storage.results import save_display_names
 
@@ -200,7 +201,7 @@ def stored_ui() -> None:
         st.caption("No datasets yet — upload one above, or press **Load example** to try Tuneboard on ready-made data.")
         return
     table = pd.DataFrame([{
-        "id": d.id, "name": d.name, "kind": d.task, "examples": d.num_examples, "classes": len(d.labels),
+        "id": d.id, "name": d.name, "version": f"v{d.version or 1}", "kind": d.task, "examples": d.num_examples, "classes": len(d.labels),
         "train / val / test": " / ".join(str(d.split_counts.get(s, 0)) for s in ("train", "val", "test")),
         "from": d.source_name if d.derived_from is None else
         f"#{d.derived_from} fixed: {describe_changes(d.changes)}",
@@ -208,6 +209,7 @@ def stored_ui() -> None:
     } for d in datasets])
     st.dataframe(table, hide_index=True, key="stored_datasets")
     class_names_ui(datasets)
+    versions_ui(datasets)
     by_id = {d.id: d for d in datasets}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Delete a dataset (with its runs and their models)", list(by_id), key="delete_choice",

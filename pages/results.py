@@ -19,6 +19,7 @@ from core.evaluation.results import (
 from core.evaluation.threshold import is_two_class
 from pages.shared import charts
 from pages.shared.confidence_ui import confidence_ui
+from pages.shared.continual_ui import continue_link, gained_and_forgot_ui
 from pages.shared.export_ui import download_ui
 from pages.shared.formatting import duration_text, percent_column, percent_frame, percent_text
 from pages.shared.gate import enter_page
@@ -226,6 +227,8 @@ val_predictions = run_predictions(run.id, VALIDATION)  # choices are made on the
 decided = decided_frame(predictions, replace(DecisionRule.of_run(run), threshold=None))
 joined = with_examples(decided, examples)
 verdict_ui(run, predictions, decided)  # the pilot's answer first: how good, how sure, better than chance, the target
+gained_and_forgot_ui(run)  # a continued run: before and after on the same test rows
+continue_link(run)
 
 tab_names = ["Overview", "Errors", "Confidence", "Compare", "Report", "Download"]
 tabs = dict(zip(tab_names, st.tabs(tab_names)))

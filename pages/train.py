@@ -24,6 +24,7 @@ from pages.shared.errors import error_ui
 from pages.shared.formatting import bytes_text, duration_text, params_text
 from pages.shared.clone import clone_ui
 from pages.shared.gate import enter_page
+from pages.shared.continual_ui import continue_form
 from pages.shared.user_text import code, short
 from storage.datasets import list_datasets
 from storage.paths import data_home
@@ -264,10 +265,10 @@ def launch(dataset, configs: list[RunConfig]) -> None:
     st.session_state.pop("train_cloned", None)
 
 
-def launched_ui(dataset) -> None:
-    """The confirmation of the last launch, for the dataset shown (another dataset's would mislead)."""
-    dataset_id, launched = st.session_state.get("train_launched") or (None, [])
-    if not launched or dataset_id != dataset.id:
+def launched_ui(dataset_id: int | None = None) -> None:
+    """The confirmation of the last launch; with `dataset_id`, only for that dataset (another's would mislead)."""
+    launched_for, launched = st.session_state.get("train_launched") or (None, [])
+    if not launched or (dataset_id is not None and launched_for != dataset_id):
         return
     several = len(launched) > 1
     st.success(f"Queued run{'s' if several else ''} {', '.join(f'#{i}' for i in launched)}. The background worker "
@@ -280,6 +281,11 @@ enter_page()  # a URL may open this page without app.py (pages/shared/gate.py)
 st.title("Train")
 st.write("Pick a dataset, a base model and a tuning method, check what training will cost, then press **Launch**; "
          "the run trains in the background and you can follow it on **Runs**.")
+asked_run = st.query_params.get("from_run")
+if asked_run and asked_run.isdigit():  # "Continue training" from Results: a form of its own
+    continue_form(int(asked_run))
+    launched_ui()
+    st.stop()
 clone_ui()
 dataset = dataset_ui()
 task = dataset.task
@@ -331,5 +337,5 @@ with st.expander("Compare methods"):
                  help="Queue one run per chosen method; the worker trains them one after another."):
         launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
 with confirmation:
-    launched_ui(dataset)
+    launched_ui(dataset.id)
 search_ui(dataset, config, ready)

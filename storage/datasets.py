@@ -89,3 +89,14 @@ def delete_dataset_row(session: Session, dataset_id: int) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def lineage_versions(dataset_id: int, session: Session | None = None) -> list[Dataset]:
+    """Every version of the dataset's lineage (version 1 and those made from it), oldest first."""
+    with _session(session) as s:
+        row = s.get(Dataset, dataset_id)
+        if row is None:
+            return []
+        root = row.lineage_id or row.id
+        return list(s.scalars(select(Dataset).where((Dataset.id == root) | (Dataset.lineage_id == root))
+                              .order_by(Dataset.version, Dataset.id)))

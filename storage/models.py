@@ -59,9 +59,15 @@ class Dataset(Base):
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # How the classes are shown (core/datasets/label_names.py): raw label -> display name, only those that differ.
     display_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # A dataset made by fixing another (core.datasets.derive): the id it was made from, and what was changed
-    # ({"relabelled": n, "dropped": n, ...}; {} = uploaded). The parent's runs stay the parent's.
+    # A dataset made by fixing another on the Data page's review (core.datasets.derive): the id it was made from.
     derived_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Versions (core/datasets/versions.py, migration 0013): a change (relabels, drops, rows added, classes added)
+    # stores a new dataset row whose `parent_id` is the version it was made from. `lineage_id` is version 1's id
+    # (None on version 1 itself).
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # What differs from the dataset it was made from (a review's fixes or a version's changes); {} = uploaded.
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     runs: Mapped[list[Run]] = relationship(back_populates="dataset", cascade="all, delete-orphan")

@@ -61,8 +61,12 @@ def add_setting_arguments(group) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--data", required=True, metavar="PATH",
-                      help="A CSV/TSV/XLSX of texts and labels, a folder of class subfolders of images, or a zip.")
+    data.add_argument("--data", metavar="PATH",
+                      help="A CSV/TSV/XLSX of texts and labels, a folder of class subfolders of images, or a zip. "
+                      "With --from-run: the new rows, stored as a new version of that run's dataset (rows already "
+                      "in it are kept as stored).")
+    data.add_argument("--dataset", type=int, metavar="ID",
+                      help="A stored dataset (or version) id to train on, instead of --data.")
     data.add_argument("--test-data", metavar="PATH", help="A separate test set (otherwise a fixed split is made).")
     data.add_argument("--text-column", metavar="C", help="The column holding the text (guessed when left out).")
     data.add_argument("--label-column", metavar="C", help="The column holding the label (guessed when left out).")
@@ -70,9 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     model = parser.add_argument_group("model and training")
     model.add_argument("--model", metavar="KEY|HF_ID|DIR",
                        help="Catalog key, Hugging Face id or local folder (default: the offline model for the task).")
-    model.add_argument("--method", choices=list(METHODS), default=RunConfig.method, help=RunConfig.help("method"))
-    model.add_argument("--preset", choices=PRESETS, default=RunConfig.preset, help=RunConfig.help("preset"))
+    model.add_argument("--method", choices=list(METHODS), help=RunConfig.help("method") + f" (default: {RunConfig.method}"
+                       "; with --from-run, the run's)")
+    model.add_argument("--preset", choices=PRESETS, help=RunConfig.help("preset") + f" (default: {RunConfig.preset}; "
+                       "with --from-run, the run's)")
     add_setting_arguments(parser.add_argument_group("settings (empty: the preset or the default decides)"))
+    more = parser.add_argument_group("continue training (a finished run's model learns a newer version)")
+    more.add_argument("--from-run", type=int, metavar="RUN_ID", help=RunConfig.help("from_run") + " Its method, model "
+                      "and settings are kept unless given; the results compare it before and after on the same rows.")
+    more.add_argument("--replay", type=float, metavar="SHARE", help=RunConfig.help("replay"))
+    more.add_argument("--note", default="", help="With --from-run --data: a note saying what the new version holds.")
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="Print one JSON object (stdout) instead of a summary.")
     output.add_argument("--background", action="store_true",
@@ -85,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 def run_config(args: argparse.Namespace, task: str) -> RunConfig:
     """The RunConfig the flags describe. Raises SettingsError for a method that does not apply to the task, or a
     setting given that this task or method does not read."""
-    method = get_method(args.method)
+    method = get_method(args.method or RunConfig.method)
     if not method.applies_to(task):
         raise SettingsError(f"{method.name} works on {' and '.join(method.tasks)} data only; pick another --method "
                             f"for this {task} dataset.", "method_task")
@@ -95,7 +106,8 @@ def run_config(args: argparse.Namespace, task: str) -> RunConfig:
     if ignored:
         raise SettingsError(f"{', '.join(ignored)} do{'es' if len(ignored) == 1 else ''} not apply to {method.name} "
                             f"on {task} data; leave {'it' if len(ignored) == 1 else 'them'} out.", "setting_method")
-    return RunConfig(model=args.model or DEFAULT_MODELS[task], method=method.key, preset=args.preset, **given)
+    return RunConfig(model=args.model or DEFAULT_MODELS[task], method=method.key, preset=args.preset or RunConfig.preset,
+                     **given)
 
 
 def result_json(run) -> dict[str, Any]:
@@ -111,6 +123,9 @@ def result_json(run) -> dict[str, Any]:
         "trainable_params": run.trainable_params, "total_params": run.total_params, "device": run.device,
         "training": run.training or {},
     }
+    if metrics.get("continual"):
+        out["continual"] = metrics["continual"]
+    out["dataset"] = {"id": run.dataset_id, "version": run.dataset.version if run.dataset else None}
     if run.error:
         out["error"] = run.error
     return out
@@ -131,20 +146,45 @@ def main(args: argparse.Namespace) -> int:
     from storage.workers import alive_workers
 
     # 1) the dataset (a stored one is reused when the same content and choices were registered before)
+    if (args.data is None) == (args.dataset is None):
+        return _fail("Give the data to train on: --data PATH (a file or folder) or --dataset ID (a stored one).",
+                     args.json, "no_data")
+    if args.replay is not None and args.from_run is None:
+        return _fail("--replay only applies when continuing a run; add --from-run RUN_ID or leave it out.",
+                     args.json, "setting_method")
+    if args.replay is not None and not 0.0 <= args.replay <= 1.0:
+        return _fail(f"Replay is a share between 0 and 1; {args.replay:g} is not.", args.json, "out_of_bounds")
     try:
-        dataset_id = register_path(args.data, text_column=args.text_column, label_column=args.label_column,
-                                   test_path=args.test_data, name=args.name)
+        if args.from_run is not None:
+            from core.cli.continued import continued_dataset
+
+            dataset_id = continued_dataset(args)
+        elif args.dataset is not None:
+            if get_dataset(args.dataset) is None:
+                return _fail(f"There is no dataset {args.dataset}; `python -m core runs` lists runs and their "
+                             "datasets.", args.json, "not_found")
+            dataset_id = args.dataset
+        else:
+            dataset_id = register_path(args.data, text_column=args.text_column, label_column=args.label_column,
+                                       test_path=args.test_data, name=args.name)
     except DataError as error:
+        return _fail(str(error), args.json, error.code)
+    except SettingsError as error:
         return _fail(str(error), args.json, error.code)
     except FileNotFoundError:
         return _fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
     dataset = get_dataset(dataset_id)
     # 2) the settings, checked before anything is queued
     try:
-        config = run_config(args, dataset.task)
+        if args.from_run is not None:
+            from core.cli.continued import continued_run_config
+
+            config = continued_run_config(args, dataset)
+        else:
+            config = run_config(args, dataset.task)
     except SettingsError as error:
         return _fail(str(error), args.json, error.code)
-    name = f"{config.method} · {config.model}"
+    name = f"{config.method} · {config.model}" + (f" · from run {config.from_run}" if config.from_run else "")
     # 3a) queue it
     if args.background:
         run_id = queue_run(dataset, config, name, auto_resume=args.resume_automatically)
@@ -182,6 +222,10 @@ def _train_here(dataset, config: RunConfig, name: str, as_json: bool) -> int:
     elif run.status == "succeeded":
         print(f"Run {run_id} succeeded: test accuracy {result['metrics']['accuracy']:.4f}, "
               f"macro-F1 {result['metrics']['macro_f1']:.4f}, {run.train_seconds:.1f} s on {run.device}.")
+        if result.get("continual"):
+            from core.cli.continued import describe
+
+            print(describe(result["continual"]))
     else:
         print(f"Run {run_id} {run.status}: {run.error}")
     return 0 if run.status == "succeeded" else 1

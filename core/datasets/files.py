@@ -5,6 +5,8 @@ examples.csv columns:
   label   the class name (always a string)
   split   "train" | "val" | "test" (fixed at upload, so every run is judged on the same test set)
   source  where the example came from (row number or original file name), shown to the user
+  row_id  (versions after the first, core/datasets/versions.py) the row's identity across a dataset's versions;
+          a file without it (every version 1) names its rows by their position, "0", "1", ...
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from storage.paths import data_home
 
 EXAMPLES_FILE = "examples.csv"
 COLUMNS = ["input", "label", "split", "source"]
+ROW_ID = "row_id"
 
 
 def examples_digest(dataset_dir: Path) -> str:
@@ -43,5 +46,12 @@ def read_examples(dataset_dir: Path) -> pd.DataFrame:
 def write_examples(dataset_dir: Path, frame: pd.DataFrame) -> None:
     # Written to a temp name and renamed, so a crash never leaves a half-written file.
     tmp = dataset_dir / (EXAMPLES_FILE + ".tmp")
-    frame[COLUMNS].to_csv(tmp, index=False)
+    frame[COLUMNS + ([ROW_ID] if ROW_ID in frame.columns else [])].to_csv(tmp, index=False)
     tmp.replace(dataset_dir / EXAMPLES_FILE)
+
+
+def row_ids(frame: pd.DataFrame) -> list[str]:
+    """Each row's identity across versions: its row_id, or (version 1) its position in the file."""
+    if ROW_ID in frame.columns:
+        return frame[ROW_ID].astype(str).tolist()
+    return [str(i) for i in range(len(frame))]

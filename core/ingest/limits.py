@@ -42,6 +42,8 @@ class Limits:
     max_upload_bytes: int = MAX_UPLOAD_MB * MB
     max_images: int = MAX_IMAGES
     max_classes: int = MAX_CLASSES
+    # A dataset needs two classes; rows added to a stored one (a new version, core/datasets/versions.py) may be of one.
+    min_classes: int = 2
     max_archive_entries: int = MAX_ARCHIVE_ENTRIES
     max_uncompressed_bytes: int = MAX_UNCOMPRESSED_MB * MB
     max_compression_ratio: float = MAX_COMPRESSION_RATIO

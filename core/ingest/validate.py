@@ -164,7 +164,7 @@ def check_class_count(frame: pd.DataFrame, report: Report, limits: Limits, label
             f"Check that the right column is picked as the label.",
             report=report,
         )
-    if len(classes) < 2:
+    if len(classes) < limits.min_classes or not classes:
         raise DataError(
             "fewer_than_two_classes",
             f"All kept examples have the same label ('{classes[0]}'): a classifier needs at least two classes, so "

@@ -49,6 +49,7 @@ class BuiltModel:
     rebuild: dict[str, Any] = field(default_factory=dict)  # EfficientNet: how to rebuild the network
     preprocessor_config: dict[str, Any] | None = None  # HF image models: saved beside the weights
     method: str = ""  # the tuning method's key, set by core.methods.apply_method
+    carried_head: dict[str, Any] = field(default_factory=dict)  # a continued run: classes carried from its parent
     uses_peft: bool = False
 
     @property

@@ -65,6 +65,18 @@ class HeadOnFeatures(nn.Module):
         return self.head(self.dropout(scaled))
 
     @torch.no_grad()
+    def unfold_standardisation(self) -> None:
+        """The inverse of fold_standardisation, for a head that already takes raw features (a continued run's, carried
+        from its parent): W' = W s, b' = b + W m, so W' x' + b' = W x + b and it starts answering as it did."""
+        if not self.standardise:
+            return
+        linear = first_linear(self.head)
+        weight = linear.weight.float()
+        if linear.bias is not None:
+            linear.bias.copy_(linear.bias + weight @ self.mean)
+        linear.weight.copy_(weight * self.std)
+
+    @torch.no_grad()
     def fold_standardisation(self) -> None:
         """W x' + b with x' = (x - m) / s  ==  (W / s) x + (b - W (m / s)); then m = 0, s = 1."""
         if not self.standardise:
@@ -110,13 +122,16 @@ def supports_cached_features(built: BuiltModel) -> bool:
     return get_method(built.method).frozen_backbone and not built.uses_peft and len(built.head_names) == 1
 
 
-def cache_key(dataset_dir: Path, built: BuiltModel, seed: int) -> str:
+def cache_key(dataset_dir: Path, built: BuiltModel, seed: int, rows: str = "") -> str:
     digest = examples_digest(dataset_dir)
     identity = model_identity(built.source)
     if built.source.kind.startswith("tiny"):
         identity += f":seed={seed}"  # random weights depend on the seed
     settings = {"max_length": built.max_length, "image": built.image.to_dict() if built.image else None}
-    blob = json.dumps({"v": CACHE_VERSION, "data": digest, "model": identity, "settings": settings}, sort_keys=True)
+    key = {"v": CACHE_VERSION, "data": digest, "model": identity, "settings": settings}
+    if rows:
+        key["rows"] = hashlib.sha256(rows.encode()).hexdigest()
+    blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -179,10 +194,11 @@ def extract(built: BuiltModel, data_by_split: dict, setup: DeviceSetup, batch_si
 
 
 def load_or_extract(dataset_dir: Path, cache_dir: Path, built: BuiltModel, data_by_split: dict, setup: DeviceSetup,
-                    batch_size: int, seed: int, reporter: Reporter) -> dict[str, torch.Tensor]:
+                    batch_size: int, seed: int, reporter: Reporter, rows: str = "") -> dict[str, torch.Tensor]:
+    """`rows`: which training rows, when a run trains on some of them only (a continued run)."""
     folder = cache_dir / "features"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{cache_key(dataset_dir, built, seed)}.safetensors"
+    path = folder / f"{cache_key(dataset_dir, built, seed, rows)}.safetensors"
     if path.is_file():
         cached = load_file(str(path))
         wanted = [name for name, data in data_by_split.items() if len(data)]

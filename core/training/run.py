@@ -17,6 +17,7 @@ from core.methods import apply_method, get_method, set_train_mode
 from core.models import HF_TEXT, BuiltModel, build_model, count_params
 from core.training.progress import Progress, Reporter
 from core.run_config import RunConfig
+from core.training import continual
 from core.training import features as cached
 from core.training.checkpoint import remove_checkpoint
 from core.training.contrastive import adapt_backbone
@@ -93,9 +94,13 @@ def _train_head_on_features(built, data, splits, dataset_dir, config, setup, rep
         feats = cached.extract(built, {n: d for n, d in data.items() if len(d)}, setup, config.eval_batch_size,
                                reporter)
     else:
+        # a continued run trains on some of the training rows: the cache must not mix them with a full run's
+        rows = ",".join(map(str, splits["train"].example_index)) if config.from_run is not None else ""
         feats = cached.load_or_extract(dataset_dir, cache_dir(), built, data, setup, config.eval_batch_size,
-                                       config.seed, reporter)
+                                       config.seed, reporter, rows=rows)
     head = cached.HeadOnFeatures(built.base_model().get_submodule(built.head_names[0]), feats["train"])
+    if config.from_run is not None:  # the carried head takes raw features: keep its answers as they were
+        head.unfold_standardisation()
     head.to(setup.device)
     feature_data = {name: cached.FeatureBatches(feats[name].to(setup.device), splits[name])
                     for name in splits if len(splits[name])}
@@ -129,12 +134,17 @@ def settings_and_splits(task: str, config: RunConfig, dataset_dir: Path,
     return sized_to_data(task, config, dataset_dir, splits["train"].inputs), splits
 
 
-def prepare_model(task: str, config: RunConfig, labels: list[str]) -> BuiltModel:
+def prepare_model(task: str, config: RunConfig, labels: list[str], parent: continual.Parent | None = None) -> BuiltModel:
     """The model as training starts: built, method applied. Seeded, so the same config gives the same weights
-    (the new head and any adapter are randomly initialised)."""
+    (the new head and any adapter are randomly initialised). With `parent`, built from that run's saved model with
+    its classifier carried over (core/training/continual.py)."""
     config = resolve(task, config)
     torch.manual_seed(config.seed)
-    return apply_method(build_model(task, config, labels), config)
+    if parent is None:
+        return apply_method(build_model(task, config, labels), config)
+    built, carried = continual.build_from_parent(task, config, labels, parent)
+    built.carried_head = carried
+    return apply_method(built, config)
 
 
 @dataclass
@@ -149,22 +159,33 @@ class Fitted:
     samples_per_second: float
     trainable: int
     total: int
+    before: np.ndarray | None = None  # a continued run: the parent's answers on "test" before training
 
 
 def fit_and_predict(task: str, config: RunConfig, labels: list[str], splits: dict[str, Split], dataset_dir: Path,
                     setup, reporter: Reporter, output_dir: Path, resume: bool = False,
-                    cache_features: bool = True) -> Fitted:
+                    cache_features: bool = True, parent: continual.Parent | None = None) -> Fitted:
     """Steps 2-3 of a run: build the model, apply the method, train on splits["train"] (choosing on "val"), and
     predict "val" and "test". cache_features False: head-only features are computed afresh (splits that differ
-    from the stored ones, as cross-validation's folds)."""
+    from the stored ones, as cross-validation's folds). With `parent`, training continues from that run's model."""
     reporter.progress(Progress(0, 0, 0.0, "Loading model"))
-    built = prepare_model(task, config, labels)
+    built = prepare_model(task, config, labels, parent)
     trainable, total = count_params(built.model)
     reporter.log(f"Model {built.source.name}: {trainable:,} of {total:,} parameters train ({config.method}).")
     built.model.to(setup.device)
     if built.image is not None:
         built.model.to(memory_format=torch.channels_last)
     data = split_batches(built, splits, dataset_dir, config)
+    before = None
+    if parent is not None:  # the starting model is the parent (adapters start as no change): its answers first
+        reporter.progress(Progress(0, 0, 0.0, "Scoring the earlier model on the test set"))
+        before = continual.masked_before(predict_logits(built.model, data["test"], setup, config.eval_batch_size),
+                                         labels, parent.labels)
+        carried = built.carried_head
+        if carried["added"]:
+            reporter.log(f"The classifier grows by {len(carried['added'])} class(es) "
+                         f"({', '.join(carried['added'])}): {carried['parameters_added']:,} new parameters; the "
+                         f"other {len(carried['shared'])} classes keep the rows run {parent.run_id} learned.")
     start = time.perf_counter()
     # a method that adapts the backbone first (few-shot's pairs) does that before the head trains
     if get_method(built.method).adapts_backbone:
@@ -188,7 +209,7 @@ def fit_and_predict(task: str, config: RunConfig, labels: list[str], splits: dic
             reporter.progress(Progress(state.step, state.step, float(state.epochs_done), phase))
             logits[name] = (predict_logits(built.model, data[name], setup, config.eval_batch_size, reporter)
                             if len(splits[name]) else np.zeros((0, len(labels)), dtype=np.float32))
-    return Fitted(built, state, logits, epochs, train_seconds, samples_per_second, trainable, total)
+    return Fitted(built, state, logits, epochs, train_seconds, samples_per_second, trainable, total, before)
 
 
 def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
@@ -196,7 +217,17 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     # 1) settings (the preset and the data fill what the user left blank), device, data
+    parent = continual.parent_run(config.from_run) if config.from_run is not None else None
+    if parent is not None:
+        config = continual.continued_config(config, parent)
     config, splits = settings_and_splits(task, config, dataset_dir, labels)
+    trained_on = None
+    if parent is not None:
+        splits["train"], trained_on = continual.training_rows(splits["train"], dataset_dir, parent, config.replay,
+                                                              config.seed)
+        reporter.log(f"Continuing run {parent.run_id} (v{parent.version}): training on {trained_on['changed']} new "
+                     f"or relabeled rows and {trained_on['replayed']} of its {trained_on['old_available']} earlier "
+                     f"training rows (replay {config.replay:g}).")
     setup = choose_device(config.device)
     reporter.log(f"Device: {setup.label} ({setup.why}). Method {config.method}, preset {config.preset}"
                  + (f", images at {config.image_size} px." if config.image_size else "."))
@@ -207,7 +238,8 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         return cross_validated_run(dataset_dir, labels, task, config, splits, folds, setup, output_dir, reporter)
 
     # 2-3) model, method, training
-    fitted = fit_and_predict(task, config, labels, splits, dataset_dir, setup, reporter, output_dir, resume)
+    fitted = fit_and_predict(task, config, labels, splits, dataset_dir, setup, reporter, output_dir, resume,
+                             parent=parent)
     built, state, logits, epochs = fitted.built, fitted.state, fitted.logits, fitted.epochs
 
     # 4) test metrics, baselines, per-example predictions; the temperature is fitted on validation
@@ -222,6 +254,12 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
         zero_shot = cached_zero_shot_baseline(dataset_dir, cache_dir(), test.inputs, test.labels, labels)
         if zero_shot is not None:
             metrics["baselines"]["zero_shot"] = zero_shot
+    if parent is not None:
+        metrics["continual"] = {
+            "from_run": parent.run_id, "from_dataset": parent.dataset_id, "from_version": parent.version,
+            "trained_on": trained_on, "head": built.carried_head,
+            "sets": continual.gain_and_forgetting(test, dataset_dir, parent, fitted.before, predicted),
+        }
     calibration = calibrate(val_probabilities, val.labels, probabilities, test.labels)
     reporter.log(f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
                  f"(majority baseline {metrics['baselines']['majority']['accuracy']:.4f}). "
