@@ -82,6 +82,8 @@ def test_the_advice_recommends_what_scored_best_at_the_nearest_measured_size(mon
     monkeypatch.setattr(few_examples, "MEASURED", {8: {"fewshot": (0.5, None, 60.0), "head": (0.6, None, 5.0)}})
     assert few_examples.advice(Counter({"a": 9, "b": 9}), "text").recommended == "head"
     assert few_examples.advice(Counter({"a": 20, "b": 25}), "text") is None  # enough examples
+    # one rare class among large ones is not few-example data
+    assert few_examples.advice(Counter({"a": 8, "b": 40, "c": 60}), "text") is None
     assert few_examples.advice(Counter({"a": 5, "b": 5}), "image") is None  # measured on text only
 
 

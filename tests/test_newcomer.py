@@ -127,7 +127,8 @@ def walk(page, expect, table, photos, written: int) -> None:
     assert not EMOJI.search(main_text(page)), "status emoji render as empty boxes without an emoji font"
     page.get_by_text("Settings", exact=True).click()
     expect(page.get_by_text("Each setting, its value and where it came from")).to_be_visible()
-    settings = page.get_by_test_id("stDataFrame").last
+    # the Settings expander's own table (the Workers table comes after it on the page)
+    settings = page.get_by_test_id("stExpander").filter(has_text="Each setting, its value").get_by_test_id("stDataFrame")
     expect(settings).to_be_visible()
     shot(page, "newcomer_04_runs")
 

@@ -9,16 +9,13 @@ judged on the same test examples, less any the user dropped. Images are hard-lin
 from __future__ import annotations
 
 import hashlib
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from core.datasets.files import COLUMNS, EXAMPLES_FILE, read_examples
-from core.datasets.store import NAME_MAX, _link_or_copy, dataset_dir, stored_copy
+from core.datasets.store import NAME_MAX, NewDatasetFolder, _link_or_copy, dataset_dir, stored_copy
 from storage.datasets import add_dataset, get_dataset, lock_fingerprint
 from storage.db import session_factory
-from storage.paths import datasets_dir
 
 
 class FixError(ValueError):
@@ -74,10 +71,8 @@ def derive_dataset(parent_id: int, fixes: Fixes, name: str | None = None) -> int
     if existing is not None:
         return existing.id
     # 2) the folder, written under a temporary name, then the row (as core.datasets.store.save_dataset does)
-    incoming = datasets_dir() / f".incoming-{uuid.uuid4().hex}"
-    incoming.mkdir(parents=True)
-    committed, final = False, None
-    try:
+    with NewDatasetFolder() as folder:
+        incoming = folder.path
         if parent.task == "image":
             source = dataset_dir(parent)
             for relative in kept["input"]:
@@ -94,20 +89,12 @@ def derive_dataset(parent_id: int, fixes: Fixes, name: str | None = None) -> int
             row = add_dataset(session, name=name, task=parent.task, source_name=parent.source_name,
                               fingerprint=fingerprint, num_examples=len(kept), labels=labels,
                               split_counts=split_counts, split_seed=parent.split_seed, report=parent.report,
-                              target=parent.target, derived_from=parent.id, changes=changes)
-            final = datasets_dir() / str(row.id)
-            if final.exists():
-                shutil.rmtree(final)
-            incoming.rename(final)
-            row.path = f"datasets/{row.id}"
+                              target=parent.target, derived_from=parent.id, changes=changes,
+                              display_names={k: v for k, v in (parent.display_names or {}).items() if k in labels})
+            folder.place(row)
             dataset_id = row.id
-        committed = True
+        folder.keep()
         return dataset_id
-    finally:
-        if not committed:
-            shutil.rmtree(incoming, ignore_errors=True)
-            if final is not None:
-                shutil.rmtree(final, ignore_errors=True)
 
 
 def describe_changes(changes: dict) -> str:

@@ -77,18 +77,45 @@ def _write_folder(ingested: Ingested, folder: Path) -> None:
     write_examples(folder, frame)
 
 
+class NewDatasetFolder:
+    """Where a new dataset's files are written: a folder under a temporary name in the datasets folder, moved to the
+    row's own folder by `place(row)` inside the row's transaction. Unless `keep()` is called once that transaction
+    committed, leaving the block removes it (an error, or the same data found stored meanwhile), so a failed save
+    leaves nothing that looks stored."""
+
+    def __enter__(self) -> NewDatasetFolder:
+        self.path = datasets_dir() / f".incoming-{uuid.uuid4().hex}"
+        self.path.mkdir(parents=True)
+        self.final: Path | None = None
+        self.kept = False
+        return self
+
+    def place(self, row: Dataset) -> None:
+        final = datasets_dir() / str(row.id)
+        if final.exists():  # left behind by a process killed between rename and commit
+            shutil.rmtree(final)
+        self.path.rename(final)
+        self.final = final
+        row.path = f"datasets/{row.id}"
+
+    def keep(self) -> None:
+        self.kept = True
+
+    def __exit__(self, *_exc) -> None:
+        if not self.kept:
+            shutil.rmtree(self.path, ignore_errors=True)
+            if self.final is not None:
+                shutil.rmtree(self.final, ignore_errors=True)
+
+
 def save_dataset(ingested: Ingested, name: str | None = None) -> int:
     """Store an ingested upload and return its dataset id (an existing id when the same data is stored)."""
     existing = stored_copy(ingested.fingerprint)
     if existing is not None:
         return existing.id
     name = (name or "").strip() or PurePosixPath(ingested.source_name).stem or "dataset"
-    incoming = datasets_dir() / f".incoming-{uuid.uuid4().hex}"
-    incoming.mkdir()
-    final: Path | None = None
-    committed = False
-    try:
-        _write_folder(ingested, incoming)
+    with NewDatasetFolder() as incoming:
+        _write_folder(ingested, incoming.path)
         with session_factory().begin() as session:
             # Saves of the same data take turns from here to the commit, so the second finds the first's copy.
             lock_fingerprint(session, ingested.fingerprint)
@@ -108,19 +135,10 @@ def save_dataset(ingested: Ingested, name: str | None = None) -> int:
                 split_seed=ingested.split_seed,
                 report=ingested.report.to_dict(),
             )
-            final = datasets_dir() / str(row.id)
-            if final.exists():  # left behind by a process killed between rename and commit
-                shutil.rmtree(final)
-            incoming.rename(final)
-            row.path = f"datasets/{row.id}"
+            incoming.place(row)
             dataset_id = row.id
-        committed = True
+        incoming.keep()
         return dataset_id
-    finally:
-        if not committed:
-            shutil.rmtree(incoming, ignore_errors=True)
-            if final is not None:
-                shutil.rmtree(final, ignore_errors=True)
 
 
 def _digest_of(path: Path) -> str:

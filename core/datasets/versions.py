@@ -15,8 +15,6 @@ Runs record the version they trained on by training on that version's dataset ro
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from dataclasses import replace
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -25,13 +23,12 @@ import pandas as pd
 
 from core.datasets.files import ROW_ID, read_examples, row_ids, write_examples
 from core.datasets.label_names import suggested_names
-from core.datasets.store import NAME_MAX, _link_or_copy, dataset_dir
+from core.datasets.store import NAME_MAX, NewDatasetFolder, _link_or_copy, dataset_dir
 from core.ingest import DEFAULT_LIMITS, Ingested
 from core.ingest.report import DataError, name_list, plural
 from storage.datasets import add_dataset, get_dataset, lineage_versions
 from storage.db import session_factory
 from storage.models import Dataset
-from storage.paths import datasets_dir
 
 NOTE_MAX = 500
 # Rows added to a dataset may all be of one class (a new class's first examples): read uploads for a version with it.
@@ -136,11 +133,8 @@ def new_version(dataset_id: int, relabel: Mapping[str, str] | None = None, drop:
         frame["label"] = changed.where(changed.notna(), frame["label"])
     frame = frame[~frame[ROW_ID].isin(drop)].reset_index(drop=True)
 
-    incoming = datasets_dir() / f".incoming-{uuid.uuid4().hex}"
-    incoming.mkdir(parents=True)
-    final: Path | None = None
-    committed = False
-    try:
+    with NewDatasetFolder() as folder:
+        incoming = folder.path
         if parent.task == "image":  # the parent's images, linked (a stored dataset never changes in place)
             (incoming / "images").mkdir()
             for relative in frame["input"]:
@@ -181,19 +175,10 @@ def new_version(dataset_id: int, relabel: Mapping[str, str] | None = None, drop:
                 split_seed=parent.split_seed, report=parent.report, target=parent.target,
                 parent_id=parent.id, lineage_id=root, version=version, changes=changes,
             )
-            final = datasets_dir() / str(row.id)
-            if final.exists():
-                shutil.rmtree(final)
-            incoming.rename(final)
-            row.path = f"datasets/{row.id}"
+            folder.place(row)
             new_id = row.id
-        committed = True
+        folder.keep()
         return new_id
-    finally:
-        if not committed:
-            shutil.rmtree(incoming, ignore_errors=True)
-            if final is not None:
-                shutil.rmtree(final, ignore_errors=True)
 
 
 def version_name(dataset: Dataset) -> str:
