@@ -17,6 +17,7 @@ import sys
 import time
 
 from core.catalog import DEFAULT_MODELS
+from core.cli.train import UPLOAD_HELP, add_upload_arguments
 from core.methods import METHODS
 
 POLL_SECONDS = 2.0
@@ -24,12 +25,8 @@ POLL_SECONDS = 2.0
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--data", required=True, metavar="PATH",
-                      help="A CSV/TSV/XLSX of texts and labels, a folder of class subfolders of images, or a zip.")
-    data.add_argument("--test-data", metavar="PATH", help="A separate test set (otherwise a fixed split is made).")
-    data.add_argument("--text-column", metavar="C", help="The column holding the text (guessed when left out).")
-    data.add_argument("--label-column", metavar="C", help="The column holding the label (guessed when left out).")
-    data.add_argument("--name", help="A name for the dataset (default: the file or folder name).")
+    data.add_argument("--data", required=True, metavar="PATH", help=UPLOAD_HELP)
+    add_upload_arguments(data)
     search = parser.add_argument_group("search")
     search.add_argument("--model", metavar="KEY|HF_ID|DIR",
                         help="Catalog key, Hugging Face id or local folder (default: the offline model for the task).")

@@ -59,18 +59,25 @@ def add_setting_arguments(group) -> None:
                                metavar=meta["kind"].upper(), help=meta["help"])
 
 
-def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    data = parser.add_argument_group("data")
-    data.add_argument("--data", metavar="PATH",
-                      help="A CSV/TSV/XLSX of texts and labels, a folder of class subfolders of images, or a zip. "
-                      "With --from-run: the new rows, stored as a new version of that run's dataset (rows already "
-                      "in it are kept as stored).")
-    data.add_argument("--dataset", type=int, metavar="ID",
-                      help="A stored dataset (or version) id to train on, instead of --data.")
+UPLOAD_HELP = "A CSV/TSV/XLSX of texts and labels, a folder of class subfolders of images, or a zip."
+
+
+def add_upload_arguments(data: argparse._ArgumentGroup) -> None:
+    """How an upload given with --data is read: train and search take the same."""
     data.add_argument("--test-data", metavar="PATH", help="A separate test set (otherwise a fixed split is made).")
     data.add_argument("--text-column", metavar="C", help="The column holding the text (guessed when left out).")
     data.add_argument("--label-column", metavar="C", help="The column holding the label (guessed when left out).")
     data.add_argument("--name", help="A name for the dataset (default: the file or folder name).")
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", metavar="PATH",
+                      help=UPLOAD_HELP + " With --from-run: the new rows, stored as a new version of that run's "
+                      "dataset (rows already in it are kept as stored).")
+    data.add_argument("--dataset", type=int, metavar="ID",
+                      help="A stored dataset (or version) id to train on, instead of --data.")
+    add_upload_arguments(data)
     model = parser.add_argument_group("model and training")
     model.add_argument("--model", metavar="KEY|HF_ID|DIR",
                        help="Catalog key, Hugging Face id or local folder (default: the offline model for the task).")
