@@ -15,6 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+from core.cli.output import fail
+
 DEFAULT_TOP = 100
 
 
@@ -70,9 +72,9 @@ def main(args: argparse.Namespace) -> int:
         dataset = get_dataset(register_path(path, text_column=args.text_column, label_column=args.label_column))
         rows = data_rows(path) if path.is_file() and dataset.task == "text" else None
     except DataError as error:
-        return _fail(str(error), args.json, error.code)
+        return fail(str(error), args.json, error.code)
     except FileNotFoundError:
-        return _fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
+        return fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
     from core.training.data_review import review_dataset  # torch: after the data is known to be good
 
     review = review_dataset(dataset_dir(dataset), dataset.labels, dataset.task, args.model)
@@ -94,10 +96,3 @@ def main(args: argparse.Namespace) -> int:
         place = f"row {i['row']}" if "row" in i else i["file"]
         print(f"{place}\t{i['split']}\t{i['given']} -> {i['suggested']}\t{i['score']:.3f}\t{i['input'][:80]}")
     return 0
-
-
-def _fail(message: str, as_json: bool, code: str) -> int:
-    if as_json:
-        print(json.dumps({"status": "error", "code": code, "error": message}))
-    print(message, file=sys.stderr)
-    return 2

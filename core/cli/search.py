@@ -17,6 +17,7 @@ import sys
 import time
 
 from core.catalog import DEFAULT_MODELS
+from core.cli.output import fail
 from core.cli.train import UPLOAD_HELP, add_upload_arguments
 from core.methods import METHODS
 
@@ -40,13 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                         help="Queue the search for the background workers and print its id at once.")
 
 
-def _fail(message: str, as_json: bool, code: str) -> int:
-    if as_json:
-        print(json.dumps({"status": "error", "code": code, "error": message}))
-    print(message, file=sys.stderr)
-    return 2
-
-
 def main(args: argparse.Namespace) -> int:
     from core.datasets.store import register_path
     from core.ingest import DataError
@@ -57,16 +51,16 @@ def main(args: argparse.Namespace) -> int:
         dataset_id = register_path(args.data, text_column=args.text_column, label_column=args.label_column,
                                    test_path=args.test_data, name=args.name)
     except DataError as error:
-        return _fail(str(error), args.json, error.code)
+        return fail(str(error), args.json, error.code)
     except FileNotFoundError:
-        return _fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
+        return fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
     dataset = get_dataset(dataset_id)
     try:
         search_id = start_search(dataset, args.model or DEFAULT_MODELS[dataset.task], args.method, args.budget)
     except SearchError as error:
-        return _fail(str(error), args.json, error.code)
+        return fail(str(error), args.json, error.code)
     except ValueError as error:  # an unknown method
-        return _fail(str(error), args.json, "settings")
+        return fail(str(error), args.json, "settings")
     if args.background:
         from storage.workers import alive_workers
 

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from core.catalog import DEFAULT_MODELS
+from core.cli.output import fail
 from core.methods import METHODS, get_method, settings_for
 from core.run_config import BOOL, CHOICE, INT, RunConfig, out_of_bounds, setting_fields
 from core.training.presets import PRESETS
@@ -138,13 +139,6 @@ def result_json(run) -> dict[str, Any]:
     return out
 
 
-def _fail(message: str, as_json: bool, code: str) -> int:
-    if as_json:
-        print(json.dumps({"status": "error", "code": code, "error": message}))
-    print(message, file=sys.stderr)
-    return 2
-
-
 def main(args: argparse.Namespace) -> int:
     from core.datasets.store import register_path
     from core.ingest import DataError
@@ -154,13 +148,13 @@ def main(args: argparse.Namespace) -> int:
 
     # 1) the dataset (a stored one is reused when the same content and choices were registered before)
     if (args.data is None) == (args.dataset is None):
-        return _fail("Give the data to train on: --data PATH (a file or folder) or --dataset ID (a stored one).",
+        return fail("Give the data to train on: --data PATH (a file or folder) or --dataset ID (a stored one).",
                      args.json, "no_data")
     if args.replay is not None and args.from_run is None:
-        return _fail("--replay only applies when continuing a run; add --from-run RUN_ID or leave it out.",
+        return fail("--replay only applies when continuing a run; add --from-run RUN_ID or leave it out.",
                      args.json, "setting_method")
     if args.replay is not None and not 0.0 <= args.replay <= 1.0:
-        return _fail(f"Replay is a share between 0 and 1; {args.replay:g} is not.", args.json, "out_of_bounds")
+        return fail(f"Replay is a share between 0 and 1; {args.replay:g} is not.", args.json, "out_of_bounds")
     try:
         if args.from_run is not None:
             from core.cli.continued import continued_dataset
@@ -168,18 +162,18 @@ def main(args: argparse.Namespace) -> int:
             dataset_id = continued_dataset(args)
         elif args.dataset is not None:
             if get_dataset(args.dataset) is None:
-                return _fail(f"There is no dataset {args.dataset}; `python -m core runs` lists runs and their "
+                return fail(f"There is no dataset {args.dataset}; `python -m core runs` lists runs and their "
                              "datasets.", args.json, "not_found")
             dataset_id = args.dataset
         else:
             dataset_id = register_path(args.data, text_column=args.text_column, label_column=args.label_column,
                                        test_path=args.test_data, name=args.name)
     except DataError as error:
-        return _fail(str(error), args.json, error.code)
+        return fail(str(error), args.json, error.code)
     except SettingsError as error:
-        return _fail(str(error), args.json, error.code)
+        return fail(str(error), args.json, error.code)
     except FileNotFoundError:
-        return _fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
+        return fail(f"There is no file or folder at {args.data}; check the path.", args.json, "not_found")
     dataset = get_dataset(dataset_id)
     # 2) the settings, checked before anything is queued
     try:
@@ -190,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
         else:
             config = run_config(args, dataset.task)
     except SettingsError as error:
-        return _fail(str(error), args.json, error.code)
+        return fail(str(error), args.json, error.code)
     name = f"{config.method} · {config.model}" + (f" · from run {config.from_run}" if config.from_run else "")
     # 3a) queue it
     if args.background:
