@@ -122,3 +122,23 @@ def minority_f1(metrics: dict[str, Any]) -> tuple[str, float]:
     per_class = metrics["per_class"]
     label = min(per_class, key=lambda k: per_class[k]["support"])
     return label, per_class[label]["f1"]
+
+
+def wait_for_app(url: str, seconds: float) -> None:
+    """Until the Streamlit server at url answers its health check (or `seconds` pass: the next step then fails)."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+
+
+def launch_chromium(playwright, chromium: str):
+    """Headless Chromium as the benchmarks drive it: nothing of its own in the background to blur the timings."""
+    return playwright.chromium.launch(executable_path=chromium, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"])

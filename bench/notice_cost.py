@@ -24,12 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from typing import Any
 
 import psutil
 
-from bench.common import ROOT, SMS, require
+from bench.common import ROOT, SMS, launch_chromium, require, wait_for_app
 
 STATES = {"no page open": None, "Home open (the run notice only)": "", "Runs open (2 s refresh and the notice)": "runs"}
 
@@ -69,16 +68,9 @@ def measure(seconds: float) -> dict[str, Any]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(240):
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
+            wait_for_app(url, 120)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=[
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+                browser = launch_chromium(p, chromium)
                 browser_pid = next((c.pid for c in psutil.Process().children(recursive=True)
                                     if "chrom" in c.name().lower()), None)
                 page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()

@@ -29,7 +29,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import ROOT, SMS, markdown_table, require, verdict
+from bench.common import ROOT, SMS, launch_chromium, markdown_table, require, verdict, wait_for_app
 from storage.paths import RunFiles
 
 TARGET_SHARE_PERCENT = 1.0
@@ -81,7 +81,6 @@ def watching_cost(seconds: float) -> dict[str, Any]:
     import shutil
     import signal
     import socket
-    import urllib.request
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -114,16 +113,9 @@ def watching_cost(seconds: float) -> dict[str, Any]:
             return (get_run(1).step - first) / (time.monotonic() - start)
 
         try:
-            for _ in range(120):
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
+            wait_for_app(url, 60)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=[
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run"])
+                browser = launch_chromium(p, chromium)
                 page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
                 page.goto(url)  # the first visit starts the app's worker
                 deadline = time.monotonic() + 300
