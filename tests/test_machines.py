@@ -28,20 +28,11 @@ from storage.run_requests import enqueue
 from storage.runs import get_run
 from storage.workers import alive_workers
 from tests.conftest import ROOT
+from tests.test_worker import wait_for
 from tests.tiny_training import make_dataset
 
 OTHER_HOST = "tuneboard-machine-b"
 HEARTBEAT_TIMEOUT = 6.0  # seconds (the default is 60); the worker heartbeats every 2 s
-
-
-def wait_for(predicate, timeout: float, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def other_machine_works() -> None:
