@@ -233,14 +233,14 @@ def _worker(home) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-@pytest.mark.slow  # trains tiny random-weight BERTs for two minutes of budget, with a worker killed half-way
+@pytest.mark.slow  # trains tiny random-weight BERTs for 90 s of budget, with a worker killed half-way
 def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard_home):
     from optuna.trial import TrialState
 
     from core.search import coordinator
 
     dataset = get_dataset(make_dataset(rows=60))
-    search_id = start_search(dataset, "tiny-bert", "lora", 3)
+    search_id = start_search(dataset, "tiny-bert", "lora", 1.5)
     first = _worker(tuneboard_home)
     try:  # mid-trial: the first trial has trained some steps (and checkpointed them)
         _wait(lambda: any(r.status == RUNNING and r.step > 0 for r in list_runs()), 240, "a trial training")
@@ -276,7 +276,7 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
     assert search.spent_seconds <= search.budget_seconds * 1.5
 
 
-@pytest.mark.slow  # trains tiny random-weight BERTs for two minutes of budget, through the pages
+@pytest.mark.slow  # trains tiny random-weight BERTs for one minute of budget, through the pages
 def test_a_new_user_starts_a_search_closes_the_tab_and_comes_back_to_the_best_settings(tuneboard_home):
     from streamlit.testing.v1 import AppTest
 
@@ -288,7 +288,7 @@ def test_a_new_user_starts_a_search_closes_the_tab_and_comes_back_to_the_best_se
     assert not at.exception
     at.radio(key="train_method_text").set_value("lora").run()
     assert any("It tries: learning rate from" in c.value for c in at.caption)
-    at.number_input(key="train_search_budget").set_value(2)
+    at.number_input(key="train_search_budget").set_value(1)
     at.button(key="train_search").click().run()
     assert not at.exception, at.exception
     search_id = at.session_state["train_search_started"]
