@@ -27,6 +27,7 @@ from tests.conftest import ROOT
 from tests.tiny_training import make_dataset, train_tiny
 
 TINY = "tests.tiny_training:train_tiny"
+INSTANT = "tests.instant_training:train_instant"
 
 
 def wait_for(predicate, timeout: float, every: float = 0.1):
@@ -44,9 +45,10 @@ def workers():
     """Start worker processes (`python -m core worker` with the tiny trainer); kills what is left at the end."""
     started: list[subprocess.Popen] = []
 
-    def start(once: bool = False, step_seconds: float = 0.01, stop_with: str | None = None) -> subprocess.Popen:
+    def start(once: bool = False, step_seconds: float = 0.01, stop_with: str | None = None,
+              train_fn: str = TINY) -> subprocess.Popen:
         code = ("import sys; from core.jobs.worker import WorkerSettings, run_worker; "
-                f"sys.exit(run_worker(WorkerSettings(once={once}, poll_seconds=0.2, train_fn={TINY!r}, "
+                f"sys.exit(run_worker(WorkerSettings(once={once}, poll_seconds=0.2, train_fn={train_fn!r}, "
                 f"stop_with={stop_with!r})))")
         env = {**os.environ, "TINY_STEP_SECONDS": str(step_seconds)}
         process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
@@ -143,7 +145,8 @@ def test_a_run_claimed_by_someone_else_is_not_touched():
 def test_two_workers_run_six_queued_runs_each_exactly_once(workers):
     dataset_id = make_dataset()
     queued = [enqueue(dataset_id, {"model": "tiny", "epochs": 1}) for _ in range(6)]  # each starts a process
-    first, second = workers(once=True), workers(once=True)
+    # The instant trainer imports neither torch nor pandas: the processes cost a Python start, not a torch import.
+    first, second = workers(once=True, train_fn=INSTANT), workers(once=True, train_fn=INSTANT)
     assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
     runs = [get_run(r) for r in queued]
     assert [r.status for r in runs] == ["succeeded"] * 6
