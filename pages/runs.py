@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.artifacts import model_missing_note
 from core.datasets.files import dataset_missing_note
+from core.datasets.versions import version_name
 from core.evaluation.results import learning_curves
 from core.settings_table import settings_table
 from pages.shared.charts import curve_figure
@@ -56,7 +57,9 @@ def runs_frame(runs: list, places: dict[int, QueuePlace]) -> pd.DataFrame:
         rows.append({
             "Run": r.id, "Status": r.status, "Progress": r.progress or 0.0,
             "ETA": eta_cell(r, places.get(r.id)),
-            "Dataset": r.dataset.name if r.dataset else "", "Model": config.get("model", ""),
+            "Dataset": r.dataset.name if r.dataset else "",
+            "Version": version_name(r.dataset) if r.dataset else "",  # the version it trained on
+            "Model": config.get("model", ""),
             "Method": config.get("method", ""), "Preset": config.get("preset", ""),
             # As percentages, as everywhere on this page; empty, not "None", until the run has them.
             "Accuracy": percent_text(metrics.get("accuracy")), "Macro-F1": percent_text(metrics.get("macro_f1")),

@@ -72,3 +72,16 @@ def test_a_user_makes_a_version_continues_a_run_on_it_and_sees_what_it_gained_an
     sets = finished.metrics["continual"]["sets"]
     assert list(table["rows"]) == [sets[k]["examples"] for k in ("all", "old", "added")]
     assert table["before"].str.contains("%").all() and table["after"].str.contains(" to ").all()
+
+    # Runs: each run says the version it trained on
+    at = _page("pages/runs.py")
+    runs = next(d.value for d in at.dataframe if "Version" in d.value.columns)
+    assert dict(zip(runs["Run"], runs["Version"])) == {run_id: "v1", queued.id: "v2"}
+
+    # The downloaded report says the same as Results
+    from core.report.build import build_report
+
+    report = build_report(queued.id)
+    assert "What it gained and forgot" in report and "Earlier version&#x27;s test rows (forgetting)" in report
+    assert all(f"<td>{before}</td>" in report for before in table["before"])
+    assert "What it gained and forgot" not in build_report(run_id)  # a run trained from the start has no such part

@@ -1,6 +1,6 @@
 """The report's sections for one finished run, each a function of its data (core.report.data.RunData) and the page's
 figures (core.report.html.Figures) that returns HTML: the verdict, the data, method and cost, how good against the
-baselines and per class, calibration, the operating point, training curves, mistakes, and the model card facts.
+baselines and per class, what a continued run gained and forgot, calibration, the operating point, training curves, mistakes, and the model card facts.
 
 The numbers and sentences are the ones Results shows, from the same functions; choices (calibration, the operating
 point, the best run) were made on validation predictions, and the test predictions report.
@@ -20,6 +20,7 @@ from core.evaluation.compare import baseline_table
 from core.evaluation.decision import (
     Answered, DecisionRule, answered_figures, coverage_curve, decided_frame, label_ids,
 )
+from core.evaluation.gained_forgot import gained_and_forgot
 from core.evaluation.results import learning_curves, misclassified, per_class_table, probability_matrix, \
     run_verdict, with_examples
 from core.evaluation.threshold import from_stored
@@ -95,6 +96,15 @@ def how_good(data: RunData, figures: Figures) -> str:
                       "examples.") +
             figures.html(charts.confusion_figure(run.label_names, metrics["confusion_matrix"]["matrix"],
                                                  normalized=False)))
+
+
+def gained_and_forgot_section(data: RunData) -> str:
+    """A continued run: before (the run it continued) and after on the same test rows; nothing for other runs."""
+    found = gained_and_forgot(data.run.metrics, data.run.shown)
+    if found is None:
+        return ""
+    return ("<h2>What it gained and forgot</h2>" + paragraph(esc(found.intro)) + table(found.table) +
+            "".join(line(note) for note in (found.grown, found.advice) if note is not None))
 
 
 def calibration(data: RunData, figures: Figures) -> str:
@@ -218,5 +228,6 @@ def run_sections(data: RunData, figures: Figures) -> str:
     title = f"Run #{run.id}: {esc(run.dataset_name)} · {esc(run.model)} · {esc(run.method)}"
     return (f"<section><h2>{title}</h2>" + verdict(data) + "</section>" +
             "".join(f"<section>{part}</section>" for part in (
-                data_summary(data), method_and_cost(data), how_good(data, figures), calibration(data, figures),
-                operating_point(data, figures), training_curves(data, figures), errors(data), model_card(data))))
+                data_summary(data), method_and_cost(data), how_good(data, figures), gained_and_forgot_section(data),
+                calibration(data, figures), operating_point(data, figures), training_curves(data, figures),
+                errors(data), model_card(data)) if part))

@@ -4,63 +4,31 @@ for it (`?from_run=ID`), and what a continued run gained and forgot (Results). T
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.datasets.versions import describe_changes, version_name, versions_of
+from core.evaluation.gained_forgot import gained_and_forgot
 from core.jobs.submit import queue_run
 from core.training.continual import ContinueError, continue_config, parent_run
-from pages.shared.user_text import code, md, short
+from pages.shared.user_text import md, short
+from pages.shared.verdict_ui import markdown
 from storage.datasets import get_dataset
 from storage.results import RunResult
 from storage.runs import get_run
 
-SETS = {"all": "New version's test set", "old": "Earlier version's test rows (forgetting)",
-        "added": "Test rows added since (gained)"}
-
-
-def _interval(side: dict) -> str:
-    return f"{side['accuracy']:.1%} ({side['low']:.1%} to {side['high']:.1%})"
-
-
-def _reading(figures: dict) -> str:
-    if figures["p_better"] < 0.05:
-        return "better, beyond chance"
-    if figures["p_worse"] < 0.05:
-        return "worse, beyond chance"
-    return "no change beyond chance"
-
 
 def gained_and_forgot_ui(run: RunResult) -> None:
     """Before (the run it continued) and after (this run) on the same test rows, with 95% intervals."""
-    continual = (run.metrics or {}).get("continual")
-    if not continual:
+    found = gained_and_forgot(run.metrics, run.shown)
+    if found is None:
         return
     st.subheader("What it gained and forgot")
-    trained = continual.get("trained_on") or {}
-    st.caption(f"Continued from run #{continual['from_run']} (trained on v{continual['from_version']}) on "
-               f"{trained.get('changed', 0)} new or relabeled training rows and {trained.get('replayed', 0)} of its "
-               f"{trained.get('old_available', 0)} earlier ones (replay {trained.get('replay', 0):g}). Before: run "
-               f"#{continual['from_run']}'s answers; after: this run's; on the same rows, accuracy with its 95% interval.")
-    rows = []
-    for key, name in SETS.items():
-        figures = continual["sets"].get(key)
-        if figures:
-            rows.append({"test rows": name, "rows": figures["examples"], "before": _interval(figures["before"]),
-                         "after": _interval(figures["after"]),
-                         "change (points)": round(100 * (figures["after"]["accuracy"] - figures["before"]["accuracy"]), 1),
-                         "fixed": figures["fixed"], "broken": figures["broken"], "reading": _reading(figures)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="results_continual")
-    head = continual.get("head") or {}
-    if head.get("added"):
-        st.caption(f"The classifier grew by {len(head['added'])} class(es) ({', '.join(code(run.shown(c)) for c in head['added'])}): "
-                   f"{head.get('parameters_added', 0):,} new weights; the earlier classes kept the rows run "
-                   f"#{continual['from_run']} learned. The earlier model could not answer a new class, so its rows "
-                   "count as wrong before.")
-    old = continual["sets"].get("old")
-    if old and old["p_worse"] < 0.05 and not trained.get("replayed"):
-        st.info("It forgot some of what it knew: continue again with some **replay** (a share of the earlier "
-                "training rows mixed in).")
+    st.caption(found.intro)
+    st.dataframe(found.table, hide_index=True, key="results_continual")
+    if found.grown:
+        st.caption(markdown(found.grown))
+    if found.advice:
+        st.info(markdown(found.advice))
 
 
 def continue_link(run: RunResult) -> None:
@@ -81,7 +49,7 @@ def continue_form(from_run: int) -> None:
         return
     versions = [d for d in versions_of(run.dataset_id) if d.id != run.dataset_id]
     st.subheader(f"Continue training run #{run.id}")
-    st.caption(f"{md(run.name)}, trained on {md(short(run.dataset.name))} v{run.dataset.version or 1}. It starts from "
+    st.caption(f"{md(run.name)}, trained on {md(short(run.dataset.name))} {version_name(run.dataset)}. It starts from "
                "this run's model (a LoRA run's adapter is merged into it; a fresh adapter learns on top), learns the "
                "rows added or relabeled since, and keeps its settings. New classes get new rows in its classifier.")
     if not versions:
