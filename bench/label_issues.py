@@ -112,9 +112,9 @@ SWEEP = (0.8, 0.85, 0.9, 0.95)
 
 
 def fix_loop(dataset, examples, clean, planted_rows: set[int], row_of: dict[str, int]) -> dict[str, Any]:
-    """Every suggestion scoring >= ACCEPT_FROM on training and validation rows accepted and stored as a new dataset;
+    """Every suggestion scoring >= ACCEPT_FROM on training and validation rows accepted and stored as a new version;
     head-only Quick on both; the same test rows scored against their stored and their true labels."""
-    from core.datasets.derive import Fixes, derive_dataset
+    from core.datasets.fixes import Fixes, save_fixes
     from core.datasets.store import dataset_dir, load_examples
     from core.training.data_review import review_dataset
     from core.training.head_folds import carry_features
@@ -122,7 +122,7 @@ def fix_loop(dataset, examples, clean, planted_rows: set[int], row_of: dict[str,
 
     review = review_dataset(dataset_dir(dataset), dataset.labels, "text")
     accepted = [i for i in review.issues if i.score >= ACCEPT_FROM and i.split != "test"]
-    fixed_id = derive_dataset(dataset.id, Fixes(relabel={i.row: i.suggested for i in accepted}))
+    fixed_id = save_fixes(dataset.id, Fixes(relabel={i.row: i.suggested for i in accepted}))
     carry_features(dataset_dir(dataset), dataset_dir(get_dataset(fixed_id)), set(), dataset.labels, "text",
                    review.model)
     true_label = dict(zip(range(1, len(clean) + 1), clean["Label"]))  # data row -> the label before the flips

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.datasets.derive import describe_changes
+from core.datasets.versions import describe_changes, version_name
 from core.datasets.store import DatasetInUse, delete_dataset, save_dataset, stored_copy
 from core.datasets.examples import EXAMPLE_DESCRIPTION, EXAMPLE_SOURCE, example_file
 from core.datasets.label_names import MAX_NAME_CHARS, LabelNameError, check_names, suggested_name
@@ -201,10 +201,10 @@ def stored_ui() -> None:
         st.caption("No datasets yet — upload one above, or press **Load example** to try Tuneboard on ready-made data.")
         return
     table = pd.DataFrame([{
-        "id": d.id, "name": d.name, "version": f"v{d.version or 1}", "kind": d.task, "examples": d.num_examples, "classes": len(d.labels),
+        "id": d.id, "name": d.name, "version": version_name(d), "kind": d.task, "examples": d.num_examples,
+        "classes": len(d.labels),
         "train / val / test": " / ".join(str(d.split_counts.get(s, 0)) for s in ("train", "val", "test")),
-        "from": d.source_name if d.derived_from is None else
-        f"#{d.derived_from} fixed: {describe_changes(d.changes)}",
+        "from": d.source_name if d.parent_id is None else f"#{d.parent_id}: {describe_changes(d.changes)}",
         "added": d.created_at.strftime("%Y-%m-%d %H:%M"),
     } for d in datasets])
     st.dataframe(table, hide_index=True, key="stored_datasets")

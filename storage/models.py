@@ -59,11 +59,10 @@ class Dataset(Base):
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # How the classes are shown (core/datasets/label_names.py): raw label -> display name, only those that differ.
     display_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # A dataset made by fixing another on the Data page's review (core.datasets.derive): the id it was made from.
-    derived_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # Versions (core/datasets/versions.py, migration 0013): a change (relabels, drops, rows added, classes added)
-    # stores a new dataset row whose `parent_id` is the version it was made from. `lineage_id` is version 1's id
-    # (None on version 1 itself).
+    # Versions (core/datasets/versions.py, migration 0013): a change (relabels, drops, rows added, classes added, a
+    # review's fixes) stores a new dataset row whose `parent_id` is the version it was made from. `lineage_id` is
+    # version 1's id (None on version 1 itself, and on a fixed copy stored before migration 0014, whose rows carry
+    # no ids: it names its parent but is not one of its versions).
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,5 +1,5 @@
 """The fix loop in the browser as a new user walks it (issue 23): upload data with planted label errors, save it,
-look for what is wrong, accept the suggestions, save the fixed copy, retrain, compare on the same test rows."""
+look for what is wrong, accept the suggestions, save them as the next version, retrain, compare on the same test rows."""
 
 from __future__ import annotations
 
@@ -52,27 +52,27 @@ def test_upload_with_planted_errors_review_accept_save_retrain_and_compare(tuneb
     top = review.issues[:PLANTED]
     assert sum(i.source in planted_sources for i in top) >= PLANTED * 0.75
     assert all(i.suggested == truth[i.source] for i in top if i.source in planted_sources)
-    # 2) accept every suggestion from the default score up (0.9), the test split left as it is; save the fixed copy
+    # 2) accept every suggestion from the default score up (0.9), the test split left as it is; save them as the next version
     at.button(key=f"review_accept_{noisy.id}").click().run()
     assert not at.exception
     actions = at.session_state[f"review_{noisy.id}"]["actions"]
     assert actions and all(action == "relabel" for action, _ in actions.values())
     at.button(key=f"review_save_{noisy.id}").click().run()
     assert not at.exception
-    assert any(f"Saved as dataset #" in s.value for s in at.success)
     fixed = next(d for d in list_datasets() if d.id != noisy.id)
-    assert fixed.derived_from == noisy.id and fixed.changes["relabelled"] == len(actions)
+    assert any(f"Saved as v2 (dataset #{fixed.id})" in s.value for s in at.success)
+    assert (fixed.parent_id, fixed.version) == (noisy.id, 2) and fixed.changes["relabeled"] == len(actions)
     before, after = load_examples(noisy.id), load_examples(fixed.id)
     assert before["split"].tolist() == after["split"].tolist()  # the same rows in the same splits
     test = before["split"] == "test"
-    assert before[test].equals(after[test])  # the test split as it was
+    assert before[test].equals(after[test][before.columns])  # the test split as it was
     wrong = lambda frame: int((frame["label"] != frame["source"].map(truth))[~test].sum())
     assert wrong(after) <= wrong(before) // 2  # most planted errors outside the test split are gone
     relabelled = after["label"] != before["label"]
     assert (after.loc[relabelled, "label"] == after.loc[relabelled, "source"].map(truth)).mean() >= 0.9
-    # The stored list says where the copy came from.
+    # The stored list says where the version came from, and what changed.
     stored = next(d.value for d in at.dataframe if "from" in d.value.columns)
-    assert f"#{noisy.id} fixed: {len(actions)} relabelled" in stored["from"].tolist()
+    assert f"#{noisy.id}: {len(actions)} relabeled" in stored["from"].tolist()
     # 3) retrain the head-only model on both and compare on the same test rows, against the true labels
     scores = {}
     for dataset in (noisy, fixed):

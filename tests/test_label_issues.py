@@ -94,8 +94,8 @@ def stored_text_dataset(rows: int = 40) -> int:
     return make_dataset(name="tickets", rows=rows)
 
 
-def test_fixes_become_a_new_dataset_that_records_its_parent_and_keeps_the_splits(tuneboard_home):
-    from core.datasets.derive import Fixes, FixError, derive_dataset
+def test_fixes_become_the_next_version_that_records_its_parent_and_keeps_the_splits(tuneboard_home):
+    from core.datasets.fixes import NOTE, Fixes, FixError, save_fixes
     from core.datasets.store import dataset_dir, load_examples
     from storage.datasets import get_dataset
 
@@ -104,25 +104,33 @@ def test_fixes_become_a_new_dataset_that_records_its_parent_and_keeps_the_splits
     parent_csv = (dataset_dir(get_dataset(parent_id)) / "examples.csv").read_bytes()
     test_row = int(before.index[before["split"] == "test"][0])
     fixes = Fixes(relabel={0: "spam", 1: "spam"}, drop={2, test_row})
-    child_id = derive_dataset(parent_id, fixes)
+    child_id = save_fixes(parent_id, fixes)
     child, after = get_dataset(child_id), load_examples(child_id)
-    assert child_id != parent_id and child.derived_from == parent_id
-    assert child.changes["relabelled"] == 1  # row 1 was spam already
+    assert child_id != parent_id and (child.parent_id, child.lineage_id, child.version) == (parent_id, parent_id, 2)
+    assert child.changes["relabeled"] == 1  # row 1 was spam already
     assert child.changes["dropped"] == 2 and child.changes["dropped_from_test"] == 1
-    assert child.name == "tickets (fixed)" and child.num_examples == len(before) - 2
-    expected = before.drop(index=[2, test_row]).reset_index(drop=True)
+    assert child.changes["note"] == NOTE and child.name == "tickets" and child.num_examples == len(before) - 2
+    expected = before.assign(row_id=[str(i) for i in before.index]).drop(index=[2, test_row]).reset_index(drop=True)
     expected.loc[0, "label"] = "spam"
-    pd.testing.assert_frame_equal(after, expected)  # same order, splits and sources: only the fixes differ
+    pd.testing.assert_frame_equal(after, expected)  # same order, splits, sources, row ids: only the fixes differ
     assert child.split_counts == {s: int((expected["split"] == s).sum()) for s in ("train", "val", "test")}
-    # The parent is as it was, so its runs stay as they were; the same fixes again give the same copy.
+    # The parent is as it was, so its runs stay as they were; the same fixes again give the same version.
     assert (dataset_dir(get_dataset(parent_id)) / "examples.csv").read_bytes() == parent_csv
-    assert derive_dataset(parent_id, fixes) == child_id
+    assert save_fixes(parent_id, fixes) == child_id
     with pytest.raises(FixError, match="not a class of this dataset"):
-        derive_dataset(parent_id, Fixes(relabel={0: "eggs"}))
+        save_fixes(parent_id, Fixes(relabel={0: "eggs"}))
     with pytest.raises(FixError, match="Nothing to change"):
-        derive_dataset(parent_id, Fixes())
-    with pytest.raises(FixError, match="no test examples"):
-        derive_dataset(parent_id, Fixes(drop=set(before.index[before["split"] == "test"].tolist())))
+        save_fixes(parent_id, Fixes())
+    with pytest.raises(FixError, match="no training or no test rows left"):
+        save_fixes(parent_id, Fixes(drop=set(before.index[before["split"] == "test"].tolist())))
+    with pytest.raises(FixError, match="single class"):
+        save_fixes(parent_id, Fixes(relabel={i: "spam" for i in before.index}))
+    with pytest.raises(FixError, match="Row 4000 is not in dataset"):
+        save_fixes(parent_id, Fixes(drop={4000}))
+    # Fixes to the fixed version make version 3 of the same lineage, its rows named as version 2 named them.
+    grandchild = get_dataset(save_fixes(child_id, Fixes(drop={0})))
+    assert (grandchild.parent_id, grandchild.lineage_id, grandchild.version) == (child_id, parent_id, 3)
+    assert load_examples(grandchild.id)["row_id"].tolist() == expected["row_id"].tolist()[1:]
 
 
 @pytest.mark.slow  # builds a tiny model in a child process and extracts its features (several seconds)
@@ -222,8 +230,8 @@ def test_paraphrase_like_copies_planted_into_the_test_split_are_found_with_their
 def test_a_fixed_image_dataset_links_the_kept_images_and_leaves_the_dropped_ones(tuneboard_home):
     from PIL import Image
 
-    from core.datasets.derive import Fixes, derive_dataset
     from core.datasets.files import write_examples
+    from core.datasets.fixes import Fixes, save_fixes
     from core.datasets.store import dataset_dir, load_examples
     from storage.datasets import get_dataset
     from storage.db import session_factory
@@ -242,10 +250,10 @@ def test_a_fixed_image_dataset_links_the_kept_images_and_leaves_the_dropped_ones
             "input": [f"images/{i:06d}.png" for i in range(6)], "label": ["ants", "bees"] * 3,
             "split": ["train", "train", "train", "train", "test", "test"], "source": [f"p{i}.jpg" for i in range(6)]}))
         row.path, parent_id = f"datasets/{row.id}", row.id
-    child_id = derive_dataset(parent_id, Fixes(relabel={1: "ants"}, drop={2}))
+    child_id = save_fixes(parent_id, Fixes(relabel={1: "ants"}, drop={2}))
     child_folder = dataset_dir(get_dataset(child_id))
     kept = load_examples(child_id)
     assert kept["input"].tolist() == [f"images/{i:06d}.png" for i in (0, 1, 3, 4, 5)]
     assert sorted(p.name for p in (child_folder / "images").iterdir()) == [f"{i:06d}.png" for i in (0, 1, 3, 4, 5)]
     assert (child_folder / "images" / "000001.png").read_bytes() == (folder / "images" / "000001.png").read_bytes()
-    assert kept.at[1, "label"] == "ants" and get_dataset(child_id).changes["dropped_rows"] == ["p2.jpg"]
+    assert kept.at[1, "label"] == "ants" and kept["source"].tolist() == [f"p{i}.jpg" for i in (0, 1, 3, 4, 5)]

@@ -74,7 +74,7 @@ def test_optunas_study_lives_in_the_apps_database_beside_our_migrations(tuneboar
     reset_engines()
     init_db()
     with get_engine().connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0013"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0014"]
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     again = optuna.load_study(storage=optuna_storage(), study_name="s")
     assert [t.value for t in again.trials] == [x]

@@ -106,7 +106,7 @@ def test_upgrading_a_first_release_database_keeps_runs_predictions_and_curves(tu
         assert (run.status, run.metrics, run.training, run.estimate) == ("succeeded", {"accuracy": 0.9}, {}, {})
         assert [p.predicted_label for p in s.scalars(select(Prediction))] == ["ham"]
         assert [m.value for m in s.scalars(select(MetricPoint))] == [0.3]
-        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0013"
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0014"
 
 
 @pytest.mark.both_databases
@@ -188,4 +188,4 @@ def test_processes_starting_together_on_a_new_postgresql_database_migrate_it_onc
     outputs = [p.communicate(timeout=120)[0] for p in processes]
     assert [p.returncode for p in processes] == [0] * 4, outputs
     with session_factory()() as s:
-        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0013"]
+        assert s.connection().exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0014"]

@@ -97,3 +97,31 @@ def test_a_dataset_stored_before_versions_becomes_version_1_by_migration(tuneboa
     assert (row.version, row.parent_id, row.lineage_id, row.changes) == (1, None, None, {})
     assert [d.id for d in versions_of(v1)] == [v1] and describe_changes(row.changes) == "first version"
     assert new_version(v1, drop={"1"}) and [d.version for d in versions_of(v1)] == [1, 2]
+
+
+def test_a_fixed_copy_stored_before_fixes_were_versions_keeps_its_parent_by_migration(tuneboard_home):
+    """Migration 0014: derived_from moves to parent_id, "relabelled" to "relabeled"; the copy stays a lineage of its
+    own (its rows carry no ids to match its parent's by)."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from storage.db import alembic_config, get_engine, reset_engines
+    from storage.paths import database_url
+
+    v1 = _stored()
+    copy = new_version(v1, drop={"1"})
+    with get_engine(database_url()).begin() as connection:
+        command.downgrade(alembic_config(connection), "0013")
+        assert "derived_from" in {c["name"] for c in inspect(connection).get_columns("datasets")}
+        # what a review's "Save the fixes" stored before 0014
+        connection.execute(text("UPDATE datasets SET derived_from = :parent, parent_id = NULL, lineage_id = NULL, "
+                                "version = 1, changes = :changes WHERE id = :id"),
+                           {"parent": v1, "id": copy, "changes": '{"relabelled": 2, "dropped": 1, '
+                                                                 '"dropped_from_test": 1}'})
+    reset_engines()  # the next start upgrades the database in place
+    row = get_dataset(copy)
+    with get_engine(database_url()).connect() as connection:
+        assert "derived_from" not in {c["name"] for c in inspect(connection).get_columns("datasets")}
+    assert (row.parent_id, row.lineage_id, row.version) == (v1, None, 1)
+    assert describe_changes(row.changes) == "2 relabeled, 1 dropped (1 from the test split)"
+    assert [d.id for d in versions_of(v1)] == [v1] and [d.id for d in versions_of(copy)] == [copy]

@@ -1,6 +1,6 @@
 """Dataset versions: every change to a stored dataset (relabels, drops, rows added from a new upload, classes added
-or merged) is stored as a new version, a new dataset row and folder made from its parent; the parent stays as it was,
-so its runs stay reproducible.
+or merged, the fixes a label review accepted: core/datasets/fixes.py) is stored as a new version, a new dataset row
+and folder made from its parent; the parent stays as it was, so its runs stay reproducible.
 
     new_id = new_version(dataset_id, relabel={"12": "spam"}, drop={"40"}, added=ingested, note="May's tickets")
 
@@ -8,25 +8,28 @@ A row keeps its identity (`row_id`, core/datasets/files.py) and its split across
 are still test rows in every later version, so runs on different versions are judged on comparable rows. Rows added
 from an upload take the split ingestion made for them (stratified by class, as any upload's: core/ingest/split.py);
 a row whose input is already in the dataset is not added twice (its stored row, split and all, stays). The version's
-`changes` says what differs: rows added, relabeled, dropped, classes added and removed, and the note.
+`changes` says what differs: rows added, relabeled, dropped (and how many of those were test rows), classes added and
+removed, and the note. Saving the same relabels and drops twice (a double click) gives the version already saved, not
+another.
 
 Runs record the version they trained on by training on that version's dataset row (`Run.dataset_id`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from core.datasets.files import ROW_ID, read_examples, row_ids, write_examples
+from core.datasets.files import EXAMPLES_FILE, ROW_ID, read_examples, row_ids, write_examples
 from core.datasets.label_names import suggested_names
-from core.datasets.store import NAME_MAX, NewDatasetFolder, _link_or_copy, dataset_dir
+from core.datasets.store import NAME_MAX, NewDatasetFolder, _link_or_copy, dataset_dir, stored_copy
 from core.ingest import DEFAULT_LIMITS, Ingested
 from core.ingest.report import DataError, name_list, plural
-from storage.datasets import add_dataset, get_dataset, lineage_versions
+from storage.datasets import add_dataset, get_dataset, lineage_versions, lock_fingerprint
 from storage.db import session_factory
 from storage.models import Dataset
 
@@ -60,7 +63,8 @@ def describe_changes(changes: Mapping) -> str:
     if changes.get("relabeled"):
         parts.append(f"{changes['relabeled']:,} relabeled")
     if changes.get("dropped"):
-        parts.append(f"{changes['dropped']:,} dropped")
+        test = changes.get("dropped_from_test", 0)
+        parts.append(f"{changes['dropped']:,} dropped" + (f" ({test:,} from the test split)" if test else ""))
     if changes.get("classes_added"):
         parts.append(f"{plural(len(changes['classes_added']), 'class', 'classes')} added: "
                      f"{name_list(list(changes['classes_added']))}")
@@ -128,6 +132,7 @@ def new_version(dataset_id: int, relabel: Mapping[str, str] | None = None, drop:
     # 1) relabels and drops, on rows that keep their ids and splits
     label_before = dict(zip(frame[ROW_ID], frame["label"]))
     relabeled = sum(1 for row, label in relabel.items() if row not in drop and label_before[row] != label)
+    dropped_from_test = int(frame[ROW_ID].isin(drop)[frame["split"] == "test"].sum())
     if relabel:
         changed = frame[ROW_ID].map(relabel)
         frame["label"] = changed.where(changed.notna(), frame["label"])
@@ -156,8 +161,12 @@ def new_version(dataset_id: int, relabel: Mapping[str, str] | None = None, drop:
             raise DataError("version_empty", "The new version would have no training or no test rows left; drop "
                             "fewer rows.")
         labels = sorted(frame["label"].unique())
+        if len(labels) < 2:
+            raise DataError("version_one_class", f"The new version would hold the single class {labels[0]!r}; a "
+                            "classifier needs at least two, so drop or relabel fewer rows.")
         changes = {
             "added": int(len(new_rows)), "relabeled": int(relabeled), "dropped": int(len(drop)),
+            "dropped_from_test": dropped_from_test,
             "classes_added": [c for c in labels if c not in parent.labels],
             "classes_removed": [c for c in parent.labels if c not in labels],
             "already_there": already, "note": (note or "").strip()[:NOTE_MAX],
@@ -165,12 +174,19 @@ def new_version(dataset_id: int, relabel: Mapping[str, str] | None = None, drop:
             "split_added": {s: int((new_rows["split"] == s).sum()) for s in ("train", "val", "test")},
         }
         write_examples(incoming, frame)
+        # The same relabels and drops saved twice make the same rows: the version saved first is the answer. (Added
+        # rows carry the version's number in their ids, so an upload added twice makes two versions.)
+        fingerprint = hashlib.sha256(f"version:{root}:".encode() + (incoming / EXAMPLES_FILE).read_bytes()).hexdigest()
         names = {k: v for k, v in (parent.display_names or {}).items() if k in labels}
         names.update({k: v for k, v in suggested_names(changes["classes_added"]).items() if k not in names})
         with session_factory().begin() as session:
+            lock_fingerprint(session, fingerprint)
+            existing = stored_copy(fingerprint, session)
+            if existing is not None:
+                return existing.id
             row = add_dataset(
                 session, name=parent.name[:NAME_MAX], task=parent.task, source_name=parent.source_name,
-                fingerprint="", num_examples=len(frame), labels=labels, display_names=names,
+                fingerprint=fingerprint, num_examples=len(frame), labels=labels, display_names=names,
                 split_counts={s: int((frame["split"] == s).sum()) for s in ("train", "val", "test")},
                 split_seed=parent.split_seed, report=parent.report, target=parent.target,
                 parent_id=parent.id, lineage_id=root, version=version, changes=changes,

@@ -99,9 +99,9 @@ def out_of_fold_probabilities(x: np.ndarray, y: np.ndarray, num_labels: int, fol
 
 def carry_features(parent_dir: Path, child_dir: Path, dropped_rows: set[int], labels: list[str], task: str,
                    model: str) -> bool:
-    """After fixes (core.datasets.derive): cache the fixed copy's features as the parent's less the dropped rows, so
-    a head-only run or a second review on the copy needs no backbone pass. A relabel changes no feature. False when
-    the parent's features of `model` are not cached (the copy then extracts its own when first asked)."""
+    """After fixes (core.datasets.fixes): cache the fixed version's features as the parent's less the dropped rows,
+    so a head-only run or a second review on it needs no backbone pass. A relabel changes no feature. False when
+    the parent's features of `model` are not cached (the version then extracts its own when first asked)."""
     import torch
     from safetensors.torch import load_file, save_file
 

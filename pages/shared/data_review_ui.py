@@ -1,10 +1,10 @@
 """The Data page's review of a stored dataset: likely label errors to keep, relabel or drop (one by one, or every
 suggestion above a score at once), test examples that are near-copies of training examples (to drop from the test
-split), and near-identical training examples with different labels. The fixes are saved as a new dataset that
-records where it came from (core.datasets.derive), so runs on the old one stay as they were.
+split), and near-identical training examples with different labels. The fixes are saved as the dataset's next
+version (core.datasets.fixes), so runs on the old version stay as they were.
 
 Widgets -> core.training.data_review.review_dataset (once per dataset, kept in session state) -> the fixes chosen
-(session state: row -> action) -> core.datasets.derive.derive_dataset -> a link to train on the fixed copy.
+(session state: row -> action) -> core.datasets.fixes.save_fixes -> a link to train on the fixed version.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from core.datasets.derive import Fixes, FixError, derive_dataset
+from core.datasets.fixes import NOTE, Fixes, FixError, save_fixes
 from core.datasets.store import dataset_dir
+from core.datasets.versions import version_name
 from core.evaluation.near_duplicates import NEAR_COPY_THRESHOLD
 from pages.shared.errors import error_ui
 from pages.shared.user_text import md, short
+from storage.datasets import get_dataset
 
 if TYPE_CHECKING:
     from storage.models import Dataset
@@ -133,16 +135,15 @@ def _save_ui(dataset: Dataset, state: dict, drop_copies: bool) -> None:
     if drop_copies:
         fixes.drop |= {c.test_row for c in state["review"].near_copies}
     st.markdown(f"**Your fixes** · {len(fixes.relabel):,} to relabel, {len(fixes.drop):,} to drop.")
-    name = st.text_input("Name of the fixed dataset", value=f"{dataset.name} (fixed)", key=f"review_name_{dataset.id}",
-                         help="The fixes are saved as a new dataset; the old one and its runs stay as they were.")
-    if st.button("Save the fixes as a new dataset", key=f"review_save_{dataset.id}", type="primary",
+    note = st.text_input("Note for the new version", value=NOTE, key=f"review_name_{dataset.id}",
+                         help="The fixes are saved as the dataset's next version, listed with this note under "
+                         "Versions; the version you reviewed and its runs stay as they were.")
+    if st.button("Save the fixes as a new version", key=f"review_save_{dataset.id}", type="primary",
                  disabled=not fixes):
         try:
-            with st.spinner("Saving the fixed copy…"):
-                new_id = derive_dataset(dataset.id, fixes, name)
+            with st.spinner("Saving the fixed version…"):
+                new_id = save_fixes(dataset.id, fixes, note)
                 from core.training.head_folds import carry_features  # torch: only when saving
-
-                from storage.datasets import get_dataset
 
                 carry_features(dataset_dir(dataset), dataset_dir(get_dataset(new_id)), fixes.drop, dataset.labels,
                                dataset.task, state["review"].model)
@@ -151,9 +152,10 @@ def _save_ui(dataset: Dataset, state: dict, drop_copies: bool) -> None:
         except FixError as error:
             error_ui(str(error), key=f"review_save_error_{dataset.id}")
     if state.get("saved"):
-        st.success(f"Saved as dataset #{state['saved']}. Train the same model on it and compare the test results "
-                   "with the run on the old dataset.")
-        st.page_link("pages/train.py", label="Train a model on the fixed dataset", icon=":material/model_training:",
+        saved = get_dataset(state["saved"])
+        st.success(f"Saved as {version_name(saved)} (dataset #{saved.id}). Train the same model on it and compare "
+                   "the test results with the run on the version you reviewed.")
+        st.page_link("pages/train.py", label="Train a model on the fixed version", icon=":material/model_training:",
                      query_params={"dataset": str(state["saved"])})
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.datasets.versions import ADDED_ROWS_LIMITS, describe_changes, examples_with_ids, new_version, versions_of
+from core.datasets.versions import (
+    ADDED_ROWS_LIMITS, describe_changes, examples_with_ids, new_version, version_name, versions_of,
+)
 from core.ingest import DataError, Ingested, ingest_files
 from core.ingest.suffixes import IMAGE_SUFFIXES, TABLE_SUFFIXES, ZIP_SUFFIX, upload_types
 from pages.shared.errors import error_ui
@@ -55,18 +57,18 @@ def versions_ui(datasets: list) -> None:
     with st.expander("Versions: add rows, relabel, drop", icon=":material/history:"):
         by_id = {d.id: d for d in datasets}
         chosen = st.selectbox("Dataset", list(by_id), key="versions_dataset",
-                              format_func=lambda i: f"#{i} {short(by_id[i].name)} · v{by_id[i].version or 1}")
+                              format_func=lambda i: f"#{i} {short(by_id[i].name)} · {version_name(by_id[i])}")
         versions = versions_of(chosen)
         st.caption("Every change makes a new version; earlier versions and their runs stay as they were. A row keeps "
                    "its split in every version, so the earlier test rows still judge every later run.")
         st.dataframe(pd.DataFrame([{
-            "version": f"v{v.version or 1}", "id": v.id, "examples": v.num_examples, "classes": len(v.labels),
+            "version": version_name(v), "id": v.id, "examples": v.num_examples, "classes": len(v.labels),
             "train / val / test": " / ".join(str(v.split_counts.get(s, 0)) for s in ("train", "val", "test")),
             "what changed": describe_changes(v.changes), "note": (v.changes or {}).get("note", ""),
             "made": v.created_at.strftime("%Y-%m-%d %H:%M"),
         } for v in versions]), hide_index=True, key=f"versions_table_{chosen}")
 
-        st.markdown(f"**New version of #{chosen}** (v{by_id[chosen].version or 1})")
+        st.markdown(f"**New version of #{chosen}** ({version_name(by_id[chosen])})")
         added = _added_upload(chosen)
         frame = examples_with_ids(chosen)
         shown = frame.head(EDITOR_ROWS).assign(drop=False)[["row_id", "input", "label", "split", "drop"]]
