@@ -41,6 +41,8 @@ BENCHMARKS = {
     "queue": "The job queue on SQLite and PostgreSQL: claims per second, and a drain by real workers",
     "search": "A settings search within a time budget against the Best preset",
     "label_issues": "Likely label errors and near-copies across the split",
+    "fewshot": "Few examples per class: few-shot (SetFit recipe) against head only, LoRA and zero-shot",
+    "continual": "Continue training on a version that adds one class's rows: forgetting with and without replay",
 }
 RESULTS = ROOT / "bench" / "results"
 DOCS = {False: ROOT / "docs" / "BENCHMARKS.md", True: ROOT / "docs" / "BENCHMARKS_QUICK.md"}

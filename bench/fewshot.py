@@ -7,7 +7,8 @@ is none to spare at this size: the head trains its planned epochs, LoRA its plan
 test sample. The zero-shot baseline (label names against texts, no training) depends only on the test sample,
 so it is one number per data set.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fewshot [--sizes 8,16] [--draws 5] [--test-rows 500] [--budget 60]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fewshot [--sizes 8,16] [--draws 5] [--test-rows 300] [--budget 60]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench --only fewshot     # the full design, its table into docs/BENCHMARKS.md
 
 Each finished run is kept in bench/results/.fewshot-progress.json, so a stopped benchmark goes on where it
 stopped; --budget MINUTES starts no run after that long. The table goes to stdout and bench/results/fewshot.md.
@@ -114,7 +115,8 @@ def spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {sd:.3f} (min {min(values):.3f}, n={len(values)})"
 
 
-def table(progress: dict, loads: list[float]) -> str:
+def runs_table(progress: dict) -> str:
+    loads = progress.get("loads", [])
     lines = ["| data | per class | method | macro-F1 mean ± sd (min, draws) | training s (mean) | run wall s (mean) |",
              "|---|---|---|---|---|---|"]
     for key in sorted(progress.get("zero_shot", {})):
@@ -139,55 +141,80 @@ def table(progress: dict, loads: list[float]) -> str:
     return "\n".join(lines)
 
 
+def measure(sizes: list[int], draws: int, test_rows_wanted: int, data: list[str], methods: list[str],
+            budget_minutes: float | None, progress_file: Path | None = PROGRESS) -> dict:
+    """Train every (size, draw, data set, method) not yet in the progress file; returns the progress (every run
+    kept so far). Stops starting runs after `budget_minutes`."""
+    os.environ.setdefault("TUNEBOARD_HOME", tempfile.mkdtemp(prefix="tb-fewshot-"))
+    progress = json.loads(progress_file.read_text()) if progress_file and progress_file.is_file() else \
+        {"runs": {}, "zero_shot": {}, "loads": []}
+    progress["settings"] = {"test_rows": test_rows_wanted, "preset": "quick", "model": "minilm"}
+
+    def keep() -> None:
+        if progress_file:
+            progress_file.parent.mkdir(parents=True, exist_ok=True)
+            progress_file.write_text(json.dumps(progress, indent=1))
+
+    start = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="fewshot-data-"))
+    frames = {name: load(name) for name in data}
+    for k in sizes:
+        for seed in range(draws):
+            for name, frame in frames.items():
+                labels = sorted(frame["label"].unique())
+                test_rows = test_sample(frame, test_rows_wanted)
+                if name not in progress["zero_shot"]:
+                    progress["zero_shot"][name] = zero_shot(frame, test_rows, labels)
+                folder = work / f"{name}-{k}-{seed}"
+                write_dataset(folder, frame, draw(frame, test_rows, k, seed), test_rows)
+                seed_zero_shot(folder, labels, progress["zero_shot"][name])
+                for method in methods:
+                    key = f"{name}/{k}/{seed}/{method}"
+                    if key in progress["runs"]:
+                        continue
+                    if budget_minutes is not None and time.monotonic() - start > budget_minutes * 60:
+                        print(f"Budget spent; not started: {key} and later runs.", flush=True)
+                        keep()
+                        return progress
+                    load_1 = os.getloadavg()[0]
+                    row = {"data": name, "k": k, "seed": seed, "method": method, "load": load_1,
+                           **train_once(folder, labels, method, seed)}
+                    progress["runs"][key] = row
+                    progress["loads"].append(load_1)
+                    keep()
+                    print(json.dumps(row), flush=True)
+                shutil.rmtree(folder, ignore_errors=True)
+    return progress
+
+
+def run(quick: bool) -> dict:
+    """`python -m bench --only fewshot`: the full design (5 draws of 8 and 16 per class, 300 test texts), going on
+    from the progress file; --quick: one draw of 8 per class on SMS spam, from scratch."""
+    if quick:
+        return measure([8], 1, 100, ["sms"], list(METHODS), None, progress_file=None)
+    return measure([8, 16], 5, 300, ["sms", "fortunes"], list(METHODS), None)
+
+
+def table(result: dict) -> str:
+    return runs_table(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="8,16")
     parser.add_argument("--draws", type=int, default=5)
-    parser.add_argument("--test-rows", type=int, default=500)
+    parser.add_argument("--test-rows", type=int, default=300)
     parser.add_argument("--data", default="sms,fortunes")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--budget", type=float, default=None, help="minutes; start no run after that long")
     parser.add_argument("--table", action="store_true", help="only print the table of the runs kept so far")
     args = parser.parse_args()
     if args.table:
-        progress = json.loads(PROGRESS.read_text())
-        print(table(progress, progress["loads"]))
+        print(runs_table(json.loads(PROGRESS.read_text())))
         return
-    os.environ.setdefault("TUNEBOARD_HOME", tempfile.mkdtemp(prefix="tb-fewshot-"))
-    progress = json.loads(PROGRESS.read_text()) if PROGRESS.is_file() else {"runs": {}, "zero_shot": {}, "loads": []}
-    progress["settings"] = {"test_rows": args.test_rows, "preset": "quick", "model": "minilm"}
-    start = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="fewshot-data-"))
-    frames = {name: load(name) for name in args.data.split(",")}
-    for k in (int(x) for x in args.sizes.split(",")):
-        for seed in range(args.draws):
-            for name, frame in frames.items():
-                labels = sorted(frame["label"].unique())
-                test_rows = test_sample(frame, args.test_rows)
-                if name not in progress["zero_shot"]:
-                    progress["zero_shot"][name] = zero_shot(frame, test_rows, labels)
-                folder = work / f"{name}-{k}-{seed}"
-                write_dataset(folder, frame, draw(frame, test_rows, k, seed), test_rows)
-                seed_zero_shot(folder, labels, progress["zero_shot"][name])
-                for method in args.methods.split(","):
-                    key = f"{name}/{k}/{seed}/{method}"
-                    if key in progress["runs"]:
-                        continue
-                    if args.budget is not None and time.monotonic() - start > args.budget * 60:
-                        print(f"Budget spent; not started: {key} and later runs.", flush=True)
-                        PROGRESS.write_text(json.dumps(progress, indent=1))
-                        print(table(progress, progress["loads"]))
-                        return
-                    load_1 = os.getloadavg()[0]
-                    row = {"data": name, "k": k, "seed": seed, "method": method, "load": load_1,
-                           **train_once(folder, labels, method, seed)}
-                    progress["runs"][key] = row
-                    progress["loads"].append(load_1)
-                    PROGRESS.parent.mkdir(parents=True, exist_ok=True)
-                    PROGRESS.write_text(json.dumps(progress, indent=1))
-                    print(json.dumps(row), flush=True)
-                shutil.rmtree(folder, ignore_errors=True)
-    text = table(progress, progress["loads"])
+    progress = measure([int(x) for x in args.sizes.split(",")], args.draws, args.test_rows, args.data.split(","),
+                       args.methods.split(","), args.budget)
+    text = runs_table(progress)
     TABLE.write_text(text + "\n")
     print(text)
 
