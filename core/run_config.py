@@ -84,6 +84,11 @@ class RunConfig:
     seed: int = _field(42, "Random seed: the same seed and data give the same run.", INT, low=0, high=2**31 - 1)
     device: str = _field("auto", "auto uses a GPU when one is present, else the CPU.", CHOICE,
                          choices=("auto", "cpu", "cuda"))
+    devices: int = _field(1, "Train one run on this many processes at once (data-parallel: each holds the model and "
+                          "takes a share of every batch; the batch size stays the run's). On a GPU machine: one GPU "
+                          "each. Only methods that train the model itself (not Head only or Few-shot, which train a "
+                          "small head on features) and runs without cross-validation use more than one.", INT,
+                          low=1, high=8)
     trust_remote_code: bool = _field(False, "Allow a Hugging Face model to run its own Python code. Only for models "
                                      "you trust.", BOOL)
     # Continue training (core/training/continual.py): start from this finished run's model, train on what changed

@@ -294,6 +294,24 @@ def _die_with_parent(parent_pid: int) -> None:
         sys.exit(3)
 
 
+def follow_run(run_id: int, train_fn: Callable[..., Any] | str | None) -> int:
+    """One of the other processes of a data-parallel run (core/training/distributed.py): train alongside the main
+    process, which alone records progress and the outcome. A Cancel reaches this process through the main one."""
+    from core.training.progress import NullReporter
+
+    run = get_run(run_id)
+    config = RunConfig.from_dict(run.config)
+    resume = bool(run.resume_requested) and run_files(run_id).has_checkpoint()
+    try:
+        _resolve(train_fn)(data_home() / run.dataset.path, list(run.dataset.labels), run.dataset.task, config,
+                           run_dir(run_id), NullReporter(), resume=resume)
+    except Exception as error:  # noqa: BLE001 - the main process records a cancel; anything else fails the launch
+        if type(error).__name__ == "TrainingCancelled":
+            return 0
+        raise
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.jobs.runner", description="Train one claimed run (started by the worker).")
     parser.add_argument("run_id", type=int)
@@ -301,10 +319,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--train-fn", default=DEFAULT_TRAIN_FN, help="module:function with train_run's signature")
     args = parser.parse_args(argv)
+    if "RANK" in os.environ:  # one of a data-parallel run's processes, started by torchrun
+        return _data_parallel_process(args)
     if args.parent_pid is not None:
         _die_with_parent(args.parent_pid)
     outcome = execute_run(args.run_id, args.worker_id, train_fn=args.train_fn, parent_pid=args.parent_pid)
     return 0 if outcome.status in (SUCCEEDED, FAILED, CANCELLED) else 4
+
+
+def _data_parallel_process(args: argparse.Namespace) -> int:
+    from core.training import distributed
+
+    agent = os.getppid()  # torchrun's: when it dies (the worker was killed), so does this process
+    _die_with_parent(agent)
+    distributed.start()
+    try:
+        if not distributed.is_main():
+            return follow_run(args.run_id, args.train_fn)
+        outcome = execute_run(args.run_id, args.worker_id, train_fn=args.train_fn, parent_pid=agent)
+        return 0 if outcome.status in (SUCCEEDED, FAILED, CANCELLED) else 4
+    finally:
+        distributed.stop()
 
 
 if __name__ == "__main__":

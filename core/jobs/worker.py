@@ -191,14 +191,18 @@ class Worker:
 
     # 2) children
     def _start(self, run_id: int, resume: bool) -> None:
-        busy = {c.gpu for c in self.children.values()}
-        gpu = next((g for g in self.gpus if g not in busy), None)
+        devices = self._devices_asked(run_id)
+        busy = {g for c in self.children.values() if c.gpu for g in c.gpu.split(",")}
+        free = [g for g in self.gpus if g not in busy]
+        gpu = ",".join(free[:devices]) if free else None  # a run on several devices gets as many free GPUs
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = gpu
         elif self.concurrency > 1 and "OMP_NUM_THREADS" not in env:
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.concurrency))  # share the cores
-        command = [sys.executable, "-m", "core.jobs.runner", str(run_id), "--worker-id", self.worker_id,
+        # Several devices: torchrun starts the processes (core/jobs/distributed_launch.py), else one runner.
+        launcher = "core.jobs.distributed_launch" if devices > 1 else "core.jobs.runner"
+        command = [sys.executable, "-m", launcher, str(run_id), "--worker-id", self.worker_id,
                    "--parent-pid", str(os.getpid()), "--train-fn", self.settings.train_fn]
         log_file = run_files(run_id).log
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +213,11 @@ class Worker:
         self.children[run_id] = Child(run_id, process, gpu)
         log.info("run %d: %s in process %d%s", run_id, "resuming" if resume else "training", process.pid,
                  f" on GPU {gpu}" if gpu is not None else "")
+
+    @staticmethod
+    def _devices_asked(run_id: int) -> int:
+        run = get_run(run_id)
+        return max(1, int((run.config or {}).get("devices") or 1)) if run is not None else 1
 
     def _reap(self) -> None:
         for run_id, child in list(self.children.items()):

@@ -23,6 +23,7 @@ from torch import nn
 
 from core.evaluation.metrics import accuracy_and_macro_f1
 from core.models.base import logits_of
+from core.training import distributed
 from core.training.progress import Progress, Reporter
 from core.training.checkpoint import (
     LoopState, has_checkpoint, load_checkpoint, load_trainable_state, save_checkpoint, trainable_state,
@@ -158,7 +159,14 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
     """Train `model` in place; on return it holds the best validation weights (or the last, without validation)."""
     torch.manual_seed(settings.seed)
     optimizer = make_optimizer(model, settings)
-    batches_per_epoch = train_data.num_train_batches(settings.batch_size)
+    # Several processes (core/training/distributed.py): each takes its share of every global batch.
+    batch_size = distributed.per_process_batch(settings.batch_size)
+    all_batches = train_data.num_train_batches(batch_size)
+    batches_per_epoch = distributed.batches_per_process(all_batches)
+    stepped = distributed.wrap(model, setup.device)  # averages the gradients over the processes
+    if distributed.world_size() > 1:
+        reporter.log(f"Data-parallel: {distributed.world_size()} processes, {batch_size} examples each per batch "
+                     f"({batch_size * distributed.world_size()} in all).")
     steps_per_epoch = -(-batches_per_epoch // settings.grad_accum)
     total_steps = settings.epochs * steps_per_epoch
     scheduler = make_scheduler(optimizer, total_steps, settings)
@@ -189,18 +197,18 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
         # Each epoch's order (and image augmentation) depends only on (seed, epoch): a resumed run sees the same
         # batches. Resuming inside an epoch draws the batches already trained and drops them, so the random
         # draws after them are the uninterrupted run's (for images this decodes them once more: seconds).
-        batches = train_data.train(settings.batch_size, settings.seed * 1000 + epoch, epoch)
+        batches = distributed.my_share(train_data.train(batch_size, settings.seed * 1000 + epoch, epoch), all_batches)
         skip, state.batches_into_epoch = state.batches_into_epoch, 0
         for i, (inputs, labels, _) in enumerate(itertools.islice(batches, skip, None), start=skip):
-            if reporter.should_stop():
+            if distributed.any_process(reporter.should_stop(), setup.device):
                 raise TrainingCancelled()
             with setup.autocast():
-                logits = logits_of(model(**to_device(inputs, setup.device)))
+                logits = logits_of(stepped(**to_device(inputs, setup.device)))
             loss = loss_fn(logits.float(), labels.to(setup.device))
             scaled = loss / settings.grad_accum
             (scaler.scale(scaled) if scaler else scaled).backward()
             loss_sum, loss_count = loss_sum + loss.detach(), loss_count + 1
-            state.samples_seen += len(labels)
+            state.samples_seen += len(labels) * distributed.world_size()  # every process took as many
             if (i + 1) % settings.grad_accum and i + 1 < batches_per_epoch:
                 continue
             # 1) one optimizer step: unscale, clip, step, advance the schedule
@@ -235,7 +243,7 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
                 loss_sum, loss_count = torch.zeros((), device=setup.device), 0
             # 3) a checkpoint inside the epoch, every few minutes (never after its last batch: the epoch's own
             # checkpoint follows validation)
-            if (settings.checkpoint and i + 1 < batches_per_epoch
+            if (settings.checkpoint and distributed.is_main() and i + 1 < batches_per_epoch
                     and time.monotonic() - last_checkpoint >= settings.checkpoint_interval_s):
                 state.batches_into_epoch = i + 1
                 state.step_seconds += time.perf_counter() - epoch_start
@@ -261,7 +269,7 @@ def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_da
             else:
                 state.epochs_without_improvement += 1
                 stop = 0 < settings.patience <= state.epochs_without_improvement
-        if settings.checkpoint:
+        if settings.checkpoint and distributed.is_main():
             save_checkpoint(output_dir, model, best, optimizer, scheduler, state)
             last_checkpoint = time.monotonic()
         if stop:

@@ -23,6 +23,7 @@ from core.training.checkpoint import remove_checkpoint
 from core.training.contrastive import adapt_backbone
 from core.models.text_inputs import Split, TextBatches
 from core.training.data import load_splits
+from core.training import distributed
 from core.training.device import choose_device
 from core.training.image_sizing import sized_to_data
 from core.models.image_inputs import ImageBatches
@@ -206,6 +207,8 @@ def fit_and_predict(task: str, config: RunConfig, labels: list[str], splits: dic
         samples_per_second = state.samples_seen / max(state.step_seconds, 1e-9)
         logits = {}
         for name, phase in (("val", "Predicting the validation set"), ("test", "Evaluating on the test set")):
+            if not distributed.is_main():  # the main process scores and saves; the others are done
+                break
             reporter.progress(Progress(state.step, state.step, float(state.epochs_done), phase))
             logits[name] = (predict_logits(built.model, data[name], setup, config.eval_batch_size, reporter)
                             if len(splits[name]) else np.zeros((0, len(labels)), dtype=np.float32))
@@ -213,7 +216,8 @@ def fit_and_predict(task: str, config: RunConfig, labels: list[str], splits: dic
 
 
 def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig, output_dir: Path,
-              reporter: Reporter, resume: bool = False) -> TrainResult:
+              reporter: Reporter, resume: bool = False) -> TrainResult | None:
+    """Train, score and save one run (None on the processes other than the main one of a data-parallel run)."""
     dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     # 1) settings (the preset and the data fill what the user left blank), device, data
@@ -241,6 +245,8 @@ def train_run(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     fitted = fit_and_predict(task, config, labels, splits, dataset_dir, setup, reporter, output_dir, resume,
                              parent=parent)
     built, state, logits, epochs = fitted.built, fitted.state, fitted.logits, fitted.epochs
+    if not distributed.is_main():
+        return None  # one of several processes (core/training/distributed.py): the main one records the run
 
     # 4) test metrics, baselines, per-example predictions; the temperature is fitted on validation
     test, val = splits["test"], splits["val"]
