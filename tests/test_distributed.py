@@ -15,7 +15,7 @@ import time
 import psutil
 import pytest
 
-from storage.run_requests import request_cancel
+from storage.run_requests import request_cancel, request_resume
 from storage.paths import run_files
 from storage.runs import get_run, predictions
 from tests.conftest import ROOT
@@ -50,8 +50,8 @@ def _queue(home, data: str, *extra: str) -> int:
     return json.loads(done.stdout)["run_id"]
 
 
-def _worker(home, once: bool) -> subprocess.Popen:
-    env = {**os.environ, "TUNEBOARD_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def _worker(home, once: bool, **env_extra: str) -> subprocess.Popen:
+    env = {**os.environ, "TUNEBOARD_HOME": str(home), "HF_HUB_OFFLINE": "1", **env_extra}
     return subprocess.Popen([sys.executable, "-m", "core", "worker", "--poll-seconds", "0.3"] + (["--once"] if once else []),
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -111,3 +111,26 @@ def test_cancel_stops_every_process_of_a_run_on_two_processes(tuneboard_home, tm
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.timeout(900)
+def test_kill_9_of_the_worker_stops_both_processes_and_resume_goes_on_from_the_checkpoint(tuneboard_home, tmp_path):
+    run_id = _queue(tuneboard_home, _messages_csv(tmp_path / "messages.csv"), "--devices", "2", "--epochs", "6")
+    worker = _worker(tuneboard_home, once=False, TUNEBOARD_CHECKPOINT_SECONDS="0")  # a checkpoint after every step
+    try:
+        wait_for(lambda: (get_run(run_id).step or 0) >= 3 and run_files(run_id).has_checkpoint(), timeout=600)
+        worker.kill()  # kill -9: torchrun's agent dies with it, and its two processes with the agent
+        worker.wait(timeout=30)
+        wait_for(lambda: not _training_processes(run_id), timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert _worker(tuneboard_home, once=True).wait(timeout=120) == 0  # a restart finds the run interrupted
+    assert get_run(run_id).status == "interrupted"
+    request_resume(run_id)
+    again = _worker(tuneboard_home, once=True)
+    output = again.communicate(timeout=700)[0]
+    run = get_run(run_id)
+    assert (run.status, run.attempt) == ("succeeded", 2), (run.status, run.error, output[-2000:])
+    log = run_files(run_id).log.read_text()
+    assert "Resumed from the checkpoint" in log and log.count("Data-parallel: 2 processes") == 2
