@@ -92,20 +92,24 @@ def few_examples_ui(dataset) -> str | None:
                      f"{figure(e.many_class_f1, '{:.2f}'.format)} | {figure(e.seconds, duration_text)} |"
                      for e in found.expectations)
     best = next(e for e in found.expectations if e.method == found.recommended)
+    like = "26 classes (fortunes)" if found.many_classes else "2 classes (SMS spam)"
+    leads = (" On data like yours, **no training at all (zero-shot) scored as well** as any method at this size: "
+             "labelling more examples is what will help most." if found.zero_shot_leads else "")
     st.info(
         f"**Few examples.** The class {code(found.smallest_class)} has only {found.smallest_count} labelled "
         f"example{'s' if found.smallest_count != 1 else ''} (fewer than {FEW_PER_CLASS}). What each method scored "
         f"when we gave it {found.measured_size} examples per class (macro-F1 on texts it never saw, mean of "
         f"{found.draws} draw{'s' if found.draws != 1 else ''}, "
-        "Quick preset, MiniLM; times on a busy shared 2-core CPU, a quiet one is faster; docs/BENCHMARKS.md):\n\n"
-        "| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time (SMS spam) |\n|---|---|---|---|\n"
+        "Quick preset, MiniLM, on a 2-core CPU; docs/BENCHMARKS.md):\n\n"
+        f"| method | 2 classes (SMS spam) | 26 classes (fortunes) | training time ({like}) |\n|---|---|---|---|\n"
         f"{rows}\n| no training (zero-shot) | {figure(found.zero_shot[0], '{:.2f}'.format)} | "
         f"{figure(found.zero_shot[1], '{:.2f}'.format)} | none |\n\n"
-        f"**Recommended: {best.name}**, the best of them at this size (chosen below), with **{SUGGESTED_FOLDS}-fold "
+        f"**Recommended: {best.name}**, the best at this size on the data set most like yours ({like}; the "
+        f"faster of two that score alike), chosen below, with **{SUGGESTED_FOLDS}-fold "
         "cross-validation** (set under Advanced settings): the fixed split would judge the model on about one "
         "example per class, so instead every example is scored by a model trained without it, and the saved model "
         "trains on all of them. Even so, expect the estimate to be rough: its interval is wide (the verdict on "
-        "Results says how wide); labelling more examples narrows it more than any method can.",
+        f"Results says how wide); labelling more examples narrows it more than any method can.{leads}",
         icon=":material/lightbulb:")
     return found.recommended
 

@@ -257,6 +257,15 @@ def test_int8_export_runs_and_is_verified(task, model, int8_ops, runs, tmp_path)
     graph = onnx.load(str(result.path / "model.onnx")).graph
     ops = {node.op_type for node in graph.node}
     assert int8_ops <= ops, ops
+    if task == "text":  # the attention's products in int8, the feed-forward layers' (intermediate size) in float32
+        import json
+
+        size = json.loads((run / "model" / "config.json").read_text())["intermediate_size"]
+        shapes = {init.name: tuple(init.dims) for init in graph.initializer}
+        feed_forward = [node for node in graph.node if node.op_type in ("MatMul", "Gemm", "MatMulInteger")
+                        and any(size in shapes.get(i, ()) for i in node.input)]
+        assert feed_forward and {node.op_type for node in feed_forward} <= {"MatMul", "Gemm"}
+        assert "feed-forward layers stay in float32" in (result.path / "README.md").read_text()
     if task == "image":  # static: every convolution reads int8 weights (through DequantizeLinear), none stays float
         made_by = {out: node.op_type for node in graph.node for out in node.output}
         convs = [node for node in graph.node if node.op_type == "Conv"]
