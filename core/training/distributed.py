@@ -81,7 +81,10 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
     """The model whose backward averages the gradients over the processes (itself, in one process)."""
     if world_size() == 1:
         return model
-    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    # find_unused_parameters: some methods leave a trainable weight out of the forward pass (full fine-tuning of a
+    # model whose classifier skips the pooler); DDP would otherwise wait for its gradient forever.
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                               find_unused_parameters=True)
 
 
 def any_process(flag: bool, device: torch.device) -> bool:
