@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-fn", default=runner.DEFAULT_TRAIN_FN)
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
-        runner._die_with_parent(args.parent_pid)
+        runner.die_with_parent(args.parent_pid)
     from core.training.distributed import processes_for
 
     run = get_run(args.run_id)

@@ -283,7 +283,7 @@ def _heartbeat_loop(worker_id: str, run_id: int, every: float, stop: threading.E
             pass
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Linux: the kernel kills this child when the worker dies (even by kill -9), so no orphan keeps training."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if "RANK" in os.environ:  # one of a data-parallel run's processes, started by torchrun
         return _data_parallel_process(args)
     if args.parent_pid is not None:
-        _die_with_parent(args.parent_pid)
+        die_with_parent(args.parent_pid)
     outcome = execute_run(args.run_id, args.worker_id, train_fn=args.train_fn, parent_pid=args.parent_pid)
     return 0 if outcome.status in (SUCCEEDED, FAILED, CANCELLED) else 4
 
@@ -331,7 +331,7 @@ def _data_parallel_process(args: argparse.Namespace) -> int:
     from core.training import distributed
 
     agent = os.getppid()  # torchrun's: when it dies (the worker was killed), so does this process
-    _die_with_parent(agent)
+    die_with_parent(agent)
     distributed.start()
     try:
         if not distributed.is_main():

@@ -1,6 +1,7 @@
 """The report's sections for one finished run, each a function of its data (core.report.data.RunData) and the page's
 figures (core.report.html.Figures) that returns HTML: the verdict, the data, method and cost, how good against the
-baselines and per class, what a continued run gained and forgot, calibration, the operating point, training curves, mistakes, and the model card facts.
+baselines and per class, what a continued run gained and forgot, calibration, the operating point, training
+curves, mistakes, and the model card facts.
 
 The numbers and sentences are the ones Results shows, from the same functions; choices (calibration, the operating
 point, the best run) were made on validation predictions, and the test predictions report.
