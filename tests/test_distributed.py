@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 from tests.finished_runs import HAM, SPAM, messages
 from tests.test_worker import wait_for
 
-pytestmark = pytest.mark.slow  # real MiniLM runs in worker processes
+pytestmark = pytest.mark.slow  # real runs in worker processes
 
 # Both runs see the same examples in the same global batches of 16; only the order of the two halves' gradient sums
 # and the dropout draws differ. Allowed: test accuracy 0.05 apart (2 of 40 messages) and the mean probability given
@@ -30,6 +30,8 @@ pytestmark = pytest.mark.slow  # real MiniLM runs in worker processes
 TOLERANCE = 0.05
 SETTINGS = ["--model", "minilm", "--method", "lora", "--max-length", "16", "--batch-size", "16", "--seed", "1",
             "--epochs", "2"]
+# Cancel and kill -9 check processes, not learning: the tiny random-weight BERT starts and steps far faster.
+TINY = ("--model", "tiny-bert", "--early-stopping-patience", "0")
 
 
 def _messages_csv(path, n: int = 160) -> str:
@@ -98,7 +100,7 @@ def _true_class_probability(run_id: int) -> float:
 
 @pytest.mark.timeout(900)
 def test_cancel_stops_every_process_of_a_run_on_two_processes(tuneboard_home, tmp_path):
-    run_id = _queue(tuneboard_home, _messages_csv(tmp_path / "messages.csv"), "--devices", "2", "--epochs", "30")
+    run_id = _queue(tuneboard_home, _messages_csv(tmp_path / "messages.csv"), *TINY, "--devices", "2", "--epochs", "300")
     worker = _worker(tuneboard_home, once=False)
     try:
         wait_for(lambda: (get_run(run_id).step or 0) > 0, timeout=600)  # both processes are training
@@ -115,7 +117,7 @@ def test_cancel_stops_every_process_of_a_run_on_two_processes(tuneboard_home, tm
 
 @pytest.mark.timeout(900)
 def test_kill_9_of_the_worker_stops_both_processes_and_resume_goes_on_from_the_checkpoint(tuneboard_home, tmp_path):
-    run_id = _queue(tuneboard_home, _messages_csv(tmp_path / "messages.csv"), "--devices", "2", "--epochs", "6")
+    run_id = _queue(tuneboard_home, _messages_csv(tmp_path / "messages.csv"), *TINY, "--devices", "2", "--epochs", "8")
     worker = _worker(tuneboard_home, once=False, TUNEBOARD_CHECKPOINT_SECONDS="0")  # a checkpoint after every step
     try:
         wait_for(lambda: (get_run(run_id).step or 0) >= 3 and run_files(run_id).has_checkpoint(), timeout=600)

@@ -168,11 +168,12 @@ def test_the_command_line_ranks_flipped_rows_first_and_names_their_row_in_the_fi
     assert missing.returncode == 2 and "There is no file or folder" in missing.stderr
 
 
-@pytest.mark.slow  # the offline MiniLM reads all 5,574 SMS messages (a minute or two on 2 free cores)
-@pytest.mark.timeout(1800)  # on the shared 2-core machine at load 20 the backbone pass alone took 11 minutes
-def test_label_issues_finds_labels_flipped_in_sms_spam_among_its_top_100(tuneboard_home, tmp_path):
-    """The issue's bar: 50 random SMS rows flipped (seed 0), at least 35 of them in the top 100. (Its time, under a
-    minute with cached features, is measured by bench/label_issues.py, not asserted here.)"""
+@pytest.mark.slow  # the offline MiniLM reads 2,000 SMS messages (about half a minute on 2 free cores)
+@pytest.mark.timeout(1200)  # on the shared 2-core machine at load 20 the backbone pass on all 5,574 took 11 minutes
+def test_label_issues_finds_labels_flipped_in_sms_spam_among_its_top_40(tuneboard_home, tmp_path):
+    """The issue's bar, scaled to the first 2,000 SMS messages: 20 random rows flipped (seed 0), at least 14 of them
+    (70%, as 35 of 50) in the top 40. The full bar (50 of all 5,574 flipped, 35 in the top 100) and its time are
+    measured by bench/label_issues.py."""
     import csv
     import json
     import subprocess
@@ -181,18 +182,18 @@ def test_label_issues_finds_labels_flipped_in_sms_spam_among_its_top_100(tuneboa
     from bench.planted import flip_labels
     from tests.conftest import ROOT, SMS_SPAM, require
 
-    clean = pd.read_csv(require(SMS_SPAM), sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
-    noisy, flipped = flip_labels(clean, "Label", 50)
+    clean = pd.read_csv(require(SMS_SPAM), sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)[:2000]
+    noisy, flipped = flip_labels(clean, "Label", 20)
     data = tmp_path / "sms_flipped.tsv"
     noisy.to_csv(data, sep="\t", index=False, quoting=csv.QUOTE_NONE)
     env = {**os.environ, "TUNEBOARD_HOME": str(tuneboard_home), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(data), "--top", "100", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1700)
+    done = subprocess.run([sys.executable, "-m", "core", "label-issues", "--data", str(data), "--top", "40", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1100)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     planted = set((flipped + 1).tolist())  # data row numbers
     found = [i for i in out["issues"] if i["row"] in planted]
-    assert len(found) >= 35
+    assert len(found) >= 14, len(found)
     # Each found row is the flipped one, and the suggestion is its true label.
     assert all(i["given"] == noisy.at[i["row"] - 1, "Label"] and i["suggested"] == clean.at[i["row"] - 1, "Label"]
                for i in found)

@@ -1,8 +1,8 @@
-"""The queue at scale on PostgreSQL, the database several machines share: 32 queued runs drained by 4 real worker
+"""The queue at scale on PostgreSQL, the database several machines share: 16 queued runs drained by 4 real worker
 processes (`python -m core worker --once`, each run in its own training process), every run exactly once and none
 lost. The runs are tests.instant_training.train_instant (no torch), so the drain measures the queue and the processes,
 not training. bench/queue.py drains 200 the same way, checks the same "exactly once, none lost" and measures the rate
-(docs/BENCHMARKS.md); here 32 keep the four workers contending for claims at a quarter of the CI time (each run is a
+(docs/BENCHMARKS.md); here 16 keep the four workers contending for claims at a twelfth of the CI time (each run is a
 Python process starting: 200 of them took 5 minutes of a 2-core CI machine)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from storage.runs import list_runs
 from tests.conftest import ROOT
 from tests.tiny_training import make_dataset
 
-RUNS, WORKERS = 32, 4
+RUNS, WORKERS = 16, 4
 
 
 def queue_many(dataset_id: int, count: int) -> list[int]:
@@ -34,10 +34,10 @@ def queue_many(dataset_id: int, count: int) -> list[int]:
         return list(s.scalars(insert(Run).returning(Run.id), rows))
 
 
-@pytest.mark.slow  # 4 worker processes start 32 training processes: about 30 s on 2 quiet cores
+@pytest.mark.slow  # 4 worker processes start 16 training processes: about 15 s on 2 quiet cores
 @pytest.mark.postgresql
 @pytest.mark.timeout(1500)  # each training process is a Python start: ten minutes and more on a crowded machine
-def test_four_workers_drain_thirty_two_queued_runs_each_exactly_once(tuneboard_home):
+def test_four_workers_drain_sixteen_queued_runs_each_exactly_once(tuneboard_home):
     queued = sorted(queue_many(make_dataset(), RUNS))
     env = {**os.environ, "TUNEBOARD_TRAIN_FN": "tests.instant_training:train_instant"}
     started = time.monotonic()
