@@ -9,26 +9,28 @@
 Each answer is logged (storage.api_log: time, key, run, latency, label, confidence, uncertain; the input text only
 for a key that opts in) after the reply is sent, for the Monitor page (core/api/answer_log.py).
 
-Prediction runs in a worker thread (Starlette's thread pool), so a slow model call does not hold up other
-requests; the model stays loaded between requests (core.api.model_cache).
+Prediction runs off the event loop, so a slow model call does not hold up other requests, and always on the same
+one thread (`ModelThread`); the model stays loaded between requests (core.api.model_cache).
 """
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from fastapi import BackgroundTasks, Depends, FastAPI, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import BackgroundTasks, Depends, FastAPI, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.api.answer_log import PendingLogs, give_feedback, log_response, new_request_id
 from core.api.auth import RateLimiter, require_key
-from core.api.endpoints import route
+from core.api.endpoints import Route, route
 from core.api.errors import ApiError, install_error_handlers
 from core.api.limits import ApiLimits, BodyLimitMiddleware
 from core.api.model_cache import MAX_MODEL_BYTES, MAX_MODELS, ModelCache
-from core.api.prediction import Inputs, file_inputs, finished_run, json_inputs, parse_request, predict
+from core.api.prediction import Inputs, RecentRuns, file_inputs, json_inputs, parse_request, predict
 from core.api.schemas import (
     BACKENDS, ONNX_INT8, PYTORCH, ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelList, PredictRequest, PredictResponse,
 )
@@ -66,9 +68,36 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {
         "top_k": {"type": "integer", "default": 5}}}}}}}
 
 
+class ModelThread:
+    """The one thread every model call of the server runs on. PyTorch's CPU kernels (OpenMP) keep a team of threads
+    for each thread that calls them: calls spread over a pool of threads can start several teams, which then compete
+    for the same cores. One caller keeps one team; concurrent requests queue for it, as they would for the cores
+    anyway."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuneboard-model")
+
+    async def run(self, function, *args):
+        return await asyncio.wrap_future(self._executor.submit(function, *args))
+
+    def run_blocking(self, function, *args):
+        """From a worker thread (a background task): wait for the call's turn on the model thread."""
+        return self._executor.submit(function, *args).result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
-    app = FastAPI(title="Tuneboard prediction API", version="1", description=DESCRIPTION,
+    model_thread = ModelThread()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        model_thread.close()
+
+    app = FastAPI(title="Tuneboard prediction API", version="1", description=DESCRIPTION, lifespan=lifespan,
                   openapi_tags=[{"name": "models", "description": "Finished runs and their predictions."},
                                 {"name": "endpoints", "description": "Named endpoints: a champion run, and a "
                                  "challenger given a share of the requests or answering in its shadow."},
@@ -77,6 +106,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter()
     app.state.models = ModelCache(settings.max_models, settings.max_model_bytes)
     app.state.pending = PendingLogs()  # requests answered whose answers are not logged yet
+    ready_run = RecentRuns()
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
     install_error_handlers(app)
 
@@ -90,35 +120,36 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
               responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such run."}},
               openapi_extra=PREDICT_BODY)
     async def predict_route(run_id: int, request: Request, background: BackgroundTasks,
-                            key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
-        run = await run_in_threadpool(finished_run, run_id)
-        inputs, top_k, backend = await read_inputs(request, run, settings.limits)
-        answer = await answer_with(run, inputs, top_k, backend, new_request_id())
-        texts = texts_of(run, inputs)
-        background.add_task(app.state.pending.track(answer.request_id, lambda: log_response(key, answer, texts)))
-        return answer
+                            key: KeyInfo | None = Depends(require_key)) -> Response:
+        payload = await read_payload(request, settings.limits)
+        request_id = new_request_id()
+        answer, texts = await model_thread.run(lambda: answer_with(ready_run(run_id), payload, request_id))
+        background.add_task(app.state.pending.track(request_id, lambda: log_response(key, answer, texts)))
+        return json_reply(answer)
 
     @app.post("/v1/endpoints/{name}/predict", response_model=PredictResponse, tags=["endpoints"],
               summary="Classify with a named endpoint: its champion, or its challenger for a set share",
               responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such endpoint."}},
               openapi_extra=PREDICT_BODY)
     async def endpoint_route(name: str, request: Request, background: BackgroundTasks,
-                             key: KeyInfo | None = Depends(require_key)) -> PredictResponse:
+                             key: KeyInfo | None = Depends(require_key)) -> Response:
+        payload = await read_payload(request, settings.limits)
         request_id = new_request_id()
-        chosen = await run_in_threadpool(route, name, request_id)
-        inputs, top_k, backend = await read_inputs(request, chosen.answering, settings.limits)
-        answer = await answer_with(chosen.answering, inputs, top_k, backend, request_id, name, chosen.role)
-        texts = texts_of(chosen.answering, inputs)
+
+        def answer_endpoint() -> tuple[Route, PredictResponse, list[str] | None]:
+            chosen = route(name, request_id, ready_run)
+            return chosen, *answer_with(chosen.answering, payload, request_id, name, chosen.role)
+
+        chosen, answer, texts = await model_thread.run(answer_endpoint)
 
         def log_both() -> None:  # after the reply: the answer given, then the shadow's (which the caller never waits on)
             log_response(key, answer, texts)
             if chosen.shadow is not None:
-                unseen = predict(chosen.shadow, inputs, top_k, app.state.models, backend)
-                log_response(key, unseen.model_copy(update={"request_id": request_id, "endpoint": name,
-                                                           "role": CHALLENGER}), texts, shadow=True)
+                unseen, _ = model_thread.run_blocking(answer_with, chosen.shadow, payload, request_id, name, CHALLENGER)
+                log_response(key, unseen, texts, shadow=True)
 
         background.add_task(app.state.pending.track(request_id, log_both))
-        return answer
+        return json_reply(answer)
 
     @app.post("/v1/feedback", response_model=FeedbackResponse, tags=["monitoring"],
               summary="Send the true label of an answer, for live accuracy on the Monitor page",
@@ -127,22 +158,49 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     def feedback_route(feedback: FeedbackRequest) -> FeedbackResponse:
         return give_feedback(feedback, app.state.pending)  # FastAPI runs a plain def in its thread pool
 
-    async def answer_with(run: RunResult, inputs: Inputs, top_k: int, backend: str, request_id: str,
-                          endpoint: str | None = None, role: str | None = None) -> PredictResponse:
-        answer = await run_in_threadpool(predict, run, inputs, top_k, app.state.models, backend)
-        return answer.model_copy(update={"request_id": request_id, "endpoint": endpoint, "role": role})
+    def answer_with(run: RunResult, payload: Payload, request_id: str, endpoint: str | None = None,
+                    role: str | None = None) -> tuple[PredictResponse, list[str] | None]:
+        """On the model thread: the request's inputs checked against the run, its answers, and the texts a key that
+        opts in keeps. The run is read, the inputs checked and the model called in one hop off the event loop: each
+        hop between threads added a few milliseconds of waiting to every request."""
+        inputs = checked_inputs(payload, run, settings.limits)
+        answer = predict(run, inputs, payload.top_k, app.state.models, payload.backend)
+        return answer.model_copy(update={"request_id": request_id, "endpoint": endpoint, "role": role}), \
+            texts_of(run, inputs)
 
     _add_request_schema(app)
     return app
 
 
-async def read_inputs(request: Request, run: RunResult, limits: ApiLimits) -> tuple[Inputs, int, str]:
-    """A predict request's checked inputs, its top_k and its backend: multipart image files or a JSON body."""
+@dataclass(frozen=True)
+class Payload:
+    """What a predict request sent, read off the connection and not yet checked against a run."""
+
+    body: PredictRequest | None  # a JSON request
+    files: list[tuple[str, bytes]] | None  # or a multipart one's image files
+    top_k: int
+    backend: str
+
+
+async def read_payload(request: Request, limits: ApiLimits) -> Payload:
+    """A predict request's JSON body or multipart image files, with its top_k and backend."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         files, top_k, backend = await read_files(request, limits)
-        return await run_in_threadpool(file_inputs, files, run, limits), top_k, backend
+        return Payload(None, files, top_k, backend)
     body = parse_request(await request.body())
-    return await run_in_threadpool(json_inputs, body, run, limits), body.top_k, body.backend
+    return Payload(body, None, body.top_k, body.backend)
+
+
+def checked_inputs(payload: Payload, run: RunResult, limits: ApiLimits) -> Inputs:
+    if payload.files is not None:
+        return file_inputs(payload.files, run, limits)
+    return json_inputs(payload.body, run, limits)
+
+
+def json_reply(answer: PredictResponse) -> Response:
+    """The answer as JSON, serialized by pydantic directly: FastAPI's own path validates the model again and encodes
+    it field by field in Python, on every request (the route keeps `response_model` for /docs)."""
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def texts_of(run: RunResult, inputs: Inputs) -> list[str] | None:

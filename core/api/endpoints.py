@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.api.errors import ApiError
@@ -38,8 +39,9 @@ class Route:
     shadow: RunResult | None  # the challenger answering unseen, after the reply (shadow mode)
 
 
-def route(name: str, request_id: str) -> Route:
-    """The runs that answer this request to endpoint `name`, or the refusal saying why none can."""
+def route(name: str, request_id: str, lookup: Callable[[int], RunResult] = finished_run) -> Route:
+    """The runs that answer this request to endpoint `name`, or the refusal saying why none can (the endpoint is
+    read on every request, so a promotion counts from the next one; its runs through `lookup`)."""
     endpoint = get_endpoint(name)
     if endpoint is None:
         raise ApiError(404, "unknown_endpoint", "There is no endpoint with this name; endpoints are made on "
@@ -47,11 +49,11 @@ def route(name: str, request_id: str) -> Route:
     if endpoint.champion_run_id is None:
         raise ApiError(409, "endpoint_without_run", "This endpoint's run was deleted; choose another on Tuneboard's "
                        "API keys page.")
-    champion = finished_run(endpoint.champion_run_id)
+    champion = lookup(endpoint.champion_run_id)
     challenger = None
     if endpoint.challenger_active and endpoint.challenger_run_id is not None:
         try:
-            challenger = finished_run(endpoint.challenger_run_id)
+            challenger = lookup(endpoint.challenger_run_id)
         except ApiError as error:
             log.warning("endpoint %s: the challenger, run %s, cannot answer (%s); the champion answers alone",
                         name, endpoint.challenger_run_id, error.message)
