@@ -233,14 +233,14 @@ def _worker(home) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-@pytest.mark.slow  # trains tiny random-weight BERTs for the 1-minute least budget, with a worker killed half-way
+@pytest.mark.slow  # trains tiny random-weight BERTs for 90 s of budget, with a worker killed half-way
 def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard_home):
     from optuna.trial import TrialState
 
     from core.search import coordinator
 
     dataset = get_dataset(make_dataset(rows=60))
-    search_id = start_search(dataset, "tiny-bert", "lora", 1.0)
+    search_id = start_search(dataset, "tiny-bert", "lora", 1.5)
     first = _worker(tuneboard_home)
     try:  # mid-trial: the first trial has trained some steps (and checkpointed them)
         _wait(lambda: any(r.status == RUNNING and r.step > 0 for r in list_runs()), 240, "a trial training")
