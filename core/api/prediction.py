@@ -67,7 +67,7 @@ RUN_RECHECK_SECONDS = 1.0
 
 class RecentRuns:
     """`finished_run` for a server answering many requests: a run found ready is read again from the database at
-    most once every `seconds` (reading it and checking its files took 1.5-2.5 ms, a third of what the server added to
+    most once every `seconds` (reading it and checking its files took 1.5-2.5 ms, a fifth of what the server added to
     a request). So a change to a run (deleted, calibrated again) reaches the API within a second; a run refused is
     looked up afresh on every request, so one that finishes is served at once."""
 
