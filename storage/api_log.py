@@ -23,22 +23,30 @@ LOG_COLUMNS = ["created_at", "request_id", "answer_index", "key_id", "run_id", "
 MAX_INPUTS_SHOWN = 200
 
 
-def log_answers(request_id: str, key_id: int | None, run_id: int, latency_ms: float,
+def answer_rows(request_id: str, key_id: int | None, run_id: int, latency_ms: float,
                 answers: list[tuple[str, float, bool]], *, inputs: list[str] | None = None,
-                endpoint: str | None = None, role: str | None = None, shadow: bool = False) -> None:
-    """One request's answers, (label, calibrated confidence, uncertain) each in the request's order, in one insert.
+                endpoint: str | None = None, role: str | None = None, shadow: bool = False) -> list[dict[str, Any]]:
+    """One request's answers as rows, (label, calibrated confidence, uncertain) each in the request's order.
     `inputs`: the texts, given only when the key opts in to keeping them."""
-    if not answers:
-        return
     now = utcnow()
-    rows: list[dict[str, Any]] = [
-        {"created_at": now, "request_id": request_id, "answer_index": index, "key_id": key_id, "run_id": run_id,
-         "latency_ms": latency_ms, "label": label, "confidence": confidence, "uncertain": uncertain,
-         "input_text": inputs[index] if inputs is not None else None, "endpoint": endpoint, "role": role,
-         "shadow": shadow}
-        for index, (label, confidence, uncertain) in enumerate(answers)]
-    with session_factory().begin() as s:
-        s.execute(insert(ApiPrediction), rows)
+    return [{"created_at": now, "request_id": request_id, "answer_index": index, "key_id": key_id, "run_id": run_id,
+             "latency_ms": latency_ms, "label": label, "confidence": confidence, "uncertain": uncertain,
+             "input_text": inputs[index] if inputs is not None else None, "endpoint": endpoint, "role": role,
+             "shadow": shadow}
+            for index, (label, confidence, uncertain) in enumerate(answers)]
+
+
+def insert_answers(rows: list[dict[str, Any]]) -> None:
+    """Rows made by `answer_rows`, of any number of requests, in one transaction."""
+    if rows:
+        with session_factory().begin() as s:
+            s.execute(insert(ApiPrediction), rows)
+
+
+def log_answers(request_id: str, key_id: int | None, run_id: int, latency_ms: float,
+                answers: list[tuple[str, float, bool]], **where: Any) -> None:
+    """One request's answers in one insert (see `answer_rows`)."""
+    insert_answers(answer_rows(request_id, key_id, run_id, latency_ms, answers, **where))
 
 
 def _frame(where: Any, since: datetime | None) -> pd.DataFrame:

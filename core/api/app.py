@@ -7,7 +7,7 @@
     GET  /docs, /openapi.json               the reference, open to all (every /v1 route needs a key)
 
 Each answer is logged (storage.api_log: time, key, run, latency, label, confidence, uncertain; the input text only
-for a key that opts in) after the reply is sent, for the Monitor page (core/api/answer_log.py).
+for a key that opts in) by one thread after the reply is sent, for the Monitor page (core/api/answer_log.py).
 
 Prediction runs off the event loop, so a slow model call does not hold up other requests, and always on the same
 one thread (`ModelThread`); the model stays loaded between requests (core.api.model_cache).
@@ -16,6 +16,7 @@ one thread (`ModelThread`); the model stays loaded between requests (core.api.mo
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from fastapi import BackgroundTasks, Depends, FastAPI, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.api.answer_log import PendingLogs, give_feedback, log_response, new_request_id
+from core.api.answer_log import AnswerLog, give_feedback, new_request_id, rows_of
 from core.api.auth import RateLimiter, require_key
 from core.api.endpoints import Route, route
 from core.api.errors import ApiError, install_error_handlers
@@ -47,6 +48,8 @@ Answers follow each run's decision rule, as the app's Predict page does: calibra
 threshold and `uncertain` below the run's operating point. Each reply has a `request_id`: send it with an answer's
 `index` and the true label to `POST /v1/feedback`, and the Monitor page shows live accuracy. Errors are
 `{"error": {"code": ..., "message": ...}}`."""
+
+log = logging.getLogger("tuneboard.api")
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,13 @@ class ModelThread:
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
-    model_thread = ModelThread()
+    model_thread, answer_log = ModelThread(), AnswerLog()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
         model_thread.close()
+        answer_log.close()  # after the model thread: a shadow's answers still being made are logged too
 
     app = FastAPI(title="Tuneboard prediction API", version="1", description=DESCRIPTION, lifespan=lifespan,
                   openapi_tags=[{"name": "models", "description": "Finished runs and their predictions."},
@@ -105,7 +109,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter()
     app.state.models = ModelCache(settings.max_models, settings.max_model_bytes)
-    app.state.pending = PendingLogs()  # requests answered whose answers are not logged yet
     ready_run = RecentRuns()
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
     install_error_handlers(app)
@@ -119,12 +122,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
               summary="Classify texts or images with a finished run",
               responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such run."}},
               openapi_extra=PREDICT_BODY)
-    async def predict_route(run_id: int, request: Request, background: BackgroundTasks,
+    async def predict_route(run_id: int, request: Request,
                             key: KeyInfo | None = Depends(require_key)) -> Response:
         payload = await read_payload(request, settings.limits)
         request_id = new_request_id()
         answer, texts = await model_thread.run(lambda: answer_with(ready_run(run_id), payload, request_id))
-        background.add_task(app.state.pending.track(request_id, lambda: log_response(key, answer, texts)))
+        answer_log.expect(request_id)
+        answer_log.put(request_id, rows_of(key, answer, texts))
         return json_reply(answer)
 
     @app.post("/v1/endpoints/{name}/predict", response_model=PredictResponse, tags=["endpoints"],
@@ -141,22 +145,31 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             return chosen, *answer_with(chosen.answering, payload, request_id, name, chosen.role)
 
         chosen, answer, texts = await model_thread.run(answer_endpoint)
-
-        def log_both() -> None:  # after the reply: the answer given, then the shadow's (which the caller never waits on)
-            log_response(key, answer, texts)
-            if chosen.shadow is not None:
-                unseen, _ = model_thread.run_blocking(answer_with, chosen.shadow, payload, request_id, name, CHALLENGER)
-                log_response(key, unseen, texts, shadow=True)
-
-        background.add_task(app.state.pending.track(request_id, log_both))
+        answer_log.expect(request_id, parts=1 if chosen.shadow is None else 2)
+        answer_log.put(request_id, rows_of(key, answer, texts))
+        if chosen.shadow is not None:
+            background.add_task(answer_shadow, chosen.shadow, payload, request_id, name, key, texts)
         return json_reply(answer)
+
+    def answer_shadow(run: RunResult, payload: Payload, request_id: str, name: str, key: KeyInfo | None,
+                      texts: list[str] | None) -> None:
+        """After the reply (a background task): the shadow challenger's answers, logged beside the champion's and
+        never returned."""
+        rows = []
+        try:
+            unseen, _ = model_thread.run_blocking(answer_with, run, payload, request_id, name, CHALLENGER)
+            rows = rows_of(key, unseen, texts, shadow=True)
+        except Exception:  # the champion's answer was sent; a shadow that fails must not take the server down
+            log.exception("the shadow run %s could not answer request %s", run.id, request_id)
+        finally:
+            answer_log.put(request_id, rows)
 
     @app.post("/v1/feedback", response_model=FeedbackResponse, tags=["monitoring"],
               summary="Send the true label of an answer, for live accuracy on the Monitor page",
               dependencies=[Depends(require_key)], responses={**ERRORS, 404: {
                   "model": ErrorBody, "description": "No answer has this request_id and index."}})
     def feedback_route(feedback: FeedbackRequest) -> FeedbackResponse:
-        return give_feedback(feedback, app.state.pending)  # FastAPI runs a plain def in its thread pool
+        return give_feedback(feedback, answer_log)  # FastAPI runs a plain def in its thread pool
 
     def answer_with(run: RunResult, payload: Payload, request_id: str, endpoint: str | None = None,
                     role: str | None = None) -> tuple[PredictResponse, list[str] | None]:
