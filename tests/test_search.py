@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import text, update
 
 from core.methods import METHODS, settings_for
-from core.run_config import out_of_bounds
+from core.run_config import RunConfig, out_of_bounds
 from core.jobs.submit import estimate_or_none
-from core.search import search_space, start_params, start_search
+from core.search import START_PRESETS, search_space, start_params, start_search
+from core.training.presets import resolve
 from storage import run_queue
 from storage.datasets import get_dataset
 from storage.db import get_engine, optuna_storage, session_factory
@@ -42,11 +43,15 @@ def test_every_method_searches_settings_it_takes_within_their_bounds():
                 for value in s.choices or (s.low, s.high):
                     assert out_of_bounds(s.name, value) is None, (method.key, s)
                 searched += 1
-            params = start_params(task, "minilm" if task == "text" else "efficientnet-lite0", method.key)
-            assert set(params) == {s.name for s in space if s.name in params}
-            for s in space:  # the first trial (the Quick preset's values) lies inside the space
-                if s.name in params:
-                    assert params[s.name] in s.choices if s.choices else s.low <= params[s.name] <= s.high
+            model = "minilm" if task == "text" else "efficientnet-lite0"
+            for preset in START_PRESETS:  # the first trials: each preset's values lie inside the space as they are
+                params = start_params(task, model, method.key, preset)
+                resolved = resolve(task, RunConfig(model=model, method=method.key, preset=preset))
+                assert params == {s.name: getattr(resolved, s.name) for s in space
+                                  if getattr(resolved, s.name) is not None}, (method.key, task, preset)
+                for s in space:
+                    if s.name in params:
+                        assert params[s.name] in s.choices if s.choices else s.low <= params[s.name] <= s.high
     assert searched > 20
     lora = {s.name for s in search_space("text", "lora")}
     assert {"learning_rate", "epochs", "lora_rank", "lora_alpha", "lora_dropout", "max_length", "batch_size"} <= lora
@@ -110,15 +115,15 @@ def test_the_coordinator_queues_trials_as_runs_reports_curves_and_prunes_through
     study = coordinator.load_study(search_id)
     base = dict(first.config)
     params = {k: base[k] for k in study.trials[0].params}
-    study.enqueue_trial({**params, "learning_rate": 2e-3})
-    study.enqueue_trial({**params, "learning_rate": 3e-4, "epochs": 4})
+    study.enqueue_trial({**params, "learning_rate": 3e-4, "epochs": 4})  # after the Best preset's, enqueued at the start
     coordinator.step(WORKER, estimate_or_none)  # trial 0 still queued: nothing more starts (one worker, one trial at a time)
     assert len(list_runs()) == 1
 
     _finish(first.id, {1: 0.8, 2: 0.85}, right=7)
     coordinator.step(WORKER, estimate_or_none)
     second = max(list_runs(), key=lambda r: r.id)
-    assert second.search_trial == 1 and second.config["learning_rate"] == 2e-3
+    assert second.search_trial == 1  # then the Best preset's settings
+    assert (second.config["learning_rate"], second.config["epochs"], second.config["max_length"]) == (8e-4, 6, 256)
     _finish(second.id, {1: 0.9, 2: 0.95}, right=8)
     coordinator.step(WORKER, estimate_or_none)
     third = max(list_runs(), key=lambda r: r.id)
@@ -211,7 +216,7 @@ def test_the_search_page_follows_a_running_search_and_can_stop_it():
     assert any("Training trial #0" in c.value and "tickets" in c.value for c in at.caption)
     assert any("Settings tried: learning rate from 0.0002 to 0.003" in c.value for c in at.caption)
     assert "No trial has finished yet" in at.info[0].value
-    assert at.dataframe[0].value[["Trial", "State"]].values.tolist() == [[0, "⏳ queued"]]
+    assert at.dataframe[0].value[["Trial", "State"]].values.tolist() == [[0, "⏳ queued"], [1, "⏳ waiting"]]
     at.button(key="search_stop").click().run()
     assert not at.exception, at.exception
     assert get_search(search_id).stop_requested

@@ -62,8 +62,8 @@ def one_of(name: str, *choices: Any) -> Searched:
 
 
 # Searched by every method that trains more than a head, unless it says otherwise: the batch and, for text, how many
-# tokens a text keeps (most short texts use far fewer than 128; core.training.estimate).
-COMMON_TEXT = (one_of("batch_size", 8, 16, 32), one_of("max_length", 32, 64, 128))
+# tokens a text keeps (most short texts use far fewer than 128, core.training.estimate; up to the Best preset's 256).
+COMMON_TEXT = (one_of("batch_size", 8, 16, 32), one_of("max_length", 32, 64, 128, 256))
 COMMON_IMAGE = (one_of("batch_size", 8, 16, 32),)
 
 

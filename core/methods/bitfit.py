@@ -25,6 +25,6 @@ METHOD = BitFit(
              "image": {"quick": (3e-3, 3), "balanced": (3e-3, 6), "best": (2e-3, 12)}},
     note="On EfficientNet the biases are the batch-norm shifts (its convolutions have none).",
     cpu_speed={"text": 30.0, "image": 16.0},
-    searches={"text": (rate("learning_rate", 5e-4, 1e-2), whole("epochs", 1, 6), *COMMON_TEXT),
+    searches={"text": (rate("learning_rate", 5e-4, 1e-2), whole("epochs", 1, 8), *COMMON_TEXT),
               "image": (rate("learning_rate", 5e-4, 1e-2), whole("epochs", 2, 12), *COMMON_IMAGE)},
 )

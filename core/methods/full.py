@@ -26,6 +26,6 @@ METHOD = FullFineTuning(
              "image": {"quick": (3e-4, 3), "balanced": (3e-4, 6), "best": (2e-4, 12)}},
     cpu_speed={"text": 19.0, "image": 15.0},
     trainable_share=1.0,
-    searches={"text": (rate("learning_rate", 1e-5, 1.5e-4), whole("epochs", 1, 4), *COMMON_TEXT),
+    searches={"text": (rate("learning_rate", 1e-5, 1.5e-4), whole("epochs", 1, 6), *COMMON_TEXT),
               "image": (rate("learning_rate", 5e-5, 1e-3), whole("epochs", 2, 12), *COMMON_IMAGE)},
 )

@@ -43,6 +43,6 @@ METHOD = IA3(
              "image": {"quick": (1e-2, 3), "balanced": (1e-2, 6), "best": (5e-3, 12)}},
     note="Text: attention key/value and the feed-forward output. Images: the 1x1 convolutions.",
     cpu_speed={"text": 32.0, "image": 14.0},
-    searches={"text": (rate("learning_rate", 1e-3, 2e-2), whole("epochs", 1, 6), *COMMON_TEXT),
+    searches={"text": (rate("learning_rate", 1e-3, 2e-2), whole("epochs", 1, 8), *COMMON_TEXT),
               "image": (rate("learning_rate", 2e-3, 3e-2), whole("epochs", 2, 12), *COMMON_IMAGE)},
 )

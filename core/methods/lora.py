@@ -42,10 +42,10 @@ METHOD = LoRA(
     settings=("lora_rank", "lora_alpha", "lora_dropout"),
     cpu_speed={"text": 32.0, "image": 13.0},
     # The rate around the presets' (below 2e-4 the add-ons barely move in a few epochs on text), the size and
-    # strength of the add-ons, their dropout, and few epochs for text: a search tries several settings in the time
-    # one Best run takes.
+    # strength of the add-ons, their dropout, and epochs up to the Best preset's (a search starts from Quick's and
+    # Best's values, core.search.START_PRESETS).
     searches={
-        "text": (rate("learning_rate", 2e-4, 3e-3), whole("epochs", 1, 4), one_of("lora_rank", 4, 8, 16, 32),
+        "text": (rate("learning_rate", 2e-4, 3e-3), whole("epochs", 1, 6), one_of("lora_rank", 4, 8, 16, 32),
                  one_of("lora_alpha", 8, 16, 32, 64), share("lora_dropout", 0.0, 0.3), *COMMON_TEXT),
         "image": (rate("learning_rate", 3e-4, 5e-3), whole("epochs", 2, 12), one_of("lora_rank", 4, 8, 16, 32),
                   one_of("lora_alpha", 8, 16, 32, 64), share("lora_dropout", 0.0, 0.3), *COMMON_IMAGE),

@@ -6,7 +6,7 @@ Each step, for every running search whose lease this worker holds or can take (s
    run is told to the study (its validation macro-F1), a cancelled one as pruned, a failed one as failed; a run
    interrupted with its worker is resumed from its checkpoint (or queued again when it had none);
 2) new trials, while fewer are in progress than the workers can train at once: the study asks (TPE; the first
-   trial is the Quick preset's settings), the launch estimate (core.jobs.submit, corrected by how long this search's
+   trials are the Quick and the Best preset's settings), the launch estimate (core.jobs.submit, corrected by how long this search's
    finished trials took against theirs) must fit in the budget left, or the trial is skipped; a trial that fits is
    queued as a run;
 3) when the budget is spent (or nothing fits, or a stop was asked) and no trial is in progress: the best trial on
@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from core.search import search_space, start_params, trial_config
+from core.search import START_PRESETS, search_space, start_params, trial_config
 from core.search.summary import (
     MEASURED_PROGRESS, MIN_RUN_SECONDS, SEED, estimate_factor, latest_run_per_trial, summarise, validation_curve,
 )
@@ -82,7 +82,8 @@ def drive(search, worker_id: str, estimate: Estimator, capacity: int) -> None:
     dataset = get_dataset(search.dataset_id)
     study = load_study(search.id)
     if not study.trials:
-        study.enqueue_trial(start_params(dataset.task, search.model, search.method), skip_if_exists=True)
+        for preset in START_PRESETS:
+            study.enqueue_trial(start_params(dataset.task, search.model, search.method, preset), skip_if_exists=True)
     runs = latest_run_per_trial(search.id)
     factor = estimate_factor(rows.trial_runs(search.id))
     remaining = search.budget_seconds - search.spent_seconds
