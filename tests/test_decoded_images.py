@@ -45,3 +45,11 @@ def test_each_working_size_has_its_own_cache(tmp_path):
         batches = ImageBatches(split, data, ImageSettings(size=size), cache)
         assert next(batches.evaluate(2))[0]["pixel_values"].shape[-1] == size
     assert sorted(p.name for p in cache.iterdir()) == ["side37", "side73"]  # size / crop_pct 0.875
+
+
+def test_train_order_names_the_positions_train_yields(tmp_path):
+    """The probe decodes the images of the run's first batches ahead of timing them (core.training.probe)."""
+    data = write_image_dataset(tmp_path / "data", n=6)
+    batches = ImageBatches(image_split(data), data, ImageSettings(size=32))
+    assert [positions for _, _, positions in batches.train(4, seed=7000)] == batches.train_order(4, seed=7000)
+    assert batches.train_order(4, seed=7000) != batches.train_order(4, seed=8000)

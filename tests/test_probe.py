@@ -45,7 +45,7 @@ def test_head_only_probes_the_backbone_pass_not_training_steps(tmp_path):
     data = write_image_dataset(tmp_path / "image")
     probe = measure(data, IMAGE_LABELS, "image", RunConfig(model="tiny-image", method="head"))
     assert probe is not None and probe.train_seconds_per_example == 0 and probe.eval_seconds_per_example > 0
-    assert not probe.features_cached
+    assert not probe.features_cached and probe.decode_seconds_per_example > 0
 
 
 @pytest.mark.slow  # the child process starts and fails
@@ -76,3 +76,15 @@ def test_head_only_on_cached_features_costs_start_up_and_the_head():
     extracting = from_probe("text", config, SPLITS, probe)["seconds"]
     cached = from_probe("text", config, SPLITS, dataclasses.replace(probe, features_cached=True))["seconds"]
     assert extracting - cached == pytest.approx(80 * 0.1, abs=0.1)  # one backbone pass over the 80 examples
+
+
+def test_images_are_decoded_once_a_run_not_once_an_epoch():
+    probe = Probe(startup_seconds=10.0, train_seconds_per_example=0.5, eval_seconds_per_example=0.1,
+                  checkpoint_seconds=0.0, peak_memory_bytes=10**9, features_cached=False, probe_seconds=5.0,
+                  decode_seconds_per_example=0.05)
+    without = dataclasses.replace(probe, decode_seconds_per_example=0.0)
+    for epochs in (1, 4):
+        config = RunConfig(model="efficientnet-lite0", method="lora", epochs=epochs)
+        seconds = [from_probe("image", config, SPLITS, each)["seconds"] for each in (probe, without)]
+        added = seconds[0] - seconds[1]
+        assert added == pytest.approx(80 * 0.05, abs=0.1)  # the 80 images of SPLITS, once whatever the epochs

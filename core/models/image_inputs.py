@@ -149,10 +149,12 @@ class ImageBatches:
 
     def train(self, batch_size: int, seed: int, epoch: int = 0):  # order from (seed, epoch) alone
         rng = np.random.default_rng(seed)
-        order = rng.permutation(len(self)).tolist()
-        for start in range(0, len(order), batch_size):
-            positions = order[start:start + batch_size]
+        for positions in _batches(rng.permutation(len(self)).tolist(), batch_size):
             yield self._batch(positions, [train_tensor(self.working(p), self.settings, rng) for p in positions])
+
+    def train_order(self, batch_size: int, seed: int, epoch: int = 0) -> list[list[int]]:
+        """The positions of each batch `train` yields for these arguments."""
+        return _batches(np.random.default_rng(seed).permutation(len(self)).tolist(), batch_size)
 
     def evaluate(self, batch_size: int):
         for start in range(0, len(self), batch_size):
@@ -161,3 +163,7 @@ class ImageBatches:
 
     def num_train_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
+
+
+def _batches(order: list[int], batch_size: int) -> list[list[int]]:
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]

@@ -122,7 +122,9 @@ def from_probe(task: str, config: RunConfig, split_counts: dict[str, int], probe
         evaluating = ((epochs + 1) * n_val + n_test * (2 if task == "text" else 1)) * probe.eval_seconds_per_example
         checkpoints = (epochs + training / CHECKPOINT_INTERVAL_S + 1) * probe.checkpoint_seconds  # + the model saved
         seconds = training + evaluating + checkpoints
-    return {"seconds": round(probe.startup_seconds + seconds * trainings(config), 1),
+    # images: each decoded once a run, folds included (epochs after the first read them kept or cached on disk)
+    decoding = 0.0 if probe.features_cached else (n_train + n_val + n_test) * probe.decode_seconds_per_example
+    return {"seconds": round(probe.startup_seconds + decoding + seconds * trainings(config), 1),
             "memory_bytes": int(probe.peak_memory_bytes * RUN_OVER_PROBE_MEMORY),
             "device": "cuda" if torch.cuda.is_available() and config.device in ("auto", "cuda") else "cpu",
             "epochs": epochs, "how": "measured"}

@@ -3,7 +3,9 @@
 The probe does, in a fresh child process as a training run does, what costs a run its time: start-up (imports,
 data, model built and the method applied), a warm-up step then PROBE_STEPS timed training steps on the run's own
 first batches, one checkpoint written, and PROBE_EVAL_BATCHES timed evaluation batches; then it reads the process's
-peak memory (allocated GPU memory on a GPU, resident memory on a CPU). Text steps are scaled from the probed
+peak memory (allocated GPU memory on a GPU, resident memory on a CPU). Images are decoded first and timed apart: a
+run decodes each image once (later epochs read them from memory or the decoded-image cache), so decoding counts
+once per image, not once per epoch. Text steps are scaled from the probed
 batches' padded tokens to the epoch's (the order the run will use: grouped batches pad less than the first,
 random ones). Head-only runs on cached features time the backbone's forward pass instead of training steps.
 
@@ -31,7 +33,7 @@ from core.datasets.files import EXAMPLES_FILE, examples_digest
 from core.run_config import RunConfig
 from core.training.progress import NullReporter
 
-PROBE_VERSION = 1
+PROBE_VERSION = 2  # 2: image decoding timed apart from the steps
 PROBE_STEPS = 3
 PROBE_EVAL_BATCHES = 2
 PROBE_TIMEOUT_S = 300
@@ -47,6 +49,7 @@ class Probe:
     peak_memory_bytes: int
     features_cached: bool  # head only: the backbone's features for this dataset are cached already
     probe_seconds: float  # how long the probe itself took
+    decode_seconds_per_example: float = 0.0  # images: reading one to its working size (a cached one: reading that)
 
 
 def probe_key(dataset_dir: Path, task: str, config: RunConfig) -> str:
@@ -174,9 +177,10 @@ def run_probe(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     probe_start = time.perf_counter()
     train = data["train"]
     text = isinstance(train, TextBatches)
+    evaluated = data["val"] if len(data["val"]) else train
+    decode_per_example = 0.0 if text else _time_decoding(train, evaluated, config)
 
     # evaluation: one batch to warm up, then PROBE_EVAL_BATCHES timed (the validation split where there is one)
-    evaluated = data["val"] if len(data["val"]) else train
     predict_logits(built.model, _Prefix(evaluated, 1), setup, config.eval_batch_size)
     started = time.perf_counter()
     predict_logits(built.model, _Prefix(evaluated, PROBE_EVAL_BATCHES), setup, config.eval_batch_size)
@@ -218,7 +222,19 @@ def run_probe(dataset_dir: Path, labels: list[str], task: str, config: RunConfig
     return Probe(startup_seconds=startup, train_seconds_per_example=train_per_example,
                  eval_seconds_per_example=eval_per_example, checkpoint_seconds=checkpoint,
                  peak_memory_bytes=setup.peak_memory_bytes(), features_cached=features_cached,
-                 probe_seconds=time.perf_counter() - probe_start)
+                 probe_seconds=time.perf_counter() - probe_start, decode_seconds_per_example=decode_per_example)
+
+
+def _time_decoding(train, evaluated, config: RunConfig) -> float:
+    """Seconds per image to bring the images the probe's steps and evaluation will use to their working size (then
+    kept in memory, so the timed steps below are the ones of later epochs)."""
+    steps = train.train_order(config.batch_size, config.seed * 1000, 0)[:PROBE_STEPS + 2]
+    wanted = [(train, p) for batch in steps for p in batch]
+    wanted += [(evaluated, p) for p in range(min(len(evaluated), (PROBE_EVAL_BATCHES + 1) * config.eval_batch_size))]
+    started = time.perf_counter()
+    for images, position in wanted:
+        images.working(position)
+    return (time.perf_counter() - started) / max(1, len(wanted))
 
 
 def main(argv: list[str] | None = None) -> int:
