@@ -115,7 +115,7 @@ def test_the_coordinator_queues_trials_as_runs_reports_curves_and_prunes_through
     study = coordinator.load_study(search_id)
     base = dict(first.config)
     params = {k: base[k] for k in study.trials[0].params}
-    study.enqueue_trial({**params, "learning_rate": 3e-4, "epochs": 4})  # after the Best preset's, enqueued at the start
+    study.enqueue_trial({**params, "learning_rate": 3e-4, "epochs": 4})  # after Best's, enqueued at the start
     coordinator.step(WORKER, estimate_or_none)  # trial 0 still queued: nothing more starts (one worker, one trial at a time)
     assert len(list_runs()) == 1
 

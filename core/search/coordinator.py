@@ -6,9 +6,9 @@ Each step, for every running search whose lease this worker holds or can take (s
    run is told to the study (its validation macro-F1), a cancelled one as pruned, a failed one as failed; a run
    interrupted with its worker is resumed from its checkpoint (or queued again when it had none);
 2) new trials, while fewer are in progress than the workers can train at once: the study asks (TPE; the first
-   trials are the Quick and the Best preset's settings), the launch estimate (core.jobs.submit, corrected by how long this search's
-   finished trials took against theirs) must fit in the budget left, or the trial is skipped; a trial that fits is
-   queued as a run;
+   trials are the Quick and the Best preset's settings), the launch estimate (core.jobs.submit, corrected by how
+   long this search's finished trials took against theirs) must fit in the budget left, or the trial is skipped; a
+   trial that fits is queued as a run;
 3) when the budget is spent (or nothing fits, or a stop was asked) and no trial is in progress: the best trial on
    validation is the pick, with its test figures, and Optuna's importances say which settings mattered.
 The row's summary is rewritten each step for the pages. Every state lives in the database (the search row, the

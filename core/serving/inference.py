@@ -82,7 +82,7 @@ class Predictor:
         inputs = to_device(inputs, self.setup.device)
 
         def call():
-            with torch.inference_mode(), self.setup.autocast():
+            with torch.inference_mode():  # float32, as predict_logits (core.training.loop)
                 return self.model(**inputs)
         return call
 

@@ -29,7 +29,7 @@ from core.models.text_inputs import Split, random_batches
 from core.training.device import DeviceSetup
 from core.training.loop import PROGRESS_INTERVAL_S, Throttle, TrainingCancelled, to_device
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: features always in float32 (bf16 ones, made on AMX CPUs before, are not reused)
 EMBEDDING = "embedding."  # key prefix of the text embeddings in the cache
 HEAD_DROPOUT = 0.1  # the dropout the full model applies before its classifier during training
 
@@ -174,8 +174,7 @@ def extract(built: BuiltModel, data_by_split: dict, setup: DeviceSetup, batch_si
                     raise TrainingCancelled()
                 captured.clear()
                 pooled.clear()
-                with setup.autocast():
-                    model(**to_device(inputs, setup.device))
+                model(**to_device(inputs, setup.device))  # float32, as served (loop.predict_logits says why)
                 for position, row in zip(positions, captured[0]):
                     parts[position] = row
                 for position, row in zip(positions, pooled[0] if pooled else []):
