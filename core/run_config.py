@@ -98,6 +98,9 @@ class RunConfig:
     replay: float = _field(0.0, "Continue training only: the share (0 to 1) of the earlier version's training rows "
                            "mixed in with the new rows. Some replay keeps the model from forgetting the old classes "
                            "when the new rows lean towards a few classes; 1 trains on the whole new version.")
+    # Set when the user left the method to Tuneboard (core/methods/quick_choice.py), not under Advanced.
+    then_method: str | None = _field(None, "Fastest good model: the method of the run that follows this one when "
+                                     "this one scores too low on its validation examples.")
     # Filled by the preset only (not shown): how the schedule and the epoch count adapt to the data.
     schedule: str | None = _field(None, "Learning-rate decay after warmup: linear or cosine.")
     min_steps: int | None = _field(None, "Small datasets: epochs grow until training makes at least this many updates.")

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from core.methods import get_method, settings_for
+from core.methods.quick_choice import GOOD_ENOUGH, NAME
 from core.run_config import RunConfig
 from core.training.presets import PRESET_FIELDS, resolve
 
@@ -56,12 +57,18 @@ def settings_table(task: str, config: dict[str, Any], trained: dict[str, Any]) -
         chosen = config.get(name)
         if name in CHOSEN_ALWAYS:
             value, source = chosen, "your choice"
+            if name == "method" and config.get("then_method"):
+                source = f"{NAME}: Tuneboard's first choice"
         elif name in PRESET_FIELDS and chosen is None:
             value, source = decided.get(name), f"the {preset} preset"
         else:
             value = chosen if name in config else DEFAULTS.get(name)
             source = "the default" if value == DEFAULTS.get(name) else "your choice"
         rows.append({"setting": setting_label(name), "value": value_text(value), "from": source})
+    if config.get("then_method"):
+        rows.append({"setting": "Then method", "value": value_text(config["then_method"]),
+                     "from": f"{NAME}: trains next if this run scores below {GOOD_ENOUGH:.2f} "
+                             "validation macro-F1"})
     rows += [{"setting": label, "value": value_text(trained[key]), "from": "training"}
              for key, label in PROGRESS.items() if trained.get(key) is not None]
     return pd.DataFrame(rows, columns=["setting", "value", "from"])

@@ -15,14 +15,17 @@ import streamlit as st
 from core.catalog import ModelLoadError, checked_model_name, is_available_offline, list_models
 from core.evaluation.few_examples import FEW_PER_CLASS, advice, class_counts
 from core.methods import COMPARED_BY_DEFAULT, get_method, methods_for, settings_for
+from core.methods.quick_choice import (
+    CHOOSE, FIRST_METHOD, GOOD_ENOUGH, NAME, THEN_METHOD, first_run, shared_settings,
+)
 from core.run_config import BOOL, CHOICE, INT, RunConfig
-from core.jobs.submit import has_measured, images_sized_to_data, queue_run, run_estimate
+from core.jobs.submit import images_sized_to_data, queue_run
 from core.search import SearchError, search_space, start_search
-from core.training.estimate import count_parameters
 from core.training.presets import PRESETS, resolve
 from pages.shared.errors import error_ui
-from pages.shared.formatting import bytes_text, duration_text, params_text
+from pages.shared.formatting import duration_text, params_text
 from pages.shared.clone import clone_ui
+from pages.shared.run_cost import cost_ui
 from pages.shared.gate import enter_page
 from pages.shared.continual_ui import continue_form
 from pages.shared.user_text import code, short
@@ -114,13 +117,19 @@ def few_examples_ui(dataset) -> str | None:
     return found.recommended
 
 
+CHOOSE_CAPTION = (f"{get_method(FIRST_METHOD).name} first, a model in about a minute; {get_method(THEN_METHOD).name} "
+                  f"follows by itself only if that scores below {GOOD_ENOUGH:.0%} validation macro-F1.")
+
+
 def method_ui(task: str, recommended: str | None = None) -> str:
-    keys = [m.key for m in methods_for(task)]
-    default = recommended if recommended in keys else DEFAULTS["method"]
+    """A registry method's key, or CHOOSE (the default unless few examples recommend a method)."""
+    keys = [CHOOSE, *(m.key for m in methods_for(task))]
+    default = recommended if recommended in keys else CHOOSE
     key = f"train_method_{task}"
-    index = None if key in st.session_state else keys.index(default) if default in keys else 0  # prefilled: kept
+    index = None if key in st.session_state else keys.index(default)  # prefilled: kept
     return st.radio("Tuning method", keys, key=key, index=index,
-                    captions=[get_method(k).description for k in keys], format_func=lambda k: get_method(k).name,
+                    captions=[CHOOSE_CAPTION if k == CHOOSE else get_method(k).description for k in keys],
+                    format_func=lambda k: NAME if k == CHOOSE else get_method(k).name,
                     help=RunConfig.help("method"))
 
 
@@ -146,62 +155,20 @@ def setting_ui(setting, preset_value: Any, suggested: Any = None) -> Any:
 
 def advanced_ui(task: str, method: str, resolved: RunConfig, suggested: dict[str, Any]) -> dict[str, Any]:
     """Overrides of the preset; an empty number field keeps the preset's value (shown as the placeholder).
-    The settings shown are the ones that apply to this task and method (core.methods.settings_for)."""
+    The settings shown are the ones that apply to this task and method (core.methods.settings_for); with
+    "Fastest good model", those both of its methods read."""
     values: dict[str, Any] = {}
+    shown = shared_settings(task) if method == CHOOSE else settings_for(task, get_method(method))
     with st.expander("Advanced settings", expanded=bool(suggested)):
+        if method == CHOOSE:
+            st.caption("Each method's preset sets its learning rate, epochs and batch size; pick a method above to "
+                       "set them yourself.")
         columns = st.columns(3)
-        for i, setting in enumerate(settings_for(task, get_method(method))):
+        for i, setting in enumerate(shown):
             with columns[i % 3]:
                 values[setting.name] = setting_ui(setting, getattr(resolved, setting.name),
                                                   suggested.get(setting.name))
     return values
-
-
-@st.cache_data(show_spinner="Counting the parameters this method trains…", max_entries=64)
-def parameter_counts(task: str, config: dict[str, Any], num_labels: int) -> dict[str, Any]:
-    try:
-        trainable, total = count_parameters(task, RunConfig.from_dict(config), num_labels)
-    except (ModelLoadError, ValueError) as error:
-        return {"error": str(error), "detail": getattr(error, "detail", "")}
-    return {"trainable": trainable, "total": total}
-
-
-def cost_ui(dataset, config: RunConfig, can_count: bool) -> bool:
-    """Trainable parameters, time, memory, device. False when the settings cannot train."""
-    try:
-        if not can_count or has_measured(dataset, config):
-            guess = run_estimate(dataset, config, can_probe=can_count)
-        else:
-            with st.spinner("Timing a few training steps on this machine (once per model, method and batch; up "
-                            "to half a minute)…"):
-                guess = run_estimate(dataset, config)
-    except (ModelLoadError, ValueError) as error:
-        error_ui(str(error), getattr(error, "detail", ""), key=ERROR_DETAILS_KEY)
-        return False
-    cards = st.columns(4)
-    if can_count:
-        counts = parameter_counts(dataset.task, config.to_dict(), len(dataset.labels))
-        if "error" in counts:
-            error_ui(counts["error"], counts["detail"], key=ERROR_DETAILS_KEY)
-            return False
-        share = counts["trainable"] / max(counts["total"], 1)
-        cards[0].metric("Trainable parameters", params_text(counts["trainable"]), border=True,
-                        help=f"{counts['trainable']:,} of {counts['total']:,} ({share:.2%}) learn; the rest stay frozen.")
-        cards[0].caption(f"{share:.2%} of {params_text(counts['total'])}")
-    else:
-        cards[0].metric("Trainable parameters", "—", border=True)
-        cards[0].caption("Counted when the model is downloaded.")
-    measured = guess.get("how") == "measured"
-    how = ("from a few real training steps timed on this machine" if measured
-           else "a rough estimate from typical speeds (no training steps could be timed)")
-    cards[1].metric("Estimated time", duration_text(guess["seconds"]), border=True,
-                    help=f"{guess['epochs']} epochs, start to saved model; {how}.")
-    cards[2].metric("Peak memory", bytes_text(guess["memory_bytes"]), border=True,
-                    help="Measured while timing those steps." if measured else "A rough estimate.")
-    on_gpu = guess["device"] == "cuda"
-    cards[3].metric("Runs on", "GPU" if on_gpu else "CPU", border=True)
-    cards[3].caption("A GPU was found." if on_gpu else "No GPU found: training uses the CPU.")
-    return True
 
 
 AUTO_RESUME_HELP = ("If the worker training it stops or its machine goes down, any worker resumes the run from its "
@@ -237,6 +204,9 @@ def search_ui(dataset, config: RunConfig, ready: bool) -> None:
     """Search settings: a time budget, then a search of this method's settings on this dataset and model."""
     method = get_method(config.method)
     with st.expander("Search settings"):
+        if config.then_method:
+            st.caption("Pick a method above to search its settings.")
+            return
         space = search_space(dataset.task, config.method)
         if not space:
             st.caption(f"{method.name} has no settings to search on {dataset.task} data.")
@@ -264,7 +234,8 @@ def search_ui(dataset, config: RunConfig, ready: bool) -> None:
 
 def launch(dataset, configs: list[RunConfig]) -> None:
     auto_resume = bool(st.session_state.get("train_auto_resume"))
-    ids = [queue_run(dataset, c, name=f"{c.method} · {c.model}", auto_resume=auto_resume) for c in configs]
+    names = [f"{c.method} · {c.model}" + (f" · {NAME.lower()}" if c.then_method else "") for c in configs]
+    ids = [queue_run(dataset, c, name=name, auto_resume=auto_resume) for c, name in zip(configs, names)]
     st.session_state["train_launched"] = (dataset.id, ids)
     st.session_state.pop("train_cloned", None)
 
@@ -303,7 +274,7 @@ with left:
     model = model_ui(task)
 with right:
     method = method_ui(task, recommended)
-    st.caption(get_method(method).note)
+    st.caption(get_method(FIRST_METHOD if method == CHOOSE else method).note)
     preset = st.radio("Preset", list(PRESETS), horizontal=True, key="train_preset", format_func=str.capitalize,
                       help=RunConfig.help("preset"))
 if not model:
@@ -314,7 +285,8 @@ try:
 except ModelLoadError as error:
     error_ui(str(error), error.detail, key=ERROR_DETAILS_KEY)
     st.stop()
-base = RunConfig(model=model, method=method, preset=preset)
+base = (first_run(RunConfig(model=model, preset=preset)) if method == CHOOSE
+        else RunConfig(model=model, method=method, preset=preset))
 try:
     resolved = images_sized_to_data(dataset, resolve(task, base))  # what an empty field will train with
 except ValueError as error:
@@ -323,7 +295,7 @@ except ValueError as error:
 suggested = {"cross_validation_folds": SUGGESTED_FOLDS} if recommended else {}
 config = RunConfig.from_dict({**base.to_dict(), **advanced_ui(task, method, resolved, suggested)})
 entry = next((e for e in list_models(task) if e.key == model), None)
-ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry))
+ready = cost_ui(dataset, config, can_count=entry is None or is_available_offline(entry), error_key=ERROR_DETAILS_KEY)
 
 st.checkbox("Resume automatically", key="train_auto_resume", help=AUTO_RESUME_HELP)
 if st.button("Launch", type="primary", key="train_launch", disabled=not ready, icon=":material/rocket_launch:",
@@ -339,7 +311,8 @@ with st.expander("Compare methods"):
                             help="The methods to try side by side; Results compares them on the same test examples.")
     if st.button(f"Queue {len(chosen)} runs", key="train_compare", disabled=not (ready and chosen),
                  help="Queue one run per chosen method; the worker trains them one after another."):
-        launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None}) for m in chosen])
+        launch(dataset, [RunConfig.from_dict({**config.to_dict(), "method": m, "learning_rate": None,
+                                              "then_method": None}) for m in chosen])
 with confirmation:
     launched_ui(dataset.id)
 search_ui(dataset, config, ready)

@@ -12,6 +12,7 @@ SQLite file (WAL) or one PostgreSQL database.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from collections.abc import Callable, Iterable
@@ -26,6 +27,17 @@ from storage.models import (
 )
 from storage.paths import data_home
 from storage.processes import owner_gone
+from storage.run_requests import queued_run
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A run queued when another finishes: its config (a RunConfig as a dict), name and estimate."""
+
+    config: dict[str, Any]
+    name: str
+    estimate: dict[str, Any] = field(default_factory=dict)
+
 
 RUN_STALE_SECONDS = 60.0  # a running run whose heartbeat is older than this belongs to a dead worker
 AUTO_RESUME_ATTEMPTS = 5  # a run set to resume automatically is claimed at most this often (a run that kills its
@@ -118,10 +130,12 @@ def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions:
            trainable_params: int | None, total_params: int | None, train_seconds: float | None,
            samples_per_second: float | None, device: str, artifact_dir: Path | str, size_bytes: int | None,
            threshold: float | None = None, training: dict[str, Any] | None = None,
-           validation_predictions: list[dict[str, Any]] = (), calibration: dict[str, Any] | None = None) -> bool:
+           validation_predictions: list[dict[str, Any]] = (), calibration: dict[str, Any] | None = None,
+           then: FollowUp | None = None) -> bool:
     """Record a successful run: test metrics, per-example test and validation predictions, the calibration
     fitted on validation, sizes and timings, and `training`: the settings the run resolved to and how many
-    epochs and steps it trained."""
+    epochs and steps it trained. `then`: a run to queue in the same transaction (core/methods/quick_choice.py),
+    so it exists exactly when this run is recorded as finished."""
     artifact = Path(artifact_dir)
     if artifact.is_absolute() and artifact.is_relative_to(data_home()):
         artifact = artifact.relative_to(data_home())  # stored relative, so the data folder can move
@@ -139,6 +153,9 @@ def finish(run_id: int, worker_id: str, *, metrics: dict[str, Any], predictions:
             s.execute(delete(Prediction).where(Prediction.run_id == run_id))
             if rows:
                 s.execute(insert(Prediction), rows)
+            if then is not None:
+                parent = s.execute(select(Run.dataset_id, Run.auto_resume).where(Run.id == run_id)).one()
+                s.add(queued_run(parent.dataset_id, then.config, then.name, then.estimate, parent.auto_resume))
         return done
 
 

@@ -51,14 +51,20 @@ def enqueue_for_search(dataset_id: int, config: dict[str, Any], search_id: int, 
     return _insert_run(dataset_id, config, name, estimate=estimate, search=(search_id, trial))
 
 
+def queued_run(dataset_id: int, config: dict[str, Any], name: str, estimate: dict[str, Any] | None = None,
+               auto_resume: bool = False) -> Run:
+    """A new queued run's row, for the caller's transaction to add."""
+    return Run(dataset_id=dataset_id, config=json_safe(config), name=name, status=QUEUED,
+               message="Waiting for a worker", estimate=json_safe(estimate or {}), auto_resume=auto_resume)
+
+
 def _insert_run(dataset_id: int, config: dict[str, Any], name: str, worker_id: str | None = None,
                 estimate: dict[str, Any] | None = None, search: tuple[int, int] | None = None,
                 auto_resume: bool = False) -> int:
     with session_factory().begin() as s:
         if s.get(Dataset, dataset_id) is None:
             raise JobError(f"Dataset {dataset_id} does not exist; upload it on the Data page first.", "no_dataset")
-        run = Run(dataset_id=dataset_id, config=json_safe(config), name=name, status=QUEUED,
-                  message="Waiting for a worker", estimate=json_safe(estimate or {}), auto_resume=auto_resume)
+        run = queued_run(dataset_id, config, name, estimate, auto_resume)
         if search is not None:
             run.search_id, run.search_trial = search
         if worker_id is not None:

@@ -53,7 +53,7 @@ CORE_LAYERS = {
     "evaluation": {"datasets", "models"},
     "training": {"methods", "models", "evaluation", "datasets"},
     "serving": {"training", "models", "evaluation", "ingest"},
-    "jobs": {"training", "datasets", "export", "search"},
+    "jobs": {"training", "methods", "datasets", "export", "search"},
     "search": {"training", "methods", "evaluation", "datasets"},
     "export": {"serving", "training", "models", "methods", "evaluation", "datasets"},
     "api": {"serving", "export", "evaluation", "ingest", "datasets"},

@@ -34,7 +34,7 @@ def test_launch_queues_a_run_with_the_chosen_settings_and_runs_lists_it():
     dataset_id = make_dataset(name="tickets")
     at = open_train_page(**TINY_TEXT)
     assert not at.exception
-    assert at.radio(key="train_method_text").options == [
+    assert at.radio(key="train_method_text").options == ["Fastest good model",
         "Full fine-tuning", "LoRA", "Prompt tuning", "Prefix tuning", "IA3", "BitFit", "Head only", "Few-shot (SetFit)"]
     at.radio(key="train_method_text").set_value("ia3")
     at.radio(key="train_preset").set_value("balanced")
@@ -106,7 +106,9 @@ def test_an_image_dataset_offers_image_models_and_methods_only(image_dataset):
     assert at.number_input(key="train_adv_image_size") is not None
     at.button(key="train_launch").click().run()
     [run] = list_runs()
-    assert (run.dataset_id, run.config["model"], run.config["method"]) == (image_dataset, "tiny-image", "lora")
+    # Left to Tuneboard ("Fastest good model"): head only first, LoRA named as what follows if it falls short.
+    assert (run.dataset_id, run.config["model"], run.config["method"], run.config["then_method"]) == (
+        image_dataset, "tiny-image", "head", "lora")
 
 
 @pytest.mark.slow  # the page times real training steps of the tiny model in a child process
@@ -117,8 +119,11 @@ def test_the_estimate_comes_from_timed_steps_and_stays_with_the_queued_run(monke
     assert not at.exception
     estimated = next(m for m in at.metric if m.label == "Estimated time")
     assert "timed on this machine" in estimated.proto.help
+    # "Fastest good model" (the default): what LoRA would add if head only falls short is timed too.
+    assert any(c.value.startswith("+ ") and c.value.endswith(" if LoRA follows") for c in at.caption)
     at.button(key="train_launch").click().run()
     [run] = list_runs()
+    assert run.config["method"] == "head"
     assert run.estimate["how"] == "measured" and run.estimate["seconds"] > 0 and run.estimate["memory_bytes"] > 0
 
 

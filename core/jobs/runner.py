@@ -9,7 +9,6 @@ below 1% of training time.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import signal
@@ -23,6 +22,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from core.artifacts import DISK_FULL_WRITING, is_disk_full
+from core.jobs.out_of_memory import batch_size, free_gpu_memory, halve_batch, is_cuda_oom
 from core.training.progress import Progress
 from core.run_config import RunConfig
 from storage import run_queue
@@ -187,8 +187,24 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
         trainable_params=result.trainable_params, total_params=result.total_params,
         train_seconds=result.train_seconds, samples_per_second=result.samples_per_second, device=result.device,
         artifact_dir=output_dir, size_bytes=result.size_bytes, threshold=getattr(result, "threshold", None),
-        training=getattr(result, "hyperparameters", None))
+        training=getattr(result, "hyperparameters", None), then=_follow_up(run, config, result, reporter))
     return RunOutcome(SUCCEEDED if recorded else "", **spent)
+
+
+def _follow_up(run, config: RunConfig, result, reporter: DbReporter) -> run_queue.FollowUp | None:
+    """"Fastest good model" (core/methods/quick_choice.py): the run that follows this one when it fell short on
+    validation, queued by `finish` in the same write that records this one."""
+    if not config.then_method:
+        return None
+    from core.jobs.submit import estimate_or_none  # imported here: training modules would slow every worker's start
+    from core.methods.quick_choice import best_validation_f1, decision_text, follow_up, follow_up_name
+
+    score = best_validation_f1(getattr(result, "history", []))
+    reporter.log(decision_text(config, score))
+    then = follow_up(config, score)
+    if then is None:
+        return None
+    return run_queue.FollowUp(then.to_dict(), follow_up_name(then, run.id), estimate_or_none(run.dataset, then))
 
 
 def _missing_dataset(run) -> str | None:
@@ -209,11 +225,11 @@ def _handle_error(error: Exception, run, config: RunConfig, reporter: DbReporter
     if reporter.cancel_seen or type(error).__name__ == "TrainingCancelled":
         reporter.log("Cancelled by the user.")
         return RunOutcome(CANCELLED if run_queue.mark_cancelled(run.id, reporter.worker_id) else "", **spent)
-    if _is_cuda_oom(error) and oom_retry < MAX_OOM_RETRIES:
-        smaller = _halve_batch(config, run.dataset.task)
+    if is_cuda_oom(error) and oom_retry < MAX_OOM_RETRIES:
+        smaller = halve_batch(config, run.dataset.task)
         if smaller is not None:
-            _free_gpu_memory()
-            reporter.log(f"Out of GPU memory with batch size {_batch_size(config, run.dataset.task)}; retrying with "
+            free_gpu_memory()
+            reporter.log(f"Out of GPU memory with batch size {batch_size(config, run.dataset.task)}; retrying with "
                          f"batch size {smaller.batch_size} and gradient accumulation {smaller.grad_accum} "
                          f"(same effective batch of {smaller.batch_size * smaller.grad_accum}).")
             run_queue.update_config(run.id, reporter.worker_id, smaller.to_dict())
@@ -225,47 +241,13 @@ def _handle_error(error: Exception, run, config: RunConfig, reporter: DbReporter
 
 def failure_message(error: BaseException) -> str:
     """One plain sentence for the user. Our own errors (core.*) already say what to fix."""
-    if _is_cuda_oom(error):
+    if is_cuda_oom(error):
         return "The GPU ran out of memory even with batch size 1; choose a smaller model or a shorter max length."
     if type(error).__module__.startswith("core.") and str(error):
         return str(error).strip().splitlines()[0]  # e.g. core.artifacts.DiskFullError while saving the model
     if is_disk_full(error):  # a checkpoint, the feature cache, or a library writing on its own
         return DISK_FULL_WRITING
     return f"Training stopped with an unexpected error ({type(error).__name__}); the run's log has the details."
-
-
-def _is_cuda_oom(error: BaseException) -> bool:
-    return type(error).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(error)
-
-
-def _batch_size(config: RunConfig, task: str) -> int | None:
-    if config.batch_size:
-        return config.batch_size
-    try:  # the preset's value, as the training engine resolves it
-        from core.training.presets import resolve
-
-        return resolve(task, config).batch_size
-    except (ImportError, ValueError):
-        return None
-
-
-def _halve_batch(config: RunConfig, task: str) -> RunConfig | None:
-    """Half the batch, twice the accumulation: the effective batch (batch x accumulation) stays the same."""
-    batch = _batch_size(config, task)
-    if not batch or batch < 2:
-        return None
-    return RunConfig.from_dict({**config.to_dict(), "batch_size": batch // 2, "grad_accum": config.grad_accum * 2})
-
-
-def _free_gpu_memory() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
 
 
 def _resolve(train_fn: Callable[..., Any] | str | None) -> Callable[..., Any]:

@@ -88,9 +88,10 @@ def parent_run(run_id: int, dataset=None) -> Parent:
 
 
 def continue_config(parent_config: dict, from_run: int, replay: float, **given) -> RunConfig:
-    """A continued run's settings: the parent run's as it chose them, `given` on top, from_run and replay set."""
+    """A continued run's settings: the parent run's as it chose them, `given` on top, from_run and replay set. It
+    goes on with the parent's method: no other method follows it ("Fastest good model" chose for the parent)."""
     chosen = RunConfig.from_dict(parent_config).to_dict()
-    chosen.update(given, from_run=int(from_run), replay=float(replay))
+    chosen.update(given, from_run=int(from_run), replay=float(replay), then_method=None)
     return RunConfig.from_dict(chosen)
 
 

@@ -8,6 +8,7 @@ from dataclasses import fields
 import streamlit as st
 
 from core.catalog import list_models
+from core.methods.quick_choice import CHOOSE
 from core.run_config import RunConfig, setting_fields
 from storage.runs import get_run
 
@@ -32,7 +33,9 @@ def clone_ui() -> None:
             st.session_state[f"train_model_{task}"] = model
         else:
             st.session_state[f"train_model_{task}"], st.session_state["train_model_other"] = OTHER_MODEL, model
-        st.session_state[f"train_method_{task}"] = config.get("method", DEFAULTS["method"])
+        # A "Fastest good model" run (head only, LoRA if needed) is cloned as that choice, not as head only.
+        chosen = CHOOSE if config.get("then_method") else config.get("method", DEFAULTS["method"])
+        st.session_state[f"train_method_{task}"] = chosen
         st.session_state["train_preset"] = config.get("preset", DEFAULTS["preset"])
         for setting in setting_fields():
             key = f"train_adv_{setting.name}"
