@@ -83,7 +83,7 @@ def one_case(name: str, path: Path, model: str, method: str) -> dict[str, Any]:
             "time_ok": time_within(for_epochs_run(dataset, config, epochs_run), check.wall_seconds),
             "memory_ok": abs(check.estimated_memory_bytes - check.peak_memory_bytes)
             <= MEMORY_TOLERANCE * check.peak_memory_bytes,
-            "accuracy": run.metrics.get("accuracy"), "epochs_run": epochs_run,
+            "accuracy": run.metrics.get("accuracy"), "macro_f1": run.metrics.get("macro_f1"), "epochs_run": epochs_run,
             "epochs_planned": guess.get("epochs"), "dataset_id": dataset.id,
             "image_size": (run.training or {}).get("image_size")}
 
