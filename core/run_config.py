@@ -101,6 +101,7 @@ class RunConfig:
     # Set when the user left the method to Tuneboard (core/methods/quick_choice.py), not under Advanced.
     then_method: str | None = _field(None, "Fastest good model: the method of the run that follows this one when "
                                      "this one scores too low on its validation examples.")
+    chosen_after: int | None = _field(None, "Fastest good model: the run this one followed.")
     # Filled by the preset only (not shown): how the schedule and the epoch count adapt to the data.
     schedule: str | None = _field(None, "Learning-rate decay after warmup: linear or cosine.")
     min_steps: int | None = _field(None, "Small datasets: epochs grow until training makes at least this many updates.")

@@ -17,6 +17,7 @@ from core.evaluation.results import (
     recompute_metrics, validation_metrics, with_examples,
 )
 from core.evaluation.threshold import is_two_class
+from core.methods.quick_choice import chain_note
 from pages.shared import charts
 from pages.shared.confidence_ui import confidence_ui
 from pages.shared.continual_ui import continue_link, gained_and_forgot_ui
@@ -35,7 +36,7 @@ from pages.shared.user_text import code, hover, md, short
 from pages.shared.verdict_ui import verdict_ui
 from storage.models import VALIDATION
 from storage.run_requests import repeat_with_seeds
-from storage.results import RunResult, finished_runs, metric_points, run_predictions
+from storage.results import RunResult, best_validation_f1, finished_runs, metric_points, run_predictions
 
 MATRIX_MODES = ["Counts", "Share of each true class"]
 ERROR_VIEWS = ["Misclassified (most confident first)", "Least confident"]
@@ -227,6 +228,9 @@ val_predictions = run_predictions(run.id, VALIDATION)  # choices are made on the
 decided = decided_frame(predictions, replace(DecisionRule.of_run(run), threshold=None))
 joined = with_examples(decided, examples)
 verdict_ui(run, predictions, decided)  # the pilot's answer first: how good, how sure, better than chance, the target
+chained = chain_note(run, finished_runs(run.dataset_id), best_validation_f1)  # "Fastest good model" launched it
+if chained:
+    st.info(chained, icon=":material/alt_route:")
 gained_and_forgot_ui(run)  # a continued run: before and after on the same test rows
 continue_link(run)
 

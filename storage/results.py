@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from storage import run_queue, runs
 from storage.db import session_factory
-from storage.models import SUCCEEDED, TEST, VALIDATION, Dataset, Prediction, Run, json_safe
+from storage.models import SUCCEEDED, TEST, VALIDATION, Dataset, MetricPoint, Prediction, Run, json_safe
 from storage.paths import data_home
 
 PREDICTION_COLUMNS = ["example_index", "true_label", "predicted_label", "confidence", "probabilities"]
@@ -184,6 +184,13 @@ def metric_points(run_id: int) -> pd.DataFrame:
     """Curves recorded while training (columns: step, epoch, name, value), in recording order."""
     records = [{c: getattr(row, c) for c in POINT_COLUMNS} for row in runs.metric_points(run_id)]
     return pd.DataFrame(records, columns=POINT_COLUMNS)
+
+
+def best_validation_f1(run_id: int) -> float | None:
+    """The best epoch's validation macro-F1 (the epoch whose weights the run kept); None without validation."""
+    with session_factory()() as s:
+        return s.scalar(select(func.max(MetricPoint.value)).where(MetricPoint.run_id == run_id,
+                                                                   MetricPoint.name == "val_macro_f1"))
 
 
 def save_threshold(run_id: int, threshold: float | None) -> None:

@@ -187,21 +187,22 @@ def _train_and_record(run, reporter: DbReporter, output_dir, train_fn: Callable[
         trainable_params=result.trainable_params, total_params=result.total_params,
         train_seconds=result.train_seconds, samples_per_second=result.samples_per_second, device=result.device,
         artifact_dir=output_dir, size_bytes=result.size_bytes, threshold=getattr(result, "threshold", None),
-        training=getattr(result, "hyperparameters", None), then=_follow_up(run, config, result, reporter))
+        training=getattr(result, "hyperparameters", None), then=_follow_up(run, config, reporter))
     return RunOutcome(SUCCEEDED if recorded else "", **spent)
 
 
-def _follow_up(run, config: RunConfig, result, reporter: DbReporter) -> run_queue.FollowUp | None:
+def _follow_up(run, config: RunConfig, reporter: DbReporter) -> run_queue.FollowUp | None:
     """"Fastest good model" (core/methods/quick_choice.py): the run that follows this one when it fell short on
     validation, queued by `finish` in the same write that records this one."""
     if not config.then_method:
         return None
     from core.jobs.submit import estimate_or_none  # imported here: training modules would slow every worker's start
-    from core.methods.quick_choice import best_validation_f1, decision_text, follow_up, follow_up_name
+    from core.methods.quick_choice import decision_text, follow_up, follow_up_name
+    from storage.results import best_validation_f1
 
-    score = best_validation_f1(getattr(result, "history", []))
+    score = best_validation_f1(run.id)  # its validation points are written as each epoch ends
     reporter.log(decision_text(config, score))
-    then = follow_up(config, score)
+    then = follow_up(config, score, run.id)
     if then is None:
         return None
     return run_queue.FollowUp(then.to_dict(), follow_up_name(then, run.id), estimate_or_none(run.dataset, then))

@@ -12,7 +12,7 @@ The decision reads validation examples only, never the test set. Measured: docs/
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import Field
 
 from core.methods import get_method, settings_for
@@ -45,18 +45,12 @@ def first_run(config: RunConfig) -> RunConfig:
     return _as_method(config, FIRST_METHOD, THEN_METHOD)
 
 
-def best_validation_f1(history: Iterable[dict]) -> float | None:
-    """The best epoch's validation macro-F1 (the epoch whose weights were kept), None without validation."""
-    scores = [h["val_macro_f1"] for h in history if h.get("val_macro_f1") is not None]
-    return max(scores) if scores else None
-
-
-def follow_up(config: RunConfig, validation_f1: float | None) -> RunConfig | None:
-    """The run that follows a finished one, or None: it follows when the first scored below GOOD_ENOUGH on
+def follow_up(config: RunConfig, validation_f1: float | None, run_id: int) -> RunConfig | None:
+    """The run that follows finished run `run_id`, or None: it follows when that run scored below GOOD_ENOUGH on
     validation. Without validation examples there is nothing to judge by, and nothing follows."""
     if not config.then_method or validation_f1 is None or validation_f1 >= GOOD_ENOUGH:
         return None
-    return then_run(config)
+    return dataclasses.replace(then_run(config), chosen_after=run_id)
 
 
 def then_run(config: RunConfig) -> RunConfig | None:
@@ -79,3 +73,35 @@ def decision_text(config: RunConfig, validation_f1: float | None) -> str:
 
 def follow_up_name(config: RunConfig, run_id: int) -> str:
     return f"{config.method} · {config.model} · after run {run_id}"
+
+
+def chain_note(run, finished: Iterable, validation_f1: Callable[[int], float | None]) -> str | None:
+    """For Results: which of the two runs of a "Fastest good model" launch is better on validation, or why nothing
+    followed; None for a run the user chose the method of. `run` and `finished` (the dataset's finished runs) carry
+    `id` and `config`; `validation_f1(run_id)` is a run's best validation macro-F1."""
+    config = run.config
+    if config.get("then_method"):
+        first, second = run, next((r for r in finished if r.config.get("chosen_after") == run.id), None)
+    elif config.get("chosen_after"):
+        first, second = next((r for r in finished if r.id == config["chosen_after"]), None), run
+    else:
+        return None
+    if first is None:
+        return None  # the run it followed was deleted
+    names = {r.id: get_method(r.config["method"]).name for r in (first, second) if r is not None}
+    first_f1 = validation_f1(first.id)
+    if first_f1 is None:
+        return None
+    opening = f"**{NAME}**: {names[first.id]} (run #{first.id}) reached {first_f1:.2f} validation macro-F1"
+    if first_f1 >= GOOD_ENOUGH:
+        return f"{opening}, at least {GOOD_ENOUGH:.2f}, so no other method followed it."
+    then = get_method(first.config["then_method"]).name
+    if second is None:
+        return f"{opening}, below {GOOD_ENOUGH:.2f}, so a {then} run was queued after it: see **Runs**."
+    second_f1 = validation_f1(second.id)
+    if second_f1 is None:
+        return None
+    better = second if second_f1 > first_f1 else first
+    return (f"{opening}, below {GOOD_ENOUGH:.2f}, so {then} followed (run #{second.id}): {second_f1:.2f}. On the "
+            f"validation examples the better of the two is **{names[better.id]}, run #{better.id}**"
+            + (" (this one)." if better.id == run.id else "."))

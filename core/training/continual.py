@@ -91,7 +91,7 @@ def continue_config(parent_config: dict, from_run: int, replay: float, **given) 
     """A continued run's settings: the parent run's as it chose them, `given` on top, from_run and replay set. It
     goes on with the parent's method: no other method follows it ("Fastest good model" chose for the parent)."""
     chosen = RunConfig.from_dict(parent_config).to_dict()
-    chosen.update(given, from_run=int(from_run), replay=float(replay), then_method=None)
+    chosen.update(given, from_run=int(from_run), replay=float(replay), then_method=None, chosen_after=None)
     return RunConfig.from_dict(chosen)
 
 
