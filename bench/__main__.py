@@ -30,6 +30,7 @@ BENCHMARKS = {
     "first_model": "Time to the first useful model",
     "throughput": "Training throughput and accuracy against a plain Trainer / plain PyTorch loop; distance to the hardware",
     "grouping": "Length-grouped batches against random batches, over seeds",
+    "precision": "bf16 autocast against fp32 training on a CPU with bf16 matrix units",
     "predict": "Prediction: latency and batch throughput",
     "overhead": "Bookkeeping overhead",
     "quality": "Quality of the defaults",
