@@ -104,6 +104,8 @@ def test_an_image_dataset_offers_image_models_and_methods_only(image_dataset):
     assert "Prompt tuning" not in methods and "LoRA" in methods
     assert "EfficientNet-Lite0 (ImageNet)" in at.radio(key="train_model_image").options
     assert at.number_input(key="train_adv_image_size") is not None
+    # Fastest good model (the default): each method's preset sets its own rate, epochs and batch.
+    assert not {"train_adv_learning_rate", "train_adv_epochs", "train_adv_batch_size"} & {n.key for n in at.number_input}
     at.button(key="train_launch").click().run()
     [run] = list_runs()
     # Left to Tuneboard ("Fastest good model"): head only first, LoRA named as what follows if it falls short.

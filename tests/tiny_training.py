@@ -150,7 +150,11 @@ def _train_tiny(dataset_dir: Path, labels: list[str], task: str, config: RunConf
             reporter.metrics(step, epoch, {"val_accuracy": 0.5 + 0.5 * step / total})
         if step % CHECKPOINT_EVERY == 0:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, checkpoint)
+            # Written aside and renamed, as core/training/checkpoint.py does: a kill -9 in the middle of the write
+            # (the chaos test's) must leave the previous checkpoint whole, not a truncated one to resume from.
+            partial = checkpoint.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, partial)
+            os.replace(partial, checkpoint)
     (output_dir / f"executed_by_{os.getpid()}").touch()  # lets tests count how often a run really trained
     with torch.no_grad():
         probabilities = torch.softmax(model(_features(list(test.input))), dim=1)
