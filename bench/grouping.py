@@ -35,10 +35,25 @@ def data_sets(home: Path, quick: bool) -> dict[str, Path]:
 
 
 def seeds_for(name: str, quick: bool) -> tuple[int, ...]:
-    """All SEEDS; one in quick mode. BENCH_GROUPING_ONE_SEED names sets measured with one seed only (a shorter run;
-    the table says how many seeds each row averages)."""
+    """SEEDS, or BENCH_GROUPING_SEEDS (e.g. "1,2,3,4,5,6": more seeds narrow the interval of the difference); one in
+    quick mode. BENCH_GROUPING_ONE_SEED names sets measured with one seed only (a shorter run; the table says how
+    many seeds each row averages)."""
     short = os.environ.get("BENCH_GROUPING_ONE_SEED", "").split(";")
-    return SEEDS[:1] if quick or name in short else SEEDS
+    chosen = os.environ.get("BENCH_GROUPING_SEEDS")
+    seeds = tuple(int(seed) for seed in chosen.split(",")) if chosen else SEEDS
+    return seeds[:1] if quick or name in short else seeds
+
+
+def paired_interval(differences: list[float]) -> tuple[float, float] | None:
+    """95% interval of the mean of per-seed differences (grouped - random, same seed), Student's t; None for one seed.
+    The same seed gives both sides the same initial head and data split, so pairing removes that part of the luck."""
+    if len(differences) < 2:
+        return None
+    from scipy import stats
+
+    mean, spread = statistics.mean(differences), statistics.stdev(differences) / len(differences) ** 0.5
+    margin = stats.t.ppf(0.975, len(differences) - 1) * spread
+    return mean - margin, mean + margin
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,7 +107,10 @@ def run(quick: bool) -> dict[str, Any]:
                 for seed in seeds for grouped in (False, True)]
         random_part, grouped_part = (summary([r for r in runs if r["grouped"] == g]) for g in (False, True))
         loss = 100 * (random_part["macro_f1"] - grouped_part["macro_f1"])
+        by_seed = {(r["seed"], r["grouped"]): r["macro_f1"] for r in runs}
+        interval = paired_interval([100 * (by_seed[(seed, True)] - by_seed[(seed, False)]) for seed in seeds])
         results[name] = {"runs": runs, "random": random_part, "grouped": grouped_part, "seeds": list(seeds),
+                         "difference_interval_points": interval,
                          "train_examples": runs[0]["train_examples"], "macro_f1_loss_points": loss,
                          "speedup": grouped_part["samples_per_second"] / random_part["samples_per_second"],
                          "keeps_accuracy": loss <= MAX_F1_LOSS_POINTS}
@@ -108,6 +126,10 @@ def merge(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             "bench_seconds": previous.get("bench_seconds", 0) + new.get("bench_seconds", 0)}
 
 
+def interval_text(interval: list[float] | None) -> str:
+    return "" if not interval else f" (95% interval of the paired difference {interval[0]:+.2f} to {interval[1]:+.2f})"
+
+
 def table(result: dict[str, Any]) -> str:
     rows = []
     for name, part in result["sets"].items():
@@ -117,7 +139,8 @@ def table(result: dict[str, Any]) -> str:
                          f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", r["samples_per_second"],
                          f"{r['padding_ratio']:.2f}",
                          "" if label == "random" else f"{part['speedup']:.2f}x, macro-F1 "
-                                                      f"{-part['macro_f1_loss_points']:+.2f} points — "
+                                                      f"{-part['macro_f1_loss_points']:+.2f} points"
+                                                      f"{interval_text(part.get('difference_interval_points'))} — "
                                                       f"{verdict(part['keeps_accuracy'])}"])
     s = result["settings"]
     return "\n".join([

@@ -49,13 +49,12 @@ def bag_of_words_accuracy(dataset_id: int) -> float:
 
 
 def run_summary(run) -> dict[str, Any]:
-    from storage.runs import metric_points
+    from storage.results import best_validation_f1
 
-    validation = [p.value for p in metric_points(run.id) if p.name == "val_macro_f1"]
     return {"id": run.id, "method": run.config["method"],
             "wall_seconds": (run.finished_at - run.started_at).total_seconds(),
             "estimated_seconds": (run.estimate or {}).get("seconds"),
-            "val_macro_f1": max(validation, default=None),
+            "val_macro_f1": best_validation_f1(run.id),
             "accuracy": run.metrics["accuracy"], "macro_f1": run.metrics["macro_f1"],
             "image_size": (run.training or {}).get("image_size")}
 

@@ -228,7 +228,7 @@ val_predictions = run_predictions(run.id, VALIDATION)  # choices are made on the
 decided = decided_frame(predictions, replace(DecisionRule.of_run(run), threshold=None))
 joined = with_examples(decided, examples)
 verdict_ui(run, predictions, decided)  # the pilot's answer first: how good, how sure, better than chance, the target
-chained = chain_note(run, finished_runs(run.dataset_id), best_validation_f1)  # "Fastest good model" launched it
+chained = chain_note(run, runs, best_validation_f1)  # "Fastest good model" launched it; `runs`: every finished run
 if chained:
     st.info(chained, icon=":material/alt_route:")
 gained_and_forgot_ui(run)  # a continued run: before and after on the same test rows

@@ -78,8 +78,8 @@ def follow_up_name(config: RunConfig, run_id: int) -> str:
 
 def chain_note(run, finished: Iterable, validation_f1: Callable[[int], float | None]) -> str | None:
     """For Results: which of the two runs of a "Fastest good model" launch is better on validation, or why nothing
-    followed; None for a run the user chose the method of. `run` and `finished` (the dataset's finished runs) carry
-    `id` and `config`; `validation_f1(run_id)` is a run's best validation macro-F1."""
+    followed; None for a run the user chose the method of. `run` and `finished` (finished runs, its partner among
+    them) carry `id` and `config`; `validation_f1(run_id)` is a run's best validation macro-F1."""
     config = run.config
     if config.get("then_method"):
         first, second = run, next((r for r in finished if r.config.get("chosen_after") == run.id), None)
