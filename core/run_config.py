@@ -72,9 +72,9 @@ class RunConfig:
                                                  INT, low=0, high=100)
     class_weighting: bool = _field(False, "Count mistakes on rare classes more heavily, so the model does not "
                                      "ignore them (helps when some classes have far fewer examples).", BOOL)
-    length_grouping: bool = _field(True, "Text only: after the first batches, put texts of similar length together, "
-                                   "so less time goes into padding short texts to the length of long ones (the "
-                                   "accuracy stays the same; docs/BENCHMARKS.md).", BOOL, task="text")
+    length_grouping: bool = _field(True, "Text only: put texts of similar length together, each class spread over the "
+                                   "batches as in random ones, so less time goes into padding short texts to the "
+                                   "length of long ones (docs/BENCHMARKS.md, grouping).", BOOL, task="text")
     cross_validation_folds: int = _field(0, "Few examples: instead of judging the model on the few examples set "
                                          "aside for testing, split all your labelled examples into this many parts; "
                                          "each part is scored by a model trained on the others (k-fold "

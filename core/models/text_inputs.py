@@ -2,12 +2,15 @@
 
 Text batches use dynamic padding: each batch is padded to its own longest text, not to max_length. On SMS spam
 (mean 25 tokens, p95 55) random batches of 16 then compute 2.5 tokens per real token, against 5.1 when every
-text is padded to 128. Length-grouped training batches (texts of similar length together) cut that to about 1.1,
-but where length follows the class (spam texts are twice as long as the rest) a grouped batch holds one class,
-and a short run fed only such batches never learned spam (one epoch on 800 SMS texts: spam-F1 0.00 against 0.92
-with random batches). So grouping starts after GROUP_WARMUP_BATCHES random batches, which teach the model what
-tells the classes apart before batches stop mixing them (docs/BENCHMARKS.md, grouping table). Evaluation batches
-are sorted by length: order cannot change what the model predicts.
+text is padded to 128. Sorting texts by length before cutting batches cuts that to about 1.05, but where length
+follows the class (spam texts are twice as long as the rest) such a batch holds one class, and a short run fed
+only such batches never learned spam (one epoch on 800 SMS texts: spam-F1 0.00 against 0.92 with random batches).
+So training batches are class-mixed length groups: the sort key is halfway between a text's length rank and its
+length rank within its own class, which deals each class across the batches as a stratified sample would and still
+keeps lengths close (1.4 tokens per real token on SMS and fortunes; docs/BENCHMARKS.md, grouping table). Even so,
+a run's first GROUP_WARMUP_BATCHES batches stay random: on 800 SMS texts (40 batches) one epoch of class-mixed
+groups learned nothing on 3 seeds of 3 where random batches learned spam on one. Evaluation
+batches are sorted by length: order cannot change what the model predicts.
 A batch is (inputs for model(**inputs), labels (B,), positions (B,) = rows within the split). Training and
 inference (core.serving) both read their texts through here.
 """
@@ -21,6 +24,10 @@ import torch
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, list[int]]
 GROUP_WINDOW_BATCHES = 50  # as the Trainer's LengthGroupedSampler: each window of 50 batches is sorted by length
+# Weight of the rank within the class in the sort key (0: length alone; 1: strata only). At 0.5 a batch holds about
+# as many classes as a random batch or more (SMS 1.8 against 1.9; fortunes 13.0 of 26 against 10.9; length alone:
+# 1.5 and 10.1) at 1.4 tokens computed per real token (random 2.5, length alone 1.05).
+GROUP_CLASS_MIX = 0.5
 GROUP_WARMUP_BATCHES = 50  # random batches before grouping starts (the run's first ones, whatever the epoch)
 
 
@@ -47,18 +54,37 @@ def random_batches(count: int, batch_size: int, seed: int) -> list[list[int]]:
     return [order[i:i + batch_size] for i in range(0, count, batch_size)]
 
 
-def grouped_batches(lengths: list[int], batch_size: int, seed: int, random_first: int = 0) -> list[list[int]]:
-    """Training order with little padding: a fresh permutation per (seed, epoch) whose first `random_first` batches
-    stay random; the rest is cut into windows of GROUP_WINDOW_BATCHES batches, each window sorted by length and cut
-    into batches, and those batches come in random order. Every example once, in as many batches as random_batches."""
+def length_rank(lengths: np.ndarray) -> np.ndarray:
+    """Each text's place among these, longest first, as a fraction in (0, 1); ties keep their (random) order."""
+    places = np.empty(len(lengths))
+    places[np.argsort(-lengths, kind="stable")] = np.arange(len(lengths))
+    return (places + 0.5) / max(1, len(lengths))
+
+
+def class_mixed_key(lengths: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Sort key of a window: GROUP_CLASS_MIX of the length rank within the text's class, the rest of its length rank
+    in the window. Sorting by it puts each class's longest texts beside the other classes' longest ones."""
+    within = np.empty(len(lengths))
+    for label in np.unique(labels):
+        members = labels == label
+        within[members] = length_rank(lengths[members])
+    return GROUP_CLASS_MIX * within + (1 - GROUP_CLASS_MIX) * length_rank(lengths)
+
+
+def grouped_batches(lengths: list[int], labels: np.ndarray, batch_size: int, seed: int,
+                    random_first: int = 0) -> list[list[int]]:
+    """Training order with little padding and the class mix kept: a fresh permutation per (seed, epoch) whose first
+    `random_first` batches stay random; the rest is cut into windows of GROUP_WINDOW_BATCHES batches, each window
+    sorted by class_mixed_key and cut into batches, and those batches come in random order. Every example once, in
+    as many batches as random_batches."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths))
     head = min(len(order), random_first * batch_size)
     batches = [order[i:min(i + batch_size, head)].tolist() for i in range(0, head, batch_size)]
-    sizes, window, grouped = np.asarray(lengths), batch_size * GROUP_WINDOW_BATCHES, []
+    sizes, classes, window, grouped = np.asarray(lengths), np.asarray(labels), batch_size * GROUP_WINDOW_BATCHES, []
     for start in range(head, len(order), window):
         members = order[start:start + window]
-        members = members[np.argsort(-sizes[members], kind="stable")]
+        members = members[np.argsort(class_mixed_key(sizes[members], classes[members]), kind="stable")]
         grouped += [members[i:i + batch_size].tolist() for i in range(0, len(members), batch_size)]
     return batches + [grouped[i] for i in rng.permutation(len(grouped))]
 
@@ -105,10 +131,11 @@ class TextBatches:
         return len(self.split)
 
     def train_order(self, batch_size: int, seed: int, epoch: int = 0) -> list[list[int]]:
+        """The epoch's batches; `seed` already differs per epoch (the loop passes seed * 1000 + epoch)."""
         if not self.grouped:
             return random_batches(len(self), batch_size, seed)
         random_first = max(0, GROUP_WARMUP_BATCHES - epoch * self.num_train_batches(batch_size))
-        return grouped_batches(self.lengths, batch_size, seed, random_first)
+        return grouped_batches(self.lengths, self.split.labels, batch_size, seed, random_first)
 
     def train(self, batch_size: int, seed: int, epoch: int = 0):
         for positions in self.train_order(batch_size, seed, epoch):

@@ -33,7 +33,7 @@ from core.datasets.files import EXAMPLES_FILE, examples_digest
 from core.run_config import RunConfig
 from core.training.progress import NullReporter
 
-PROBE_VERSION = 2  # 2: image decoding timed apart from the steps
+PROBE_VERSION = 3  # 2: image decoding timed apart from the steps; 3: class-mixed length groups pad differently
 PROBE_STEPS = 3
 PROBE_EVAL_BATCHES = 2
 PROBE_TIMEOUT_S = 300
