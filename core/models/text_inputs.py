@@ -9,8 +9,8 @@ So training batches are class-mixed length groups: the sort key is halfway betwe
 length rank within its own class, which deals each class across the batches as a stratified sample would and still
 keeps lengths close (1.4 tokens per real token on SMS and fortunes; docs/BENCHMARKS.md, grouping table). Even so,
 a run's first GROUP_WARMUP_BATCHES batches stay random: on 800 SMS texts (40 batches) one epoch of class-mixed
-groups learned nothing on 3 seeds of 3 where random batches learned spam on one. Evaluation
-batches are sorted by length: order cannot change what the model predicts.
+groups learned nothing on 3 seeds of 3 where random batches learned spam on one. Evaluation batches are sorted by
+length: order cannot change what the model predicts.
 A batch is (inputs for model(**inputs), labels (B,), positions (B,) = rows within the split). Training and
 inference (core.serving) both read their texts through here.
 """
