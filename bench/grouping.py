@@ -155,10 +155,10 @@ def table(result: dict[str, Any]) -> str:
                         "grouped against random"], rows),
         "",
         f"MiniLM-L6 full fine-tuning, {s['epochs']} epoch, batch {s['batch_size']}, lr {s['learning_rate']:g}, "
-        f"max length {s['max_length']}, no early stopping. Grouped: windows of 50 batches, each sorted by a key halfway "
-        f"between a text's length rank and its length rank within its class (core/models/text_inputs.py). Target: "
-        f"macro-F1 within "
-        f"{result['max_f1_loss_points']} point of random batches (mean over seeds).",
+        f"max length {s['max_length']}, no early stopping. Grouped: the run's first 50 batches random, then windows "
+        f"of 50 batches, each sorted by a key halfway between a text's length rank and its length rank within its "
+        f"class (core/models/text_inputs.py). Target: macro-F1 within {result['max_f1_loss_points']} point of random "
+        f"batches (mean over seeds).",
     ])
 
 
