@@ -223,9 +223,10 @@ def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(t
     resumed = train_run(datasets[task], labels, task, config, tmp_path / "cut", second, resume=True)
     assert any("Resumed from the checkpoint after epoch 1" in line for line in second.lines)
     assert resumed.hyperparameters["steps"] == whole.hyperparameters["steps"]
-    # Same seed, same batches, restored optimizer, scheduler and RNG: the same model as without the cut.
+    # Same seed, same batches, restored optimizer (moments in their weights' layout), scheduler and RNG: the same
+    # model as without the cut. (Moments restored contiguous gave 1.7e-6 here in fp32 and 1.5e-5 under bf16.)
     np.testing.assert_allclose([p["probabilities"] for p in resumed.predictions],
-                               [p["probabilities"] for p in whole.predictions], atol=1e-5)
+                               [p["probabilities"] for p in whole.predictions], atol=1e-6)
 
 
 @pytest.mark.slow  # trains a tiny model
