@@ -61,12 +61,16 @@ def test_a_full_disk_is_recognised_through_the_errors_it_caused():
 
 
 @pytest.fixture
-def small_disk_worker():
-    """One `python -m core worker`-equivalent process training with tests.full_disk's function; killed at the end."""
+def small_disk_worker(tmp_path):
+    """One `python -m core worker`-equivalent process training with tests.full_disk's function; killed at the end.
+    Its output goes to a file: a pipe nobody reads blocks the worker once it has printed 64 KB."""
     code = ("import sys; from core.jobs.worker import WorkerSettings, run_worker; "
             f"sys.exit(run_worker(WorkerSettings(poll_seconds=0.2, train_fn={SMALL_DISK!r})))")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    output = tmp_path / "worker.out"
+    with open(output, "w") as sink:
+        process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
+                                   text=True)
+    process.output = output
     yield process
     if process.poll() is None:
         for child in psutil.Process(process.pid).children(recursive=True):
@@ -80,6 +84,16 @@ def finished(run_id: int):
     return run if run.status not in ("queued", "running") else None
 
 
+def _wait_for_the_end(run_id: int, worker: subprocess.Popen):
+    try:
+        return wait_for(lambda: finished(run_id), timeout=180, every=0.2)
+    except AssertionError as error:
+        state = get_run(run_id)
+        raise AssertionError(f"run {run_id} still {state.status} ({state.message}) after 180 s; the worker "
+                             f"{'exited ' + str(worker.returncode) if worker.poll() is not None else 'runs'}; "
+                             f"its output ends:\n{worker.output.read_text()[-3000:]}") from error
+
+
 @pytest.mark.slow  # the real engine (tiny-bert) in real processes: about 20 s on 2 cores
 def test_a_full_disk_while_saving_fails_the_run_cleanly_and_the_worker_goes_on(small_disk_worker):
     from core.serving.inference import load_predictor
@@ -87,7 +101,7 @@ def test_a_full_disk_while_saving_fails_the_run_cleanly_and_the_worker_goes_on(s
     dataset_id = make_dataset(rows=60)
     set_disk_limit(LIMIT_BYTES)
     full = enqueue(dataset_id, TINY_BERT_LORA)
-    run = wait_for(lambda: finished(full), timeout=180, every=0.2)
+    run = _wait_for_the_end(full, small_disk_worker)
 
     # 1) failed, in one plain sentence; the details (the kernel's refusal) are in the log
     assert (run.status, run.error) == ("failed", DISK_FULL_SAVING)
@@ -104,7 +118,7 @@ def test_a_full_disk_while_saving_fails_the_run_cleanly_and_the_worker_goes_on(s
     # 3) the user frees space and presses Retry: the same worker trains it and the model loads
     set_disk_limit(None)
     retry = retry_run(full)
-    again = wait_for(lambda: finished(retry), timeout=180, every=0.2)
+    again = _wait_for_the_end(retry, small_disk_worker)
     assert (again.status, again.error) == ("succeeded", "")
     assert again.worker_id == run.worker_id and small_disk_worker.poll() is None
     assert not model_files_missing(run_dir(retry))
