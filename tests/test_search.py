@@ -5,6 +5,7 @@ new user's path: start a search on Train, close the tab, come back to the best s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,11 +19,13 @@ from core.methods import METHODS, settings_for
 from core.run_config import RunConfig, out_of_bounds
 from core.jobs.submit import estimate_or_none
 from core.search import START_PRESETS, search_space, start_params, start_search
+from core.training.checkpoint import STATE_FILE
 from core.training.presets import resolve
 from storage import run_queue
 from storage.datasets import get_dataset
 from storage.db import get_engine, optuna_storage, session_factory
 from storage.models import CANCELLED, QUEUED, RUNNING, SUCCEEDED, Search
+from storage.paths import run_files
 from storage.runs import get_run, list_runs
 from storage.searches import SearchError, get_search
 from tests.conftest import ROOT
@@ -238,6 +241,19 @@ def _worker(home) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _mid_training(run) -> bool:
+    """Running, with a checkpoint on disk and steps still to train. (Read from the checkpoint, written after every
+    step here: the run's row hears progress every few seconds, and a tiny trial can be scoring its test set, about
+    to finish, by the time its row shows a step.)"""
+    if run.status != RUNNING or not run.total_steps:
+        return False
+    try:
+        step = json.loads((run_files(run.id).checkpoint / STATE_FILE).read_text())["loop"]["step"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return 0 < step < run.total_steps
+
+
 @pytest.mark.slow  # trains tiny random-weight BERTs for 90 s of budget, with a worker killed half-way
 def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard_home):
     from optuna.trial import TrialState
@@ -247,8 +263,8 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
     dataset = get_dataset(make_dataset(rows=60))
     search_id = start_search(dataset, "tiny-bert", "lora", 1.5)
     first = _worker(tuneboard_home)
-    try:  # mid-trial: the first trial has trained some steps (and checkpointed them)
-        _wait(lambda: any(r.status == RUNNING and r.step > 0 for r in list_runs()), 240, "a trial training")
+    try:  # mid-trial: a trial has checkpointed some steps and has steps still to train
+        _wait(lambda: any(_mid_training(r) for r in list_runs()), 240, "a trial training")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -268,7 +284,11 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
     for run_id in killed:  # the trial killed with its worker was carried on (resumed from its checkpoint), not lost
         run = get_run(run_id)
-        assert run.status == SUCCEEDED and run.attempt == 2, (run.status, run.attempt, run.message)
+        assert run.attempt == 2 and "Resumed from the checkpoint" in run_files(run_id).log.read_text()
+        # it trains to the end unless the search stops it as it would any trial (median pruner, or over the budget)
+        pruned = study.trials[run.search_trial].user_attrs.get("pruned")
+        assert run.status == SUCCEEDED or (run.status == CANCELLED and pruned in ("median", "budget")), (
+            run.status, pruned, run.message)
     trial_of = {}
     for run in list_runs():
         assert run.search_id == search_id
