@@ -23,7 +23,7 @@ import torch
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs with bf16 matrix instructions
 BF16_MIN_SPEEDUP = 1.5  # below this a bf16 step's rounding is not worth it
 PRECISION_ENV = "TUNEBOARD_CPU_PRECISION"
-PROBE_VERSION = 1  # bump when the probe changes, so a cached answer is measured again
+PROBE_VERSION = 2  # bump when the probe changes, so a cached answer is measured again (2: best of 3 rounds)
 
 
 @dataclass
@@ -91,15 +91,20 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def _matmul_seconds(dtype: torch.dtype | None, n: int = 1024, repeats: int = 8) -> float:
+def _matmul_seconds(dtype: torch.dtype | None, n: int = 1024, repeats: int = 8, rounds: int = 3) -> float:
+    """The fastest of `rounds` timings: one round alone, on a 2-core AMD EPYC with AVX512-BF16, measured bf16 between
+    1.2x and 3.5x fp32 across the test suite's fresh homes, so one probe in forty chose fp32 there."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     context = torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
+    best = float("inf")
     with context:
         a @ b  # warm-up
-        start = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-    return time.perf_counter() - start
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                a @ b
+            best = min(best, time.perf_counter() - start)
+    return best
 
 
 def probe_cpu_precision(flags: set[str]) -> tuple[bool, str]:
