@@ -225,13 +225,13 @@ def test_the_search_page_follows_a_running_search_and_can_stop_it():
     assert get_search(search_id).stop_requested
 
 
-def _wait(predicate, timeout: float, what: str):
+def _wait(predicate, timeout: float, what: str, every: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.5)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -242,16 +242,16 @@ def _worker(home) -> subprocess.Popen:
 
 
 def _mid_training(run) -> bool:
-    """Running, with a checkpoint on disk and steps still to train. (Read from the checkpoint, written after every
-    step here: the run's row hears progress every few seconds, and a tiny trial can be scoring its test set, about
-    to finish, by the time its row shows a step.)"""
-    if run.status != RUNNING or not run.total_steps:
+    """Running, with a checkpoint written inside an epoch (so at least one batch of that epoch is still to train).
+    Read from the checkpoint, written after every step here: the run's row hears progress every few seconds, and a
+    tiny trial can be scoring its test set, about to finish, by the time its row shows a step."""
+    if run.status != RUNNING:
         return False
     try:
-        step = json.loads((run_files(run.id).checkpoint / STATE_FILE).read_text())["loop"]["step"]
+        loop = json.loads((run_files(run.id).checkpoint / STATE_FILE).read_text())["loop"]
     except (OSError, ValueError, KeyError):
         return False
-    return 0 < step < run.total_steps
+    return loop["batches_into_epoch"] > 0
 
 
 @pytest.mark.slow  # trains tiny random-weight BERTs for 90 s of budget, with a worker killed half-way
@@ -264,7 +264,7 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
     search_id = start_search(dataset, "tiny-bert", "lora", 1.5)
     first = _worker(tuneboard_home)
     try:  # mid-trial: a trial has checkpointed some steps and has steps still to train
-        _wait(lambda: any(_mid_training(r) for r in list_runs()), 240, "a trial training")
+        _wait(lambda: any(_mid_training(r) for r in list_runs()), 240, "a trial training", every=0.05)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
