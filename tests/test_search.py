@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import text, update
@@ -29,6 +28,7 @@ from storage.paths import run_files
 from storage.runs import get_run, list_runs
 from storage.searches import SearchError, get_search
 from tests.conftest import ROOT
+from tests.test_worker import wait_for
 from tests.tiny_training import make_dataset
 
 WORKER = "test-host:1:1"  # a worker identity on no host: its lease is judged by time alone
@@ -225,16 +225,6 @@ def test_the_search_page_follows_a_running_search_and_can_stop_it():
     assert get_search(search_id).stop_requested
 
 
-def _wait(predicate, timeout: float, what: str, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _worker(home) -> subprocess.Popen:
     env = {**os.environ, "TUNEBOARD_HOME": str(home), "TUNEBOARD_CHECKPOINT_SECONDS": "0", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "core", "worker", "--poll-seconds", "0.3"], cwd=ROOT, env=env,
@@ -264,7 +254,7 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
     search_id = start_search(dataset, "tiny-bert", "lora", 1.5)
     first = _worker(tuneboard_home)
     try:  # mid-trial: a trial has checkpointed some steps and has steps still to train
-        _wait(lambda: any(_mid_training(r) for r in list_runs()), 240, "a trial training", every=0.05)
+        wait_for(lambda: any(_mid_training(r) for r in list_runs()), 240, every=0.05, what="a trial training")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -273,7 +263,7 @@ def test_a_search_goes_on_from_where_it_was_after_its_worker_is_killed(tuneboard
     trials_before = len(coordinator.load_study(search_id).trials)
     second = _worker(tuneboard_home)
     try:
-        _wait(lambda: get_search(search_id).status != "running", 420, "the search to end")
+        wait_for(lambda: get_search(search_id).status != "running", 420, every=0.5, what="the search to end")
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=60)
@@ -322,7 +312,7 @@ def test_a_new_user_starts_a_search_closes_the_tab_and_comes_back_to_the_best_se
 
     worker = _worker(tuneboard_home)
     try:
-        _wait(lambda: get_search(search_id).status != "running", 420, "the search to end")
+        wait_for(lambda: get_search(search_id).status != "running", 420, every=0.5, what="the search to end")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)

@@ -30,14 +30,14 @@ TINY = "tests.tiny_training:train_tiny"
 INSTANT = "tests.instant_training:train_instant"
 
 
-def wait_for(predicate, timeout: float, every: float = 0.1):
+def wait_for(predicate, timeout: float, every: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
+    raise AssertionError(f"{what}: not met within {timeout} s")
 
 
 @pytest.fixture
