@@ -23,7 +23,7 @@ from torch import nn
 
 from core.evaluation.metrics import accuracy_and_macro_f1
 from core.models.base import logits_of
-from core.training import distributed
+from core.training import distributed, seen_rows
 from core.training.progress import Progress, Reporter
 from core.training.checkpoint import (
     LoopState, has_checkpoint, load_checkpoint, load_trainable_state, save_checkpoint, trainable_state,
@@ -158,8 +158,27 @@ def _improved(state: LoopState, metrics: dict[str, float]) -> bool:
 def fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_data, settings: FitSettings,
         setup: DeviceSetup, reporter: Reporter, output_dir: Path, resume: bool = False) -> LoopState:
     """Train `model` in place; on return it holds the best validation weights (or the last, without validation)."""
+    # Before the optimizer exists, so it holds the seen word-embedding rows rather than the whole table; the whole
+    # table comes back however the loop ends (cancelled, failed), as the whole-table AdamW would have left it.
+    stand_in = seen_rows.train_seen_rows_only(model, train_data)
+    if stand_in is not None:
+        reporter.log(f"Word embeddings: {len(stand_in.seen):,} of {stand_in.table.num_embeddings:,} rows hold a token "
+                     f"of the training texts and train; the others get AdamW's weight decay alone, as their zero "
+                     f"gradient would (the same weights as training the whole table, less work per step).")
+    try:
+        return _fit(model, set_train_mode, train_data, val_data, settings, setup, reporter, output_dir, resume,
+                    stand_in)
+    finally:
+        seen_rows.restore_table(model, stand_in)
+
+
+def _fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_data, settings: FitSettings,
+         setup: DeviceSetup, reporter: Reporter, output_dir: Path, resume: bool,
+         stand_in: seen_rows.SeenRowsEmbedding | None) -> LoopState:
     torch.manual_seed(settings.seed)
     optimizer = make_optimizer(model, settings)
+    if stand_in is not None:  # the unseen rows' weight decay, step by step as AdamW applies it
+        optimizer.register_step_post_hook(lambda opt, args, kwargs: stand_in.decay_as_adamw(opt))
     # Several processes (core/training/distributed.py): each takes its share of every global batch.
     batch_size = distributed.per_process_batch(settings.batch_size)
     all_batches = train_data.num_train_batches(batch_size)

@@ -127,6 +127,8 @@ class _Prefix:
 
     def __init__(self, data, batches: int) -> None:
         self.data, self.batches, self.split = data, batches, data.split
+        # the whole split's tokens and padding, so the loop trains the same word-embedding rows as the run's
+        self.token_ids, self.pad_id = getattr(data, "token_ids", None), getattr(data, "pad_id", None)
 
     def __len__(self) -> int:
         return len(self.data)
