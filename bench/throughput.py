@@ -121,33 +121,43 @@ def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
 
 
 # Where a training step's time goes, by torch operator: the matrix products, the rest of the model's arithmetic,
-# and the optimizer. Matched on the operator name torch's profiler reports (self time, no double counting).
+# and the optimizer. Matched on the operator name torch's profiler reports (self time, no double counting), the
+# first kind that matches ("vector_norm", not "norm": layer norm's backward is no optimizer).
 OP_KINDS = (("matrix products (linear layers, attention)", ("addmm", "mm", "bmm", "matmul", "linear", "baddbmm",
                                                            "_scaled_dot_product")),
-            ("optimizer (fused AdamW, clipping)", ("adam", "_foreach", "clip", "norm_")),
-            ("layer norm, GELU, softmax, dropout", ("layer_norm", "gelu", "softmax", "dropout", "native_dropout")),
-            ("embeddings, copies and the rest", ("",)))
+            ("optimizer (fused AdamW, clipping)", ("adam", "_foreach", "clip", "vector_norm")),
+            ("dropout's random masks", ("bernoulli",)),
+            ("autocast's casts and other copies", ("copy_", "_to_copy")),
+            ("layer norm, GELU, softmax", ("layer_norm", "gelu", "softmax", "dropout")),
+            ("embeddings and the rest", ("",)))
 
 
-def text_step_profile(model_path: str, tokens: int, precision: str = "fp32", batch_size: int = 16,
-                      steps: int = 5) -> dict[str, Any]:
-    """Profile full fine-tuning steps of MiniLM on batches of `tokens` tokens (the run's mean padded length), in the
+def text_step_profile(model_path: str, tokens: int, seen_ids: list[int], precision: str = "fp32",
+                      batch_size: int = 16, steps: int = 5) -> dict[str, Any]:
+    """Profile full fine-tuning steps of MiniLM on batches of `tokens` tokens drawn from `seen_ids` (the token ids of
+    the run's training texts: its word-embedding table trains those rows only, core/training/seen_rows.py), in the
     run's precision: each kind's share of the step and the FLOP/s the matrix products reach inside their own time."""
     import torch
     from torch.profiler import ProfilerActivity, profile
     from transformers import AutoModelForSequenceClassification
 
+    from core.training.seen_rows import SeenRowsEmbedding
+
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, fused=True)
-    inputs = {"input_ids": torch.randint(1000, 2000, (batch_size, tokens)),
+    seen = torch.tensor(sorted(set(seen_ids)), dtype=torch.long)
+    stand_in = SeenRowsEmbedding(model.get_input_embeddings(), seen)
+    model.set_input_embeddings(stand_in)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-5, fused=True)
+    optimizer.register_step_post_hook(lambda opt, args, kwargs: stand_in.decay_as_adamw(opt))
+    inputs = {"input_ids": seen[torch.randint(0, len(seen), (batch_size, tokens))],
               "attention_mask": torch.ones(batch_size, tokens, dtype=torch.long), "labels": torch.zeros(batch_size, dtype=torch.long)}
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             loss = model(**inputs).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -168,7 +178,7 @@ def text_step_profile(model_path: str, tokens: int, precision: str = "fp32", bat
             matmul_flops += (event.flops or 0) / steps
     total = sum(seconds.values())
     matmul_seconds = seconds[OP_KINDS[0][0]]
-    return {"tokens": tokens, "batch_size": batch_size, "step_seconds": wall,
+    return {"tokens": tokens, "batch_size": batch_size, "step_seconds": wall, "trained_embedding_rows": len(seen),
             "shares": {k: v / total for k, v in seconds.items()},
             "matmul_gflops_inside": matmul_flops / max(matmul_seconds, 1e-9) / 1e9}
 
@@ -204,11 +214,13 @@ def text_part(name: str, path: Path, home: Path, ceiling: float, precision: str)
     grouped = plain_trainer_text(model_path, lists["train"], lists["test"], len(dataset.labels), **settings,
                                  group_by_length=True, precision=precision)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    real_tokens = sum(min(128, len(ids)) for ids in tokenizer(lists["train"][0])["input_ids"])
+    token_ids = tokenizer(lists["train"][0], truncation=True, max_length=settings["max_length"])["input_ids"]
+    real_tokens = sum(len(ids) for ids in token_ids)
     useful = minilm_flops_per_token(model_path) * real_tokens
     mean_tokens = real_tokens / len(lists["train"][0])
     return {**side_by_side(settings, lists, mine, plain, useful, ceiling), "name": name,
-            "profile": text_step_profile(model_path, max(8, round(mean_tokens)), precision),
+            "profile": text_step_profile(model_path, max(8, round(mean_tokens)),
+                                         [i for ids in token_ids for i in ids], precision),
             "baseline_name": "transformers.Trainer + DataCollatorWithPadding",
             "grouped_baseline": {**grouped.__dict__, "speedup": mine["samples_per_second"] / grouped.samples_per_second,
                                  "accuracy_difference_points": 100 * (mine["accuracy"] - grouped.accuracy)},
@@ -382,7 +394,9 @@ def profile_lines(texts: list[dict[str, Any]], ceilings: list[float]) -> list[st
         return []
     kinds = list(profiled[0][0]["profile"]["shares"])
     rows = [[f"{t['name']}: batch {t['profile']['batch_size']} x {t['profile']['tokens']} tokens, "
-             f"{t.get('precision', 'fp32')}",
+             f"{t.get('precision', 'fp32')}"
+             + (f", {t['profile']['trained_embedding_rows']:,} word-embedding rows trained"
+                if "trained_embedding_rows" in t["profile"] else ""),
              f"{t['profile']['step_seconds']:.3f}", *(f"{t['profile']['shares'][k]:.0%}" for k in kinds),
              f"{t['profile']['matmul_gflops_inside']:.0f} ({t['profile']['matmul_gflops_inside'] / c:.0%})"]
             for t, c in profiled]
