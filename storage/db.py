@@ -67,11 +67,16 @@ def init_db(url: str | None = None) -> Engine:
         with _migrate_lock:
             if url not in _migrated:
                 with engine.begin() as connection:
+                    # Processes starting together (an app, workers, the API) take turns too: two creating the
+                    # same tables at once fail ("table datasets already exists"). Both locks last until the commit.
                     if connection.dialect.name == "postgresql":
-                        # Processes starting together (an app, workers, the API) take turns too: two creating the
-                        # same tables at once would fail (SQLite's write lock already serialises them). Released at
-                        # the commit.
                         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d, %d)" % MIGRATION_LOCK)
+                    elif connection.dialect.name == "sqlite":
+                        # Python's sqlite3 runs CREATE TABLE outside any transaction unless one was begun, so
+                        # SQLite's write lock alone did not serialise migrations: four processes on a fresh file
+                        # failed so in 5 tries of 5. An explicit write transaction makes the DDL one unit and makes
+                        # the others wait (the busy timeout) and then find the schema already at head.
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")
                     command.upgrade(alembic_config(connection), "head")
                 _migrated.add(url)
     return engine
