@@ -132,24 +132,25 @@ OP_KINDS = (("matrix products (linear layers, attention)", ("addmm", "mm", "bmm"
             ("embeddings and the rest", ("",)))
 
 
-def text_step_profile(model_path: str, tokens: int, seen_ids: list[int], precision: str = "fp32",
+def text_step_profile(model_path: str, tokens: int, token_ids: list[list[int]], precision: str = "fp32",
                       batch_size: int = 16, steps: int = 5) -> dict[str, Any]:
-    """Profile full fine-tuning steps of MiniLM on batches of `tokens` tokens drawn from `seen_ids` (the token ids of
-    the run's training texts: its word-embedding table trains those rows only, core/training/seen_rows.py), in the
+    """Profile full fine-tuning steps of MiniLM on batches of `tokens` tokens drawn from the run's training texts
+    (`token_ids`: its word-embedding table trains their rows only, core/training/seen_rows.py, as our runs do), in the
     run's precision: each kind's share of the step and the FLOP/s the matrix products reach inside their own time."""
+    from types import SimpleNamespace
+
     import torch
     from torch.profiler import ProfilerActivity, profile
     from transformers import AutoModelForSequenceClassification
 
-    from core.training.seen_rows import SeenRowsEmbedding
+    from core.training.seen_rows import train_seen_rows_only
 
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
     model.train()
-    seen = torch.tensor(sorted(set(seen_ids)), dtype=torch.long)
-    stand_in = SeenRowsEmbedding(model.get_input_embeddings(), seen)
-    model.set_input_embeddings(stand_in)
+    stand_in = train_seen_rows_only(model, SimpleNamespace(token_ids=token_ids, pad_id=None))
+    seen = stand_in.seen
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-5, fused=True)
-    optimizer.register_step_post_hook(lambda opt, args, kwargs: stand_in.decay_as_adamw(opt))
+    stand_in.follow(optimizer)
     inputs = {"input_ids": seen[torch.randint(0, len(seen), (batch_size, tokens))],
               "attention_mask": torch.ones(batch_size, tokens, dtype=torch.long), "labels": torch.zeros(batch_size, dtype=torch.long)}
 
@@ -219,8 +220,7 @@ def text_part(name: str, path: Path, home: Path, ceiling: float, precision: str)
     useful = minilm_flops_per_token(model_path) * real_tokens
     mean_tokens = real_tokens / len(lists["train"][0])
     return {**side_by_side(settings, lists, mine, plain, useful, ceiling), "name": name,
-            "profile": text_step_profile(model_path, max(8, round(mean_tokens)),
-                                         [i for ids in token_ids for i in ids], precision),
+            "profile": text_step_profile(model_path, max(8, round(mean_tokens)), token_ids, precision),
             "baseline_name": "transformers.Trainer + DataCollatorWithPadding",
             "grouped_baseline": {**grouped.__dict__, "speedup": mine["samples_per_second"] / grouped.samples_per_second,
                                  "accuracy_difference_points": 100 * (mine["accuracy"] - grouped.accuracy)},

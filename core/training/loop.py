@@ -178,7 +178,7 @@ def _fit(model: nn.Module, set_train_mode: Callable[[], None], train_data, val_d
     torch.manual_seed(settings.seed)
     optimizer = make_optimizer(model, settings)
     if stand_in is not None:  # the unseen rows' weight decay, step by step as AdamW applies it
-        optimizer.register_step_post_hook(lambda opt, args, kwargs: stand_in.decay_as_adamw(opt))
+        stand_in.follow(optimizer)
     # Several processes (core/training/distributed.py): each takes its share of every global batch.
     batch_size = distributed.per_process_batch(settings.batch_size)
     all_batches = train_data.num_train_batches(batch_size)

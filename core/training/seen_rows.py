@@ -41,6 +41,10 @@ class SeenRowsEmbedding(nn.Module):
                            padding_idx=self.padding_idx if self.padding_idx >= 0 else None)
         return torch.where((where >= 0).unsqueeze(-1), seen, unseen)
 
+    def follow(self, optimizer: torch.optim.Optimizer) -> None:
+        """Decay the unseen rows after each of `optimizer`'s steps (one that holds self.rows), as AdamW decays them."""
+        optimizer.register_step_post_hook(lambda opt, args, kwargs: self.decay_as_adamw(opt))
+
     @torch.no_grad()
     def decay_as_adamw(self, optimizer: torch.optim.Optimizer) -> None:
         """After an optimizer step: the factor AdamW's decoupled weight decay put on every zero-gradient row."""
